@@ -1,0 +1,10 @@
+// The subcommands of the `helix` program. Each lives in its own cmd_<name>.cpp and has the
+// signature of main() (argv[0] is the subcommand name). Add a command: write the file, declare
+// it here, add one line to the table in main.cpp.
+#pragma once
+
+namespace helix::cli {
+
+int cmd_inspect(int argc, char** argv);
+
+}  // namespace helix::cli

@@ -1,0 +1,15 @@
+// Where `helix` finds the default model when no -m is given.
+#pragma once
+
+#include <string>
+
+namespace helix::cli {
+
+// $HELIX_MODEL if set, else $XDG_DATA_HOME/helix/models/default.gguf (falling back to
+// ~/.local/share/helix/models/default.gguf), which scripts/setup.sh installs.
+std::string default_model_path();
+// The path to use for -m: `given` if non-empty, else the default; throws with a hint to run
+// scripts/setup.sh when the default is missing.
+std::string resolve_model_path(const std::string& given);
+
+}  // namespace helix::cli

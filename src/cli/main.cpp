@@ -1,0 +1,48 @@
+// helix: the command-line entry point. Dispatches to subcommands; every error reaches the user
+// as one line on stderr saying what went wrong, with exit status 1.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string_view>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*fn)(int, char**);
+  const char* help;
+};
+
+constexpr Command kCommands[] = {
+    {"inspect", helix::cli::cmd_inspect, "print a model file's metadata and tensor table"},
+};
+
+void usage(FILE* out) {
+  std::fprintf(out, "usage: helix <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(out, "  %-12s %s\n", c.name, c.help);
+  std::fprintf(out, "\nRun 'helix <command> --help' for a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string_view name = argv[1];
+  for (const auto& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.fn(argc - 1, argv + 1);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "helix %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "helix: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
