@@ -6,5 +6,14 @@
 namespace helix::cli {
 
 int cmd_inspect(int argc, char** argv);
+int cmd_tiny_model(int argc, char** argv);
+int cmd_run(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
+int cmd_perplexity(int argc, char** argv);
+int cmd_logits(int argc, char** argv);
+int cmd_dequant(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_template(int argc, char** argv);
 
 }  // namespace helix::cli

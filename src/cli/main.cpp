@@ -17,6 +17,15 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"inspect", helix::cli::cmd_inspect, "print a model file's metadata and tensor table"},
+    {"run", helix::cli::cmd_run, "complete a prompt, streaming the text (speeds on stderr)"},
+    {"chat", helix::cli::cmd_chat, "chat with a model in the terminal"},
+    {"perplexity", helix::cli::cmd_perplexity, "perplexity of a model on a text file"},
+    {"tiny-model", helix::cli::cmd_tiny_model, "(for tests) write a tiny random model of an architecture"},
+    {"logits", helix::cli::cmd_logits, "(for tests) write a model's logits for token sequences as raw f32"},
+    {"quantize", helix::cli::cmd_quantize, "convert a GGUF model's weights to another type (Q4_K_M, Q8_0, F16, ...)"},
+    {"dequant", helix::cli::cmd_dequant, "(for tests) write a GGUF file's tensors as raw f32"},
+    {"tokenize", helix::cli::cmd_tokenize, "tokenize text with a model's tokenizer (ids and pieces)"},
+    {"template", helix::cli::cmd_template, "render a model's chat template for a conversation"},
 };
 
 void usage(FILE* out) {

@@ -16,6 +16,9 @@ class Arena {
   Tensor alloc(DType t, std::initializer_list<int64_t> ne);
   void* alloc_bytes(size_t bytes);
   void reset() { used_ = 0; }
+  // Scoped release: everything allocated after mark() is given back by release(mark).
+  size_t mark() const { return used_; }
+  void release(size_t mark) { used_ = mark < used_ ? mark : used_; }
   size_t used() const { return used_; }
   size_t capacity() const { return storage_->size(); }
 

@@ -31,6 +31,12 @@ enum class ValueType : uint32_t {
   FLOAT64 = 12,
 };
 const char* value_type_name(ValueType t);
+// A string in double quotes with quotes, backslashes and control bytes escaped (for printing).
+std::string quote_string(const std::string& s);
+
+// Limits that keep hostile files from costing unbounded memory or stack.
+inline constexpr int kMaxArrayDepth = 8;                     // arrays nested inside arrays
+inline constexpr uint64_t kMaxMetadataElements = 1ull << 23;  // array elements in all metadata
 
 // A metadata value: a scalar, a string, or an array of one element type (arrays of arrays are
 // allowed by the format). Integers keep their declared width in `type` so that a file written

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs every Helix test: sets up what is missing (scripts/setup.sh --no-run), then
+#   1. the release build's tests: GoogleTest unit tests and the pytest reference tests (CTest);
+#   2. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. each libFuzzer target for FUZZ_SECONDS (default 60) over its seed corpus.
+# Ends with one line "N passed, N failed". Exit status is non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+JOBS=$(nproc)
+passed=0; failed=0
+log() { printf '\033[1m[test]\033[0m %s\n' "$*" >&2; }
+
+bash scripts/setup.sh --no-run || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+count_ctest() {  # parse "NN% tests passed, F tests failed out of T"
+  local line; line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
+  local f t; f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  t=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + t - f)); failed=$((failed + f))
+}
+
+log "1/3 release build: unit and reference tests"
+ctest --test-dir build --output-on-failure -j"$JOBS" --timeout 1800 2>&1 | tee build/ctest.log
+count_ctest build/ctest.log
+
+log "2/3 sanitizer build (ASan + UBSan): unit tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHELIX_SANITIZE=ON -DHELIX_BENCH=OFF -DHELIX_CUDA=OFF >/dev/null &&
+  cmake --build build-asan -j"$JOBS" >build-asan.log 2>&1 || { tail -50 build-asan.log; failed=$((failed + 1)); }
+if [ -d build-asan ]; then
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS" 2>&1 | tee build-asan/ctest.log
+  count_ctest build-asan/ctest.log
+fi
+
+log "3/3 fuzz targets (${FUZZ_SECONDS}s each)"
+if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHELIX_FUZZ=ON \
+     -DHELIX_TESTS=OFF -DHELIX_CUDA=OFF >/dev/null && cmake --build build-fuzz -j"$JOBS" >build-fuzz.log 2>&1; then
+  for f in build-fuzz/fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f"); corpus="fuzz/corpus/${name#fuzz_}"
+    work=$(mktemp -d); [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+    if "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
+         -artifact_prefix=build-fuzz/ "$work" >"build-fuzz/$name.log" 2>&1; then
+      log "fuzz $name: no finding"; passed=$((passed + 1))
+    else
+      log "fuzz $name: FINDING"; tail -40 "build-fuzz/$name.log"; failed=$((failed + 1))
+    fi
+    rm -rf "$work"
+  done
+else
+  tail -50 build-fuzz.log; failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,237 @@
+// helix quantize IN.gguf OUT.gguf TYPE: writes a copy of a GGUF model with its weight matrices
+// converted to TYPE (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)
+// or to a llama.cpp-style mix (Q4_K_M, Q5_K_M). All metadata is copied; general.file_type and
+// general.quantization_version are updated.
+//
+// Which tensors change: matrices (2 or more dimensions) whose name ends in "weight", except norms
+// and MoE routers. Everything else keeps its type if it is F32/F16/BF16, or becomes F32.
+// A plain TYPE applies to every such matrix. The mixes follow llama.cpp: the output matrix (or
+// the token embedding when the model ties them) gets Q6_K; attn_v and ffn_down get Q6_K in the
+// layers where llama.cpp's use_more_bits() says so (the first and last eighth and every third
+// layer between); fused attn_qkv gets one step more. A K-quant needs rows that are a multiple of
+// 256; otherwise the tensor falls back to a 32-element type as llama.cpp does (Q4_K -> Q5_0,
+// Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K/Q3_K -> Q4_0, since Helix has no IQ4_NL quantizer).
+//
+// Source tensors of any type Helix can dequantize are converted through f32; a tensor that already
+// has the target type is copied unchanged. Requantizing an already quantized model works but loses
+// more than quantizing from F16/BF16/F32, so it is allowed with a warning.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "io/gguf.h"
+#include "quant/quant.h"
+
+namespace helix::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: helix quantize IN.gguf OUT.gguf TYPE [-t THREADS]\n"
+    "TYPE: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K, or the mixes Q4_K_M Q5_K_M\n"
+    "(llama.cpp-style: output, and attn_v/ffn_down in some layers, get Q6_K).\n";
+
+struct Target {
+  const char* name;
+  DType base;
+  bool mix;
+  uint32_t file_type;  // llama.cpp's llama_ftype, stored as general.file_type
+};
+
+constexpr Target kTargets[] = {
+    {"F32", DType::F32, false, 0},    {"F16", DType::F16, false, 1},    {"BF16", DType::BF16, false, 32},
+    {"Q4_0", DType::Q4_0, false, 2},  {"Q4_1", DType::Q4_1, false, 3},  {"Q8_0", DType::Q8_0, false, 7},
+    {"Q5_0", DType::Q5_0, false, 8},  {"Q5_1", DType::Q5_1, false, 9},  {"Q2_K", DType::Q2_K, false, 10},
+    {"Q3_K", DType::Q3_K, false, 11}, {"Q4_K", DType::Q4_K, false, 14}, {"Q5_K", DType::Q5_K, false, 16},
+    {"Q6_K", DType::Q6_K, false, 18}, {"Q4_K_M", DType::Q4_K, true, 15}, {"Q5_K_M", DType::Q5_K, true, 17},
+};
+
+const Target* find_target(std::string_view s) {
+  for (const auto& t : kTargets) {
+    const std::string_view n = t.name;
+    if (n.size() != s.size()) continue;
+    bool eq = true;
+    for (size_t i = 0; i < n.size() && eq; ++i) eq = std::toupper(static_cast<unsigned char>(s[i])) == n[i];
+    if (eq) return &t;
+  }
+  return nullptr;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
+
+bool is_float_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
+// Matrices that get the target type: weights with 2+ dimensions, not norms or MoE routers.
+bool is_quantizable(const gguf::TensorInfo& ti) {
+  return ti.n_dims >= 2 && ends_with(ti.name, "weight") && !contains(ti.name, "norm") &&
+         !contains(ti.name, "ffn_gate_inp");
+}
+
+// llama.cpp's use_more_bits: layer i of n gets more bits in the first and last eighth of the
+// layers and in every third layer between.
+bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+// A type whose block fits rows of ne0 elements (llama.cpp's fallbacks for K-quants).
+DType fit_row(DType t, int64_t ne0) {
+  if (ne0 % dtype_block_size(t) == 0) return t;
+  switch (t) {
+    case DType::Q2_K:
+    case DType::Q3_K: t = DType::Q4_0; break;
+    case DType::Q4_K: t = DType::Q5_0; break;
+    case DType::Q5_K: t = DType::Q5_1; break;
+    case DType::Q6_K: t = DType::Q8_0; break;
+    default: break;
+  }
+  return ne0 % dtype_block_size(t) == 0 ? t : DType::F16;
+}
+
+// Chooses every tensor's output type.
+class Planner {
+ public:
+  Planner(const Target& target, const std::vector<gguf::TensorInfo>& tensors) : target_(target) {
+    for (const auto& ti : tensors) {
+      if (ti.name == "output.weight") has_output_ = true;
+      if (contains(ti.name, "attn_v.weight")) ++n_attn_v_;
+      if (contains(ti.name, "ffn_down")) ++n_ffn_down_;
+    }
+  }
+
+  DType choose(const gguf::TensorInfo& ti) {
+    if (!is_quantizable(ti)) return is_float_type(ti.type) ? ti.type : DType::F32;
+    DType t = target_.base;
+    if (target_.mix) {
+      const bool more_bits_step = target_.base == DType::Q4_K;  // Q4_K_M: qkv to Q5_K; Q5_K_M: Q6_K
+      if (ti.name == "output.weight" || (!has_output_ && ti.name == "token_embd.weight")) {
+        t = DType::Q6_K;
+      } else if (contains(ti.name, "attn_v.weight")) {
+        if (use_more_bits(i_attn_v_++, n_attn_v_)) t = DType::Q6_K;
+      } else if (contains(ti.name, "ffn_down")) {
+        if (use_more_bits(i_ffn_down_++, n_ffn_down_)) t = DType::Q6_K;
+      } else if (contains(ti.name, "attn_qkv.weight")) {
+        t = more_bits_step ? DType::Q5_K : DType::Q6_K;
+      }
+    }
+    return fit_row(t, ti.ne[0]);
+  }
+
+ private:
+  const Target& target_;
+  bool has_output_ = false;
+  int n_attn_v_ = 0, i_attn_v_ = 0, n_ffn_down_ = 0, i_ffn_down_ = 0;
+};
+
+void check_finite(const Tensor& f32, const std::string& name) {
+  const float* p = f32.data_as<float>();
+  const int64_t n = f32.numel();
+  for (int64_t i = 0; i < n; ++i)
+    HELIX_CHECK(std::isfinite(p[i]), "tensor '", name, "' has a non-finite value (", p[i], ") at element ",
+                i, "; block quantization cannot represent it - fix or re-export the source model");
+}
+
+std::string shape_of(const gguf::TensorInfo& ti) {
+  std::string s = "[";
+  for (int i = 0; i < ti.n_dims; ++i) s += (i ? ", " : "") + std::to_string(ti.ne[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+int cmd_quantize(int argc, char** argv) {
+  std::vector<std::string> pos;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if ((a == "-t" || a == "--threads") && i + 1 < argc) {
+      const int n = std::atoi(argv[++i]);
+      HELIX_CHECK(n >= 1 && n <= 1024, "-t wants a thread count between 1 and 1024, got '", argv[i], "'");
+      ThreadPool::set_global_threads(n);
+    } else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "helix quantize: unknown option '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    } else {
+      pos.push_back(a);
+    }
+  }
+  if (pos.size() != 3) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string &in_path = pos[0], &out_path = pos[1];
+  const Target* target = find_target(pos[2]);
+  HELIX_CHECK(target, "unknown target type '", pos[2], "'; choose one of F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 ",
+              "Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K Q4_K_M Q5_K_M");
+  HELIX_CHECK(in_path != out_path, "the output must be a different file from the input");
+
+  const gguf::GGUFFile in = gguf::GGUFFile::open(in_path);
+  const auto& infos = in.tensors();
+
+  // Plan every tensor first, so that problems show up before any work is done.
+  Planner planner(*target, infos);
+  std::vector<DType> out_types;
+  std::set<std::string> requantized;
+  bool any_quantized = false;
+  for (const auto& ti : infos) {
+    const DType t = planner.choose(ti);
+    HELIX_CHECK(ti.type == t || quant::can_dequantize(ti.type), "tensor '", ti.name, "' has type ",
+                dtype_name(ti.type), ", which Helix cannot convert");
+    if (ti.type != t && dtype_is_quantized(ti.type) && dtype_is_quantized(t))
+      requantized.insert(std::string(dtype_name(ti.type)));
+    any_quantized = any_quantized || dtype_is_quantized(t);
+    out_types.push_back(t);
+  }
+  if (!requantized.empty()) {
+    std::string types;
+    for (const auto& s : requantized) types += (types.empty() ? "" : ", ") + s;
+    std::fprintf(stderr,
+                 "helix quantize: warning: %s is already quantized (%s); requantizing adds the errors of "
+                 "both formats - quantize from an F16/BF16/F32 model where you can\n",
+                 in_path.c_str(), types.c_str());
+  }
+
+  gguf::GGUFWriter w;
+  for (const auto& [key, value] : in.metadata()) w.set(key, value);
+  w.set("general.file_type", gguf::Value::u32(target->file_type));
+  if (any_quantized) w.set("general.quantization_version", gguf::Value::u32(2));
+
+  std::deque<Tensor> keep;  // converted data must outlive w.write()
+  uint64_t bytes_in = 0, bytes_out = 0;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const auto& ti = infos[i];
+    const DType to = out_types[i];
+    std::fprintf(stderr, "[%zu/%zu] %-32s %-6s -> %-6s %s\n", i + 1, infos.size(), ti.name.c_str(),
+                 std::string(dtype_name(ti.type)).c_str(), std::string(dtype_name(to)).c_str(),
+                 shape_of(ti).c_str());
+    const Tensor src = in.tensor(ti);
+    bytes_in += ti.nbytes;
+    if (to == ti.type) {
+      w.add_tensor(ti.name, to, ti.ne, ti.n_dims, src.data());
+      bytes_out += ti.nbytes;
+      continue;
+    }
+    const Tensor f32 = ti.type == DType::F32 ? src : quant::dequantize(src);
+    if (dtype_is_quantized(to)) check_finite(f32, ti.name);
+    keep.push_back(quant::quantize(f32, to));
+    w.add_tensor(ti.name, to, ti.ne, ti.n_dims, keep.back().data());
+    bytes_out += keep.back().nbytes();
+  }
+  w.write(out_path);
+  std::fprintf(stderr, "helix quantize: wrote %s (%s): %.1f MiB -> %.1f MiB\n", out_path.c_str(), target->name,
+               static_cast<double>(bytes_in) / (1 << 20), static_cast<double>(bytes_out) / (1 << 20));
+  return 0;
+}
+
+}  // namespace helix::cli

@@ -1,0 +1,62 @@
+// helix run: complete a prompt with a model, streaming the generated text to stdout (and only
+// that, so it pipes); load, prefill and decode speeds go to stderr.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/gen_options.h"
+#include "core/error.h"
+
+namespace helix::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: helix run [-m MODEL] (-p PROMPT | -f FILE) [options]\n"
+    "  -m FILE            GGUF model (default: the installed default model)\n"
+    "  -p TEXT | -f FILE  the prompt (special-token text such as <start_of_turn> is parsed)\n"
+    "  -n N               tokens to generate (default -1: until end of text or a full context)\n"
+    "  -c N               context size (default 4096)     -b N  prompt batch size (512)\n"
+    "  -t N               threads (default: all cores)\n"
+    "  --temp T           temperature (0 = greedy; default 0.8)\n"
+    "  --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N\n"
+    "  --presence-penalty P --frequency-penalty P --seed S --stop TEXT (repeatable)\n"
+    "  --no-bos           do not add the beginning-of-text token\n";
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  HELIX_CHECK(f, "cannot read prompt file '", path, "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  GenOptions o;
+  if (!parse_gen_options(argc, argv, o, kUsage)) return 0;
+  std::string prompt = o.prompt;
+  if (!o.prompt_file.empty()) prompt = read_file(o.prompt_file);
+  HELIX_CHECK(!prompt.empty(), "no prompt: give -p TEXT or -f FILE (see --help)");
+  Loaded l = load_for_generation(o);
+  const auto ids = l.tokenizer->encode(prompt, !o.no_bos, true);
+  runtime::Session s(l.model, l.tokenizer, o.n_ctx, o.n_batch);
+  s.set_tokens(ids);
+  const auto reason = s.generate(o.gen, [](const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  });
+  const auto& t = s.timing();
+  std::fprintf(stderr, "\n\nfinish: %s\nload: %.2f s\nprefill: %lld tokens, %.2f s, %.1f tokens/s\n"
+               "decode: %lld tokens, %.2f s, %.1f tokens/s\n",
+               runtime::finish_reason_name(reason), l.load_s, static_cast<long long>(t.prefill_tokens), t.prefill_s,
+               t.prefill_s > 0 ? static_cast<double>(t.prefill_tokens) / t.prefill_s : 0.0,
+               static_cast<long long>(t.decode_tokens), t.decode_s,
+               t.decode_s > 0 ? static_cast<double>(t.decode_tokens) / t.decode_s : 0.0);
+  if (reason == runtime::FinishReason::ContextFull)
+    std::fprintf(stderr, "the context of %lld tokens is full; raise it with -c\n", static_cast<long long>(o.n_ctx));
+  return 0;
+}
+
+}  // namespace helix::cli

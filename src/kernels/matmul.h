@@ -1,0 +1,40 @@
+// Matrix multiplication with weights in any of the formats models ship in:
+//   y[n_out, n_tok] = W[n_out, n_in] . x[n_in, n_tok]
+// in ggml order: w.ne = {n_in, n_out} (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K,
+// Q4_K, Q5_K, Q6_K), x.ne = {n_in, n_tok} f32, y.ne = {n_out, n_tok} f32. Dims 2 and 3 are batch
+// dims: w's are broadcast over x's as in ggml (x.ne[2] a multiple of w.ne[2], consecutive x
+// matrices sharing one w matrix, e.g. query heads sharing a key head).
+//
+// The CPU path converts x once into 8-bit blocks matching the weight type (kernels/vec_dot.h) and
+// computes integer block dot products, multithreaded over output rows (and token tiles for
+// prefill) on ThreadPool::global(). n_tok == 1 is the decode path (matrix-vector); for n_tok > 1
+// each weight row is unpacked once per kMaxCols tokens, over cache-sized tiles of rows.
+//
+// Weights are read in their file layout. A packed layout prepared at load time (rows interleaved
+// for the SIMD path) would arrive as its own weight type with an overload here; callers that go
+// through matmul() would not change.
+#pragma once
+
+#include "core/op.h"
+#include "core/tensor.h"
+#include "kernels/isa.h"
+
+namespace helix::kernels {
+
+using MatmulSig = void(const Tensor& w, const Tensor& x, Tensor& y);
+
+// Checks shapes and types, then runs the implementation for the tensors' device. y must be
+// allocated with the right shape and must not overlap w or x. Throws helix::Error on misuse.
+void matmul(const Tensor& w, const Tensor& x, Tensor& y);
+
+// The op behind matmul(): the CPU entry is registered on first use; other backends set theirs.
+Op<MatmulSig>& matmul_op();
+
+// Whether matmul takes weights of type t on the CPU.
+bool matmul_supports(DType t);
+
+// The CPU implementation on a chosen path (tests and benchmarks compare paths; throws if the CPU
+// lacks it).
+void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa);
+
+}  // namespace helix::kernels

@@ -1,0 +1,73 @@
+// Small AVX2 helpers shared by the *_avx2.cpp kernels. Include only from files compiled with
+// -mavx2 -mfma -mf16c. Everything here has internal linkage (static), so no AVX2 copy of an inline
+// function can be picked by the linker for a scalar translation unit.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace helix::kernels::avx2 {
+
+static inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+static inline float hsum128(__m128 s) {
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+static inline int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
+}
+
+static inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
+
+static inline __m256i loadu(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// 16 bytes of packed nibbles -> 32 bytes: low nibbles first, then high nibbles.
+// (Both lanes get the 16 bytes; the high lane is shifted by 4 with one variable shift.)
+static inline __m256i nibbles(const uint8_t* p) {
+  const __m256i v =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
+                          _mm256_set1_epi8(0x0F));
+}
+
+// 32 bits -> 32 bytes, byte j = 0xFF if bit j is set, else 0.
+static inline __m256i bits_to_bytes(uint32_t bits) {
+  const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                           0x0101010101010101, 0x0000000000000000);
+  __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), spread);
+  v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+  return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+}
+
+// Sum of u[i] * s[i] over each group of 4 bytes: 8 int32 (u unsigned, s signed; u * s pairs
+// must fit int16, which holds for codes up to 7 bits against activations in -127..127).
+static inline __m256i dot_u8s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// Moves bit kFrom of every byte to bit kTo (other bits are garbage; mask afterwards).
+template <int kFrom, int kTo>
+static inline __m256i move_bit(__m256i v) {
+  if constexpr (kFrom < kTo)
+    return _mm256_slli_epi16(v, kTo - kFrom);
+  else if constexpr (kFrom > kTo)
+    return _mm256_srli_epi16(v, kFrom - kTo);
+  else
+    return v;
+}
+
+}  // namespace helix::kernels::avx2

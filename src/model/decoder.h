@@ -1,0 +1,73 @@
+// Decoder: what the decoder-only architectures share. It owns the token embedding, the output
+// head and the per-layer weights under their GGUF names, and provides the building blocks the
+// architecture files compose (norms, projections, attention with RoPE and GQA over the KV cache,
+// gated feed-forward). An architecture file loads its tensors and writes layer(); nothing else.
+//
+// Activations are column-major in ggml order: x.ne = {n_embd, n_tokens}, one column per token.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "core/arena.h"
+#include "model/model.h"
+
+namespace helix::model {
+
+struct LayerWeights {
+  Tensor attn_norm, wq, wk, wv, bq, bk, bv, q_norm, k_norm, wo, bo, post_attn_norm;
+  Tensor ffn_norm, w_gate, w_up, w_down, post_ffn_norm;
+};
+
+enum class Act { Silu, GeluTanh };
+
+class Decoder : public Model {
+ public:
+  void forward(const Batch& batch, KVCache& kv, std::vector<float>& logits) override;
+
+ protected:
+  Decoder(std::shared_ptr<const gguf::GGUFFile> f, HParams hp);
+
+  // Loading. weight() checks that the tensor exists with shape ne (innermost first) and a type
+  // the kernels take; the message names the tensor and the file. optional() may return an
+  // undefined Tensor (check .data()).
+  Tensor weight(const std::string& name, std::initializer_list<int64_t> ne) const;
+  Tensor optional(const std::string& name, std::initializer_list<int64_t> ne) const;
+  // Loads token_embd, output_norm, output (tied to token_embd when absent) and, for each layer,
+  // the attention and FFN tensors every decoder has; flags add the optional families.
+  struct LoadOptions {
+    bool qkv_bias = false;      // attn_{q,k,v}.bias (required when true)
+    bool maybe_qkv_bias = false;  // present in some files of the architecture
+    bool qk_norm = false;       // attn_{q,k}_norm
+    bool post_norms = false;    // post_attention_norm, post_ffw_norm
+  };
+  void load_standard(const LoadOptions& o);
+
+  // One transformer layer, updating x in place.
+  virtual void layer(int il, Tensor& x, const Batch& batch, KVCache& kv) = 0;
+  virtual float embedding_scale() const { return 1.0f; }
+
+  // Building blocks -------------------------------------------------------------------------
+  Tensor scratch(int64_t rows, int64_t cols);                 // f32 [rows, cols] from the arena
+  void rms_norm(const Tensor& x, const Tensor& w, Tensor& out) const;  // per column; rows of w.ne[0]
+  void linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y) const;
+  // q: [n_head*hd, n], k/v: [n_head_kv*hd, n]; ropes q and k at the batch positions, stores k/v
+  // in the cache, attends (causal, windowed on sliding layers) and writes [n_head*hd, n] to out.
+  void attention(int il, const Batch& batch, Tensor& q, Tensor& k, const Tensor& v, Tensor& out,
+                 KVCache& kv, float rope_base, float rope_scale) const;
+  void gated_ffn(const LayerWeights& L, const Tensor& x, Tensor& out, Act act);
+  static void add_inplace(Tensor& x, const Tensor& y);
+
+  // The standard pre-norm layer (llama, qwen2, ernie4_5): attention and SiLU FFN with residuals.
+  void llama_style_layer(int il, Tensor& x, const Batch& batch, KVCache& kv);
+
+  Tensor tok_embd_, output_norm_, output_;
+  std::vector<LayerWeights> layers_;
+
+ private:
+  Arena arena_{1};
+  void ensure_arena(int64_t n_tokens, int64_t n_logits);
+};
+
+}  // namespace helix::model

@@ -1,0 +1,92 @@
+#include "runtime/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace helix::runtime {
+
+Sampler::Sampler(SamplingParams p) : p_(std::move(p)), rng_(p_.seed) {}
+
+int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
+  HELIX_CHECK(n_vocab > 0, "sampling from an empty vocabulary");
+  work_.assign(logits, logits + n_vocab);
+  for (const auto& [id, bias] : p_.logit_bias)
+    if (id >= 0 && id < n_vocab) work_[static_cast<size_t>(id)] += bias;
+
+  // Penalties over the recent window.
+  if (p_.repeat_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f) {
+    const size_t n = history.size();
+    const size_t window = p_.repeat_last_n < 0 ? n : std::min<size_t>(n, static_cast<size_t>(p_.repeat_last_n));
+    std::unordered_map<int32_t, int> counts;
+    for (size_t i = n - window; i < n; ++i) counts[history[i]]++;
+    for (const auto& [id, c] : counts) {
+      if (id < 0 || id >= n_vocab) continue;
+      float& l = work_[static_cast<size_t>(id)];
+      if (p_.repeat_penalty != 1.0f) l = l > 0 ? l / p_.repeat_penalty : l * p_.repeat_penalty;
+      l -= static_cast<float>(c) * p_.frequency_penalty + (c > 0 ? p_.presence_penalty : 0.0f);
+    }
+  }
+
+  if (p_.temperature <= 0.0f) {  // greedy: first index of the maximum
+    const auto it = std::max_element(work_.begin(), work_.end());
+    const auto id = static_cast<int32_t>(it - work_.begin());
+    cands_.assign(1, Candidate{id, *it, 1.0f});
+    return id;
+  }
+
+  // Candidates sorted by logit, cut by top-k.
+  cands_.clear();
+  cands_.reserve(static_cast<size_t>(n_vocab));
+  for (int64_t i = 0; i < n_vocab; ++i)
+    if (work_[static_cast<size_t>(i)] > -std::numeric_limits<float>::infinity())
+      cands_.push_back({static_cast<int32_t>(i), work_[static_cast<size_t>(i)], 0.0f});
+  HELIX_CHECK(!cands_.empty(), "every token is banned by logit_bias");
+  const auto by_logit = [](const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+  };
+  size_t k = cands_.size();
+  if (p_.top_k > 0) k = std::min(k, static_cast<size_t>(p_.top_k));
+  std::partial_sort(cands_.begin(), cands_.begin() + static_cast<std::ptrdiff_t>(k), cands_.end(), by_logit);
+  cands_.resize(k);
+
+  auto softmax = [&](float temp) {
+    const float mx = cands_.front().logit;
+    double sum = 0;
+    for (auto& c : cands_) sum += (c.p = std::exp((c.logit - mx) / temp));
+    for (auto& c : cands_) c.p = static_cast<float>(c.p / sum);
+  };
+  softmax(1.0f);
+  if (p_.top_p < 1.0f) {
+    double cum = 0;
+    size_t keep = cands_.size();
+    for (size_t i = 0; i < cands_.size(); ++i) {
+      cum += cands_[i].p;
+      if (cum >= p_.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+    cands_.resize(keep);
+  }
+  if (p_.min_p > 0.0f) {
+    const float floor = cands_.front().p * p_.min_p;
+    size_t keep = 1;
+    while (keep < cands_.size() && cands_[keep].p >= floor) ++keep;
+    cands_.resize(keep);
+  }
+  softmax(p_.temperature);
+
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const double r = u(rng_);
+  double cum = 0;
+  for (const auto& c : cands_) {
+    cum += c.p;
+    if (r < cum) return c.id;
+  }
+  return cands_.back().id;
+}
+
+}  // namespace helix::runtime

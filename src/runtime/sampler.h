@@ -1,0 +1,49 @@
+// Sampling chain: turns a row of logits into the next token. The order follows llama.cpp's
+// default chain: logit bias, repetition/presence/frequency penalties, top-k, top-p, min-p,
+// temperature, then a draw from a seeded generator (temperature 0 = greedy). The same seed and
+// the same logits give the same tokens.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+namespace helix::runtime {
+
+struct SamplingParams {
+  float temperature = 0.8f;  // <= 0: greedy
+  int32_t top_k = 40;        // <= 0: off
+  float top_p = 0.95f;       // >= 1: off
+  float min_p = 0.05f;       // <= 0: off
+  float repeat_penalty = 1.0f;  // 1: off; divides positive / multiplies negative logits
+  int32_t repeat_last_n = 64;   // how many recent tokens the penalties look at (-1: all)
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  std::unordered_map<int32_t, float> logit_bias;  // added to logits (-inf bans a token)
+  uint64_t seed = 0xC0FFEE;
+};
+
+class Sampler {
+ public:
+  explicit Sampler(SamplingParams p);
+  // Picks a token from logits[n_vocab]; `history` is the sequence so far (for penalties).
+  int32_t sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history);
+  // Probabilities of the candidates the chain kept at the last step (after temperature), for
+  // logprobs; sorted by descending probability.
+  struct Candidate {
+    int32_t id;
+    float logit;
+    float p;
+  };
+  const std::vector<Candidate>& last_candidates() const { return cands_; }
+  const SamplingParams& params() const { return p_; }
+
+ private:
+  SamplingParams p_;
+  std::mt19937_64 rng_;
+  std::vector<Candidate> cands_;
+  std::vector<float> work_;
+};
+
+}  // namespace helix::runtime
