@@ -1,7 +1,10 @@
 # Build helpers shared by every Helix target: warnings, sanitizers, per-ISA sources, modules.
 
-# -Wno-restrict: GCC 12 reports false positives inside std::string at -O3 (GCC bug 105329).
-set(HELIX_WARNINGS -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter -Wno-restrict)
+set(HELIX_WARNINGS -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # GCC 12 reports false positives inside std::string at -O3 (GCC bug 105329).
+  list(APPEND HELIX_WARNINGS -Wno-restrict)
+endif()
 
 if(HELIX_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)

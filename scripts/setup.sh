@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets Helix up on a fresh Debian machine, idempotently, then runs its main job.
+# Sets Helix up on a fresh Debian machine, idempotently, then runs its main job (a chat with the
+# default model).
 #   scripts/setup.sh            install packages + default model, build, run the main job
 #   scripts/setup.sh --no-run   everything but the main job (used by scripts/test.sh)
 # Environment: BUILD_DIR (default build), HELIX_SKIP_APT=1 to skip apt-get.
@@ -73,6 +74,11 @@ cmake --build "$BUILD_DIR" -j"$(nproc)"
 
 # 5. The main job ------------------------------------------------------------------------------
 if [ "$RUN_MAIN" = 1 ]; then
-  log "ready. Running: $BUILD_DIR/helix inspect --no-tensors (the default model)"
-  "$BUILD_DIR/helix" inspect --no-tensors
+  if [ -t 0 ]; then
+    log "ready. Chatting with the default model ($BUILD_DIR/helix chat); Ctrl-D quits"
+    exec "$BUILD_DIR/helix" chat
+  else
+    log "ready. No terminal on stdin: one completion with the default model instead of a chat"
+    "$BUILD_DIR/helix" run -p "The three most useful things to know about large language models are" -n 64 --temp 0
+  fi
 fi

@@ -15,5 +15,6 @@ int cmd_dequant(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_template(int argc, char** argv);
+int cmd_embed(int argc, char** argv);
 
 }  // namespace helix::cli

@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
     {"dequant", helix::cli::cmd_dequant, "(for tests) write a GGUF file's tensors as raw f32"},
     {"tokenize", helix::cli::cmd_tokenize, "tokenize text with a model's tokenizer (ids and pieces)"},
     {"template", helix::cli::cmd_template, "render a model's chat template for a conversation"},
+    {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
 };
 
 void usage(FILE* out) {

@@ -28,6 +28,7 @@ void ThreadPool::worker(int index) {
 #if defined(__x86_64__)
       __builtin_ia32_pause();
 #endif
+      if (spin % 1024 == 1023) std::this_thread::yield();
     }
     const std::function<void(int, int)>* job;
     {
@@ -55,10 +56,16 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   cv_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) {
+  // Wait for the workers: spin briefly, then yield so that a preempted worker (an oversubscribed
+  // machine) gets the core back instead of watching us spin.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < 4000) {
 #if defined(__x86_64__)
-    __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #endif
+    } else {
+      std::this_thread::yield();
+    }
   }
 }
 

@@ -1,0 +1,158 @@
+// helix embed [-m EMBED_MODEL] [--json] [-f FILE] TEXT...
+// Sentence embeddings with a BERT encoder (e.g. all-MiniLM-L6-v2): a Hugging Face /
+// sentence-transformers directory or a GGUF bert file. Prints one embedding per text, as a line
+// of space-separated floats, or with --json one JSON object {"model", "dim", "embeddings"}.
+// -f FILE reads one text per line ('-' for stdin); every line is a text, so output line i
+// belongs to input line i. Without -m the model is $HELIX_EMBED_MODEL, else the directory
+// $XDG_DATA_HOME/helix/models/embed (default ~/.local/share/helix/models/embed) that
+// scripts/setup.sh installs. --write-gguf OUT converts the model to a GGUF bert file.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "model/bert.h"
+
+namespace helix::cli {
+namespace {
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: helix embed [-m EMBED_MODEL] [--json] [-f FILE] TEXT...\n"
+               "  -m EMBED_MODEL     model directory (config.json, model.safetensors, tokenizer.json)\n"
+               "                     or GGUF bert file (default: $HELIX_EMBED_MODEL, else the installed\n"
+               "                     ~/.local/share/helix/models/embed)\n"
+               "  -f FILE            one text per line ('-' for stdin), after any TEXT arguments\n"
+               "  --json             print {\"model\", \"dim\", \"embeddings\": [[...], ...]}\n"
+               "  --batch-tokens N   tokens per forward batch (default 2048)\n"
+               "  -t N               threads (default: all cores, or $HELIX_THREADS)\n"
+               "  --stats            report texts, tokens and seconds on stderr\n"
+               "  --write-gguf OUT   write the model as a GGUF bert file (then embed any texts)\n");
+}
+
+std::string default_embed_model() {
+  if (const char* m = std::getenv("HELIX_EMBED_MODEL"); m && *m) return m;
+  std::string base;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) {
+    base = x;
+  } else {
+    const char* home = std::getenv("HOME");
+    base = std::string(home ? home : ".") + "/.local/share";
+  }
+  const std::string dir = base + "/helix/models/embed";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw Error(cat("no embedding model given and none is installed at ", dir,
+                    "; run scripts/setup.sh to install all-MiniLM-L6-v2 there, or pass -m DIR_OR_GGUF"));
+  return dir;
+}
+
+void read_lines(const std::string& path, std::vector<std::string>& texts) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    HELIX_CHECK(file, "cannot open ", path);
+    in = &file;
+  }
+  for (std::string line; std::getline(*in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    texts.push_back(std::move(line));
+  }
+}
+
+}  // namespace
+
+int cmd_embed(int argc, char** argv) {
+  std::string model, gguf_out;
+  std::vector<std::string> texts, files;
+  bool json_out = false, stats = false;
+  int64_t batch_tokens = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      HELIX_CHECK(i + 1 < argc, "option ", a, " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      usage(stdout);
+      return 0;
+    } else if (a == "-m" || a == "--model") {
+      model = next();
+    } else if (a == "-f" || a == "--file") {
+      files.push_back(next());
+    } else if (a == "--json") {
+      json_out = true;
+    } else if (a == "--stats") {
+      stats = true;
+    } else if (a == "--batch-tokens") {
+      batch_tokens = std::stoll(next());
+    } else if (a == "-t" || a == "--threads") {
+      const int n = std::stoi(next());
+      HELIX_CHECK(n > 0, "-t needs a positive thread count");
+      ThreadPool::set_global_threads(n);
+    } else if (a == "--write-gguf") {
+      gguf_out = next();
+    } else if (a == "--") {
+      for (++i; i < argc; ++i) texts.emplace_back(argv[i]);
+    } else if (!a.empty() && a[0] == '-') {
+      usage(stderr);
+      throw Error(cat("unknown option '", a, "'"));
+    } else {
+      texts.push_back(a);
+    }
+  }
+  for (const auto& f : files) read_lines(f, texts);
+  if (texts.empty() && gguf_out.empty()) {
+    usage(stderr);
+    throw Error("give at least one TEXT or -f FILE");
+  }
+
+  const std::string path = model.empty() ? default_embed_model() : model;
+  auto enc = model::BertEncoder::load(path);
+  if (batch_tokens > 0) enc->set_batch_tokens(batch_tokens);
+  if (!gguf_out.empty()) enc->write_gguf(gguf_out);
+  if (texts.empty()) return 0;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<std::vector<float>> emb = enc->embed(texts);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (stats) {
+    size_t tokens = 0;
+    for (const auto& t : texts) tokens += enc->tokenize(t).size();
+    std::fprintf(stderr, "texts %zu tokens %zu seconds %.4f texts_per_second %.2f threads %d\n", texts.size(),
+                 tokens, secs, static_cast<double>(texts.size()) / secs, ThreadPool::global().size());
+  }
+
+  std::string out;
+  if (json_out) {
+    nlohmann::json j;
+    j["model"] = path;
+    j["dim"] = enc->dim();
+    j["embeddings"] = emb;
+    out = j.dump();
+    out.push_back('\n');
+  } else {
+    char buf[32];
+    for (const auto& e : emb) {
+      for (size_t i = 0; i < e.size(); ++i) {
+        std::snprintf(buf, sizeof buf, i ? " %.7g" : "%.7g", static_cast<double>(e[i]));
+        out += buf;
+      }
+      out.push_back('\n');
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+}  // namespace helix::cli

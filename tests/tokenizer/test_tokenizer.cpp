@@ -1,0 +1,329 @@
+// Unit tests for the tokenizers on small vocabularies built in the test (VocabSpec), plus
+// round trips, streaming decoding and error handling on the shared test vocabularies and the
+// default model when it is installed.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "core/error.h"
+#include "io/gguf.h"
+#include "tokenizer/pretokenize.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
+
+namespace {
+
+using namespace helix::tok;
+using Ids = std::vector<int32_t>;
+
+std::string vocab_path(const std::string& name) {
+  return std::string(HELIX_TESTDATA) + "/tokenizer/ggml-vocab-" + name + ".gguf";
+}
+
+std::unique_ptr<Tokenizer> load(const std::string& name) {
+  return Tokenizer::from_gguf(helix::gguf::GGUFFile::open(vocab_path(name)));
+}
+
+std::string default_model() {
+  if (const char* m = std::getenv("HELIX_MODEL")) return m;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.local/share/helix/models/default.gguf";
+}
+
+// A tiny SentencePiece vocabulary: <unk> <s> </s>, byte tokens for 'a'..'c' and 0xC3 0xA9,
+// pieces with scores, a control and a user-defined token.
+VocabSpec tiny_spm() {
+  VocabSpec s;
+  s.model = "llama";
+  s.tokens = {"<unk>", "<s>", "</s>", "<0x61>", "<0xC3>", "<0xA9>", "\xe2\x96\x81", "a", "b", "ab",
+              "\xe2\x96\x81" "ab", "c", "<ctl>", "<usr>"};
+  s.scores = {0, 0, 0, 0, 0, 0, -1, -2, -2, -1, -0.5f, -3, 0, 0};
+  s.types = {2, 3, 3, 6, 6, 6, 1, 1, 1, 1, 1, 1, 3, 4};
+  return s;
+}
+
+TEST(Unicode, Categories) {
+  EXPECT_TRUE(is_letter('a'));
+  EXPECT_TRUE(is_letter(0x4e2d));   // 中
+  EXPECT_TRUE(is_number('7'));
+  EXPECT_TRUE(is_number(0xbd));     // ½
+  EXPECT_TRUE(is_space(0x3000));
+  EXPECT_TRUE(is_space(0x85));
+  EXPECT_FALSE(is_space(0x200b));   // zero width space is a format control, not White_Space
+  EXPECT_TRUE(cp_flags(0x200d) & kControl);
+  EXPECT_TRUE(cp_flags(0x301) & kMark);
+  EXPECT_TRUE(cp_flags('!') & kPunct);
+  EXPECT_TRUE(cp_flags('+') & kSymbol);
+  EXPECT_EQ(cp_flags(0x110000), kUndefined);
+  EXPECT_EQ(to_lower('Q'), static_cast<uint32_t>('q'));
+  EXPECT_EQ(to_lower(0x410), 0x430u);  // Cyrillic А
+  EXPECT_EQ(to_lower(0x130), 0x69u);   // İ -> i (first code point of the lowercase)
+  EXPECT_EQ(nfd_first(0xe9), 0x65u);   // é -> e
+  EXPECT_EQ(nfd_first(0xac00), 0x1100u);
+  EXPECT_EQ(nfd_first('x'), static_cast<uint32_t>('x'));
+}
+
+TEST(Unicode, Utf8Helpers) {
+  size_t i = 0;
+  EXPECT_EQ(decode_utf8("\xe4\xb8\xad", i), 0x4e2du);
+  EXPECT_EQ(i, 3u);
+  i = 0;
+  EXPECT_EQ(decode_utf8("\xe4\xb8" "a", i), 0xfffdu);  // truncated: one byte consumed
+  EXPECT_EQ(i, 1u);
+  std::string scratch;
+  EXPECT_EQ(sanitize_utf8("ok \xff!", scratch), "ok \xef\xbf\xbd!");
+  EXPECT_EQ(sanitize_utf8("fine", scratch), "fine");
+  EXPECT_TRUE(is_valid_utf8("h\xc3\xa9"));
+  EXPECT_FALSE(is_valid_utf8("\xc0\x80"));
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));
+  EXPECT_EQ(utf8_incomplete_tail("ab\xe4\xb8"), 2u);
+  EXPECT_EQ(utf8_incomplete_tail("ab\xe4\xb8\xad"), 0u);
+  for (int b = 0; b < 256; ++b) EXPECT_EQ(byte_from_cp(byte_to_cp(static_cast<uint8_t>(b))), b);
+  EXPECT_EQ(byte_to_cp(' '), 0x120u);  // 'Ġ'
+}
+
+std::vector<std::string> words(PreType t, const std::string& s) {
+  std::vector<Span> sp;
+  pretokenize(t, s, sp);
+  std::vector<std::string> out;
+  for (const Span x : sp) out.push_back(s.substr(x.begin, x.end - x.begin));
+  return out;
+}
+
+TEST(Pretokenize, Gpt2) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(words(PreType::kGpt2, "Hello world's  x\n"), (V{"Hello", " world", "'s", " ", " x", "\n"}));
+  EXPECT_EQ(words(PreType::kGpt2, "a123 !!  "), (V{"a", "123", " !!", "  "}));
+}
+
+TEST(Pretokenize, Llama3AndQwen2) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(words(PreType::kLlama3, "12345 I'M ok\n\n  x"), (V{"123", "45", " I", "'M", " ok", "\n\n", " ", " x"}));
+  EXPECT_EQ(words(PreType::kQwen2, "123"), (V{"1", "2", "3"}));
+}
+
+TEST(Pretokenize, SequencesSplitFurther) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(words(PreType::kFalcon, "x 1234567"), (V{"x", " ", "123", "456", "7"}));
+  EXPECT_EQ(words(PreType::kDeepseekLlm, "Hi 中文\n12"), (V{"Hi", " ", "中文", "\n", "12"}));
+  EXPECT_THROW(pre_type_from_name("no-such-pre"), helix::Error);
+}
+
+TEST(Spm, MergesByScoreWithPrefixAndBytes) {
+  const auto tok = Tokenizer::from_spec(tiny_spm());
+  EXPECT_EQ(tok->type(), VocabType::kSpm);
+  EXPECT_EQ(tok->bos(), 1);
+  EXPECT_EQ(tok->eos(), 2);
+  // " ab" -> "▁ab" (best score), "c" has its own piece, "é" falls back to two byte tokens.
+  EXPECT_EQ(tok->encode("ab", false), (Ids{10}));
+  EXPECT_EQ(tok->encode("ab", true), (Ids{1, 10}));
+  EXPECT_EQ(tok->encode("abc\xc3\xa9", false), (Ids{10, 11, 4, 5}));
+  EXPECT_EQ(tok->decode(tok->encode("abc\xc3\xa9")), "abc\xc3\xa9");
+  // Unknown characters without a byte token become <unk>.
+  EXPECT_EQ(tok->encode("z", false), (Ids{6, 0}));
+}
+
+TEST(Spm, SpecialAndUserDefinedTokens) {
+  const auto tok = Tokenizer::from_spec(tiny_spm());
+  // User-defined tokens always match; control tokens only with parse_special.
+  EXPECT_EQ(tok->encode("a<usr>b", false), (Ids{6, 7, 13, 6, 8}));
+  const Ids plain = tok->encode("<ctl>", false, false);
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), 12), 0);
+  EXPECT_EQ(tok->encode("<ctl>", false, true), (Ids{12}));
+  EXPECT_TRUE(tok->is_control(12));
+  EXPECT_EQ(tok->token_to_piece(12, false), "");
+  EXPECT_EQ(tok->token_to_piece(12, true), "<ctl>");
+  EXPECT_EQ(tok->decode({1, 10}), "ab");
+  EXPECT_EQ(tok->decode({1, 10}, true), "<s> ab");
+  EXPECT_THROW(tok->token_to_piece(999), helix::Error);
+  EXPECT_THROW(tok->token_to_piece(-1), helix::Error);
+}
+
+TEST(Spm, FlagsFromSpec) {
+  VocabSpec s = tiny_spm();
+  s.add_space_prefix = false;
+  s.add_eos = true;
+  s.bos = -1;
+  s.add_bos = false;
+  const auto tok = Tokenizer::from_spec(s);
+  EXPECT_EQ(tok->bos(), -1);
+  EXPECT_EQ(tok->encode("ab", true), (Ids{9, 2}));
+  EXPECT_TRUE(tok->is_eog(2));
+  EXPECT_FALSE(tok->is_eog(9));
+}
+
+TEST(Spm, RstripForPhi3) {
+  VocabSpec s = tiny_spm();
+  s.name = "Phi3";
+  const auto tok = Tokenizer::from_spec(s);
+  // Whitespace after a user-defined token is eaten (llama.cpp's rstrip for Phi-3).
+  EXPECT_EQ(tok->encode("<usr>   ab", false), (Ids{13, 10}));
+}
+
+TEST(Bpe, TinyByteLevel) {
+  VocabSpec s;
+  s.model = "gpt2";
+  s.pre = "gpt-2";
+  // Single bytes 'a', 'b', 'Ġ' (space), then merges.
+  s.tokens = {"a", "b", "\xc4\xa0", "ab", "\xc4\xa0" "ab", "<|endoftext|>"};
+  s.types = {1, 1, 1, 1, 1, 3};
+  s.merges = {"a b", "\xc4\xa0 ab"};
+  s.bos = 5;
+  s.eos = 5;
+  const auto tok = Tokenizer::from_spec(s);
+  EXPECT_EQ(tok->encode("ab ab", false), (Ids{3, 4}));
+  EXPECT_EQ(tok->encode("ab ab", true), (Ids{3, 4}));  // gpt-2 adds no BOS
+  EXPECT_EQ(tok->decode({3, 4}), "ab ab");
+  EXPECT_EQ(tok->encode("<|endoftext|>", false, true), (Ids{5}));
+  EXPECT_TRUE(tok->is_eog(5));
+  // Bytes without a token are dropped (as llama.cpp), never a crash.
+  EXPECT_EQ(tok->encode("a\xff", false), (Ids{0}));
+}
+
+TEST(Bpe, MissingMergesOrUnknownModelFail) {
+  VocabSpec s;
+  s.model = "gpt2";
+  s.pre = "gpt-2";
+  s.tokens = {"a"};
+  EXPECT_THROW(Tokenizer::from_spec(s), helix::Error);
+  s.model = "unigram-xyz";
+  EXPECT_THROW(Tokenizer::from_spec(s), helix::Error);
+  s.model = "gpt2";
+  s.merges = {"a a"};
+  s.pre = "unknown-pre";
+  EXPECT_THROW(Tokenizer::from_spec(s), helix::Error);
+  s.tokens.clear();
+  EXPECT_THROW(Tokenizer::from_spec(s), helix::Error);
+}
+
+TEST(WordPiece, TinyVocabulary) {
+  VocabSpec s;
+  s.model = "bert";
+  s.tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "\xe2\x96\x81" "hello", "\xe2\x96\x81" "wor", "ld",
+              "\xe2\x96\x81" "!", "\xe2\x96\x81" "cafe"};
+  s.types = {3, 3, 3, 3, 1, 1, 1, 1, 1};
+  s.bos = 2;
+  s.sep = 3;
+  s.unk = 1;
+  s.pad = 0;
+  const auto tok = Tokenizer::from_spec(s);
+  EXPECT_EQ(tok->encode("Hello WORLD!", true), (Ids{2, 4, 5, 6, 7, 3}));
+  EXPECT_EQ(tok->encode("Caf\xc3\xa9 xyz", false), (Ids{8, 1}));
+  EXPECT_EQ(tok->decode(tok->encode("hello world!", false)), "hello world !");
+}
+
+TEST(HfJson, ByteLevelBpeAndWordPiece) {
+  const auto bpe = Tokenizer::from_hf_json(R"({
+    "added_tokens": [{"id": 5, "content": "<|endoftext|>", "special": true}],
+    "normalizer": null,
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+    "post_processor": {"type": "ByteLevel"},
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "\u0120": 2, "ab": 3, "\u0120ab": 4},
+              "merges": ["a b", ["\u0120", "ab"]]}})");
+  EXPECT_EQ(bpe->encode("ab ab<|endoftext|>", true, true), (Ids{3, 4, 5}));
+  EXPECT_EQ(bpe->bos(), -1);
+  const auto wp = Tokenizer::from_hf_json(R"({
+    "added_tokens": [{"id": 0, "content": "[UNK]", "special": true},
+                     {"id": 1, "content": "[CLS]", "special": true},
+                     {"id": 2, "content": "[SEP]", "special": true}],
+    "normalizer": {"type": "BertNormalizer", "lowercase": true, "strip_accents": null},
+    "pre_tokenizer": {"type": "BertPreTokenizer"},
+    "post_processor": {"type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+      "pair": [], "special_tokens": {}},
+    "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+              "max_input_chars_per_word": 100,
+              "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "un": 3, "##able": 4, "!": 5}}})");
+  EXPECT_EQ(wp->encode("Unable!", true), (Ids{1, 3, 4, 5, 2}));
+  EXPECT_EQ(wp->encode("zzz", false), (Ids{0}));
+  EXPECT_THROW(Tokenizer::from_hf_json("{not json"), helix::Error);
+  EXPECT_THROW(Tokenizer::from_hf_json(R"({"model": {"type": "Unigram", "vocab": []}})"), helix::Error);
+}
+
+TEST(StreamDecoder, HoldsBackIncompleteCharacters) {
+  const auto tok = Tokenizer::from_spec(tiny_spm());
+  StreamDecoder sd(*tok);
+  EXPECT_EQ(sd.push(7), "a");
+  EXPECT_EQ(sd.push(4), "");  // 0xC3: first half of é
+  EXPECT_EQ(sd.push(5), "\xc3\xa9");
+  EXPECT_EQ(sd.push(4), "");
+  EXPECT_EQ(sd.push(7), "\xef\xbf\xbd" "a");  // broken sequence becomes U+FFFD, never raw bytes
+  EXPECT_EQ(sd.push(4), "");
+  EXPECT_EQ(sd.finish(), "\xef\xbf\xbd");
+  EXPECT_EQ(sd.push(12), "");  // control tokens are not shown by default
+  StreamDecoder special(*tok, true);
+  EXPECT_EQ(special.push(12), "<ctl>");
+}
+
+TEST(StreamDecoder, StreamEqualsDecodeOnRealVocab) {
+  const auto tok = load("llama-spm");
+  const std::string text = "Hello 🦙 world, 你好！ naïve ✨ \xf0\x9f\x98\x80 done";
+  const Ids ids = tok->encode(text, false);
+  StreamDecoder sd(*tok);
+  std::string streamed;
+  for (const int32_t id : ids) {
+    const std::string part = sd.push(id);
+    EXPECT_TRUE(is_valid_utf8(part)) << id;
+    streamed += part;
+  }
+  streamed += sd.finish();
+  EXPECT_EQ(streamed, " " + text);  // the stream keeps the prefix space; decode() removes it
+  EXPECT_EQ(tok->decode(ids), text);
+}
+
+TEST(RoundTrip, SharedVocabularies) {
+  const std::vector<std::string> texts = {
+      "Hello world", "  leading spaces", "tabs\tand\nnewlines\n\n", "中文和English混合 123",
+      "emoji 👨‍👩‍👧‍👦 🇯🇵 ok", "x = f(a, b)  # comment", "", " ", "ÄÖÜ äöü ß"};
+  for (const char* name : {"llama-spm", "phi-3", "gpt-2", "falcon", "deepseek-llm"}) {
+    const auto tok = load(name);
+    for (const std::string& t : texts) {
+      EXPECT_EQ(tok->decode(tok->encode(t, false)), t) << name << ": '" << t << "'";
+      EXPECT_EQ(tok->decode(tok->encode(t, true)), t) << name << ": '" << t << "'";
+    }
+  }
+}
+
+TEST(Robustness, RandomBytesNeverFail) {
+  std::mt19937 rng(7);
+  for (const char* name : {"llama-spm", "phi-3", "gpt-2", "falcon", "deepseek-llm", "bert-bge"}) {
+    const auto tok = load(name);
+    for (int i = 0; i < 200; ++i) {
+      std::string s(rng() % 64, '\0');
+      for (char& c : s) c = static_cast<char>(rng() % 256);
+      for (const bool special : {false, true}) {
+        const Ids ids = tok->encode(s, true, special);
+        for (const int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tok->n_vocab()) << name;
+        const std::string back = tok->decode(ids, special);
+        if (std::string(name) == "llama-spm" || std::string(name) == "phi-3") {
+          if (!special) EXPECT_EQ(back, s) << name;  // byte fallback is lossless
+        }
+      }
+    }
+  }
+}
+
+TEST(DefaultModel, GemmaTokenizer) {
+  const std::string path = default_model();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "default model not installed at " << path;
+  const auto tok = Tokenizer::from_gguf(helix::gguf::GGUFFile::open(path));
+  EXPECT_EQ(tok->type(), VocabType::kSpm);
+  EXPECT_EQ(tok->n_vocab(), 262144);
+  EXPECT_EQ(tok->bos(), 2);
+  EXPECT_EQ(tok->eos(), 1);
+  EXPECT_FALSE(tok->add_space_prefix());
+  const int32_t eot = tok->find_token("<end_of_turn>");
+  ASSERT_GE(eot, 0);
+  EXPECT_TRUE(tok->is_eog(eot));
+  EXPECT_TRUE(tok->is_eog(1));
+  EXPECT_EQ(tok->encode("Hello world", true), (Ids{2, 9259, 1902}));
+  EXPECT_EQ(tok->encode("<start_of_turn>user\n", false, true), (Ids{105, 2364, 107}));
+  EXPECT_NE(tok->encode("<start_of_turn>", false, false), (Ids{105}));
+  const std::string text = "  Mixed 中文 text\n\n\twith 😀 and <b>tags</b> ";
+  EXPECT_EQ(tok->decode(tok->encode(text)), text);
+}
+
+}  // namespace
