@@ -4,9 +4,13 @@
 // in the same run (a streaming read of a buffer far larger than L3 on the same threads).
 //
 // Weights are "cold" as in real decoding: each benchmark cycles through enough copies of its
-// matrix (>= 256 MiB in all) that every call reads from DRAM. Run with 2 threads:
-//   HELIX_THREADS=2 build/bench/bench_matvec --benchmark_min_time=1s
-// Counters: GB/s (weight bytes per second), BW% (of the measured read bandwidth).
+// matrix (>= 256 MiB in all) that every call reads from DRAM; "hot" ones reuse one matrix.
+// Run with 2 threads (on a busy machine, chrt -f 1 keeps other jobs from stalling the threads):
+//   HELIX_THREADS=2 build/bench/bench_matvec --benchmark_repetitions=3 --benchmark_min_time=0.2s
+// The table printed at the end gives per benchmark the best GB/s of weight bytes over the
+// repetitions, BW% = that / the best ReadBandwidth pass of the run, and stream% = that / a
+// streaming read of the very same weight copies (small scattered matrices stream slower than one
+// big buffer, so stream% can exceed 100% there).
 #include <benchmark/benchmark.h>
 #include <emmintrin.h>
 

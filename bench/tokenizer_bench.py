@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""Tokenizer speed: helix vs Hugging Face `tokenizers`, one thread each, same >= 10 MB text.
+"""Tokenizer speed: helix vs Hugging Face `tokenizers`, one thread each, on the same >= 10 MB text.
 
   python3 bench/tokenizer_bench.py [--helix build/helix] [--model default.gguf] [--mb 10]
                                    [--gpt2 ../shared/testdata/tokenizer/ggml-vocab-gpt-2.gguf]
 
-For each vocabulary: the SentencePiece-style default model (Gemma 3; for HF rebuilt from the GGUF
+Vocabularies: the default model (Gemma 3, SentencePiece-style BPE; for HF rebuilt from the GGUF
 vocabulary as a BPE model with byte fallback, see tests/python/hf_reference.py) and GPT-2
-byte-level BPE (HF ByteLevel BPE from the GGUF vocabulary and merges). The text is generated
-deterministically (tests/python/tokenizer_corpus.py). Helix's time is the encode time that
-`helix tokenize --stats` reports (model loading excluded); HF's is Tokenizer.encode of the same
-string, with RAYON_NUM_THREADS=1. Prints tokens/s for both and the ratio, and whether the ids agree.
-This is a benchmark, not a test: absolute numbers are noisy, the ratio is what to read.
+(byte-level BPE; HF ByteLevel BPE from the same GGUF vocabulary and merges). The text is
+generated deterministically (tests/python/tokenizer_corpus.py: English, CJK, code, emoji,
+numbers, whitespace runs). Two ways of feeding it:
+  lines  every line encoded on its own (helix: `tokenize --jsonl`; HF: encode_batch)
+  whole  the whole text as one string (helix: `tokenize -f`; HF: encode)
+Helix's time is the encoding time `helix tokenize --stats` reports (model loading excluded);
+HF runs with RAYON_NUM_THREADS=1. Prints tokens/s for both, the ratio, and whether the ids agree.
+A benchmark, not a test: absolute numbers are noisy, read the ratio.
 """
 import argparse
+import json
 import os
 import pathlib
 import re
@@ -21,42 +25,55 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("RAYON_NUM_THREADS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["RAYON_NUM_THREADS"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
 import hf_reference  # noqa: E402
 import tokenizer_corpus  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
 
 
-def run_helix(helix, model, path, parse_special):
+def run_helix(helix, model, path, parse_special, jsonl):
     args = [helix, "tokenize", "-m", model, "--ids", "--no-bos", "--stats", "-f", path]
     if parse_special:
         args.append("--parse-special")
+    if jsonl:
+        args.append("--jsonl")
     r = subprocess.run(args, capture_output=True, check=True)
     m = re.search(rb"tokens (\d+) bytes (\d+) encode_seconds ([0-9.]+)", r.stderr)
-    ids = [int(x) for x in r.stdout.split()]
-    return ids, float(m.group(3))
+    if jsonl:
+        ids = [[int(x) for x in line.split()] for line in r.stdout.decode().split("\n")[:-1]]
+    else:
+        ids = [int(x) for x in r.stdout.split()]
+    return ids, int(m.group(1)), float(m.group(3))
 
 
-def bench(name, helix, model, hf_tok, text, path, parse_special, repeats):
-    best_h = best_f = float("inf")
-    for _ in range(repeats):
-        ids_h, t = run_helix(helix, model, path, parse_special)
-        best_h = min(best_h, t)
-        t0 = time.perf_counter()
-        ids_f = hf_tok.encode(text, add_special_tokens=False).ids
-        best_f = min(best_f, time.perf_counter() - t0)
-    nb = len(text.encode("utf-8"))
-    th, tf = len(ids_h) / best_h, len(ids_f) / best_f
-    same = "identical ids" if ids_h == ids_f else f"ids DIFFER ({len(ids_h)} vs {len(ids_f)} tokens)"
-    print(f"{name}: {nb / 1e6:.1f} MB, {len(ids_h)} tokens")
-    print(f"  helix       {best_h:8.3f} s  {th / 1e6:7.2f} M tokens/s")
-    print(f"  hf tokenizers {best_f:6.3f} s  {tf / 1e6:7.2f} M tokens/s")
-    print(f"  ratio helix/hf = {th / tf:.2f}x   ({same})")
-    return th / tf
+def bench(name, a, model, hf, text, files, parse_special):
+    lines = text.split("\n")
+    print(f"{name}: {len(text.encode()) / 1e6:.1f} MB", flush=True)
+    ratios = {}
+    for mode in ("lines", "whole"):
+        best_h = best_f = float("inf")
+        for _ in range(a.repeats):
+            ids_h, n_h, t = run_helix(a.helix, model, files[mode], parse_special, mode == "lines")
+            best_h = min(best_h, t)
+            t0 = time.perf_counter()
+            if mode == "lines":
+                ids_f = [e.ids for e in hf.encode_batch(lines, add_special_tokens=False)]
+                n_f = sum(len(x) for x in ids_f)
+            else:
+                ids_f = hf.encode(text, add_special_tokens=False).ids
+                n_f = len(ids_f)
+            best_f = min(best_f, time.perf_counter() - t0)
+        th, tf = n_h / best_h, n_f / best_f
+        same = "identical ids" if ids_h == ids_f else "ids DIFFER"
+        ratios[mode] = th / tf
+        print(f"  {mode:5s} helix {best_h:7.3f} s {th / 1e6:6.2f} Mtok/s | hf {best_f:7.3f} s "
+              f"{tf / 1e6:6.2f} Mtok/s | ratio {th / tf:5.2f}x | {n_h} tokens, {same}", flush=True)
+    return ratios
 
 
 def main():
@@ -66,22 +83,37 @@ def main():
     ap.add_argument("--gpt2", default=str(ROOT.parent / "shared" / "testdata" / "tokenizer" /
                                           "ggml-vocab-gpt-2.gguf"))
     ap.add_argument("--mb", type=float, default=10.0)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "helix_tokbench"),
+                    help="where the rebuilt HF tokenizer of the default model is kept")
     a = ap.parse_args()
 
-    text = tokenizer_corpus.big_text(int(a.mb * 1024 * 1024))
-    with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as f:
+    text = tokenizer_corpus.big_text(int(a.mb * 1024 * 1024)).replace("\r", "")
+    tmp = tempfile.mkdtemp()
+    files = {"whole": os.path.join(tmp, "text.txt"), "lines": os.path.join(tmp, "lines.jsonl")}
+    with open(files["whole"], "wb") as f:
         f.write(text.encode("utf-8"))
-        path = f.name
-    try:
-        print(f"building HF reference tokenizers (this takes a minute for the 262k-entry vocab)...",
-              flush=True)
+    with open(files["lines"], "w", encoding="utf-8") as f:
+        f.write("".join(json.dumps(x) + "\n" for x in text.split("\n")))
+
+    os.makedirs(a.cache, exist_ok=True)
+    st = os.stat(a.model)
+    cached = os.path.join(a.cache, f"spm_{st.st_size}_{int(st.st_mtime)}.json")
+    if os.path.exists(cached):
+        spm = Tokenizer.from_file(cached)
+    else:
+        print("building the HF reference for the default model (a minute or two)...", flush=True)
         spm = hf_reference.gemma_like_spm(a.model)
-        gpt2 = hf_reference.byte_level_bpe(a.gpt2)
-        bench("default model (SentencePiece BPE)", a.helix, a.model, spm, text, path, True, a.repeats)
-        bench("gpt-2 (byte-level BPE)", a.helix, a.gpt2, gpt2, text, path, False, a.repeats)
-    finally:
-        os.unlink(path)
+        spm.save(cached)
+    gpt2 = hf_reference.byte_level_bpe(a.gpt2)
+    r1 = bench("default model (SentencePiece BPE, special tokens parsed)", a, a.model, spm, text,
+               files, True)
+    r2 = bench("gpt-2 (byte-level BPE, special tokens parsed)", a, a.gpt2, gpt2, text, files, True)
+    print("summary: helix/hf tokens/s ratio  " + "  ".join(
+        f"{n}/{m}={r[m]:.2f}x" for n, r in (("spm", r1), ("gpt2", r2)) for m in r))
+    for p in files.values():
+        os.unlink(p)
+    os.rmdir(tmp)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # 1. Debian packages -------------------------------------------------------------------------
 APT_PACKAGES=(build-essential cmake g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev
-              libbenchmark-dev nlohmann-json3-dev python3 python3-pip git)
+              libbenchmark-dev nlohmann-json3-dev libcpp-httplib-dev pkg-config python3 python3-pip git)
 if [ "${HELIX_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do
@@ -40,7 +40,7 @@ PY=${PYTHON:-python3}
 pip_install() { "$PY" -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v -i "running pip as the 'root' user" || true; }
 if ! "$PY" - <<'PYEOF' 2>/dev/null
 import importlib.util, sys
-mods = ["gguf", "numpy", "pytest", "jinja2", "tokenizers", "safetensors", "matplotlib"]
+mods = ["gguf", "numpy", "pytest", "jinja2", "tokenizers", "safetensors", "matplotlib", "openai"]
 sys.exit(0 if all(importlib.util.find_spec(m) for m in mods) else 1)
 PYEOF
 then

@@ -241,7 +241,7 @@ Value g_dict(Interpreter&, const Value&, CallArgs& a) {
   return Value::dict(std::move(d));
 }
 
-Value g_namespace(Interpreter&, const Value&, CallArgs& a) {
+Value g_namespace(Interpreter& in, const Value&, CallArgs& a) {
   std::vector<std::pair<Value, Value>> pairs;
   fill_pairs(pairs, a, "namespace");
   auto ns = std::make_shared<Namespace>();
@@ -249,6 +249,7 @@ Value g_namespace(Interpreter&, const Value&, CallArgs& a) {
     if (!k.is_string()) throw Error("namespace keywords must be strings");
     ns->attrs.emplace_back(k.s(), std::move(v));
   }
+  in.track(ns);
   return Value::object(ns);
 }
 

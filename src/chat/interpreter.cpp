@@ -26,8 +26,10 @@ class Macro : public Object {
   std::string repr() const override { return "<Macro '" + name_ + "'>"; }
   bool callable() const override { return true; }
   Value call(Interpreter& in, CallArgs& args) override {
+    if (!closure_) throw Error(cat("macro '", name_, "' called after its template finished"));
     return in.call_macro(*def_, name_, closure_, args);
   }
+  void release() override { closure_.reset(); }
 
  private:
   const Stmt* def_;
@@ -117,6 +119,13 @@ std::string Interpreter::render(const Program& prog, const ScopePtr& globals) {
   steps_ = 0;
   call_depth_ = 0;
   line_ = 1;
+  struct Release {  // break reference cycles (scope -> macro -> scope, namespace -> itself)
+    std::vector<std::shared_ptr<Object>>& objs;
+    ~Release() {
+      for (auto& o : objs) o->release();
+      objs.clear();
+    }
+  } release{tracked_};
   try {
     exec_body(prog.body, child(globals));
   } catch (const std::bad_alloc&) {
@@ -226,9 +235,12 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
       assign(s.target, v, *scope);
       return Flow::Normal;
     }
-    case StmtKind::Macro:
-      scope->set(s.text, Value::object(std::make_shared<Macro>(&s, s.text, scope)));
+    case StmtKind::Macro: {
+      auto m = std::make_shared<Macro>(&s, s.text, scope);
+      track(m);
+      scope->set(s.text, Value::object(std::move(m)));
       return Flow::Normal;
+    }
     case StmtKind::CallBlock:
       exec_call_block(s, scope);
       return Flow::Normal;
@@ -313,7 +325,9 @@ void Interpreter::exec_call_block(const Stmt& s, const ScopePtr& scope) {
   const Value callee = eval(*call.a, scope);
   CallArgs args;
   eval_args(call.args, scope, args);
-  args.kw.emplace_back("caller", Value::object(std::make_shared<Macro>(&s, "caller", scope)));
+  auto caller = std::make_shared<Macro>(&s, "caller", scope);
+  track(caller);
+  args.kw.emplace_back("caller", Value::object(std::move(caller)));
   line_ = s.line;
   emit(to_str(this->call(callee, args)));
 }

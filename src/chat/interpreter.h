@@ -44,6 +44,9 @@ class Interpreter {
   Value apply_filter(const std::string& name, const Value& operand, CallArgs& args);
   bool apply_test(const std::string& name, const Value& operand, CallArgs& args);
 
+  // Keeps a cycle-prone object (namespace, macro) until the render ends, then releases it.
+  void track(std::shared_ptr<Object> obj) { tracked_.push_back(std::move(obj)); }
+
   const Limits& limits() const { return limits_; }
   void check_size(size_t n) const;  // throws if a value of n bytes would exceed the limits
   void step();                      // counts work; throws past max_steps
@@ -72,6 +75,7 @@ class Interpreter {
   Value eval_item(const Expr& e, const ScopePtr& scope);
 
   Limits limits_;
+  std::vector<std::shared_ptr<Object>> tracked_;
   std::string* out_ = nullptr;
   uint64_t steps_ = 0;
   int call_depth_ = 0;

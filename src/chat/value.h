@@ -113,6 +113,9 @@ class Object : public std::enable_shared_from_this<Object> {
   virtual std::optional<Value> getattr(const std::string& name) const;
   virtual bool callable() const { return false; }
   virtual Value call(Interpreter& in, CallArgs& args);
+  // Drops the references this object holds. Objects that can take part in a reference cycle
+  // (namespaces, macros and their scopes) are released when a render ends, so none leak.
+  virtual void release() {}
 };
 
 // Jinja's namespace(): the one mutable object (attribute assignment via {% set ns.x = ... %}).
@@ -123,6 +126,7 @@ class Namespace : public Object {
   std::string repr() const override;
   std::optional<Value> getattr(const std::string& name) const override;
   void setattr(const std::string& name, Value v);
+  void release() override { attrs.clear(); }
 };
 
 // Builtin functions and bound methods.

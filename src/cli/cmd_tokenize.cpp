@@ -134,7 +134,8 @@ int cmd_tokenize(int argc, char** argv) {
   std::string out;
   if (jsonl) {
     std::istringstream lines(text);
-    size_t n = 0;
+    size_t n = 0, n_tokens = 0, n_bytes = 0;
+    double secs = 0;
     for (std::string line; std::getline(lines, line);) {
       ++n;
       if (line.empty()) continue;
@@ -144,13 +145,19 @@ int cmd_tokenize(int argc, char** argv) {
       } catch (const std::exception& e) {
         throw Error(cat("line ", n, ": not a JSON string: ", e.what()));
       }
+      const auto t0 = std::chrono::steady_clock::now();
       const std::vector<int32_t> ids = tok->encode(t, !no_bos, parse_special);
+      secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      n_tokens += ids.size();
+      n_bytes += t.size();
       for (size_t i = 0; i < ids.size(); ++i) {
         if (i) out.push_back(' ');
         out += std::to_string(ids[i]);
       }
       out.push_back('\n');
     }
+    if (stats)
+      std::fprintf(stderr, "tokens %zu bytes %zu encode_seconds %.6f\n", n_tokens, n_bytes, secs);
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }

@@ -10,11 +10,13 @@ int cmd_tiny_model(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_dequant(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_template(int argc, char** argv);
 int cmd_embed(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 
 }  // namespace helix::cli

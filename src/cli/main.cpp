@@ -20,12 +20,14 @@ constexpr Command kCommands[] = {
     {"run", helix::cli::cmd_run, "complete a prompt, streaming the text (speeds on stderr)"},
     {"chat", helix::cli::cmd_chat, "chat with a model in the terminal"},
     {"perplexity", helix::cli::cmd_perplexity, "perplexity of a model on a text file"},
+    {"bench", helix::cli::cmd_bench, "measure load, prefill and decode speed (JSON; see bench/compare_llama_cpp.py)"},
     {"tiny-model", helix::cli::cmd_tiny_model, "(for tests) write a tiny random model of an architecture"},
     {"logits", helix::cli::cmd_logits, "(for tests) write a model's logits for token sequences as raw f32"},
     {"quantize", helix::cli::cmd_quantize, "convert a GGUF model's weights to another type (Q4_K_M, Q8_0, F16, ...)"},
     {"dequant", helix::cli::cmd_dequant, "(for tests) write a GGUF file's tensors as raw f32"},
     {"tokenize", helix::cli::cmd_tokenize, "tokenize text with a model's tokenizer (ids and pieces)"},
     {"template", helix::cli::cmd_template, "render a model's chat template for a conversation"},
+    {"serve", helix::cli::cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
     {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
 };
 

@@ -4,6 +4,7 @@
 // (madd), and offsets or minimums taken off with the activation's per-16 sums. One float FMA per
 // super-block and activation row. A super-block is unpacked once for up to kMaxCols rows.
 #include <array>
+#include <cstddef>
 #include <cstring>
 
 #include "kernels/simd_avx2.h"
@@ -66,24 +67,25 @@ inline __m256i scaled_bsums(__m256i scales16, const BlockQ8_K& a) {
 
 // ---- Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scale and min ---------------------------------
 
-// Unpacks the 12 packed bytes into 16 int16: 8 scales then 8 mins. With the packed bytes as
-// 32-bit words u0, u1, u2 (byte i of a word = sub-block i or i + 4):
+// From the first 16 bytes of a Q4_K / Q5_K block (d, dmin, 12 packed bytes): the 8 scales then the
+// 8 mins as 16 int16, and d, dmin in lanes 0, 1 of `dd`. With the packed bytes as 32-bit words
+// u0, u1, u2 (byte i of a word = sub-block i or i + 4):
 //   scales 0-3 = u0 & 63, scales 4-7 = (u2 & 0x0f) | (u0 >> 6) << 4,
 //   mins 0-3 = u1 & 63,   mins 4-7 = (u2 >> 4) | (u1 >> 6) << 4   (per byte).
-inline __m256i scales_mins_k4(const uint8_t* packed) {
-  uint32_t u[3];
-  std::memcpy(u, packed, 12);
-  const __m128i v =
-      _mm_setr_epi32(static_cast<int>(u[0]), static_cast<int>(u[1]), static_cast<int>(u[2]), 0);
-  const __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));  // u0 u2 u1 u2
-  const __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));  // u0 u0 u1 u1
+inline __m256i scales_mins_k4(const void* block, __m128& dd, __m256i& mins16) {
+  const __m128i v = _mm_loadu_si128(static_cast<const __m128i*>(block));
+  dd = _mm_cvtph_ps(v);
+  const __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(3, 2, 3, 1));  // u0 u2 u1 u2
+  const __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 1, 1));  // u0 u0 u1 u1
   const __m128i low6 = _mm_and_si128(a, _mm_set1_epi8(63));
   const __m128i hi4 =
       _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)), _mm_set1_epi8(0x0F));
   const __m128i top2 = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(b, 6), _mm_set1_epi8(3)), 4);
   const __m128i mixed = _mm_or_si128(hi4, top2);
   // order sc0-3, sc4-7, m0-3, m4-7 = lanes 0 (low6), 1 (mixed), 2 (low6), 3 (mixed)
-  return _mm256_cvtepu8_epi16(_mm_blend_epi32(low6, mixed, 0b1010));
+  const __m128i sm = _mm_blend_epi32(low6, mixed, 0b1010);
+  mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));  // each min twice: per 16 elements
+  return _mm256_cvtepu8_epi16(sm);
 }
 
 template <bool kHigh, typename Block, int NC>
@@ -91,18 +93,15 @@ void dot_q45_k(int64_t n, const void* wv, const void* xv, size_t xs, float* out)
   const auto* w = static_cast<const Block*>(wv);
   const BlockQ8_K* a[NC];
   act_rows<NC>(xv, xs, a);
-  __m256 acc[NC];
-  __m128 accm[NC];
-  for (int c = 0; c < NC; ++c) {
-    acc[c] = _mm256_setzero_ps();
-    accm[c] = _mm_setzero_ps();
-  }
+  __m256 acc[NC], accm[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = accm[c] = _mm256_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < n / QK_K; ++b) {
     const Block& B = w[b];
-    const __m256i sm = scales_mins_k4(B.scales);
-    const __m256i sc = bcast_lo(sm);
-    const __m128i mins = _mm256_extracti128_si256(sm, 1);
+    static_assert(offsetof(Block, scales) == 4 && sizeof(Block) >= 16);
+    __m128 dd;  // d, dmin
+    __m256i mins16;
+    const __m256i sc = bcast_lo(scales_mins_k4(&B, dd, mins16));
     __m256i hb = _mm256_setzero_si256();
     if constexpr (kHigh) hb = loadu(B.qh);
     __m256i sumi[NC];
@@ -126,18 +125,15 @@ void dot_q45_k(int64_t n, const void* wv, const void* xv, size_t xs, float* out)
         sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(p_lo, p_hi));
       }
     }
-    const float d = fp16(B.d), dmin = fp16(B.dmin);
     for (int c = 0; c < NC; ++c) {
       const BlockQ8_K& A = a[c][b];
-      acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * A.d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
-      const __m256i bs = loadu(A.bsums);
-      const __m128i bs8 =
-          _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-      accm[c] = _mm_fmadd_ps(_mm_set1_ps(dmin * A.d), _mm_cvtepi32_ps(_mm_madd_epi16(mins, bs8)),
-                             accm[c]);
+      const __m128 ds = _mm_mul_ps(dd, _mm_set1_ps(A.d));  // d * dy, dmin * dy
+      acc[c] = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
+      accm[c] = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(ds)),
+                                _mm256_cvtepi32_ps(scaled_bsums(mins16, A)), accm[c]);
     }
   }
-  for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]) - hsum128(accm[c]);
+  for (int c = 0; c < NC; ++c) out[c] = hsum(_mm256_sub_ps(acc[c], accm[c]));
 }
 
 // ---- Q6_K: 6-bit codes (q + 32), 16 int8 scales -------------------------------------------------

@@ -367,7 +367,8 @@ std::vector<int32_t> BertEncoder::tokenize(const std::string& text, bool* trunca
   if (ids.size() > max) {
     const int32_t last = ids.back();
     ids.resize(max);
-    if (last == tok_->sep()) ids.back() = last;  // keep the closing [SEP], as Hugging Face truncates
+    // Keep the closing [SEP] (the separator, or EOS in llama.cpp's GGUF), as Hugging Face truncates.
+    if (last == tok_->sep() || last == tok_->eos()) ids.back() = last;
   }
   return ids;
 }

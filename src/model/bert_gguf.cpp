@@ -30,7 +30,8 @@ void BertEncoder::write_gguf(const std::string& path) const {
   w.set("helix.embedding.normalize", gguf::Value::boolean(c.normalize));
   HELIX_CHECK(!c.gelu_tanh, "GGUF bert uses exact GELU; this model's tanh-approximated GELU cannot be stored");
 
-  // Tokenizer: WordPiece pieces as Helix (and llama.cpp) store them (word starts with U+2581).
+  // Tokenizer: WordPiece pieces as Helix (and llama.cpp) store them (word starts with U+2581);
+  // [CLS] is BOS, and [SEP] closes every text (add_sep_token).
   const tok::Tokenizer& t = *tok_;
   std::vector<std::string> tokens(static_cast<size_t>(t.n_vocab()));
   std::vector<int32_t> types(tokens.size(), 1);
@@ -47,7 +48,6 @@ void BertEncoder::write_gguf(const std::string& path) const {
     if (v >= 0) w.set(key, gguf::Value::u32(static_cast<uint32_t>(v)));
   };
   id("tokenizer.ggml.bos_token_id", t.bos());
-  id("tokenizer.ggml.cls_token_id", t.bos());
   id("tokenizer.ggml.seperator_token_id", t.sep());
   id("tokenizer.ggml.unknown_token_id", t.unk());
   id("tokenizer.ggml.padding_token_id", t.pad());

@@ -3,7 +3,8 @@
 // Bit-exactness with gguf-py: each element is computed with the same f32 operations in the same
 // order as gguf-py's numpy code (which matches ggml's dequantize_row_* functions), e.g. for Q4_K
 // first dl = d * sc and ml = dmin * m, then y = dl * q - ml. Each product and difference must be
-// rounded separately, so contraction into fused multiply-adds is switched off for this file.
+// rounded separately, so contraction into fused multiply-adds is switched off for this file
+// (this holds with -march=native too; only clang's -ffp-contract=fast overrides the pragma).
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #elif defined(__GNUC__)

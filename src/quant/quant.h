@@ -4,10 +4,13 @@
 //
 // Dequantization is bit-exact with gguf-py's numpy dequantizer (gguf.quants.dequantize): every
 // element is computed in f32 with the same operations in the same order, e.g. Q4_K's
-// y = (d * sc) * q - (dmin * m). Quantization follows ggml's reference quantizers: the legacy
-// types and F16/BF16 give the same bytes as gguf-py's quantizers; the K-quants use ggml's
-// scale searches (make_qx_quants / make_q3_quants / make_qkx2_quants) so their error is what each
-// format is known to give.
+// y = (d * sc) * q - (dmin * m). Quantization follows ggml's reference quantizers
+// (quantize_row_*_ref): the legacy types and F16/BF16 give the same bytes as gguf-py's quantizers,
+// and every block type gives the same bytes as ggml's own reference (tests/quant/
+// test_ggml_reference.cpp), including the K-quants' scale searches (make_qx_quants /
+// make_q3_quants / make_qkx2_quants), so their error is what each format is known to give. One
+// deliberate difference from ggml: a Q4_0/Q5_0 block of only -0.0 stores d = +0 as gguf-py does
+// (ggml stores -0); both decode to zeros.
 //
 // Non-finite input: F32, F16 and BF16 keep NaN as NaN and infinities as infinities (F16 also
 // turns values beyond its range into infinities). The block formats store f16 scales and cannot

@@ -4,9 +4,10 @@
 // (and, for Q2_K/Q4_K/Q5_K, its own min), and those scales are themselves quantized against one
 // f16 super-scale. The quality of the format comes from how each sub-block's scale is chosen:
 // these follow the searches of ggml's reference quantizers (make_qx_quants, make_q3_quants,
-// make_qkx2_quants, without an importance matrix), so the error is what each format is known to
-// give. After the scales are quantized, every value is re-quantized against the scale that will
-// actually be stored, so rounding of the scales costs as little as possible.
+// make_qkx2_quants, without an importance matrix) operation for operation, so the bytes are
+// ggml's (checked by tests/quant/test_ggml_reference.cpp) and the error is what each format is
+// known to give. After the scales are quantized, every value is re-quantized against the scale
+// that will actually be stored, so rounding of the scales costs as little as possible.
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #elif defined(__GNUC__)

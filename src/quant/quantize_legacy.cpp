@@ -10,7 +10,6 @@
 #endif
 
 #include <cmath>
-#include <cstring>
 
 #include "core/fp16.h"
 #include "quant/quant.h"

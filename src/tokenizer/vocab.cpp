@@ -47,21 +47,18 @@ void PieceMap::build(const std::vector<std::string>& keys, const std::vector<int
   size_t cap = 16;
   while (cap < keys.size() * 2) cap <<= 1;
   mask_ = cap - 1;
-  slots_.assign(cap, Slot{0, -1});
+  slots_.assign(cap, Slot{0, -1, 0, 0});
   blob_.clear();
-  off_.assign(1, 0);
-  entry_.clear();
   for (size_t i = 0; i < keys.size(); ++i) {
     const std::string& k = keys[i];
     if (k.empty() || find(k) >= 0) continue;
     const uint64_t h = hash_bytes(k.data(), k.size());
-    const auto e = static_cast<int32_t>(entry_.size());
-    entry_.push_back(ids[i]);
+    const auto off = static_cast<uint32_t>(blob_.size());
     blob_ += k;
-    off_.push_back(static_cast<uint32_t>(blob_.size()));
+    HELIX_CHECK(blob_.size() < (uint64_t{1} << 32), "tokenizer: vocabulary text too large");
     for (uint64_t s = h & mask_;; s = (s + 1) & mask_) {
       if (slots_[s].id < 0) {
-        slots_[s] = Slot{static_cast<uint32_t>(h), e};
+        slots_[s] = Slot{static_cast<uint32_t>(h), ids[i], off, static_cast<uint32_t>(k.size())};
         break;
       }
     }
@@ -75,11 +72,9 @@ int32_t PieceMap::find(std::string_view key) const {
   for (uint64_t s = h & mask_;; s = (s + 1) & mask_) {
     const Slot& sl = slots_[s];
     if (sl.id < 0) return -1;
-    if (sl.hash == h32) {
-      const uint32_t b = off_[sl.id], e = off_[sl.id + 1];
-      if (e - b == key.size() && std::memcmp(blob_.data() + b, key.data(), key.size()) == 0)
-        return entry_[sl.id];
-    }
+    if (sl.hash == h32 && sl.len == key.size() &&
+        std::memcmp(blob_.data() + sl.off, key.data(), key.size()) == 0)
+      return sl.id;
   }
 }
 
@@ -419,35 +414,34 @@ Vocab build_vocab(const VocabSpec& spec) {
 
 // ---- partition ---------------------------------------------------------------------------
 
-void partition_specials(const Vocab& v, std::string_view text, bool parse_special,
-                        std::vector<Fragment>& out) {
-  out.clear();
-  if (text.empty()) return;
-  out.push_back({0, static_cast<uint32_t>(text.size()), -1});
-  if (v.special_trie.empty()) return;
+namespace {
 
-  // Which special tokens occur at all (the partition below only has to consider those).
-  thread_local std::vector<int32_t> present;
-  present.clear();
-  const uint32_t skip = parse_special ? 0u : (kAttrControl | kAttrUnknown);
-  v.special_trie.scan(text, [&](int32_t id) {
-    if (v.attr[id] & skip) return;
-    present.push_back(id);
-    if (present.size() > 4096) {
-      std::sort(present.begin(), present.end());
-      present.erase(std::unique(present.begin(), present.end()), present.end());
-    }
-  });
-  if (present.empty()) return;
+bool c_isspace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// Priority of special tokens: longest first, then by id (deterministic where llama.cpp's sort
+// leaves equal lengths unordered).
+struct ByPriority {
+  const Vocab& v;
+  bool operator()(int32_t a, int32_t b) const {
+    const size_t la = v.text[a].size(), lb = v.text[b].size();
+    return la != lb ? la > lb : a < b;
+  }
+};
+
+struct Occurrence {
+  uint32_t pos;
+  int32_t id;
+};
+
+// llama.cpp's procedure, one pass per present token over the fragment list, each pass searching
+// the raw fragments. Used when the occurrence list would be too large.
+void partition_by_search(const Vocab& v, std::string_view text, std::vector<int32_t>& present,
+                         std::vector<Fragment>& out) {
   std::sort(present.begin(), present.end());
   present.erase(std::unique(present.begin(), present.end()), present.end());
-  std::stable_sort(present.begin(), present.end(), [&](int32_t a, int32_t b) {
-    return v.text[a].size() > v.text[b].size();
-  });
-
-  auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-  };
+  std::sort(present.begin(), present.end(), ByPriority{v});
   thread_local std::vector<Fragment> next;
   for (const int32_t id : present) {
     const std::string& tt = v.text[id];
@@ -459,7 +453,7 @@ void partition_specials(const Vocab& v, std::string_view text, bool parse_specia
         continue;
       }
       uint64_t base = f.off;
-      uint64_t end = static_cast<uint64_t>(f.off) + f.len;
+      const uint64_t end = static_cast<uint64_t>(f.off) + f.len;
       while (base < end) {
         const size_t m = text.substr(0, end).find(tt, base);
         if (m == std::string_view::npos) {
@@ -468,16 +462,98 @@ void partition_specials(const Vocab& v, std::string_view text, bool parse_specia
         }
         uint64_t left_len = m - base;
         if (a & kAttrLstrip)
-          while (left_len > 0 && is_space(text[base + left_len - 1])) --left_len;
+          while (left_len > 0 && c_isspace(text[base + left_len - 1])) --left_len;
         if (left_len > 0) next.push_back({static_cast<uint32_t>(base), static_cast<uint32_t>(left_len), -1});
         next.push_back({0, 0, id});
         base = m + tt.size();
         if (a & kAttrRstrip)
-          while (base < end && is_space(text[base])) ++base;
+          while (base < end && c_isspace(text[base])) ++base;
       }
     }
     out.swap(next);
   }
+}
+
+}  // namespace
+
+// The same result from the list of all occurrences: tokens in priority order, each taking its
+// occurrences left to right that do not touch text already taken. (An earlier, longer-or-equal
+// token's region cannot lie strictly inside a later occurrence, so checking both ends suffices.)
+void partition_specials(const Vocab& v, std::string_view text, bool parse_special,
+                        std::vector<Fragment>& out) {
+  out.clear();
+  if (text.empty()) return;
+  out.push_back({0, static_cast<uint32_t>(text.size()), -1});
+  if (v.special_trie.empty()) return;
+
+  thread_local std::vector<Occurrence> occ;
+  thread_local std::vector<int32_t> present;
+  occ.clear();
+  present.clear();
+  const uint32_t skip = parse_special ? 0u : (kAttrControl | kAttrUnknown);
+  const size_t budget = 4 * text.size() + 1024;
+  bool over = false;
+  v.special_trie.scan(text, [&](uint32_t pos, int32_t id) {
+    if (v.attr[id] & skip) return;
+    if (!over && occ.size() < budget) {
+      occ.push_back({pos, id});
+      return;
+    }
+    if (!over) {  // too many: keep only which tokens occur
+      over = true;
+      for (const Occurrence& o : occ) present.push_back(o.id);
+      occ.clear();
+    }
+    present.push_back(id);
+    if (present.size() > 4096) {
+      std::sort(present.begin(), present.end());
+      present.erase(std::unique(present.begin(), present.end()), present.end());
+    }
+  });
+  if (over) {
+    partition_by_search(v, text, present, out);
+    return;
+  }
+  if (occ.empty()) return;
+
+  const ByPriority prio{v};
+  std::sort(occ.begin(), occ.end(), [&](const Occurrence& a, const Occurrence& b) {
+    if (a.id != b.id) return prio(a.id, b.id);
+    return a.pos < b.pos;
+  });
+  thread_local std::vector<uint8_t> taken;
+  thread_local std::vector<Fragment> regions;  // off/len: region taken; token: its token
+  taken.assign(text.size(), 0);
+  regions.clear();
+  int32_t cur = -1;
+  uint64_t last_end = 0;
+  for (const Occurrence& o : occ) {
+    if (o.id != cur) {
+      cur = o.id;
+      last_end = 0;
+    }
+    const size_t len = v.text[o.id].size();
+    if (o.pos < last_end || taken[o.pos] || taken[o.pos + len - 1]) continue;
+    const uint32_t a = v.attr[o.id];
+    size_t b = o.pos, e = o.pos + len;
+    if (a & kAttrLstrip)
+      while (b > 0 && !taken[b - 1] && c_isspace(text[b - 1])) --b;
+    if (a & kAttrRstrip)
+      while (e < text.size() && !taken[e] && c_isspace(text[e])) ++e;
+    std::fill(taken.begin() + static_cast<ptrdiff_t>(b), taken.begin() + static_cast<ptrdiff_t>(e), 1);
+    regions.push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(e - b), o.id});
+    last_end = e;
+  }
+  std::sort(regions.begin(), regions.end(),
+            [](const Fragment& x, const Fragment& y) { return x.off < y.off; });
+  out.clear();
+  uint32_t pos = 0;
+  for (const Fragment& r : regions) {
+    if (r.off > pos) out.push_back({pos, r.off - pos, -1});
+    out.push_back({0, 0, r.token});
+    pos = r.off + r.len;
+  }
+  if (pos < text.size()) out.push_back({pos, static_cast<uint32_t>(text.size() - pos), -1});
 }
 
 }  // namespace helix::tok

@@ -49,14 +49,13 @@ class PieceMap {
   int32_t find(std::string_view key) const;  // -1 if absent
 
  private:
-  struct Slot {
+  struct Slot {  // one cache line holds four; a hit touches the slot and the key bytes only
     uint32_t hash;
-    int32_t id;
+    int32_t id;    // -1: empty
+    uint32_t off;  // key bytes in blob_
+    uint32_t len;
   };
   std::string blob_;
-  std::vector<uint32_t> off_;    // per id: [off_[k], off_[k + 1]) in blob_ (k = entry index)
-  std::vector<int32_t> entry_;   // entry index -> id
-  std::vector<int32_t> idx_of_;  // id -> entry index
   std::vector<Slot> slots_;
   uint64_t mask_ = 0;
 };
@@ -83,7 +82,7 @@ class PairMap {
 class SpecialTrie {
  public:
   void build(const std::vector<std::string>& text, const std::vector<int32_t>& ids);
-  // Appends the ids of every special token that occurs anywhere in `s` (with repeats).
+  // Calls found(position, id) for every occurrence of every special token in `s`.
   template <class F>
   void scan(std::string_view s, F&& found) const;
   bool empty() const { return nodes_.size() <= 1; }
@@ -198,7 +197,7 @@ void SpecialTrie::scan(std::string_view s, F&& found) const {
     size_t j = i + 1;
     while (node != 0) {
       const Node& nd = nodes_[node];
-      if (nd.token >= 0) found(nd.token);
+      if (nd.token >= 0) found(static_cast<uint32_t>(i), nd.token);
       if (j >= n || nd.n_edges == 0) break;
       const uint8_t c = p[j++];
       uint32_t next = 0;

@@ -40,7 +40,7 @@ TEST(ChatLibrary, SequenceFilters) {
             "[1, 3][1, 3]1");
   EXPECT_EQ(render("{{ [1, 2, 2, 'a', 'A']|unique|list }}{{ [1, 2, 3]|first }}{{ [1, 2, 3]|last }}"
                    "{{ [1, 2, 3]|sum }}{{ [4, 9]|max }}{{ ['a', 'b']|map('upper')|join }}"),
-            "[1, 2, 'a']1349AB");
+            "[1, 2, 'a']1369AB");
   EXPECT_EQ(render("{{ {'b': 1, 'a': 2}|dictsort }}{{ {'k': 'v'}|items|list }}"),
             "[('a', 2), ('b', 1)][('k', 'v')]");
   EXPECT_EQ(render("{{ [1, 2, 3, 4, 5]|batch(2)|list }}{{ [1, 2, 3]|slice(2)|list }}"),
@@ -94,6 +94,14 @@ TEST(ChatLibrary, RenderChatAndFallback) {
             "<|im_start|>user\nab<|im_end|>\n");
 }
 
+TEST(ChatLibrary, AcceptsPlainNlohmannJson) {
+  const nlohmann::json ctx = {{"a", 1}, {"messages", nlohmann::json::array()}};
+  EXPECT_EQ(ChatTemplate::parse("{{ a }}{{ messages|length }}").render(ctx), "10");
+  EXPECT_EQ(render_chat("{{ messages[0].content }}", nlohmann::json::parse(R"([{"content": "x"}])"),
+                        nlohmann::json(), false, "", ""),
+            "x");
+}
+
 TEST(ChatLibrary, KeyOrderOfInputIsKept) {
   const Json ctx = {{"t", Json::parse(R"({"type": "function", "function": {"name": "f"}})")}};
   EXPECT_EQ(render("{{ t|tojson }}{% for k in t %}{{ k }}{% endfor %}", ctx),
@@ -109,7 +117,7 @@ TEST(ChatLibrary, LimitsStopRunawayTemplates) {
             std::string::npos);
   EXPECT_NE(error_of("{{ 'x' * 100000000000 }}", Json::object(), small).find("too large"), std::string::npos);
   EXPECT_NE(error_of("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").find("recursion"), std::string::npos);
-  EXPECT_NE(error_of(std::string(300, '(') + "1" + std::string(300, ')')).find("nested too deeply"),
+  EXPECT_NE(error_of("{{ " + std::string(300, '(') + "1" + std::string(300, ')') + " }}").find("nested too deeply"),
             std::string::npos);
   EXPECT_NE(error_of("{{ " + std::string(300, '[') + std::string(300, ']') + " }}").find("nested too deeply"),
             std::string::npos);

@@ -4,6 +4,7 @@ conversations; where jinja2 raises, helix must fail too (non-zero exit, message 
 import datetime
 import functools
 import json
+import os
 import pathlib
 
 import pytest
@@ -85,6 +86,14 @@ CONVERSATIONS = {
                       None),
     "reasoning": ([USER1, {"role": "assistant",
                            "content": "<think>\nSimple sum.\n</think>\n\nIt is 4."}, USER2], None),
+    "reasoning_content": ([USER1, {"role": "assistant", "content": "It is 4.",
+                                   "reasoning_content": "Add the numbers."}], None),
+    "tool_result_parts": ([USER1, CALL_OBJ,
+                           {"role": "tool", "tool_call_id": "call12345",
+                            "content": [{"type": "text", "text": "21 degrees"}]}], TOOLS),
+    "bad_tool_call_id": ([USER1, {**CALL_OBJ, "tool_calls": [{**CALL_OBJ["tool_calls"][0], "id": "x"}]},
+                          {**TOOL_RESULT, "tool_call_id": "x"}], TOOLS),
+    "system_only": ([SYSTEM], None),
     "assistant_last": ([USER1, ASSIST1], None),
     "non_alternating": ([USER1, USER2], None),
     "empty": ([], None),
@@ -120,6 +129,11 @@ def reference(source, messages, tools, add_generation_prompt, bos, eos):
         return None
 
 
+TESTDATA = pathlib.Path(os.environ.get("HELIX_TESTDATA",
+                                       pathlib.Path(__file__).resolve().parents[3] / "shared" / "testdata"))
+TEMPLATE_NAMES = sorted(p.name for p in (TESTDATA / "chat-templates").glob("*.jinja"))
+
+
 def templates(testdata):
     return sorted((testdata / "chat-templates").glob("*.jinja"))
 
@@ -149,14 +163,18 @@ def check_case(helix_bin, tmp_path, source_args, source, conv, agp, bos=BOS, eos
     return "renders"
 
 
+def test_all_templates_present(testdata):
+    assert len(templates(testdata)) >= 10, f"expected the chat templates in {testdata / 'chat-templates'}"
+    assert len(TEMPLATE_NAMES) == len(templates(testdata))
+
+
 @pytest.mark.parametrize("agp", [False, True], ids=["no_gen_prompt", "gen_prompt"])
 @pytest.mark.parametrize("conv", sorted(CONVERSATIONS))
-def test_every_template_matches_jinja2(helix_bin, testdata, tmp_path, conv, agp):
-    paths = templates(testdata)
-    assert len(paths) >= 10, f"expected the chat templates in {testdata / 'chat-templates'}"
-    for path in paths:
-        source = path.read_text(encoding="utf-8")
-        check_case(helix_bin, tmp_path, ["--template", path], source, conv, agp)
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_template_matches_jinja2(helix_bin, testdata, tmp_path, name, conv, agp):
+    path = testdata / "chat-templates" / name
+    source = path.read_text(encoding="utf-8")
+    check_case(helix_bin, tmp_path, ["--template", path], source, conv, agp)
 
 
 def test_most_cases_render(helix_bin, testdata, tmp_path):

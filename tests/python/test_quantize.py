@@ -140,3 +140,25 @@ def test_quantize_errors(helix_bin, default_model, tmp_path):
     r = run_helix(helix_bin, "quantize", tmp_path / "missing.gguf", tmp_path / "x.gguf", "Q8_0", check=False)
     assert r.returncode == 1 and b"missing.gguf" in r.stderr
     assert not (tmp_path / "x.gguf").exists()
+
+
+def test_quantize_rejects_non_finite(helix_bin, tmp_path):
+    x = np.random.default_rng(1).standard_normal((8, 256)).astype(np.float32)
+    x[3, 17] = np.nan
+    src = tmp_path / "nan.gguf"
+    w = gguf.GGUFWriter(str(src), "llama")
+    w.add_tensor("blk.0.ffn_up.weight", x)
+    w.add_tensor("blk.0.ffn_norm.weight", np.ones(256, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    r = run_helix(helix_bin, "quantize", src, tmp_path / "q.gguf", "Q4_K", check=False)
+    assert r.returncode == 1 and b"blk.0.ffn_up.weight" in r.stderr and b"non-finite" in r.stderr
+    assert not (tmp_path / "q.gguf").exists()
+    # Float targets keep NaN as NaN.
+    run_helix(helix_bin, "quantize", src, tmp_path / "h.gguf", "F16")
+    out = gguf.GGUFReader(tmp_path / "h.gguf")
+    assert [t.tensor_type for t in out.tensors] == [QT.F16, QT.F32]
+    y = np.asarray(out.tensors[0].data).astype(np.float32).reshape(8, 256)
+    assert np.isnan(y[3, 17]) and np.isnan(y).sum() == 1

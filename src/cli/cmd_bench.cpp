@@ -1,0 +1,101 @@
+// helix bench: in-process speed measurements for the side-by-side benchmark
+// (bench/compare_llama_cpp.py): load time, prefill tokens/s for each prompt length, decode
+// tokens/s at each context depth, and peak resident memory. Prints one JSON object on stdout.
+// Prompts are synthetic token ids (no tokenizer work is timed).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/default_model.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "model/model.h"
+
+namespace helix::cli {
+namespace {
+
+std::vector<int64_t> parse_list(const std::string& s) {
+  std::vector<int64_t> v;
+  std::stringstream ss(s);
+  for (std::string t; std::getline(ss, t, ',');) v.push_back(std::stoll(t));
+  return v;
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  std::string path;
+  std::vector<int64_t> prefill = {64, 512}, depths = {0, 1024};
+  int64_t n_decode = 32, threads = 0, n_batch = 512;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto val = [&]() -> std::string {
+      HELIX_CHECK(i + 1 < argc, "option ", a, " needs a value");
+      return argv[++i];
+    };
+    if (a == "-m") path = val();
+    else if (a == "-t") threads = std::stoll(val());
+    else if (a == "-b") n_batch = std::stoll(val());
+    else if (a == "--prefill") prefill = parse_list(val());
+    else if (a == "--depths") depths = parse_list(val());
+    else if (a == "--decode-tokens") n_decode = std::stoll(val());
+    else throw Error(cat("unknown option ", a, "; usage: helix bench [-m MODEL] [-t N] [--prefill 64,512] "
+                         "[--depths 0,1024] [--decode-tokens 32]"));
+  }
+  if (threads > 0) ThreadPool::set_global_threads(static_cast<int>(threads));
+  const double t0 = now_s();
+  auto m = model::load_model(resolve_model_path(path));
+  const double load_s = now_s() - t0;
+  const int64_t V = m->hparams().n_vocab;
+  int64_t max_ctx = 16;
+  for (auto p : prefill) max_ctx = std::max(max_ctx, p + 1);
+  for (auto d : depths) max_ctx = std::max(max_ctx, d + n_decode + 1);
+  model::KVCache kv(m->hparams(), max_ctx, 1);
+  std::vector<float> logits;
+  auto tok = [&](int64_t i) { return static_cast<int32_t>(1000 + (i * 7919) % (V - 2000)); };
+  auto fill = [&](int64_t n) {  // prefill n tokens from position 0, in batches of n_batch
+    kv.truncate(0, 0);
+    for (int64_t s = 0; s < n; s += n_batch) {
+      model::Batch b;
+      for (int64_t i = s; i < std::min(n, s + n_batch); ++i) b.add(tok(i), i, 0, i + 1 == std::min(n, s + n_batch));
+      m->forward(b, kv, logits);
+    }
+  };
+  fill(8);  // warm-up
+  nlohmann::ordered_json out;
+  out["engine"] = "helix";
+  out["threads"] = ThreadPool::global().size();
+  out["load_s"] = load_s;
+  for (auto n : prefill) {
+    const double s = now_s();
+    fill(n);
+    out["prefill_tps"][std::to_string(n)] = static_cast<double>(n) / (now_s() - s);
+  }
+  for (auto d : depths) {
+    fill(std::max<int64_t>(d, 1));
+    int64_t pos = std::max<int64_t>(d, 1);
+    const double s = now_s();
+    for (int64_t i = 0; i < n_decode; ++i, ++pos) {
+      model::Batch b;
+      b.add(tok(pos), pos, 0, true);
+      m->forward(b, kv, logits);
+    }
+    out["decode_tps"][std::to_string(d)] = static_cast<double>(n_decode) / (now_s() - s);
+  }
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  out["peak_rss_mib"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+}  // namespace helix::cli

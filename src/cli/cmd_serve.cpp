@@ -1,0 +1,130 @@
+// helix serve: an OpenAI-compatible HTTP server over one model, with continuous batching of
+// concurrent requests, a prefix cache, optional API keys and Prometheus metrics. SIGTERM or
+// SIGINT stops accepting requests, lets in-flight ones finish, then exits.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/gen_options.h"
+#include "core/error.h"
+#include "runtime/session.h"
+#include "server/api.h"
+#include "server/engine.h"
+
+namespace helix::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: helix serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [-c CTX] [--parallel N]\n"
+    "                   [--api-key KEY | --api-keys FILE] [options]\n"
+    "  -m FILE            GGUF model (default: the installed default model)\n"
+    "  --host ADDR        address to listen on (default 127.0.0.1)\n"
+    "  --port N           port (default 8080)\n"
+    "  -c N               context size of each sequence (default 4096)\n"
+    "  --parallel N       sequences generated together (default 4)\n"
+    "  --queue N          requests that may wait for a free sequence before 429 (default 64)\n"
+    "  --prefill-chunk N  prompt tokens computed per step alongside running streams (default 256)\n"
+    "  --timeout S        per-request time limit in seconds (default 600)\n"
+    "  --max-body BYTES   largest request body (default 8388608)\n"
+    "  --alias NAME       the model name clients use (default: the file name without .gguf)\n"
+    "  --api-key KEY      require 'Authorization: Bearer KEY'\n"
+    "  --api-keys FILE    accepted keys, one per line\n"
+    "  -t N               threads (default: all cores)\n";
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+int64_t to_int(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    const long long x = std::stoll(v, &used);
+    if (used == v.size()) return x;
+  } catch (const std::exception&) {
+  }
+  throw Error(cat("option ", flag, " expects a number, got '", v, "'"));
+}
+
+}  // namespace
+
+int cmd_serve(int argc, char** argv) {
+  GenOptions o;
+  server::ApiOptions api;
+  server::EngineOptions eo;
+  std::string alias;
+  // Serve's own flags are taken out first; the rest go through the shared parser (-m -c -t).
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto val = [&]() -> std::string {
+      HELIX_CHECK(i + 1 < argc, "option ", a, " needs a value (see --help)");
+      return argv[++i];
+    };
+    if (a == "--host") api.host = val();
+    else if (a == "--port") api.port = static_cast<int>(to_int(a, val()));
+    else if (a == "--parallel" || a == "-np") eo.n_parallel = static_cast<int>(to_int(a, val()));
+    else if (a == "--queue") eo.max_queue = static_cast<int>(to_int(a, val()));
+    else if (a == "--prefill-chunk") eo.prefill_chunk = to_int(a, val());
+    else if (a == "--timeout") api.timeout_s = static_cast<double>(to_int(a, val()));
+    else if (a == "--max-body") api.max_body = static_cast<size_t>(to_int(a, val()));
+    else if (a == "--alias") alias = val();
+    else if (a == "--api-key") api.api_keys.insert(val());
+    else if (a == "--api-keys") {
+      const std::string path = val();
+      std::ifstream f(path);
+      HELIX_CHECK(f, "cannot read API key file '", path, "'");
+      std::string line;
+      while (std::getline(f, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (!line.empty() && line[0] != '#') api.api_keys.insert(line);
+      }
+      HELIX_CHECK(!api.api_keys.empty(), "API key file '", path, "' holds no keys");
+    } else rest.push_back(argv[i]);
+  }
+  if (!parse_gen_options(static_cast<int>(rest.size()), rest.data(), o, kUsage)) return 0;
+  HELIX_CHECK(o.rest.empty(), "unexpected argument '", o.rest.empty() ? "" : o.rest[0], "' (see --help)");
+  HELIX_CHECK(api.port >= 0 && api.port < 65536, "--port must be 0..65535");
+  HELIX_CHECK(eo.n_parallel >= 1 && eo.n_parallel <= 256, "--parallel must be 1..256");
+  HELIX_CHECK(eo.max_queue >= 0, "--queue must not be negative");
+  HELIX_CHECK(eo.prefill_chunk >= 1, "--prefill-chunk must be positive");
+  eo.n_ctx = o.n_ctx;
+
+  Loaded l = load_for_generation(o);
+  api.model_id = alias.empty() ? std::filesystem::path(l.path).stem().string() : alias;
+  api.chat_template = runtime::chat_template_for(l.model->file());
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  server::Engine engine(l.model, l.tokenizer, eo);
+  server::Api server(engine, api);
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!g_stop.load() && !done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (done.load()) return;
+    std::fprintf(stderr, "helix serve: stopping; finishing in-flight requests\n");
+    server.drain_and_stop();
+  });
+  try {
+    server.run();
+  } catch (...) {
+    done.store(true);
+    watcher.join();
+    throw;
+  }
+  done.store(true);
+  watcher.join();
+  engine.drain();
+  std::fprintf(stderr, "helix serve: stopped\n");
+  return 0;
+}
+
+}  // namespace helix::cli

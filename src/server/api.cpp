@@ -1,0 +1,402 @@
+// HTTP API: routes, authentication, streaming and draining over the Engine (see api.h).
+#include "server/api.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "chat/template.h"
+#include "core/error.h"
+#include "server/api_json.h"
+
+namespace helix::server {
+
+struct Api::Impl {
+  Engine& eng;
+  ApiOptions opt;
+  httplib::Server svr;
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> inflight{0};
+  std::atomic<int64_t> http_requests{0};
+  std::atomic<uint64_t> next_id{1};
+  std::mt19937_64 rng{std::random_device{}()};
+  std::mutex rng_mu;
+
+  Impl(Engine& e, ApiOptions o) : eng(e), opt(std::move(o)) {}
+  void routes();
+  void generate(const httplib::Request& req, httplib::Response& res, bool chat);
+  std::vector<int32_t> chat_prompt(const ojson& body);
+  std::vector<int32_t> completion_prompt(const ojson& body);
+  uint64_t random_seed() {
+    std::lock_guard<std::mutex> lk(rng_mu);
+    return rng();
+  }
+};
+
+namespace {
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  res.set_content(dump(error_json(e)), "application/json");
+}
+
+void send_json(httplib::Response& res, const ojson& j) { res.set_content(dump(j), "application/json"); }
+
+int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Counts a generation request as in flight for as long as it (or its stream) lives.
+struct InflightGuard {
+  std::atomic<int64_t>& n;
+  explicit InflightGuard(std::atomic<int64_t>& c) : n(c) { ++n; }
+  ~InflightGuard() { --n; }
+};
+
+// Wraps a handler so that every failure reaches the client as an OpenAI-shaped error.
+template <typename F>
+httplib::Server::Handler guarded(F f) {
+  return [f](const httplib::Request& req, httplib::Response& res) {
+    try {
+      f(req, res);
+    } catch (const ApiError& e) {
+      send_error(res, e);
+    } catch (const std::exception& e) {
+      send_error(res, ApiError{500, e.what(), "server_error", "", ""});
+    }
+  };
+}
+
+}  // namespace
+
+std::vector<int32_t> Api::Impl::chat_prompt(const ojson& body) {
+  auto it = body.find("messages");
+  if (it == body.end() || !it->is_array() || it->empty())
+    throw ApiError{400, "'messages' must be a non-empty array", "invalid_request_error", "messages", "invalid_value"};
+  for (const auto& m : *it) {
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+      throw ApiError{400, "each message must be an object with a string 'role'", "invalid_request_error", "messages",
+                     "invalid_value"};
+    if (m.contains("content") && !(m["content"].is_string() || m["content"].is_array() || m["content"].is_null()))
+      throw ApiError{400, "a message's 'content' must be a string or an array of parts", "invalid_request_error",
+                     "messages", "invalid_value"};
+  }
+  ojson tools = nullptr;
+  if (auto t = body.find("tools"); t != body.end() && !t->is_null()) {
+    if (!t->is_array()) throw ApiError{400, "'tools' must be an array", "invalid_request_error", "tools", "invalid_value"};
+    tools = *t;
+  }
+  const auto& tok = eng.tokenizer();
+  const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
+  const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
+  std::string text;
+  try {
+    text = chat::render_chat(opt.chat_template, *it, tools, true, bos, eos);
+  } catch (const std::exception& e) {
+    throw ApiError{400, cat("the chat template could not render these messages: ", e.what()), "invalid_request_error",
+                   "messages", "invalid_value"};
+  }
+  auto ids = tok.encode(text, false, true);
+  if (tok.add_bos() && tok.bos() >= 0 && (ids.empty() || ids[0] != tok.bos())) ids.insert(ids.begin(), tok.bos());
+  return ids;
+}
+
+std::vector<int32_t> Api::Impl::completion_prompt(const ojson& body) {
+  auto it = body.find("prompt");
+  const auto& tok = eng.tokenizer();
+  auto wrong = [] {
+    return ApiError{400, "'prompt' must be a string, an array of token ids, or an array holding one string",
+                    "invalid_request_error", "prompt", "invalid_value"};
+  };
+  if (it == body.end() || it->is_null()) throw wrong();
+  if (it->is_string()) return tok.encode(it->get<std::string>(), true, true);
+  if (!it->is_array() || it->empty()) throw wrong();
+  if ((*it)[0].is_string()) {
+    if (it->size() != 1) throw ApiError{400, "only one prompt per request is supported", "invalid_request_error", "prompt", "invalid_value"};
+    return tok.encode((*it)[0].get<std::string>(), true, true);
+  }
+  std::vector<int32_t> ids;
+  for (const auto& x : *it) {
+    if (!x.is_number_integer()) throw wrong();
+    const int64_t id = x.get<int64_t>();
+    if (id < 0 || id >= tok.n_vocab()) throw ApiError{400, cat("token id ", id, " is out of range"), "invalid_request_error", "prompt", "invalid_value"};
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  return ids;
+}
+
+void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
+  if (draining.load()) throw ApiError{503, "the server is shutting down", "server_error", "", "shutting_down"};
+  auto guard = std::make_shared<InflightGuard>(inflight);
+  const ojson body = parse_body(req.body);
+  RequestSpec spec = parse_spec(body, chat, false, random_seed());
+  if (!spec.model.empty() && spec.model != opt.model_id)
+    throw ApiError{404, cat("The model '", spec.model, "' does not exist; this server serves '", opt.model_id, "'"),
+                   "invalid_request_error", "model", "model_not_found"};
+  spec.gen.prompt = chat ? chat_prompt(body) : completion_prompt(body);
+  const int64_t n_ctx = eng.options().n_ctx;
+  const auto n_prompt = static_cast<int64_t>(spec.gen.prompt.size());
+  if (n_prompt == 0) throw ApiError{400, "the prompt is empty", "invalid_request_error", chat ? "messages" : "prompt", "invalid_value"};
+  if (n_prompt >= n_ctx)
+    throw ApiError{400,
+                   cat("This model's maximum context length is ", n_ctx, " tokens, but the prompt has ", n_prompt,
+                       " tokens (at least one must be left for the completion)"),
+                   "invalid_request_error", chat ? "messages" : "prompt", "context_length_exceeded"};
+  spec.gen.timeout_s = opt.timeout_s;
+
+  auto ch = std::make_shared<Channel>();
+  for (int i = 0; i < spec.n; ++i) {
+    GenParams g = spec.gen;
+    g.sampling.seed += static_cast<uint64_t>(i);
+    if (!eng.submit(std::move(g), i, ch)) {
+      ch->cancel();
+      res.set_header("Retry-After", "1");
+      throw ApiError{429, "the server is busy: too many requests are waiting; retry shortly", "rate_limit_error", "",
+                     "server_busy"};
+    }
+  }
+  const std::string id = cat(chat ? "chatcmpl-" : "cmpl-", now_s(), "-", next_id.fetch_add(1));
+  const int64_t created = now_s();
+  const std::string model = opt.model_id;
+  const tok::Tokenizer& tok = eng.tokenizer();
+  auto finish_name = [](const std::string& r) { return r == "timeout" ? std::string("length") : r; };
+
+  if (!spec.stream) {
+    std::vector<std::string> texts(static_cast<size_t>(spec.n));
+    std::vector<std::vector<TokenLogprob>> lps(static_cast<size_t>(spec.n));
+    std::vector<std::string> reasons(static_cast<size_t>(spec.n));
+    int64_t completion = 0, cached = 0;
+    int left = spec.n;
+    std::string error;
+    while (left > 0) {
+      Event e;
+      if (!ch->pop(e, std::chrono::milliseconds(200))) continue;
+      const auto k = static_cast<size_t>(e.index);
+      texts[k] += e.text;
+      for (auto& lp : e.logprobs) lps[k].push_back(std::move(lp));
+      if (e.done) {
+        --left;
+        reasons[k] = finish_name(e.finish_reason);
+        completion += e.completion_tokens;
+        cached = std::max(cached, e.cached_tokens);
+        if (!e.error.empty()) error = e.error;
+      }
+    }
+    if (!error.empty()) throw ApiError{500, cat("generation failed: ", error), "server_error", "", ""};
+    ojson choices = ojson::array();
+    for (size_t k = 0; k < texts.size(); ++k) {
+      ojson c = {{"index", k}};
+      if (chat) {
+        c["message"] = {{"role", "assistant"}, {"content", texts[k]}};
+        c["logprobs"] = spec.logprobs ? chat_logprobs(tok, lps[k]) : ojson(nullptr);
+      } else {
+        c["text"] = texts[k];
+        c["logprobs"] = spec.logprobs ? completion_logprobs(tok, lps[k], 0) : ojson(nullptr);
+      }
+      c["finish_reason"] = reasons[k];
+      choices.push_back(c);
+    }
+    send_json(res, {{"id", id},
+                    {"object", chat ? "chat.completion" : "text_completion"},
+                    {"created", created},
+                    {"model", model},
+                    {"choices", choices},
+                    {"usage", usage_json(n_prompt, completion, cached)}});
+    return;
+  }
+
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  const int n = spec.n;
+  const bool include_usage = spec.include_usage, want_lp = spec.logprobs;
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [=, &tok](size_t, httplib::DataSink& sink) {
+        (void)guard;
+        auto send = [&](const ojson& j) {
+          const std::string s = "data: " + dump(j) + "\n\n";
+          return sink.write(s.data(), s.size());
+        };
+        auto chunk = [&](ojson choice) {
+          return ojson{{"id", id},
+                       {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                       {"created", created},
+                       {"model", model},
+                       {"choices", ojson::array({std::move(choice)})}};
+        };
+        if (chat) {
+          for (int i = 0; i < n; ++i) {
+            if (!send(chunk({{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
+                             {"finish_reason", nullptr}}))) {
+              ch->cancel();
+              return false;
+            }
+          }
+        }
+        std::vector<size_t> offsets(static_cast<size_t>(n), 0);
+        int left = n;
+        int64_t completion = 0, cached = 0;
+        while (left > 0) {
+          Event e;
+          if (!ch->pop(e, std::chrono::milliseconds(200))) {
+            if (!sink.is_writable()) {
+              ch->cancel();
+              return false;
+            }
+            continue;
+          }
+          const auto k = static_cast<size_t>(e.index);
+          if (!e.text.empty() || !e.logprobs.empty()) {
+            ojson c = {{"index", e.index}};
+            if (chat) {
+              c["delta"] = {{"content", e.text}};
+              c["logprobs"] = want_lp ? chat_logprobs(tok, e.logprobs) : ojson(nullptr);
+            } else {
+              c["text"] = e.text;
+              c["logprobs"] = want_lp ? completion_logprobs(tok, e.logprobs, offsets[k]) : ojson(nullptr);
+            }
+            c["finish_reason"] = nullptr;
+            offsets[k] += e.text.size();
+            if (!send(chunk(c))) {
+              ch->cancel();
+              return false;
+            }
+          }
+          if (e.done) {
+            --left;
+            completion += e.completion_tokens;
+            cached = std::max(cached, e.cached_tokens);
+            if (!e.error.empty()) {
+              send(error_json(ApiError{500, cat("generation failed: ", e.error), "server_error", "", ""}));
+            }
+            ojson c = {{"index", e.index}};
+            if (chat) c["delta"] = ojson::object();
+            else c["text"] = "";
+            c["logprobs"] = nullptr;
+            c["finish_reason"] = finish_name(e.finish_reason);
+            if (!send(chunk(c))) {
+              ch->cancel();
+              return false;
+            }
+          }
+        }
+        if (include_usage) {
+          ojson u = chunk(nullptr);
+          u["choices"] = ojson::array();
+          u["usage"] = usage_json(n_prompt, completion, cached);
+          send(u);
+        }
+        const std::string done = "data: [DONE]\n\n";
+        sink.write(done.data(), done.size());
+        sink.done();
+        return true;
+      },
+      [ch](bool success) {
+        if (!success) ch->cancel();
+      });
+}
+
+void Api::Impl::routes() {
+  svr.new_task_queue = [n = opt.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  svr.set_payload_max_length(opt.max_body);
+  svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    ++http_requests;
+    if (opt.api_keys.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    std::string key = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : req.get_header_value("x-api-key");
+    if (opt.api_keys.count(key)) return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, ApiError{401, key.empty() ? "No API key provided (Authorization: Bearer KEY)" : "Incorrect API key provided",
+                             "invalid_request_error", "", "invalid_api_key"});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string msg = res.status == 404 ? cat("no route ", req.method, " ", req.path)
+                      : res.status == 413 ? std::string("the request body is too large")
+                                          : cat("HTTP error ", res.status);
+    send_error(res, ApiError{res.status, msg, "invalid_request_error", "",
+                             res.status == 404 ? "not_found" : ""});
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  svr.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, {{"status", draining.load() ? "draining" : "ok"}});
+  });
+  svr.Get("/v1/models", guarded([this](const httplib::Request&, httplib::Response& res) {
+            send_json(res, {{"object", "list"},
+                            {"data", ojson::array({{{"id", opt.model_id}, {"object", "model"}, {"created", 0},
+                                                    {"owned_by", "helix"}}})}});
+          }));
+  svr.Get("/v1/models/(.+)", guarded([this](const httplib::Request& req, httplib::Response& res) {
+            if (req.matches[1] != opt.model_id)
+              throw ApiError{404, cat("The model '", req.matches[1].str(), "' does not exist"), "invalid_request_error",
+                             "model", "model_not_found"};
+            send_json(res, {{"id", opt.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "helix"}});
+          }));
+  svr.Post("/v1/chat/completions", guarded([this](const httplib::Request& req, httplib::Response& res) { generate(req, res, true); }));
+  svr.Post("/v1/completions", guarded([this](const httplib::Request& req, httplib::Response& res) { generate(req, res, false); }));
+  svr.Post("/tokenize", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             const ojson b = parse_body(req.body);
+             if (!b.contains("content") || !b["content"].is_string())
+               throw ApiError{400, "'content' must be a string", "invalid_request_error", "content", "invalid_value"};
+             const bool add = b.contains("add_special") && b["add_special"].is_boolean() ? b["add_special"].get<bool>() : false;
+             send_json(res, {{"tokens", eng.tokenizer().encode(b["content"].get<std::string>(), add, true)}});
+           }));
+  svr.Post("/detokenize", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             const ojson b = parse_body(req.body);
+             std::vector<int32_t> ids;
+             if (!b.contains("tokens") || !b["tokens"].is_array())
+               throw ApiError{400, "'tokens' must be an array of token ids", "invalid_request_error", "tokens", "invalid_value"};
+             for (const auto& x : b["tokens"]) {
+               if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= eng.tokenizer().n_vocab())
+                 throw ApiError{400, "'tokens' must hold valid token ids", "invalid_request_error", "tokens", "invalid_value"};
+               ids.push_back(x.get<int32_t>());
+             }
+             send_json(res, {{"content", eng.tokenizer().decode(ids)}});
+           }));
+  svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    const EngineMetrics m = eng.metrics();
+    std::string out;
+    auto metric = [&](const char* name, const char* type, const char* help, int64_t v) {
+      out += cat("# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ", v, "\n");
+    };
+    metric("helix_http_requests_total", "counter", "HTTP requests received", http_requests.load());
+    metric("helix_requests_total", "counter", "generation sequences accepted", m.requests);
+    metric("helix_requests_rejected_total", "counter", "generation requests refused because the queue was full", m.rejected);
+    metric("helix_request_errors_total", "counter", "sequences that failed", m.errors);
+    metric("helix_prompt_tokens_total", "counter", "prompt tokens of admitted sequences", m.prompt_tokens);
+    metric("helix_completion_tokens_total", "counter", "generated tokens", m.completion_tokens);
+    metric("helix_prefix_cache_hits_total", "counter", "sequences that reused a cached prompt prefix", m.prefix_hits);
+    metric("helix_prefix_cache_tokens_total", "counter", "prompt tokens reused from the prefix cache", m.prefix_tokens);
+    metric("helix_engine_steps_total", "counter", "batched forward steps", m.steps);
+    metric("helix_queue_length", "gauge", "sequences waiting for a slot", m.queued);
+    metric("helix_running", "gauge", "sequences being generated", m.running);
+    metric("helix_slots", "gauge", "sequences computed together at most", eng.options().n_parallel);
+    res.set_content(out, "text/plain; version=0.0.4");
+  });
+}
+
+Api::Api(Engine& engine, ApiOptions opt) : impl_(std::make_unique<Impl>(engine, std::move(opt))) { impl_->routes(); }
+Api::~Api() = default;
+
+void Api::run() {
+  auto& s = impl_->svr;
+  HELIX_CHECK(s.bind_to_port(impl_->opt.host, impl_->opt.port), "cannot listen on ", impl_->opt.host, ":",
+              impl_->opt.port, " (address in use or not permitted)");
+  std::fprintf(stderr, "helix serve: listening on http://%s:%d (model '%s')\n", impl_->opt.host.c_str(),
+               impl_->opt.port, impl_->opt.model_id.c_str());
+  s.listen_after_bind();
+}
+
+void Api::drain_and_stop() {
+  impl_->draining.store(true);
+  while (impl_->inflight.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  impl_->svr.stop();
+}
+
+int Api::port() const { return impl_->opt.port; }
+
+}  // namespace helix::server

@@ -1,0 +1,183 @@
+// Request parsing and OpenAI-shaped response pieces (see api_json.h).
+#include "server/api_json.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace helix::server {
+
+ojson error_json(const ApiError& e) {
+  ojson err = {{"message", e.message}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
+  if (!e.param.empty()) err["param"] = e.param;
+  if (!e.code.empty()) err["code"] = e.code;
+  return {{"error", err}};
+}
+
+std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
+
+ojson parse_body(const std::string& body) {
+  ojson j;
+  try {
+    j = ojson::parse(body);
+  } catch (const std::exception& e) {
+    throw ApiError{400, cat("the request body is not valid JSON: ", e.what())};
+  }
+  if (!j.is_object()) throw ApiError{400, "the request body must be a JSON object"};
+  return j;
+}
+
+namespace {
+
+const ojson* field(const ojson& b, const char* key) {
+  auto it = b.find(key);
+  if (it == b.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+ApiError bad(const char* key, const std::string& what) { return ApiError{400, cat("'", key, "' ", what), "invalid_request_error", key, "invalid_value"}; }
+
+double number(const ojson& b, const char* key, double def, double lo, double hi) {
+  const ojson* v = field(b, key);
+  if (!v) return def;
+  if (!v->is_number()) throw bad(key, "must be a number");
+  const double x = v->get<double>();
+  if (!(x >= lo && x <= hi)) throw bad(key, cat("must be between ", lo, " and ", hi, ", got ", x));
+  return x;
+}
+
+int64_t integer(const ojson& b, const char* key, int64_t def, int64_t lo, int64_t hi) {
+  const ojson* v = field(b, key);
+  if (!v) return def;
+  if (!v->is_number_integer()) throw bad(key, "must be an integer");
+  const int64_t x = v->get<int64_t>();
+  if (x < lo || x > hi) throw bad(key, cat("must be between ", lo, " and ", hi, ", got ", x));
+  return x;
+}
+
+bool boolean(const ojson& b, const char* key, bool def) {
+  const ojson* v = field(b, key);
+  if (!v) return def;
+  if (!v->is_boolean()) throw bad(key, "must be a boolean");
+  return v->get<bool>();
+}
+
+}  // namespace
+
+RequestSpec parse_spec(const ojson& b, bool chat, bool has_seed_default, uint64_t random_seed) {
+  RequestSpec r;
+  if (const ojson* m = field(b, "model")) {
+    if (!m->is_string()) throw bad("model", "must be a string");
+    r.model = m->get<std::string>();
+  }
+  auto& s = r.gen.sampling;
+  s.temperature = static_cast<float>(number(b, "temperature", 0.8, 0, 2));
+  s.top_p = static_cast<float>(number(b, "top_p", 0.95, 0, 1));
+  s.top_k = static_cast<int32_t>(integer(b, "top_k", 40, -1, 1 << 30));
+  s.min_p = static_cast<float>(number(b, "min_p", 0.05, 0, 1));
+  s.presence_penalty = static_cast<float>(number(b, "presence_penalty", 0, -2, 2));
+  s.frequency_penalty = static_cast<float>(number(b, "frequency_penalty", 0, -2, 2));
+  s.repeat_penalty = static_cast<float>(number(b, "repeat_penalty", 1, 0, 10));
+  s.seed = has_seed_default ? 0xC0FFEE : random_seed;
+  if (const ojson* v = field(b, "seed")) {
+    if (!v->is_number_integer()) throw bad("seed", "must be an integer");
+    s.seed = static_cast<uint64_t>(v->get<int64_t>());
+  }
+  if (const ojson* v = field(b, "logit_bias")) {
+    if (!v->is_object()) throw bad("logit_bias", "must be an object mapping token ids to numbers");
+    for (const auto& [k, bias] : v->items()) {
+      int32_t id = 0;
+      try {
+        size_t used = 0;
+        id = static_cast<int32_t>(std::stol(k, &used));
+        if (used != k.size()) throw std::invalid_argument(k);
+      } catch (const std::exception&) {
+        throw bad("logit_bias", cat("has a key '", k, "' that is not a token id"));
+      }
+      if (!bias.is_number()) throw bad("logit_bias", "values must be numbers");
+      s.logit_bias[id] = bias.get<float>();
+    }
+  }
+  const char* max_key = field(b, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+  r.gen.max_tokens = integer(b, max_key, -1, 0, 1LL << 40);
+  r.n = static_cast<int>(integer(b, "n", 1, 1, 16));
+  r.stream = boolean(b, "stream", false);
+  if (const ojson* so = field(b, "stream_options")) {
+    if (!so->is_object()) throw bad("stream_options", "must be an object");
+    r.include_usage = boolean(*so, "include_usage", false);
+  }
+  if (const ojson* v = field(b, "stop")) {
+    if (v->is_string()) {
+      r.gen.stop.push_back(v->get<std::string>());
+    } else if (v->is_array()) {
+      if (v->size() > 16) throw bad("stop", "may hold at most 16 strings");
+      for (const auto& x : *v) {
+        if (!x.is_string()) throw bad("stop", "must be a string or an array of strings");
+        r.gen.stop.push_back(x.get<std::string>());
+      }
+    } else {
+      throw bad("stop", "must be a string or an array of strings");
+    }
+  }
+  if (chat) {
+    r.logprobs = boolean(b, "logprobs", false);
+    const int64_t top = integer(b, "top_logprobs", 0, 0, 20);
+    if (field(b, "top_logprobs") && !r.logprobs) throw bad("top_logprobs", "needs 'logprobs': true");
+    r.gen.top_logprobs = r.logprobs ? static_cast<int>(top) : -1;
+  } else {
+    const int64_t lp = integer(b, "logprobs", -1, 0, 20);
+    r.logprobs = lp >= 0;
+    r.gen.top_logprobs = static_cast<int>(lp);
+  }
+  if (const ojson* v = field(b, "response_format")) {
+    if (!v->is_object() || !v->contains("type") || !(*v)["type"].is_string())
+      throw bad("response_format", "must be an object with a string 'type'");
+    const std::string t = (*v)["type"].get<std::string>();
+    if (t != "text")
+      throw ApiError{400, cat("response_format type '", t, "' is not supported by this server yet (only 'text')"),
+                     "invalid_request_error", "response_format", "unsupported_value"};
+  }
+  return r;
+}
+
+ojson chat_logprobs(const tok::Tokenizer& tok, const std::vector<TokenLogprob>& lps) {
+  auto entry = [&](int32_t id, float lp) {
+    const std::string piece = tok.token_to_piece(id, false);
+    ojson bytes = ojson::array();
+    for (unsigned char c : piece) bytes.push_back(static_cast<int>(c));
+    return ojson{{"token", piece}, {"logprob", lp}, {"bytes", bytes}};
+  };
+  ojson content = ojson::array();
+  for (const auto& t : lps) {
+    ojson e = entry(t.id, t.logprob);
+    ojson top = ojson::array();
+    for (const auto& [id, lp] : t.top) top.push_back(entry(id, lp));
+    e["top_logprobs"] = top;
+    content.push_back(e);
+  }
+  return {{"content", content}};
+}
+
+ojson completion_logprobs(const tok::Tokenizer& tok, const std::vector<TokenLogprob>& lps, size_t text_offset) {
+  ojson tokens = ojson::array(), token_lps = ojson::array(), tops = ojson::array(), offsets = ojson::array();
+  for (const auto& t : lps) {
+    const std::string piece = tok.token_to_piece(t.id, false);
+    tokens.push_back(piece);
+    token_lps.push_back(t.logprob);
+    ojson top = ojson::object();
+    for (const auto& [id, lp] : t.top) top[tok.token_to_piece(id, false)] = lp;
+    tops.push_back(top);
+    offsets.push_back(text_offset);
+    text_offset += piece.size();
+  }
+  return {{"tokens", tokens}, {"token_logprobs", token_lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
+}
+
+ojson usage_json(int64_t prompt, int64_t completion, int64_t cached) {
+  return {{"prompt_tokens", prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", prompt + completion},
+          {"prompt_tokens_details", {{"cached_tokens", cached}}}};
+}
+
+}  // namespace helix::server

@@ -1,0 +1,323 @@
+// Engine: the continuous-batching loop (see engine.h).
+#include "server/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.h"
+
+namespace helix::server {
+
+void Channel::push(Event e) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    q_.push_back(std::move(e));
+  }
+  cv_.notify_all();
+}
+
+bool Channel::pop(Event& out, std::chrono::milliseconds wait) {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (!cv_.wait_for(lk, wait, [&] { return !q_.empty(); })) return false;
+  out = std::move(q_.front());
+  q_.pop_front();
+  return true;
+}
+
+namespace {
+
+// Holds back generated text that may be the beginning of a stop string; cuts at a match.
+class StopFilter {
+ public:
+  explicit StopFilter(const std::vector<std::string>& stops) : stops_(stops) {}
+  // Adds text; returns what is final now. Sets `stopped` when a stop string appeared.
+  std::string push(const std::string& piece, bool& stopped) {
+    held_ += piece;
+    stopped = false;
+    size_t cut = std::string::npos;
+    for (const auto& s : stops_) {
+      if (s.empty()) continue;
+      const size_t at = held_.find(s);
+      if (at != std::string::npos) cut = std::min(cut, at);
+    }
+    if (cut != std::string::npos) {
+      stopped = true;
+      std::string out = held_.substr(0, cut);
+      held_.clear();
+      return out;
+    }
+    // Keep the longest tail that is a proper prefix of some stop string.
+    size_t keep = 0;
+    for (const auto& s : stops_) {
+      for (size_t k = std::min(s.size() > 0 ? s.size() - 1 : 0, held_.size()); k > keep; --k) {
+        if (held_.compare(held_.size() - k, k, s, 0, k) == 0) {
+          keep = k;
+          break;
+        }
+      }
+    }
+    std::string out = held_.substr(0, held_.size() - keep);
+    held_.erase(0, held_.size() - keep);
+    return out;
+  }
+  std::string flush() {
+    std::string out;
+    out.swap(held_);
+    return out;
+  }
+
+ private:
+  const std::vector<std::string>& stops_;
+  std::string held_;
+};
+
+}  // namespace
+
+struct Engine::Seq {
+  GenParams p;
+  int index = 0;
+  std::shared_ptr<Channel> ch;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  int slot = -1;
+  std::vector<int32_t> toks;  // prompt + sampled tokens that are (or will be) in the cache
+  int64_t stored = 0;         // how many of toks the cache holds
+  int64_t produced = 0;
+  int64_t cached = 0;
+  bool done = false;
+  std::unique_ptr<runtime::Sampler> sampler;
+  std::unique_ptr<tok::StreamDecoder> dec;
+  std::unique_ptr<StopFilter> stop;
+};
+
+Engine::Engine(std::shared_ptr<model::Model> model, std::shared_ptr<tok::Tokenizer> tok, EngineOptions opt)
+    : model_(std::move(model)), tok_(std::move(tok)), opt_(opt), kv_(model_->hparams(), opt.n_ctx, opt.n_parallel),
+      sched_(opt.n_parallel) {
+  HELIX_CHECK(opt_.prefill_chunk > 0, "prefill chunk must be positive");
+  thread_ = std::thread([this] { loop(); });
+}
+
+Engine::~Engine() { drain(); }
+
+bool Engine::submit(GenParams p, int index, std::shared_ptr<Channel> ch) {
+  HELIX_CHECK(!p.prompt.empty(), "the prompt is empty");
+  HELIX_CHECK(static_cast<int64_t>(p.prompt.size()) < opt_.n_ctx, "the prompt has ", p.prompt.size(),
+              " tokens but the context holds ", opt_.n_ctx, " (leaving room for at least one generated token)");
+  auto s = std::make_unique<Seq>();
+  s->index = index;
+  s->ch = std::move(ch);
+  if (p.timeout_s > 0)
+    s->deadline = std::chrono::steady_clock::now() +
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(p.timeout_s));
+  s->p = std::move(p);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    // Room: the queue limit plus the slots that are free right now.
+    const int64_t room = opt_.max_queue + std::max<int64_t>(0, opt_.n_parallel - m_.running);
+    if (stop_ || static_cast<int64_t>(waiting_.size()) >= room) {
+      ++m_.rejected;
+      return false;
+    }
+    ++m_.requests;
+    waiting_.push_back(std::move(s));
+  }
+  cv_.notify_all();
+  return true;
+}
+
+void Engine::drain() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+EngineMetrics Engine::metrics() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return m_;
+}
+
+bool Engine::idle() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return waiting_.empty() && m_.running == 0;
+}
+
+void Engine::loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || !waiting_.empty() || !active_.empty(); });
+      if (stop_ && waiting_.empty() && active_.empty()) return;
+      while (!waiting_.empty() && sched_.has_free()) {
+        auto s = std::move(waiting_.front());
+        waiting_.pop_front();
+        admit(std::move(s));
+      }
+      m_.queued = static_cast<int64_t>(waiting_.size());
+    }
+    if (!active_.empty()) step();
+    std::lock_guard<std::mutex> lk(mu_);
+    m_.running = static_cast<int64_t>(active_.size());
+  }
+}
+
+// Called with mu_ held.
+void Engine::admit(std::unique_ptr<Seq> s) {
+  if (s->ch->cancelled()) {
+    Event e;
+    e.index = s->index;
+    e.done = true;
+    e.finish_reason = "cancelled";
+    s->ch->push(std::move(e));
+    return;
+  }
+  const auto pick = sched_.pick(s->p.prompt);
+  int64_t reuse = pick.reuse;
+  if (reuse > 0 && !kv_.can_resume_at(pick.slot, reuse)) reuse = 0;
+  sched_.acquire(pick.slot);
+  kv_.truncate(pick.slot, reuse);
+  if (reuse > 0) {
+    ++m_.prefix_hits;
+    m_.prefix_tokens += reuse;
+  }
+  m_.prompt_tokens += static_cast<int64_t>(s->p.prompt.size());
+  s->slot = pick.slot;
+  s->toks = s->p.prompt;
+  s->stored = reuse;
+  s->cached = reuse;
+  s->sampler = std::make_unique<runtime::Sampler>(s->p.sampling);
+  s->dec = std::make_unique<tok::StreamDecoder>(*tok_);
+  s->stop = std::make_unique<StopFilter>(s->p.stop);
+  active_.push_back(std::move(s));
+  m_.running = static_cast<int64_t>(active_.size());
+}
+
+void Engine::finish(Seq& s, const std::string& reason, const std::string& error) {
+  if (s.done) return;
+  s.done = true;
+  Event e;
+  e.index = s.index;
+  if (s.stop) {  // reset when a stop string already cut the text
+    bool stopped = false;
+    e.text = s.stop->push(s.dec->finish(), stopped);
+    if (!stopped) e.text += s.stop->flush();
+  }
+  e.done = true;
+  e.finish_reason = reason;
+  e.error = error;
+  e.prompt_tokens = static_cast<int64_t>(s.p.prompt.size());
+  e.completion_tokens = s.produced;
+  e.cached_tokens = s.cached;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    m_.completion_tokens += s.produced;
+    if (!error.empty()) ++m_.errors;
+  }
+  if (reason == "cancelled" || !error.empty()) {
+    kv_.truncate(s.slot, 0);
+    sched_.release(s.slot, {});
+  } else {
+    kv_.truncate(s.slot, s.stored);
+    sched_.release(s.slot, std::vector<int32_t>(s.toks.begin(), s.toks.begin() + s.stored));
+  }
+  s.ch->push(std::move(e));
+}
+
+void Engine::on_logits(Seq& s, const float* row) {
+  const int64_t V = model_->hparams().n_vocab;
+  const int32_t id = s.sampler->sample(row, V, s.toks);
+  ++s.produced;
+  if (tok_->is_eog(id)) {
+    finish(s, "stop");
+    return;
+  }
+  Event e;
+  e.index = s.index;
+  if (s.p.top_logprobs >= 0) {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < V; ++i) mx = std::max(mx, row[i]);
+    double sum = 0;
+    for (int64_t i = 0; i < V; ++i) sum += std::exp(static_cast<double>(row[i] - mx));
+    const float lse = mx + static_cast<float>(std::log(sum));
+    TokenLogprob lp;
+    lp.id = id;
+    lp.logprob = row[id] - lse;
+    const int k = std::min<int>(s.p.top_logprobs, static_cast<int>(V));
+    if (k > 0) {
+      std::vector<int32_t> idx(static_cast<size_t>(V));
+      for (int64_t i = 0; i < V; ++i) idx[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
+        return row[a] > row[b] || (row[a] == row[b] && a < b);
+      });
+      for (int i = 0; i < k; ++i) lp.top.emplace_back(idx[static_cast<size_t>(i)], row[idx[static_cast<size_t>(i)]] - lse);
+    }
+    e.logprobs.push_back(std::move(lp));
+  }
+  bool stopped = false;
+  e.text = s.stop->push(s.dec->push(id), stopped);
+  if (!e.text.empty() || !e.logprobs.empty()) s.ch->push(std::move(e));
+  if (stopped) {
+    s.stop.reset();  // nothing more to flush
+    finish(s, "stop");
+    return;
+  }
+  if (s.p.max_tokens >= 0 && s.produced >= s.p.max_tokens) {
+    finish(s, "length");
+    return;
+  }
+  if (static_cast<int64_t>(s.toks.size()) >= opt_.n_ctx) {
+    finish(s, "length");
+    return;
+  }
+  s.toks.push_back(id);
+}
+
+void Engine::step() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& s : active_) {
+    if (s->ch->cancelled()) finish(*s, "cancelled");
+    else if (now > s->deadline) finish(*s, "timeout");
+  }
+  std::erase_if(active_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+  if (active_.empty()) return;
+
+  std::vector<int64_t> stored, total;
+  for (const auto& s : active_) {
+    stored.push_back(s->stored);
+    total.push_back(static_cast<int64_t>(s->toks.size()));
+  }
+  const auto items = Scheduler::plan(stored, total, opt_.prefill_chunk);
+  model::Batch b;
+  for (const auto& it : items) {
+    const Seq& s = *active_[static_cast<size_t>(it.index)];
+    for (int64_t pos = it.from; pos < it.to; ++pos)
+      b.add(s.toks[static_cast<size_t>(pos)], pos, s.slot, it.logits && pos + 1 == it.to);
+  }
+  if (b.size() == 0) return;
+  try {
+    model_->forward(b, kv_, logits_);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "helix serve: forward failed: %s\n", ex.what());
+    for (auto& s : active_) finish(*s, "error", ex.what());
+    active_.clear();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    ++m_.steps;
+  }
+  const size_t V = static_cast<size_t>(model_->hparams().n_vocab);
+  size_t row = 0;
+  for (const auto& it : items) {
+    Seq& s = *active_[static_cast<size_t>(it.index)];
+    s.stored = it.to;
+    if (!it.logits) continue;
+    on_logits(s, logits_.data() + row * V);
+    ++row;
+  }
+  std::erase_if(active_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+}
+
+}  // namespace helix::server

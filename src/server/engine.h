@@ -1,0 +1,129 @@
+// Engine: the serving loop. One thread owns the model and a KV cache with one slot per
+// concurrent sequence; requests join and leave the running batch at token boundaries
+// (continuous batching). Each step is ONE forward call holding a decode token for every running
+// sequence plus a chunk of prefill from newer requests (Scheduler::plan). Every request has its
+// own seeded sampler, stop strings, token limit, optional logprobs, deadline and cancel flag;
+// results flow back through a Channel as events. Idle slots keep their tokens, so a prompt
+// that shares a prefix with an earlier one only computes the rest (the prefix cache).
+//
+//   Engine eng(model, tok, {.n_ctx = 2048, .n_parallel = 4});
+//   auto ch = std::make_shared<Channel>();
+//   eng.submit(params, /*index=*/0, ch);
+//   Event e; while (ch->pop(e, 100ms) ...) { ... if (e.done) break; }
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model/model.h"
+#include "runtime/sampler.h"
+#include "server/scheduler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace helix::server {
+
+struct GenParams {
+  std::vector<int32_t> prompt;
+  int64_t max_tokens = -1;  // -1: until end of generation or a full context
+  std::vector<std::string> stop;
+  runtime::SamplingParams sampling;
+  int top_logprobs = -1;  // -1: no logprobs; else how many alternatives per token (0..20)
+  double timeout_s = 0;   // 0: none
+};
+
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;
+};
+
+struct Event {
+  int index = 0;  // the choice this event belongs to
+  std::string text;
+  std::vector<TokenLogprob> logprobs;
+  bool done = false;
+  std::string finish_reason;  // when done: stop, length, cancelled, timeout, error
+  std::string error;
+  int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
+};
+
+// A thread-safe queue of events from the engine to one HTTP request (all its choices).
+class Channel {
+ public:
+  void push(Event e);
+  // Waits up to `wait` for an event; false on timeout.
+  bool pop(Event& out, std::chrono::milliseconds wait);
+  void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> q_;
+  std::atomic<bool> cancelled_{false};
+};
+
+struct EngineOptions {
+  int64_t n_ctx = 4096;       // per sequence
+  int n_parallel = 4;         // sequences computed together (KV-cache slots)
+  int max_queue = 64;         // requests waiting for a slot before submit() refuses
+  int64_t prefill_chunk = 256;  // prompt tokens per step, shared by waiting requests
+};
+
+struct EngineMetrics {
+  int64_t requests = 0, rejected = 0, prompt_tokens = 0, completion_tokens = 0;
+  int64_t prefix_hits = 0, prefix_tokens = 0, steps = 0, errors = 0;
+  int64_t queued = 0, running = 0;
+};
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<model::Model> model, std::shared_ptr<tok::Tokenizer> tok, EngineOptions opt);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a request whose events go to `ch` tagged with `index`. False (and nothing queued)
+  // when the queue is full or the engine is stopping. Throws for a prompt that is empty or does
+  // not fit the context.
+  bool submit(GenParams p, int index, std::shared_ptr<Channel> ch);
+  // Finishes everything queued and running, then stops the loop thread.
+  void drain();
+  EngineMetrics metrics() const;
+  bool idle() const;
+  const EngineOptions& options() const { return opt_; }
+  const tok::Tokenizer& tokenizer() const { return *tok_; }
+
+ private:
+  struct Seq;
+  void loop();
+  void admit(std::unique_ptr<Seq> s);
+  void step();
+  void on_logits(Seq& s, const float* row);
+  void finish(Seq& s, const std::string& reason, const std::string& error = "");
+
+  std::shared_ptr<model::Model> model_;
+  std::shared_ptr<tok::Tokenizer> tok_;
+  EngineOptions opt_;
+  model::KVCache kv_;
+  Scheduler sched_;
+  std::vector<std::unique_ptr<Seq>> active_;  // engine thread only
+  std::vector<float> logits_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Seq>> waiting_;
+  bool stop_ = false;
+  EngineMetrics m_;
+  std::thread thread_;
+};
+
+}  // namespace helix::server

@@ -1,0 +1,224 @@
+"""`helix serve` against the official openai Python client (and raw HTTP for the SSE framing).
+
+Starts the server on a free loopback port with the default model and checks chat, completions,
+streaming, usage, errors as the client's own exception types, concurrent streams that match
+answers served alone, a client killed mid-stream, 429 when full, and SIGTERM draining.
+Generation lengths are kept short: the machines that run this are slow.
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import openai
+import pytest
+
+KEY = "test-key-123"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(helix_bin, model, *extra):
+    port = _free_port()
+    proc = subprocess.Popen([helix_bin, "serve", "-m", model, "--port", str(port), "-c", "1024", *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"helix serve exited: {proc.stderr.read().decode(errors='replace')}")
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/health")
+            if c.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("helix serve did not come up")
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(helix_bin, default_model):
+    proc, port = _start(helix_bin, default_model, "--parallel", "8", "--api-key", KEY)
+    yield port
+    _stop(proc)
+    assert proc.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=f"http://127.0.0.1:{server}/v1", api_key=KEY, max_retries=0, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def model_id(client):
+    models = client.models.list().data
+    assert len(models) == 1
+    return models[0].id
+
+
+def _chat(client, model_id, text, n=8, **kw):
+    return client.chat.completions.create(model=model_id, messages=[{"role": "user", "content": text}],
+                                          max_tokens=n, temperature=0, **kw)
+
+
+def _stream_text(client, model_id, text, n=8):
+    parts, finish = [], None
+    for chunk in client.chat.completions.create(model=model_id, messages=[{"role": "user", "content": text}],
+                                                max_tokens=n, temperature=0, stream=True):
+        for c in chunk.choices:
+            if c.delta.content:
+                parts.append(c.delta.content)
+            if c.finish_reason:
+                finish = c.finish_reason
+    return "".join(parts), finish
+
+
+def test_chat_non_stream_has_usage(client, model_id):
+    r = _chat(client, model_id, "What is the capital of France?")
+    assert r.object == "chat.completion"
+    assert r.choices[0].message.role == "assistant"
+    assert isinstance(r.choices[0].message.content, str) and r.choices[0].message.content
+    assert r.choices[0].finish_reason in ("stop", "length")
+    assert r.usage.prompt_tokens > 5
+    assert 0 < r.usage.completion_tokens <= 8
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+
+
+def test_chat_stream_matches_non_stream_and_reports_usage(client, model_id):
+    whole = _chat(client, model_id, "Name a colour.").choices[0].message.content
+    chunks = list(client.chat.completions.create(
+        model=model_id, messages=[{"role": "user", "content": "Name a colour."}], max_tokens=8, temperature=0,
+        stream=True, stream_options={"include_usage": True}))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole
+    finals = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert len(finals) == 1
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    # The repeated prompt was served from the prefix cache.
+    assert chunks[-1].usage.prompt_tokens_details.cached_tokens > 0
+
+
+def test_completions_and_logprobs(client, model_id):
+    r = client.completions.create(model=model_id, prompt="The sky is", max_tokens=5, temperature=0, logprobs=2)
+    assert r.object == "text_completion"
+    assert r.usage.completion_tokens > 0
+    lp = r.choices[0].logprobs
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs)
+    assert all(x <= 0 for x in lp.token_logprobs)
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model=model_id, prompt="The sky is", max_tokens=5, temperature=0, stream=True) if c.choices)
+    assert streamed == r.choices[0].text
+    c = _chat(client, model_id, "Hi", n=3, logprobs=True, top_logprobs=2)
+    content = c.choices[0].logprobs.content
+    assert content and len(content[0].top_logprobs) == 2
+
+
+def test_errors_are_openai_exceptions(client, model_id, server):
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model=model_id, messages=[{"role": "user", "content": "x"}], temperature="hot")
+    with pytest.raises(openai.BadRequestError) as e:
+        client.completions.create(model=model_id, prompt="word " * 2000, max_tokens=1)
+    assert "1024" in str(e.value) and "context" in str(e.value)
+    with pytest.raises(openai.NotFoundError):
+        _chat(client, "no-such-model", "x")
+    bad = openai.OpenAI(base_url=f"http://127.0.0.1:{server}/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+    # Malformed JSON, sent raw.
+    conn = http.client.HTTPConnection("127.0.0.1", server, timeout=30)
+    conn.request("POST", "/v1/chat/completions", body="{not json",
+                 headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    assert r.status == 400
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+
+
+def test_raw_sse_framing(server, model_id):
+    conn = http.client.HTTPConnection("127.0.0.1", server, timeout=120)
+    conn.request("POST", "/v1/chat/completions", body=json.dumps({
+        "model": model_id, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4,
+        "temperature": 0, "stream": True}), headers={"Authorization": f"Bearer {KEY}"})
+    r = conn.getresponse()
+    assert r.status == 200
+    assert r.getheader("Content-Type").startswith("text/event-stream")
+    raw = r.read().decode()
+    assert raw.endswith("data: [DONE]\n\n")
+    events = raw.split("\n\n")[:-1]
+    assert all(e.startswith("data: ") for e in events)
+    for e in events[:-1]:
+        j = json.loads(e[len("data: "):])
+        assert j["object"] == "chat.completion.chunk" and "delta" in j["choices"][0]
+
+
+def test_concurrent_streams_match_alone(client, model_id):
+    prompts = [f"Count from {i} to {i + 3}." for i in range(8)]
+    alone = [_stream_text(client, model_id, p, 6) for p in prompts]
+    results = [None] * len(prompts)
+
+    def work(i):
+        results[i] = _stream_text(client, model_id, prompts[i], 6)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(prompts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == alone
+
+
+def test_client_killed_mid_stream(server, client, model_id):
+    s = socket.create_connection(("127.0.0.1", server))
+    body = json.dumps({"model": model_id, "messages": [{"role": "user", "content": "Tell a long story."}],
+                       "max_tokens": 200, "stream": True})
+    s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode())
+    got = b""
+    while b"data:" not in got:
+        got += s.recv(4096)
+    s.close()
+    assert _chat(client, model_id, "Say yes.", n=3).choices[0].message.content is not None
+    conn = http.client.HTTPConnection("127.0.0.1", server, timeout=30)
+    conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {KEY}"})
+    metrics = conn.getresponse().read().decode()
+    assert "helix_prefix_cache_hits_total" in metrics and "helix_running" in metrics
+
+
+def test_busy_is_429_and_sigterm_drains(helix_bin, default_model):
+    proc, port = _start(helix_bin, default_model, "--parallel", "1", "--queue", "0")
+    try:
+        c = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=300)
+        mid = c.models.list().data[0].id
+        stream = c.completions.create(model=mid, prompt="Once upon a time", max_tokens=24, temperature=0,
+                                      stream=True)
+        first = next(iter(stream))
+        with pytest.raises(openai.RateLimitError):
+            c.completions.create(model=mid, prompt="x", max_tokens=2)
+        proc.send_signal(signal.SIGTERM)
+        rest = list(stream)
+        assert rest and rest[-1].choices[0].finish_reason == "length"
+        assert first is not None
+        proc.wait(timeout=60)
+        assert proc.returncode == 0
+    finally:
+        _stop(proc)
