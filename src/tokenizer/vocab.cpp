@@ -431,6 +431,7 @@ struct ByPriority {
 };
 
 struct Occurrence {
+  uint64_t key;  // priority: longest first, then lowest id
   uint32_t pos;
   int32_t id;
 };
@@ -496,7 +497,8 @@ void partition_specials(const Vocab& v, std::string_view text, bool parse_specia
   v.special_trie.scan(text, [&](uint32_t pos, int32_t id) {
     if (v.attr[id] & skip) return;
     if (!over && occ.size() < budget) {
-      occ.push_back({pos, id});
+      const uint64_t len = v.text[id].size();
+      occ.push_back({((0xffffffffull - len) << 32) | static_cast<uint32_t>(id), pos, id});
       return;
     }
     if (!over) {  // too many: keep only which tokens occur
@@ -516,10 +518,8 @@ void partition_specials(const Vocab& v, std::string_view text, bool parse_specia
   }
   if (occ.empty()) return;
 
-  const ByPriority prio{v};
-  std::sort(occ.begin(), occ.end(), [&](const Occurrence& a, const Occurrence& b) {
-    if (a.id != b.id) return prio(a.id, b.id);
-    return a.pos < b.pos;
+  std::sort(occ.begin(), occ.end(), [](const Occurrence& a, const Occurrence& b) {
+    return a.key != b.key ? a.key < b.key : a.pos < b.pos;
   });
   thread_local std::vector<uint8_t> taken;
   thread_local std::vector<Fragment> regions;  // off/len: region taken; token: its token

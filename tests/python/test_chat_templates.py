@@ -105,17 +105,21 @@ def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
                       sort_keys=sort_keys)
 
 
+class RaisedByTemplate(Exception):
+    """What raise_exception() raises (a jinja2 TemplateError in transformers)."""
+
+
 def raise_exception(message):
-    from jinja2.exceptions import TemplateError
-    raise TemplateError(message)
+    raise RaisedByTemplate(message)
 
 
 def strftime_now(fmt):
     return datetime.datetime.now().strftime(fmt)
 
 
-def reference(source, messages, tools, add_generation_prompt, bos, eos):
-    """Renders like transformers' apply_chat_template; returns bytes, or None if jinja2 raises."""
+def reference(source, messages, tools, add_generation_prompt, bos, eos, errors=None):
+    """Renders like transformers' apply_chat_template; returns bytes, or None if jinja2 raises
+    (appending the exception to `errors` when given)."""
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                         extensions=[loopcontrols])
     env.filters["tojson"] = tojson
@@ -125,7 +129,9 @@ def reference(source, messages, tools, add_generation_prompt, bos, eos):
         return env.from_string(source).render(
             messages=messages, tools=tools, add_generation_prompt=add_generation_prompt,
             bos_token=bos, eos_token=eos).encode()
-    except Exception:  # noqa: BLE001 - any failure in jinja2 must be a failure in helix
+    except Exception as e:  # noqa: BLE001 - any failure in jinja2 must be a failure in helix
+        if errors is not None:
+            errors.append(e)
         return None
 
 
@@ -150,11 +156,14 @@ def check_case(helix_bin, tmp_path, source_args, source, conv, agp, bos=BOS, eos
     if agp:
         args.append("--add-generation-prompt")
     args += ["--bos", bos, "--eos", eos]
-    expected = reference(source, messages, tools, agp, bos, eos)
+    errors = []
+    expected = reference(source, messages, tools, agp, bos, eos, errors)
     r = run_helix(helix_bin, *args, check=False)
     if expected is None:
         assert r.returncode != 0, f"jinja2 raises for {conv}, helix printed {r.stdout[:300]!r}"
-        assert r.stderr.strip(), "helix failed without a message"
+        assert r.stdout == b"" and r.stderr.strip(), "helix failed without a message"
+        if isinstance(errors[0], RaisedByTemplate):  # the template's own reason is reported
+            assert str(errors[0]).encode() in r.stderr, r.stderr
         return "raises"
     assert r.returncode == 0, f"helix failed where jinja2 renders: {r.stderr.decode(errors='replace')}"
     assert r.stdout == expected, (
