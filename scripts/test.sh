@@ -36,8 +36,10 @@ if [ -d build-asan ]; then
 fi
 
 log "3/3 fuzz targets (${FUZZ_SECONDS}s each)"
+fuzz_targets=$(for f in fuzz/fuzz_*.cpp; do basename "$f" .cpp; done)
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHELIX_FUZZ=ON \
-     -DHELIX_TESTS=OFF -DHELIX_CUDA=OFF >/dev/null && cmake --build build-fuzz -j"$JOBS" >build-fuzz.log 2>&1; then
+     -DHELIX_TESTS=OFF -DHELIX_CUDA=OFF >/dev/null &&
+   cmake --build build-fuzz -j"$JOBS" --target $fuzz_targets >build-fuzz.log 2>&1; then
   for f in build-fuzz/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
     name=$(basename "$f"); corpus="fuzz/corpus/${name#fuzz_}"
