@@ -2,8 +2,8 @@
 same GGUF file:
   - top-1 next-token agreement on >= 99% of positions over 24 prompts (token ids from llama.cpp's
     tokenizer, so that this checks the model and not the tokenizer);
-  - greedy 64-token continuations: identical on at least half of the prompts (the count is
-    printed);
+  - greedy 64-token continuations of the first 12 prompts: identical on at least half of them (the
+    count is printed);
   - perplexity on the same text within 1% of llama.cpp's, same method on both sides (chunks of
     512 tokens starting with BOS, second half of each chunk scored).
 """
@@ -46,6 +46,8 @@ PROMPTS = [
     "Rain is caused by",
 ]
 
+N_GREEDY_PROMPTS = 12  # greedy continuations are the slow part of the reference: the first 12 prompts
+
 LLAMA_SCRIPT = r"""
 import sys, json, numpy as np, llama_cpp
 model, req = sys.argv[1], json.loads(sys.stdin.read())
@@ -57,6 +59,9 @@ for p in req["prompts"]:
     out["tokens"].append(toks)
     out["argmax"].append([int(np.argmax(llm.scores[i])) for i in range(len(toks))])
     gen = []
+    if len(out["greedy"]) >= req["n_greedy_prompts"]:
+        out["greedy"].append(gen)
+        continue
     for t in llm.generate(toks, temp=0.0, top_k=1, reset=True):
         if t == llm.token_eos() or len(gen) >= req["n_greedy"]:
             break
@@ -93,7 +98,7 @@ def corpus_text():
 
 @pytest.fixture(scope="module")
 def reference(default_model, tmp_path_factory):
-    req = {"prompts": PROMPTS, "n_greedy": 64, "text": corpus_text(), "n_ctx": 512}
+    req = {"prompts": PROMPTS, "n_greedy": 64, "n_greedy_prompts": N_GREEDY_PROMPTS, "text": corpus_text(), "n_ctx": 512}
     r = subprocess.run([sys.executable, "-c", LLAMA_SCRIPT, default_model], input=json.dumps(req),
                        capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -119,7 +124,7 @@ def test_top1_agreement(helix_bin, default_model, reference, tmp_path):
 
 def test_greedy_continuations(helix_bin, default_model, reference, tmp_path):
     same = 0
-    for p, ref_gen, toks in zip(PROMPTS, reference["greedy"], reference["tokens"]):
+    for p, ref_gen, toks in list(zip(PROMPTS, reference["greedy"], reference["tokens"]))[:N_GREEDY_PROMPTS]:
         r = run_helix(helix_bin, "run", "-m", default_model, "-p", p, "-n", len(ref_gen), "--temp", "0")
         text = r.stdout.decode("utf-8", errors="replace")
         # Compare as text: detokenize llama.cpp's tokens through Helix's own tokenizer output.
@@ -129,10 +134,10 @@ def test_greedy_continuations(helix_bin, default_model, reference, tmp_path):
              "sys.stdout.buffer.write(l.detokenize(json.loads(sys.argv[2])))", default_model, json.dumps(ref_gen)],
             capture_output=True, timeout=300).stdout.decode("utf-8", errors="replace")
         same += int(text == ref_text)
-    print(f"greedy 64-token continuations identical to llama.cpp: {same}/{len(PROMPTS)}")
+    print(f"greedy 64-token continuations identical to llama.cpp: {same}/{N_GREEDY_PROMPTS}")
     # Both engines quantize activations to 8 bits but round differently, so a near-tie between
     # the top two tokens can send a long greedy continuation another way; most must still agree.
-    assert same >= len(PROMPTS) // 2
+    assert same >= N_GREEDY_PROMPTS // 2
 
 
 def test_perplexity_matches(helix_bin, default_model, reference, tmp_path):
