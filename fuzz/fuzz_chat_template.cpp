@@ -5,9 +5,8 @@
 // budget, so that a finding is a real bug rather than a slow-but-bounded template.
 #include <cstddef>
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "chat/template.h"
 #include "core/error.h"
@@ -43,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_steps = 200000;
   limits.max_output = size_t{1} << 20;
   try {
-    const auto t = helix::chat::ChatTemplate::parse(std::string(reinterpret_cast<const char*>(data), size));
+    const auto t =
+        helix::chat::ChatTemplate::parse(std::string(reinterpret_cast<const char*>(data), size));
     const std::string out = t.render(context(), limits);
     if (out.size() > limits.max_output) __builtin_trap();
   } catch (const helix::Error&) {

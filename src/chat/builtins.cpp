@@ -1,8 +1,9 @@
 // Jinja2's tests and global functions, Hugging Face's raise_exception and strftime_now, and
 // the small argument helpers the library shares.
+#include "chat/builtins.h"
+
 #include <ctime>
 
-#include "chat/builtins.h"
 #include "chat/interpreter.h"
 #include "chat/pystr.h"
 #include "core/error.h"
@@ -22,6 +23,25 @@ std::optional<std::string> opt_str(const std::optional<Value>& v, const char* wh
   if (v->is_undefined()) fail_undefined(*v);
   if (!v->is_string()) throw Error(cat(what, " arg must be None or str"));
   return v->s();
+}
+
+void check_repeat(int64_t count, size_t unit_bytes) {
+  if (count <= 0) return;
+  const auto n = static_cast<uint64_t>(count);
+  if (unit_bytes && n > (UINT64_MAX / 2) / unit_bytes) check_size_limit(SIZE_MAX);
+  check_size_limit(static_cast<size_t>(n * unit_bytes));
+}
+
+std::string checked_replace(const std::string& s, const std::string& old, const std::string& repl,
+                            int64_t count) {
+  if (repl.size() > old.size()) {
+    int64_t n = old.empty() ? static_cast<int64_t>(py::length(s)) + 1
+                            : py::count(s, old, std::nullopt, std::nullopt);
+    if (count >= 0) n = std::min(n, count);
+    check_repeat(n, repl.size() - old.size());
+    check_size_limit(s.size() + static_cast<size_t>(n) * (repl.size() - old.size()));
+  }
+  return py::replace(s, old, repl, count);
 }
 
 namespace {
@@ -90,7 +110,7 @@ bool t_iterable(Interpreter&, const Value& v, CallArgs& a) {
 }
 bool t_callable(Interpreter&, const Value& v, CallArgs& a) {
   bind_args("callable", a, {});
-  return v.is_object() && v.obj()->callable();
+  return v.is_undefined() || (v.is_object() && v.obj()->callable());  // Undefined has __call__
 }
 bool t_escaped(Interpreter&, const Value&, CallArgs& a) {
   bind_args("escaped", a, {});
@@ -148,10 +168,14 @@ bool t_sameas(Interpreter&, const Value& v, CallArgs& a) {
   if (v.kind() != o.kind()) return false;
   switch (v.kind()) {
     case Kind::None:
-    case Kind::Bool: return equals(v, o);
-    case Kind::Int: return v.i() == o.i() && v.i() >= -5 && v.i() <= 256;  // CPython's small ints
-    case Kind::Float: return false;
-    default: return v.identity() == o.identity();
+    case Kind::Bool:
+      return equals(v, o);
+    case Kind::Int:
+      return v.i() == o.i() && v.i() >= -5 && v.i() <= 256;  // CPython's small ints
+    case Kind::Float:
+      return false;
+    default:
+      return v.identity() == o.identity();
   }
 }
 bool t_filter(Interpreter&, const Value& v, CallArgs& a) {
@@ -169,18 +193,45 @@ struct TestDef {
 };
 
 const TestDef kTests[] = {
-    {"odd", t_odd}, {"even", t_even}, {"divisibleby", t_divisibleby},
-    {"defined", t_defined}, {"undefined", t_undefined}, {"filter", t_filter},
-    {"test", t_test}, {"none", t_none}, {"boolean", t_boolean},
-    {"false", t_false}, {"true", t_true}, {"integer", t_integer},
-    {"float", t_float}, {"lower", t_lower}, {"upper", t_upper},
-    {"string", t_string}, {"mapping", t_mapping}, {"number", t_number},
-    {"sequence", t_sequence}, {"iterable", t_iterable}, {"callable", t_callable},
-    {"sameas", t_sameas}, {"escaped", t_escaped}, {"in", t_in},
-    {"==", t_eq}, {"eq", t_eq}, {"equalto", t_eq},
-    {"!=", t_ne}, {"ne", t_ne}, {">", t_gt}, {"gt", t_gt}, {"greaterthan", t_gt},
-    {">=", t_ge}, {"ge", t_ge}, {"<", t_lt}, {"lt", t_lt}, {"lessthan", t_lt},
-    {"<=", t_le}, {"le", t_le},
+    {"odd", t_odd},
+    {"even", t_even},
+    {"divisibleby", t_divisibleby},
+    {"defined", t_defined},
+    {"undefined", t_undefined},
+    {"filter", t_filter},
+    {"test", t_test},
+    {"none", t_none},
+    {"boolean", t_boolean},
+    {"false", t_false},
+    {"true", t_true},
+    {"integer", t_integer},
+    {"float", t_float},
+    {"lower", t_lower},
+    {"upper", t_upper},
+    {"string", t_string},
+    {"mapping", t_mapping},
+    {"number", t_number},
+    {"sequence", t_sequence},
+    {"iterable", t_iterable},
+    {"callable", t_callable},
+    {"sameas", t_sameas},
+    {"escaped", t_escaped},
+    {"in", t_in},
+    {"==", t_eq},
+    {"eq", t_eq},
+    {"equalto", t_eq},
+    {"!=", t_ne},
+    {"ne", t_ne},
+    {">", t_gt},
+    {"gt", t_gt},
+    {"greaterthan", t_gt},
+    {">=", t_ge},
+    {"ge", t_ge},
+    {"<", t_lt},
+    {"lt", t_lt},
+    {"lessthan", t_lt},
+    {"<=", t_le},
+    {"le", t_le},
 };
 
 // --- globals -------------------------------------------------------------------------------------
@@ -200,52 +251,47 @@ Value g_range(Interpreter&, const Value&, CallArgs& a) {
     if (a.pos.size() == 3) step = to_index(a.pos[2], "step");
   }
   if (step == 0) throw Error("range() arg 3 must not be zero");
-  const double n = std::ceil((static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step));
+  const double n = std::ceil((static_cast<double>(stop) - static_cast<double>(start)) /
+                             static_cast<double>(step));
   if (n > kMaxRange)
     throw Error("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
   std::vector<Value> out;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.push_back(Value::integer(i));
+  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
+    out.push_back(Value::integer(i));
   return Value::list(std::move(out));
 }
 
-void fill_pairs(std::vector<std::pair<Value, Value>>& out, const CallArgs& a, const char* fname) {
+void fill_pairs(Dict& out, const CallArgs& a, const char* fname) {
   if (a.pos.size() > 1) throw Error(cat(fname, " expected at most 1 argument, got ", a.pos.size()));
-  auto put = [&](Value k, Value v) {
-    for (auto& kv : out) {
-      if (equals(kv.first, k)) {
-        kv.second = std::move(v);
-        return;
-      }
-    }
-    out.emplace_back(std::move(k), std::move(v));
-  };
   if (!a.pos.empty()) {
     const Value& src = a.pos[0];
     if (src.is_dict()) {
-      for (const auto& [k, v] : src.dict().items) put(k, v);
+      for (const auto& [k, v] : src.dict().items) out.set(k, v);
     } else {
       for (const auto& item : iterate(src)) {
         const auto kv = iterate(item);
-        if (kv.size() != 2) throw Error(cat(fname, " update sequence element has length ", kv.size(), "; 2 is required"));
+        if (kv.size() != 2)
+          throw Error(
+              cat(fname, " update sequence element has length ", kv.size(), "; 2 is required"));
         if (!is_hashable(kv[0])) throw Error(cat("unhashable type: '", type_name(kv[0]), "'"));
-        put(kv[0], kv[1]);
+        out.set(kv[0], kv[1]);
       }
     }
   }
-  for (const auto& [k, v] : a.kw) put(Value::string(k), v);
+  for (const auto& [k, v] : a.kw) out.set(Value::string(k), v);
 }
 
 Value g_dict(Interpreter&, const Value&, CallArgs& a) {
   Dict d;
-  fill_pairs(d.items, a, "dict");
+  fill_pairs(d, a, "dict");
   return Value::dict(std::move(d));
 }
 
 Value g_namespace(Interpreter& in, const Value&, CallArgs& a) {
-  std::vector<std::pair<Value, Value>> pairs;
+  Dict pairs;
   fill_pairs(pairs, a, "namespace");
   auto ns = std::make_shared<Namespace>();
-  for (auto& [k, v] : pairs) {
+  for (auto& [k, v] : pairs.items) {
     if (!k.is_string()) throw Error("namespace keywords must be strings");
     ns->attrs.emplace_back(k.s(), std::move(v));
   }
@@ -297,8 +343,10 @@ Value cycler_reset(Interpreter&, const Value& self, CallArgs& a) {
 
 std::optional<Value> Cycler::getattr(const std::string& name) const {
   if (name == "current") return items[pos];
-  if (name == "next") return Value::object(std::make_shared<Function>("next", &cycler_next, self()));
-  if (name == "reset") return Value::object(std::make_shared<Function>("reset", &cycler_reset, self()));
+  if (name == "next")
+    return Value::object(std::make_shared<Function>("next", &cycler_next, self()));
+  if (name == "reset")
+    return Value::object(std::make_shared<Function>("reset", &cycler_reset, self()));
   return std::nullopt;
 }
 

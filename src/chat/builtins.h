@@ -28,8 +28,13 @@ std::string percent_format(const std::string& fmt, const Value& args);
 std::string brace_format(const std::string& fmt, const CallArgs& args);
 
 // Helpers shared by filters, methods and the interpreter.
-std::string soft_str(const Value& v);  // str(v); Undefined gives ''
+std::string soft_str(const Value& v);                // str(v); Undefined gives ''
 int64_t to_index(const Value& v, const char* what);  // an int (or bool) argument
 std::optional<std::string> opt_str(const std::optional<Value>& v, const char* what);
+// Throws (see check_size_limit) if `count` copies of `unit_bytes` would be too large.
+void check_repeat(int64_t count, size_t unit_bytes);
+// str.replace with the result's size checked before it is built.
+std::string checked_replace(const std::string& s, const std::string& old, const std::string& repl,
+                            int64_t count);
 
 }  // namespace helix::chat

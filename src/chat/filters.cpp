@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <unordered_set>
 
 #include "chat/builtins.h"
 #include "chat/interpreter.h"
@@ -18,7 +19,8 @@ namespace {
 
 using Slots = std::vector<std::optional<Value>>;
 
-Slots bind(const char* name, CallArgs& args, std::initializer_list<const char*> names, size_t required = 0) {
+Slots bind(const char* name, CallArgs& args, std::initializer_list<const char*> names,
+           size_t required = 0) {
   return bind_args(name, args, names, required);
 }
 
@@ -30,7 +32,8 @@ std::vector<Value> attribute_parts(const std::optional<Value>& attr) {
   if (!attr || attr->is_none()) return parts;
   if (attr->is_integral()) return {*attr};
   for (const auto& p : py::split(soft_str(*attr), std::string("."), -1)) {
-    const bool digits = !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits =
+        !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
     parts.push_back(digits ? Value::integer(std::stoll(p)) : Value::string(p));
   }
   return parts;
@@ -82,6 +85,7 @@ std::string py_center(const std::string& s, int64_t width, const std::string& fi
   if (width <= len) return s;
   const int64_t pad = width - len;
   const int64_t left = pad / 2 + (pad & width & 1);
+  check_repeat(pad, fill.size());
   std::string out;
   for (int64_t i = 0; i < left; ++i) out += fill;
   out += s;
@@ -127,6 +131,7 @@ Value f_batch(Interpreter&, const Value& v, CallArgs& a) {
     tmp.push_back(std::move(item));
   }
   if (!tmp.empty()) {
+    if (s[1] && !s[1]->is_none()) check_repeat(n, sizeof(Value));
     if (s[1] && !s[1]->is_none())
       while (static_cast<int64_t>(tmp.size()) < n) tmp.push_back(*s[1]);
     out.push_back(Value::list(std::move(tmp)));
@@ -171,12 +176,23 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -189,7 +205,8 @@ Value f_escape(Interpreter&, const Value& v, CallArgs& a) {
 
 Value f_filesizeformat(Interpreter&, const Value& v, CallArgs& a) {
   auto s = bind("filesizeformat", a, {"value_binary"});
-  if (!v.is_number() && !v.is_string()) throw Error("float() argument must be a string or a real number");
+  if (!v.is_number() && !v.is_string())
+    throw Error("float() argument must be a string or a real number");
   const double bytes = v.is_string() ? std::stod(v.s()) : v.f();
   const bool binary = flag(s[0]);
   const double base = binary ? 1024 : 1000;
@@ -245,10 +262,19 @@ Value f_format(Interpreter&, const Value& v, CallArgs& a) {
 Value f_indent(Interpreter&, const Value& v, CallArgs& a) {
   auto s = bind("indent", a, {"width", "first", "blank"});
   std::string ind = "    ";
-  if (s[0]) ind = s[0]->is_string() ? s[0]->s() : std::string(static_cast<size_t>(std::max<int64_t>(0, to_index(*s[0], "width"))), ' ');
+  if (s[0] && s[0]->is_string()) {
+    ind = s[0]->s();
+  } else if (s[0]) {
+    const int64_t w = to_index(*s[0], "width");
+    check_repeat(w, 1);
+    ind = std::string(static_cast<size_t>(std::max<int64_t>(0, w)), ' ');
+  }
   if (v.is_undefined()) fail_undefined(v);
-  if (!v.is_string()) throw Error(cat("unsupported operand type(s) for +=: '", type_name(v), "' and 'str'"));
+  if (!v.is_string())
+    throw Error(cat("unsupported operand type(s) for +=: '", type_name(v), "' and 'str'"));
   const auto lines = py::splitlines(v.s() + "\n", false);
+  check_repeat(static_cast<int64_t>(lines.size()), ind.size() + 1);
+  check_size_limit(v.s().size() + lines.size() * (ind.size() + 1));
   std::string rv;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (i) {
@@ -269,7 +295,8 @@ Value f_int(Interpreter&, const Value& v, CallArgs& a) {
   if (v.is_integral()) return Value::integer(v.i());
   auto from_float = [&](double d) {
     if (std::isnan(d)) return dflt;
-    if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) throw Error("cannot convert float infinity to integer");
+    if (std::isinf(d)) throw Error("cannot convert float infinity to integer");
+    if (std::fabs(d) >= 9.2e18) throw Error("integer too large (Helix integers are 64-bit)");
     return Value::integer(static_cast<int64_t>(d));
   };
   if (v.is_float()) return from_float(v.f());
@@ -300,6 +327,7 @@ Value f_join(Interpreter&, const Value& v, CallArgs& a) {
     if (!first) out += sep;
     first = false;
     out += to_str(get(item));
+    check_size_limit(out.size());
   }
   return Value::string(std::move(out));
 }
@@ -329,12 +357,16 @@ Value f_lower(Interpreter&, const Value& v, CallArgs& a) {
 
 Value f_map(Interpreter& in, const Value& v, CallArgs& a) {
   std::vector<Value> out;
+  if (!truthy(v)) return Value::iterator({}, "generator");  // Jinja: `if value:` first
   if (a.pos.empty() && a.kwarg("attribute")) {
     AttrGetter get;
     for (const auto& [k, val] : a.kw) {
-      if (k == "attribute") get.parts = attribute_parts(val);
-      else if (k == "default") get.dflt = val;
-      else throw Error(cat("Unexpected keyword argument '", k, "'"));
+      if (k == "attribute")
+        get.parts = attribute_parts(val);
+      else if (k == "default")
+        get.dflt = val;
+      else
+        throw Error(cat("Unexpected keyword argument '", k, "'"));
     }
     for (const auto& item : iterate(v)) out.push_back(get(item));
   } else {
@@ -385,6 +417,7 @@ Value f_random(Interpreter&, const Value& v, CallArgs& a) {
 }
 
 Value select_reject(Interpreter& in, const Value& v, CallArgs& a, bool select, bool by_attr) {
+  if (!truthy(v)) return Value::iterator({}, "generator");  // Jinja: `if value:` first
   size_t off = 0;
   AttrGetter get;
   if (by_attr) {
@@ -414,15 +447,23 @@ Value select_reject(Interpreter& in, const Value& v, CallArgs& a, bool select, b
   return Value::iterator(std::move(out), "generator");
 }
 
-Value f_select(Interpreter& in, const Value& v, CallArgs& a) { return select_reject(in, v, a, true, false); }
-Value f_reject(Interpreter& in, const Value& v, CallArgs& a) { return select_reject(in, v, a, false, false); }
-Value f_selectattr(Interpreter& in, const Value& v, CallArgs& a) { return select_reject(in, v, a, true, true); }
-Value f_rejectattr(Interpreter& in, const Value& v, CallArgs& a) { return select_reject(in, v, a, false, true); }
+Value f_select(Interpreter& in, const Value& v, CallArgs& a) {
+  return select_reject(in, v, a, true, false);
+}
+Value f_reject(Interpreter& in, const Value& v, CallArgs& a) {
+  return select_reject(in, v, a, false, false);
+}
+Value f_selectattr(Interpreter& in, const Value& v, CallArgs& a) {
+  return select_reject(in, v, a, true, true);
+}
+Value f_rejectattr(Interpreter& in, const Value& v, CallArgs& a) {
+  return select_reject(in, v, a, false, true);
+}
 
 Value f_replace(Interpreter& in, const Value& v, CallArgs& a) {
   auto s = bind("replace", a, {"old", "new", "count"}, 2);
   const int64_t count = s[2] && !s[2]->is_none() ? to_index(*s[2], "count") : -1;
-  std::string r = py::replace(soft_str(v), soft_str(*s[0]), soft_str(*s[1]), count);
+  std::string r = checked_replace(soft_str(v), soft_str(*s[0]), soft_str(*s[1]), count);
   in.check_size(r.size());
   return Value::string(std::move(r));
 }
@@ -437,7 +478,9 @@ Value f_reverse(Interpreter&, const Value& v, CallArgs& a) {
   auto items = iterate(v);
   std::reverse(items.begin(), items.end());
   if (v.is_list() || v.is_tuple() || v.is_dict() || v.is_undefined())
-    return Value::iterator(std::move(items), v.is_dict() ? "dict_reversekeyiterator" : v.is_tuple() ? "reversed" : "list_reverseiterator");
+    return Value::iterator(std::move(items), v.is_dict()    ? "dict_reversekeyiterator"
+                                             : v.is_tuple() ? "reversed"
+                                                            : "list_reverseiterator");
   return Value::list(std::move(items));
 }
 
@@ -486,6 +529,7 @@ Value f_slice(Interpreter&, const Value& v, CallArgs& a) {
   auto s = bind("slice", a, {"slices", "fill_with"}, 1);
   const int64_t slices = to_index(*s[0], "slices");
   if (slices <= 0) throw Error("integer division or modulo by zero");
+  check_repeat(slices, sizeof(Value));
   const auto seq = iterate(v);
   const auto len = static_cast<int64_t>(seq.size());
   const int64_t per = len / slices, extra = len % slices;
@@ -539,8 +583,9 @@ Value f_striptags(Interpreter&, const Value& v, CallArgs& a) {
   const auto words = py::split(out, std::nullopt, -1);
   std::string joined;
   for (size_t i = 0; i < words.size(); ++i) joined += (i ? " " : "") + words[i];
-  static const std::pair<const char*, const char*> entities[] = {
-      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#34;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}};
+  static const std::pair<const char*, const char*> entities[] = {{"&lt;", "<"},    {"&gt;", ">"},
+                                                                 {"&quot;", "\""}, {"&#34;", "\""},
+                                                                 {"&#39;", "'"},   {"&amp;", "&"}};
   for (const auto& [from, to] : entities) joined = py::replace(joined, from, to, -1);
   return Value::string(joined);
 }
@@ -566,8 +611,13 @@ Value f_tojson(Interpreter& in, const Value& v, CallArgs& a) {
   JsonDumpOptions opt;
   opt.ensure_ascii = flag(s[0]);
   if (s[1] && !s[1]->is_none()) {
-    if (s[1]->is_string()) opt.indent = s[1]->s();
-    else opt.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, to_index(*s[1], "indent"))), ' ');
+    if (s[1]->is_string())
+      opt.indent = s[1]->s();
+    else {
+      const int64_t w = to_index(*s[1], "indent");
+      check_repeat(w, 1);
+      opt.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, w)), ' ');
+    }
   }
   if (s[2] && !s[2]->is_none()) {
     const auto seps = iterate(*s[2]);
@@ -598,7 +648,8 @@ Value f_truncate(Interpreter&, const Value& v, CallArgs& a) {
   const int64_t n = length(v);
   if (n <= len + leeway) return v;
   const std::u32string u = py::decode(soft_str(v));
-  std::string head = py::encode(std::u32string_view(u).substr(0, static_cast<size_t>(len - end_len)));
+  std::string head =
+      py::encode(std::u32string_view(u).substr(0, static_cast<size_t>(len - end_len)));
   if (!flag(s[1])) head = py::rsplit(head, std::string(" "), 1).front();
   return Value::string(head + end);
 }
@@ -606,14 +657,12 @@ Value f_truncate(Interpreter&, const Value& v, CallArgs& a) {
 Value f_unique(Interpreter&, const Value& v, CallArgs& a) {
   auto s = bind("unique", a, {"case_sensitive", "attribute"});
   const AttrGetter get{attribute_parts(s[1]), !flag(s[0]), std::nullopt};
-  std::vector<Value> out, seen;
+  std::vector<Value> out;
+  std::unordered_set<std::string> seen;
   for (const auto& item : iterate(v)) {
     const Value key = get(item);
     if (!is_hashable(key)) throw Error(cat("unhashable type: '", type_name(key), "'"));
-    if (std::none_of(seen.begin(), seen.end(), [&](const Value& x) { return equals(x, key); })) {
-      seen.push_back(key);
-      out.push_back(item);
-    }
+    if (seen.insert(hash_key(key)).second) out.push_back(item);
   }
   return Value::iterator(std::move(out), "generator");
 }
@@ -681,33 +730,60 @@ struct FilterDef {
 };
 
 const FilterDef kFilters[] = {
-    {"abs", f_abs},           {"attr", f_attr},
-    {"batch", f_batch},       {"capitalize", f_capitalize},
-    {"center", f_center},     {"count", f_length},
-    {"d", f_default},         {"default", f_default},
-    {"dictsort", f_dictsort}, {"e", f_escape},
-    {"escape", f_escape},     {"filesizeformat", f_filesizeformat},
-    {"first", f_first},       {"float", f_float},
-    {"forceescape", f_escape}, {"format", f_format},
-    {"groupby", f_unsupported}, {"indent", f_indent},
-    {"int", f_int},           {"items", f_items},
-    {"join", f_join},         {"last", f_last},
-    {"length", f_length},     {"list", f_list},
-    {"lower", f_lower},       {"map", f_map},
-    {"max", f_max},           {"min", f_min},
-    {"pprint", f_pprint},     {"random", f_random},
-    {"reject", f_reject},     {"rejectattr", f_rejectattr},
-    {"replace", f_replace},   {"reverse", f_reverse},
-    {"round", f_round},       {"safe", f_safe},
-    {"select", f_select},     {"selectattr", f_selectattr},
-    {"slice", f_slice},       {"sort", f_sort},
-    {"string", f_string},     {"striptags", f_striptags},
-    {"sum", f_sum},           {"title", f_title},
-    {"tojson", f_tojson},     {"trim", f_trim},
-    {"truncate", f_truncate}, {"unique", f_unique},
-    {"upper", f_upper},       {"urlencode", f_urlencode},
-    {"urlize", f_unsupported}, {"wordcount", f_wordcount},
-    {"wordwrap", f_unsupported}, {"xmlattr", f_unsupported},
+    {"abs", f_abs},
+    {"attr", f_attr},
+    {"batch", f_batch},
+    {"capitalize", f_capitalize},
+    {"center", f_center},
+    {"count", f_length},
+    {"d", f_default},
+    {"default", f_default},
+    {"dictsort", f_dictsort},
+    {"e", f_escape},
+    {"escape", f_escape},
+    {"filesizeformat", f_filesizeformat},
+    {"first", f_first},
+    {"float", f_float},
+    {"forceescape", f_escape},
+    {"format", f_format},
+    {"groupby", f_unsupported},
+    {"indent", f_indent},
+    {"int", f_int},
+    {"items", f_items},
+    {"join", f_join},
+    {"last", f_last},
+    {"length", f_length},
+    {"list", f_list},
+    {"lower", f_lower},
+    {"map", f_map},
+    {"max", f_max},
+    {"min", f_min},
+    {"pprint", f_pprint},
+    {"random", f_random},
+    {"reject", f_reject},
+    {"rejectattr", f_rejectattr},
+    {"replace", f_replace},
+    {"reverse", f_reverse},
+    {"round", f_round},
+    {"safe", f_safe},
+    {"select", f_select},
+    {"selectattr", f_selectattr},
+    {"slice", f_slice},
+    {"sort", f_sort},
+    {"string", f_string},
+    {"striptags", f_striptags},
+    {"sum", f_sum},
+    {"title", f_title},
+    {"tojson", f_tojson},
+    {"trim", f_trim},
+    {"truncate", f_truncate},
+    {"unique", f_unique},
+    {"upper", f_upper},
+    {"urlencode", f_urlencode},
+    {"urlize", f_unsupported},
+    {"wordcount", f_wordcount},
+    {"wordwrap", f_unsupported},
+    {"xmlattr", f_unsupported},
 };
 
 }  // namespace

@@ -17,8 +17,10 @@ std::string pad(const std::string& s, int64_t width, char align, const std::stri
   if (width <= len) return s;
   const int64_t n = width - len;
   int64_t left = 0;
-  if (align == '>') left = n;
-  else if (align == '^') left = n / 2;
+  if (align == '>')
+    left = n;
+  else if (align == '^')
+    left = n / 2;
   std::string out;
   for (int64_t i = 0; i < left; ++i) out += fill;
   out += s;
@@ -37,7 +39,9 @@ std::string int_digits(uint64_t v, int base, bool upper) {
   return out;
 }
 
-uint64_t magnitude(int64_t v) { return v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v); }
+uint64_t magnitude(int64_t v) {
+  return v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+}
 
 std::string c_float(double d, char type, int precision, bool alt) {
   char spec[16], buf[512];
@@ -49,13 +53,15 @@ std::string c_float(double d, char type, int precision, bool alt) {
 // Numeric body (digits, no sign) for printf-style conversions.
 std::string number_body(const Value& v, char conv, int precision, bool alt, bool& negative) {
   if (conv == 'd' || conv == 'i' || conv == 'u') {
-    if (!v.is_number()) throw Error(cat("%", conv, " format: a real number is required, not ", type_name(v)));
+    if (!v.is_number())
+      throw Error(cat("%", conv, " format: a real number is required, not ", type_name(v)));
     const int64_t i = v.is_float() ? static_cast<int64_t>(std::trunc(v.f())) : v.i();
     negative = i < 0;
     return int_digits(magnitude(i), 10, false);
   }
   if (conv == 'x' || conv == 'X' || conv == 'o') {
-    if (!v.is_integral()) throw Error(cat("%", conv, " format: an integer is required, not ", type_name(v)));
+    if (!v.is_integral())
+      throw Error(cat("%", conv, " format: an integer is required, not ", type_name(v)));
     negative = v.i() < 0;
     std::string d = int_digits(magnitude(v.i()), conv == 'o' ? 8 : 16, conv == 'X');
     if (alt) d = (conv == 'o' ? "0o" : conv == 'x' ? "0x" : "0X") + d;
@@ -72,8 +78,10 @@ std::string number_body(const Value& v, char conv, int precision, bool alt, bool
 std::string percent_format(const std::string& fmt, const Value& args) {
   std::vector<Value> pos;
   const bool mapping_like = args.is_dict() || args.is_list();
-  if (args.is_tuple()) pos = args.items();
-  else pos.push_back(args);
+  if (args.is_tuple())
+    pos = args.items();
+  else
+    pos.push_back(args);
   size_t next = 0;
   bool used_mapping = false;
   auto take = [&]() -> Value {
@@ -94,8 +102,10 @@ std::string percent_format(const std::string& fmt, const Value& args) {
       int depth = 1;
       const size_t k = ++i;
       while (i < fmt.size() && depth > 0) {
-        if (fmt[i] == '(') ++depth;
-        else if (fmt[i] == ')') --depth;
+        if (fmt[i] == '(')
+          ++depth;
+        else if (fmt[i] == ')')
+          --depth;
         ++i;
       }
       if (depth) throw Error("incomplete format key");
@@ -106,14 +116,16 @@ std::string percent_format(const std::string& fmt, const Value& args) {
       used_mapping = true;
     }
     std::string flags;
-    while (i < fmt.size() && std::string("-+ #0").find(fmt[i]) != std::string::npos) flags.push_back(fmt[i++]);
+    while (i < fmt.size() && std::string("-+ #0").find(fmt[i]) != std::string::npos)
+      flags.push_back(fmt[i++]);
     auto number = [&]() -> int64_t {
       if (i < fmt.size() && fmt[i] == '*') {
         ++i;
         return to_index(take(), "* width");
       }
       int64_t n = 0;
-      while (i < fmt.size() && fmt[i] >= '0' && fmt[i] <= '9') n = std::min<int64_t>(n * 10 + (fmt[i++] - '0'), 1 << 20);
+      while (i < fmt.size() && fmt[i] >= '0' && fmt[i] <= '9')
+        n = std::min<int64_t>(n * 10 + (fmt[i++] - '0'), 1 << 20);
       return n;
     };
     int64_t width = number();
@@ -138,9 +150,13 @@ std::string percent_format(const std::string& fmt, const Value& args) {
     const bool alt = flags.find('#') != std::string::npos;
     std::string body;
     switch (conv) {
-      case 's': body = to_str(v); break;
+      case 's':
+        body = to_str(v);
+        break;
       case 'r':
-      case 'a': body = repr(v); break;
+      case 'a':
+        body = repr(v);
+        break;
       case 'c':
         if (v.is_integral()) {
           py::append_utf8(body, static_cast<char32_t>(v.i()));
@@ -150,28 +166,45 @@ std::string percent_format(const std::string& fmt, const Value& args) {
           throw Error("%c requires int or char");
         }
         break;
-      case 'd': case 'i': case 'u': case 'x': case 'X': case 'o':
-      case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': {
+      case 'd':
+      case 'i':
+      case 'u':
+      case 'x':
+      case 'X':
+      case 'o':
+      case 'e':
+      case 'E':
+      case 'f':
+      case 'F':
+      case 'g':
+      case 'G': {
         bool neg = false;
         const bool is_float_conv = std::string("eEfFgG").find(conv) != std::string::npos;
         body = number_body(v, conv, precision < 0 ? 6 : static_cast<int>(precision), alt, neg);
         if (!is_float_conv && precision > static_cast<int64_t>(body.size()))
           body.insert(0, static_cast<size_t>(precision) - body.size(), '0');
-        const std::string sign = neg ? "-" : flags.find('+') != std::string::npos ? "+" : flags.find(' ') != std::string::npos ? " " : "";
-        if (flags.find('0') != std::string::npos && !left && width > static_cast<int64_t>(sign.size() + body.size()))
+        const std::string sign = neg                                    ? "-"
+                                 : flags.find('+') != std::string::npos ? "+"
+                                 : flags.find(' ') != std::string::npos ? " "
+                                                                        : "";
+        if (flags.find('0') != std::string::npos && !left &&
+            width > static_cast<int64_t>(sign.size() + body.size()))
           body.insert(0, static_cast<size_t>(width) - sign.size() - body.size(), '0');
         body = sign + body;
         break;
       }
       default:
-        throw Error(cat("unsupported format character '", conv, "' (0x", int_digits(static_cast<unsigned char>(conv), 16, false),
-                        ") at index ", i));
+        throw Error(cat("unsupported format character '", conv, "' (0x",
+                        int_digits(static_cast<unsigned char>(conv), 16, false), ") at index ", i));
     }
     if ((conv == 's' || conv == 'r' || conv == 'a') && precision >= 0) {
       const std::u32string u = py::decode(body);
-      if (static_cast<int64_t>(u.size()) > precision) body = py::encode(u.substr(0, static_cast<size_t>(precision)));
+      if (static_cast<int64_t>(u.size()) > precision)
+        body = py::encode(u.substr(0, static_cast<size_t>(precision)));
     }
+    check_repeat(width, 1);
     out += pad(body, width, left ? '<' : '>', " ");
+    check_size_limit(out.size());
   }
   if (next < pos.size() && !used_mapping && !mapping_like)
     throw Error("not all arguments converted during string formatting");
@@ -208,29 +241,34 @@ std::string format_spec(const Value& v, const std::string& spec) {
     ++i;
   }
   int64_t width = 0;
-  while (i < u.size() && u[i] >= '0' && u[i] <= '9') width = std::min<int64_t>(width * 10 + (u[i++] - '0'), 1 << 20);
+  while (i < u.size() && u[i] >= '0' && u[i] <= '9')
+    width = std::min<int64_t>(width * 10 + (u[i++] - '0'), 1 << 20);
   char grouping = 0;
   if (i < u.size() && (u[i] == ',' || u[i] == '_')) grouping = static_cast<char>(u[i++]);
   int64_t precision = -1;
   if (i < u.size() && u[i] == '.') {
     ++i;
     precision = 0;
-    while (i < u.size() && u[i] >= '0' && u[i] <= '9') precision = std::min<int64_t>(precision * 10 + (u[i++] - '0'), 300);
+    while (i < u.size() && u[i] >= '0' && u[i] <= '9')
+      precision = std::min<int64_t>(precision * 10 + (u[i++] - '0'), 300);
   }
   char type = 0;
   if (i < u.size()) type = static_cast<char>(u[i++]);
   if (i != u.size()) throw Error("Invalid format specifier");
 
   if (v.is_string() || (!v.is_number())) {
-    if (!v.is_string()) throw Error(cat("unsupported format string passed to ", type_name(v), ".__format__"));
-    if (type && type != 's') throw Error(cat("Unknown format code '", type, "' for object of type 'str'"));
+    if (!v.is_string())
+      throw Error(cat("unsupported format string passed to ", type_name(v), ".__format__"));
+    if (type && type != 's')
+      throw Error(cat("Unknown format code '", type, "' for object of type 'str'"));
     std::string s = v.s();
     if (precision >= 0) s = py::encode(py::decode(s).substr(0, static_cast<size_t>(precision)));
     return pad(s, width, align ? align : '<', fill);
   }
   std::string body;
   bool neg = false;
-  const bool as_int = v.is_integral() && (!type || std::string("bcdoxXn").find(type) != std::string::npos);
+  const bool as_int =
+      v.is_integral() && (!type || std::string("bcdoxXn").find(type) != std::string::npos);
   if (as_int) {
     if (v.is_bool() && !type) return pad(to_str(v), width, align ? align : '<', fill);
     neg = v.i() < 0;
@@ -245,14 +283,17 @@ std::string format_spec(const Value& v, const std::string& spec) {
       }
       body = g;
     }
-    if (alt && base != 10) body.insert(0, base == 2 ? "0b" : base == 8 ? "0o" : type == 'X' ? "0X" : "0x");
+    if (alt && base != 10)
+      body.insert(0, base == 2 ? "0b" : base == 8 ? "0o" : type == 'X' ? "0X" : "0x");
   } else {
     if (!type && v.is_integral()) throw Error("Unknown format code");
     const double d = v.f();
     neg = std::signbit(d) && !std::isnan(d);
     const double m = std::fabs(d);
     if (!type) {
-      body = precision < 0 ? py::float_repr(m) : c_float(m, 'g', static_cast<int>(std::max<int64_t>(precision, 1)), alt);
+      body = precision < 0
+                 ? py::float_repr(m)
+                 : c_float(m, 'g', static_cast<int>(std::max<int64_t>(precision, 1)), alt);
     } else if (type == '%') {
       body = c_float(m * 100, 'f', static_cast<int>(precision < 0 ? 6 : precision), alt) + "%";
     } else if (std::string("eEfFgG").find(type) != std::string::npos) {
@@ -262,7 +303,8 @@ std::string format_spec(const Value& v, const std::string& spec) {
     }
     if (grouping) {
       const size_t dot = body.find_first_not_of("0123456789");
-      const std::string ip = body.substr(0, dot), rest = dot == std::string::npos ? "" : body.substr(dot);
+      const std::string ip = body.substr(0, dot),
+                        rest = dot == std::string::npos ? "" : body.substr(dot);
       std::string g;
       for (size_t k = 0; k < ip.size(); ++k) {
         if (k && (ip.size() - k) % 3 == 0) g.push_back(grouping);
@@ -325,15 +367,20 @@ std::string brace_format(const std::string& fmt, const CallArgs& args) {
     const std::string name = field.substr(0, name_end);
     Value v;
     if (name.empty()) {
-      if (used_manual) throw Error("cannot switch from manual field specification to automatic field numbering");
+      if (used_manual)
+        throw Error("cannot switch from manual field specification to automatic field numbering");
       used_auto = true;
-      if (auto_index >= args.pos.size()) throw Error(cat("Replacement index ", auto_index, " out of range for positional args tuple"));
+      if (auto_index >= args.pos.size())
+        throw Error(
+            cat("Replacement index ", auto_index, " out of range for positional args tuple"));
       v = args.pos[auto_index++];
     } else if (name.find_first_not_of("0123456789") == std::string::npos) {
-      if (used_auto) throw Error("cannot switch from automatic field numbering to manual field specification");
+      if (used_auto)
+        throw Error("cannot switch from automatic field numbering to manual field specification");
       used_manual = true;
       const size_t idx = std::stoul(name);
-      if (idx >= args.pos.size()) throw Error(cat("Replacement index ", idx, " out of range for positional args tuple"));
+      if (idx >= args.pos.size())
+        throw Error(cat("Replacement index ", idx, " out of range for positional args tuple"));
       v = args.pos[idx];
     } else {
       const Value* kv = args.kwarg(name);
@@ -343,24 +390,31 @@ std::string brace_format(const std::string& fmt, const CallArgs& args) {
     while (name_end != std::string::npos && name_end < field.size()) {
       if (field[name_end] == '.') {
         const size_t e = field.find_first_of(".[", name_end + 1);
-        const std::string attr = field.substr(name_end + 1, e == std::string::npos ? std::string::npos : e - name_end - 1);
-        if (!attr.empty() && attr[0] == '_') throw Error(cat("access to attribute '", attr, "' is unsafe."));
+        const std::string attr = field.substr(
+            name_end + 1, e == std::string::npos ? std::string::npos : e - name_end - 1);
+        if (!attr.empty() && attr[0] == '_')
+          throw Error(cat("access to attribute '", attr, "' is unsafe."));
         v = Interpreter::getattr(v, attr);
         name_end = e;
       } else {
         const size_t e = field.find(']', name_end);
         if (e == std::string::npos) throw Error("Missing ']' in format string");
         const std::string key = field.substr(name_end + 1, e - name_end - 1);
-        const bool digits = !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
+        const bool digits =
+            !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
         v = Interpreter::getitem(v, digits ? Value::integer(std::stoll(key)) : Value::string(key));
         name_end = e + 1;
       }
     }
     if (v.is_undefined()) fail_undefined(v);
-    if (conv == 'r' || conv == 'a') v = Value::string(repr(v));
-    else if (conv == 's') v = Value::string(to_str(v));
-    else if (conv) throw Error(cat("Unknown conversion specifier ", conv));
+    if (conv == 'r' || conv == 'a')
+      v = Value::string(repr(v));
+    else if (conv == 's')
+      v = Value::string(to_str(v));
+    else if (conv)
+      throw Error(cat("Unknown conversion specifier ", conv));
     out += format_spec(v, spec);
+    check_size_limit(out.size());
   }
   return out;
 }

@@ -84,7 +84,8 @@ std::optional<Value> Loop::getattr(const std::string& name) const {
     return i > 0 ? items[index - 1] : Value::undefined("there is no previous item");
   if (name == "nextitem")
     return i + 1 < n ? items[index + 1] : Value::undefined("there is no next item");
-  if (name == "cycle") return Value::object(std::make_shared<Function>("cycle", &loop_cycle, self()));
+  if (name == "cycle")
+    return Value::object(std::make_shared<Function>("cycle", &loop_cycle, self()));
   if (name == "changed")
     return Value::object(std::make_shared<Function>("changed", &loop_changed, self()));
   return std::nullopt;
@@ -126,6 +127,7 @@ std::string Interpreter::render(const Program& prog, const ScopePtr& globals) {
       objs.clear();
     }
   } release{tracked_};
+  const SizeLimit size_limit(limits_.max_output);
   try {
     exec_body(prog.body, child(globals));
   } catch (const std::bad_alloc&) {
@@ -139,14 +141,28 @@ std::string Interpreter::render(const Program& prog, const ScopePtr& globals) {
   return out;
 }
 
-void Interpreter::check_size(size_t n) const {
-  if (n > limits_.max_output)
-    throw Error(cat("output or string too large (limit ", limits_.max_output, " bytes)"));
+void Interpreter::check_size(size_t n) const { check_size_limit(n); }
+
+void Interpreter::step(uint64_t n) {
+  steps_ += n;
+  if (steps_ > limits_.max_steps)
+    throw Error(cat("template ran too long (more than ", limits_.max_steps, " steps)"));
 }
 
-void Interpreter::step() {
-  if (++steps_ > limits_.max_steps)
-    throw Error(cat("template ran too long (more than ", limits_.max_steps, " steps)"));
+uint64_t work_size(const Value& v) {
+  switch (v.kind()) {
+    case Kind::String:
+      return v.s().size() / 64;
+    case Kind::List:
+    case Kind::Tuple:
+      return v.items().size() / 8;
+    case Kind::Dict:
+      return v.dict().items.size() / 8;
+    case Kind::Iterator:
+      return (v.iter().items.size() - v.iter().pos) / 8;
+    default:
+      return 0;
+  }
 }
 
 void Interpreter::emit(const std::string& s) {
@@ -295,7 +311,8 @@ void Interpreter::assign(const Target& t, const Value& v, Scope& scope) {
   }
 }
 
-Value Interpreter::apply_filter_chain(const Expr& chain, const Value& input, const ScopePtr& scope) {
+Value Interpreter::apply_filter_chain(const Expr& chain, const Value& input,
+                                      const ScopePtr& scope) {
   const Value operand = chain.a ? apply_filter_chain(*chain.a, input, scope) : input;
   CallArgs args;
   eval_args(chain.args, scope, args);
@@ -336,14 +353,17 @@ Value Interpreter::call(const Value& callee, CallArgs& args) {
   if (callee.is_undefined()) fail_undefined(callee);
   if (!callee.is_object() || !callee.obj()->callable())
     throw Error(cat("'", type_name(callee), "' object is not callable"));
-  step();
+  uint64_t work = 1;
+  for (const auto& a : args.pos) work += work_size(a);
+  step(work);
   return callee.obj()->call(*this, args);
 }
 
 Value Interpreter::call_macro(const Stmt& def, const std::string& name, const ScopePtr& closure,
                               CallArgs& args) {
   if (call_depth_ >= limits_.max_call_depth)
-    throw Error(cat("maximum recursion depth exceeded (", limits_.max_call_depth, " nested macro calls)"));
+    throw Error(
+        cat("maximum recursion depth exceeded (", limits_.max_call_depth, " nested macro calls)"));
   auto scope = child(closure);
   const size_t nparams = def.params.size();
   std::vector<std::optional<Value>> bound(nparams);
@@ -381,7 +401,8 @@ Value Interpreter::call_macro(const Stmt& def, const std::string& name, const Sc
     scope->set("kwargs", Value::dict(std::move(d)));
   } else if (!kwargs.empty()) {
     if (kwargs.front().first == "caller")
-      throw Error(cat("macro '", name, "' was invoked with two values for the special caller argument"));
+      throw Error(
+          cat("macro '", name, "' was invoked with two values for the special caller argument"));
     throw Error(cat("macro '", name, "' takes no keyword argument '", kwargs.front().first, "'"));
   }
   if (def.uses_varargs) {

@@ -49,14 +49,15 @@ class Interpreter {
 
   const Limits& limits() const { return limits_; }
   void check_size(size_t n) const;  // throws if a value of n bytes would exceed the limits
-  void step();                      // counts work; throws past max_steps
+  void step(uint64_t n = 1);        // counts work; throws past max_steps
 
   // Attribute and item lookup with Jinja's sandboxed semantics (env.getattr / env.getitem).
   static Value getattr(const Value& obj, const std::string& name);
   static Value getitem(const Value& obj, const Value& key);
 
   // Macro invocation (used by the Macro object).
-  Value call_macro(const Stmt& def, const std::string& name, const ScopePtr& closure, CallArgs& args);
+  Value call_macro(const Stmt& def, const std::string& name, const ScopePtr& closure,
+                   CallArgs& args);
 
  private:
   enum class Flow { Normal, Break, Continue };
@@ -82,7 +83,10 @@ class Interpreter {
   int line_ = 0;  // line of the innermost node being run, for error messages
 };
 
-// Python operators (interpreter_ops.cpp).
+// Work to charge for an operation over v: about one step per 8 elements or 64 bytes.
+uint64_t work_size(const Value& v);
+
+// Python operators (interpreter_eval.cpp).
 Value py_binary(BinOp op, const Value& a, const Value& b, const Interpreter& in);
 bool py_contains(const Value& container, const Value& item);
 Value py_neg(const Value& v, bool negate);

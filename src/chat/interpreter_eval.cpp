@@ -20,13 +20,20 @@ namespace {
 
 const char* op_text(BinOp op) {
   switch (op) {
-    case BinOp::Add: return "+";
-    case BinOp::Sub: return "-";
-    case BinOp::Mul: return "*";
-    case BinOp::Div: return "/";
-    case BinOp::FloorDiv: return "//";
-    case BinOp::Mod: return "%";
-    case BinOp::Pow: return "**";
+    case BinOp::Add:
+      return "+";
+    case BinOp::Sub:
+      return "-";
+    case BinOp::Mul:
+      return "*";
+    case BinOp::Div:
+      return "/";
+    case BinOp::FloorDiv:
+      return "//";
+    case BinOp::Mod:
+      return "%";
+    case BinOp::Pow:
+      return "**";
   }
   return "?";
 }
@@ -81,9 +88,12 @@ Value int_op(BinOp op, int64_t a, int64_t b) {
 
 Value float_op(BinOp op, double a, double b) {
   switch (op) {
-    case BinOp::Add: return Value::number(a + b);
-    case BinOp::Sub: return Value::number(a - b);
-    case BinOp::Mul: return Value::number(a * b);
+    case BinOp::Add:
+      return Value::number(a + b);
+    case BinOp::Sub:
+      return Value::number(a - b);
+    case BinOp::Mul:
+      return Value::number(a * b);
     case BinOp::Div:
       if (b == 0) throw Error("float division by zero");
       return Value::number(a / b);
@@ -145,6 +155,7 @@ Value py_binary(BinOp op, const Value& a, const Value& b, const Interpreter& in)
         return Value::string(a.s() + b.s());
       }
       if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
+        in.check_size((a.items().size() + b.items().size()) * sizeof(Value));
         std::vector<Value> items = a.items();
         items.insert(items.end(), b.items().begin(), b.items().end());
         return a.is_list() ? Value::list(std::move(items)) : Value::tuple(std::move(items));
@@ -154,8 +165,7 @@ Value py_binary(BinOp op, const Value& a, const Value& b, const Interpreter& in)
       const Value* seq = a.is_integral() ? &b : &a;
       const Value* n = a.is_integral() ? &a : &b;
       if (!n->is_integral()) break;
-      if (seq->is_string())
-        return Value::string(repeat(seq->s(), n->i(), in, seq->s().size()));
+      if (seq->is_string()) return Value::string(repeat(seq->s(), n->i(), in, seq->s().size()));
       if (seq->is_seq()) {
         auto items = repeat(seq->items(), n->i(), in, seq->items().size() * sizeof(Value));
         return seq->is_list() ? Value::list(std::move(items)) : Value::tuple(std::move(items));
@@ -169,7 +179,8 @@ Value py_binary(BinOp op, const Value& a, const Value& b, const Interpreter& in)
         return Value::string(std::move(s));
       }
       break;
-    default: break;
+    default:
+      break;
   }
   unsupported(op_text(op), a, b);
 }
@@ -205,8 +216,10 @@ bool py_contains(const Value& container, const Value& item) {
         if (equals(it.items[it.pos++], item)) return true;
       return false;
     }
-    case Kind::Undefined: return false;
-    default: throw Error(cat("argument of type '", type_name(container), "' is not iterable"));
+    case Kind::Undefined:
+      return false;
+    default:
+      throw Error(cat("argument of type '", type_name(container), "' is not iterable"));
   }
 }
 
@@ -214,12 +227,29 @@ namespace {
 
 // Dunder attributes every Python object has: the sandbox answers them with an unsafe Undefined.
 bool universal_dunder(const std::string& name) {
-  static const char* const names[] = {"__class__", "__doc__", "__init__", "__new__", "__str__",
-                                      "__repr__", "__hash__", "__eq__", "__ne__", "__dir__",
-                                      "__getattribute__", "__setattr__", "__delattr__",
-                                      "__reduce__", "__reduce_ex__", "__sizeof__", "__format__",
-                                      "__subclasshook__", "__init_subclass__", "__lt__", "__le__",
-                                      "__gt__", "__ge__"};
+  static const char* const names[] = {"__class__",
+                                      "__doc__",
+                                      "__init__",
+                                      "__new__",
+                                      "__str__",
+                                      "__repr__",
+                                      "__hash__",
+                                      "__eq__",
+                                      "__ne__",
+                                      "__dir__",
+                                      "__getattribute__",
+                                      "__setattr__",
+                                      "__delattr__",
+                                      "__reduce__",
+                                      "__reduce_ex__",
+                                      "__sizeof__",
+                                      "__format__",
+                                      "__subclasshook__",
+                                      "__init_subclass__",
+                                      "__lt__",
+                                      "__le__",
+                                      "__gt__",
+                                      "__ge__"};
   for (const char* n : names)
     if (name == n) return true;
   return false;
@@ -229,9 +259,11 @@ bool universal_dunder(const std::string& name) {
 
 Value Interpreter::getattr(const Value& obj, const std::string& name) {
   if (!name.empty() && name[0] == '_' && universal_dunder(name))
-    return Value::undefined(cat("access to attribute '", name, "' of '", type_name(obj), "' object is unsafe."), true);
+    return Value::undefined(
+        cat("access to attribute '", name, "' of '", type_name(obj), "' object is unsafe."), true);
   switch (obj.kind()) {
-    case Kind::Undefined: fail_undefined(obj);
+    case Kind::Undefined:
+      fail_undefined(obj);
     case Kind::Object:
       if (auto v = obj.obj()->getattr(name)) return *v;
       return undefined_attr(obj, name);
@@ -261,7 +293,8 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
     return undefined_item(obj, key);
   };
   switch (obj.kind()) {
-    case Kind::Undefined: fail_undefined(obj);
+    case Kind::Undefined:
+      fail_undefined(obj);
     case Kind::Dict:
       if (is_hashable(key))
         if (const Value* v = obj.dict().find(key)) return *v;
@@ -285,7 +318,8 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
       if (i < 0 || i >= n) return undefined_item(obj, key);
       return Value::string(py::encode(std::u32string(1, u[static_cast<size_t>(i)])));
     }
-    default: return by_name();
+    default:
+      return by_name();
   }
 }
 
@@ -299,11 +333,13 @@ Value Interpreter::eval_item(const Expr& e, const ScopePtr& scope) {
   // Jinja compiles a slice to Python's own obj[a:b:c] (not env.getitem): errors propagate.
   const Expr& sl = *e.b;
   std::vector<Value> parts;
-  for (const ExprPtr* p : {&sl.a, &sl.b, &sl.c}) parts.push_back(*p ? eval(**p, scope) : Value::none());
+  for (const ExprPtr* p : {&sl.a, &sl.b, &sl.c})
+    parts.push_back(*p ? eval(**p, scope) : Value::none());
   line_ = e.line;
   if (obj.is_undefined()) fail_undefined(obj);
   if (obj.is_dict()) throw Error("unhashable type: 'slice'");
-  if (!obj.is_seq() && !obj.is_string()) throw Error(cat("'", type_name(obj), "' object is not subscriptable"));
+  if (!obj.is_seq() && !obj.is_string())
+    throw Error(cat("'", type_name(obj), "' object is not subscriptable"));
   std::optional<int64_t> bounds[3];
   for (size_t i = 0; i < 3; ++i) {
     if (parts[i].is_none()) continue;
@@ -330,6 +366,8 @@ Value Interpreter::eval_binary(const Expr& e, const ScopePtr& scope) {
   const Value a = eval(*e.a, scope);
   const Value b = eval(*e.b, scope);
   line_ = e.line;
+  if (e.op == BinOp::Pow && e.value.is_bool())  // see parse_pow: -(|a| ** b)
+    return py_neg(py_binary(e.op, py_neg(a, true), b, *this), true);
   return py_binary(e.op, a, b, *this);
 }
 
@@ -340,14 +378,29 @@ Value Interpreter::eval_compare(const Expr& e, const ScopePtr& scope) {
     line_ = e.line;
     bool r = false;
     switch (op) {
-      case CmpOp::Eq: r = equals(left, right); break;
-      case CmpOp::Ne: r = !equals(left, right); break;
-      case CmpOp::Lt: r = less(left, right, "<"); break;
-      case CmpOp::Le: r = less(left, right, "<=") || equals(left, right); break;
-      case CmpOp::Gt: r = less(right, left, ">"); break;
-      case CmpOp::Ge: r = less(right, left, ">=") || equals(left, right); break;
-      case CmpOp::In: r = py_contains(right, left); break;
-      case CmpOp::NotIn: r = !py_contains(right, left); break;
+      case CmpOp::Eq:
+        r = equals(left, right);
+        break;
+      case CmpOp::Ne:
+        r = !equals(left, right);
+        break;
+      case CmpOp::Lt:
+        r = less(left, right, "<");
+        break;
+      case CmpOp::Le:
+        r = less(left, right, "<=") || equals(left, right);
+        break;
+      case CmpOp::Gt:
+        r = less(right, left, ">");
+        break;
+      case CmpOp::Ge:
+        r = less(right, left, ">=") || equals(left, right);
+        break;
+      case CmpOp::In:
+      case CmpOp::NotIn:
+        step(work_size(right));
+        r = py_contains(right, left) == (op == CmpOp::In);
+        break;
     }
     if (!r) return Value::boolean(false);
     left = std::move(right);
@@ -358,7 +411,8 @@ Value Interpreter::eval_compare(const Expr& e, const ScopePtr& scope) {
 Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
   line_ = e.line;
   switch (e.kind) {
-    case ExprKind::Const: return e.value;
+    case ExprKind::Const:
+      return e.value;
     case ExprKind::Name: {
       if (const Value* v = scope->lookup(e.name)) return *v;
       if (auto g = find_global(e.name)) return *g;
@@ -369,7 +423,8 @@ Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
       std::vector<Value> items;
       items.reserve(e.items.size());
       for (const auto& it : e.items) items.push_back(eval(*it, scope));
-      return e.kind == ExprKind::List ? Value::list(std::move(items)) : Value::tuple(std::move(items));
+      return e.kind == ExprKind::List ? Value::list(std::move(items))
+                                      : Value::tuple(std::move(items));
     }
     case ExprKind::Dict: {
       Dict d;
@@ -387,8 +442,10 @@ Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
       line_ = e.line;
       return getattr(obj, e.name);
     }
-    case ExprKind::Item: return eval_item(e, scope);
-    case ExprKind::Slice: throw Error("slice outside a subscript");
+    case ExprKind::Item:
+      return eval_item(e, scope);
+    case ExprKind::Slice:
+      throw Error("slice outside a subscript");
     case ExprKind::Call: {
       const Value callee = eval(*e.a, scope);
       CallArgs args;
@@ -402,7 +459,7 @@ Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
       eval_args(e.args, scope, args);
       line_ = e.line;
       if (!e.filter) throw Error(cat("No filter named '", e.name, "' found."));
-      step();
+      step(1 + work_size(operand));
       return e.filter(*this, operand, args);
     }
     case ExprKind::Test: {
@@ -413,14 +470,16 @@ Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
       if (!e.test) throw Error(cat("No test named '", e.name, "' found."));
       return Value::boolean(e.test(*this, operand, args));
     }
-    case ExprKind::Not: return Value::boolean(!truthy(eval(*e.a, scope)));
+    case ExprKind::Not:
+      return Value::boolean(!truthy(eval(*e.a, scope)));
     case ExprKind::Neg:
     case ExprKind::Pos: {
       const Value v = eval(*e.a, scope);
       line_ = e.line;
       return py_neg(v, e.kind == ExprKind::Neg);
     }
-    case ExprKind::Binary: return eval_binary(e, scope);
+    case ExprKind::Binary:
+      return eval_binary(e, scope);
     case ExprKind::And: {
       Value l = eval(*e.a, scope);
       if (!truthy(l)) return l;
@@ -439,7 +498,8 @@ Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
       }
       return Value::string(std::move(s));
     }
-    case ExprKind::Compare: return eval_compare(e, scope);
+    case ExprKind::Compare:
+      return eval_compare(e, scope);
     case ExprKind::Cond:
       if (truthy(eval(*e.a, scope))) return eval(*e.b, scope);
       if (e.c) return eval(*e.c, scope);

@@ -305,8 +305,10 @@ class Lexer {
             break;
           }
         }
-        if (t.empty()) base = 10;
-        else q = r;
+        if (t.empty())
+          base = 10;
+        else
+          q = r;
       }
     }
     if (base == 10) {
@@ -315,7 +317,9 @@ class Lexer {
       size_t r = q + 1;
       const bool zero = c == '0';
       while (r < src_.size()) {
-        if (src_[r] == '_' && r + 1 < src_.size() && (zero ? src_[r + 1] == '0' : is_digit(src_[r + 1]))) ++r;
+        if (src_[r] == '_' && r + 1 < src_.size() &&
+            (zero ? src_[r + 1] == '0' : is_digit(src_[r + 1])))
+          ++r;
         if (r < src_.size() && (zero ? src_[r] == '0' : is_digit(src_[r]))) {
           t.push_back(src_[r++]);
         } else {
@@ -362,7 +366,8 @@ class Lexer {
     const int start_line = line_;
     size_t q = pos_ + 1;
     while (q < src_.size() && src_[q] != quote) q += src_[q] == '\\' ? 2 : 1;
-    if (q >= src_.size()) fail(start_line, cat("unexpected char ", quote == '\'' ? "\"'\"" : "'\"'", " at ", pos_));
+    if (q >= src_.size())
+      fail(start_line, cat("unexpected char ", quote == '\'' ? "\"'\"" : "'\"'", " at ", pos_));
     const std::string raw = src_.substr(pos_ + 1, q - pos_ - 1);
     push(Tok::String, unescape(raw, start_line), start_line);
     line_ += count_newlines(raw);
@@ -387,34 +392,62 @@ class Lexer {
           if (i + 1 >= u.size()) fail(line, "truncated escape");
           const char32_t h = u[++i];
           int d = -1;
-          if (h >= '0' && h <= '9') d = static_cast<int>(h - '0');
-          else if ((h | 0x20) >= 'a' && (h | 0x20) <= 'f') d = static_cast<int>((h | 0x20) - 'a' + 10);
+          if (h >= '0' && h <= '9')
+            d = static_cast<int>(h - '0');
+          else if ((h | 0x20) >= 'a' && (h | 0x20) <= 'f')
+            d = static_cast<int>((h | 0x20) - 'a' + 10);
           if (d < 0) fail(line, "truncated escape");
           v = v * 16 + static_cast<char32_t>(d);
         }
         return v;
       };
       switch (e) {
-        case '\n': break;
-        case '\\': out += '\\'; break;
-        case '\'': out += '\''; break;
-        case '"': out += '"'; break;
-        case 'a': out += '\a'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'v': out += '\v'; break;
-        case 'x': py::append_utf8(out, hex(2)); break;
-        case 'u': py::append_utf8(out, hex(4)); break;
+        case '\n':
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '\'':
+          out += '\'';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case 'a':
+          out += '\a';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case 'x':
+          py::append_utf8(out, hex(2));
+          break;
+        case 'u':
+          py::append_utf8(out, hex(4));
+          break;
         case 'U': {
           const char32_t v = hex(8);
           if (v > 0x10FFFF) fail(line, "illegal Unicode character");
           py::append_utf8(out, v);
           break;
         }
-        case 'N': fail(line, "named Unicode escapes (\\N{...}) are not supported");
+        case 'N':
+          fail(line, "named Unicode escapes (\\N{...}) are not supported");
         default:
           if (e >= '0' && e <= '7') {
             char32_t v = e - '0';
@@ -425,9 +458,12 @@ class Lexer {
             // backslashreplace turned the character into an escape, whose backslash the
             // literal's backslash then escaped: the text of the escape remains.
             char buf[16];
-            if (e < 0x100) std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(e));
-            else if (e < 0x10000) std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(e));
-            else std::snprintf(buf, sizeof buf, "\\U%08x", static_cast<unsigned>(e));
+            if (e < 0x100)
+              std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(e));
+            else if (e < 0x10000)
+              std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(e));
+            else
+              std::snprintf(buf, sizeof buf, "\\U%08x", static_cast<unsigned>(e));
             out += buf;
           } else {
             out += '\\';
@@ -452,7 +488,8 @@ class Lexer {
     if (one.find(c) == std::string::npos) {
       size_t q = pos_;
       const char32_t bad = py::decode_at(src_, q);
-      fail(line_, cat("unexpected char ", py::repr(py::encode(std::u32string(1, bad))), " at ", pos_));
+      fail(line_,
+           cat("unexpected char ", py::repr(py::encode(std::u32string(1, bad))), " at ", pos_));
     }
     if (c == '(' || c == '[' || c == '{') {
       balance.push_back(c == '(' ? ')' : c == '[' ? ']' : '}');
@@ -488,17 +525,28 @@ std::vector<Token> tokenize(std::string_view source) {
 
 const char* describe(const Token& t) {
   switch (t.type) {
-    case Tok::Data: return "template data";
-    case Tok::VarBegin: return "begin of print statement";
-    case Tok::VarEnd: return "end of print statement";
-    case Tok::BlockBegin: return "begin of statement block";
-    case Tok::BlockEnd: return "end of statement block";
-    case Tok::Name: return "name";
-    case Tok::String: return "string";
-    case Tok::Int: return "integer";
-    case Tok::Float: return "float";
-    case Tok::Op: return "operator";
-    case Tok::Eof: return "end of template";
+    case Tok::Data:
+      return "template data";
+    case Tok::VarBegin:
+      return "begin of print statement";
+    case Tok::VarEnd:
+      return "end of print statement";
+    case Tok::BlockBegin:
+      return "begin of statement block";
+    case Tok::BlockEnd:
+      return "end of statement block";
+    case Tok::Name:
+      return "name";
+    case Tok::String:
+      return "string";
+    case Tok::Int:
+      return "integer";
+    case Tok::Float:
+      return "float";
+    case Tok::Op:
+      return "operator";
+    case Tok::Eof:
+      return "end of template";
   }
   return "token";
 }

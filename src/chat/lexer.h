@@ -11,7 +11,19 @@
 
 namespace helix::chat {
 
-enum class Tok : uint8_t { Data, VarBegin, VarEnd, BlockBegin, BlockEnd, Name, String, Int, Float, Op, Eof };
+enum class Tok : uint8_t {
+  Data,
+  VarBegin,
+  VarEnd,
+  BlockBegin,
+  BlockEnd,
+  Name,
+  String,
+  Int,
+  Float,
+  Op,
+  Eof
+};
 
 struct Token {
   Tok type = Tok::Eof;

@@ -40,7 +40,8 @@ std::optional<std::string> cp_slice(const std::string& s, std::optional<int64_t>
   if (b > n) return std::nullopt;
   e = std::min(e, n);
   if (e <= b) return std::string();
-  return py::encode(std::u32string_view(u).substr(static_cast<size_t>(b), static_cast<size_t>(e - b)));
+  return py::encode(
+      std::u32string_view(u).substr(static_cast<size_t>(b), static_cast<size_t>(e - b)));
 }
 
 Value affix_test(const Value& self, CallArgs& a, bool start_side, const char* fname) {
@@ -54,36 +55,52 @@ Value affix_test(const Value& self, CallArgs& a, bool start_side, const char* fn
     const std::string& hay = *hay_opt;
     const std::string& x = c.s();
     if (x.size() > hay.size()) continue;
-    if (start_side ? hay.compare(0, x.size(), x) == 0 : hay.compare(hay.size() - x.size(), x.size(), x) == 0)
+    if (start_side ? hay.compare(0, x.size(), x) == 0
+                   : hay.compare(hay.size() - x.size(), x.size(), x) == 0)
       return Value::boolean(true);
   }
   return Value::boolean(false);
 }
 
-Value m_startswith(Interpreter&, const Value& self, CallArgs& a) { return affix_test(self, a, true, "startswith"); }
-Value m_endswith(Interpreter&, const Value& self, CallArgs& a) { return affix_test(self, a, false, "endswith"); }
+Value m_startswith(Interpreter&, const Value& self, CallArgs& a) {
+  return affix_test(self, a, true, "startswith");
+}
+Value m_endswith(Interpreter&, const Value& self, CallArgs& a) {
+  return affix_test(self, a, false, "endswith");
+}
 
 Value finder(const Value& self, CallArgs& a, bool reverse, bool raise, const char* fname) {
   auto s = bind_args(fname, a, {"sub", "start", "end"}, 1);
-  const int64_t r = py::find(self_str(self), need_str(*s[0], fname), opt_index(s[1]), opt_index(s[2]), reverse);
+  const int64_t r =
+      py::find(self_str(self), need_str(*s[0], fname), opt_index(s[1]), opt_index(s[2]), reverse);
   if (r < 0 && raise) throw Error("substring not found");
   return Value::integer(r);
 }
 
-Value m_find(Interpreter&, const Value& self, CallArgs& a) { return finder(self, a, false, false, "find"); }
-Value m_rfind(Interpreter&, const Value& self, CallArgs& a) { return finder(self, a, true, false, "rfind"); }
-Value m_index(Interpreter&, const Value& self, CallArgs& a) { return finder(self, a, false, true, "index"); }
-Value m_rindex(Interpreter&, const Value& self, CallArgs& a) { return finder(self, a, true, true, "rindex"); }
+Value m_find(Interpreter&, const Value& self, CallArgs& a) {
+  return finder(self, a, false, false, "find");
+}
+Value m_rfind(Interpreter&, const Value& self, CallArgs& a) {
+  return finder(self, a, true, false, "rfind");
+}
+Value m_index(Interpreter&, const Value& self, CallArgs& a) {
+  return finder(self, a, false, true, "index");
+}
+Value m_rindex(Interpreter&, const Value& self, CallArgs& a) {
+  return finder(self, a, true, true, "rindex");
+}
 
 Value m_count(Interpreter&, const Value& self, CallArgs& a) {
   auto s = bind_args("count", a, {"sub", "start", "end"}, 1);
-  return Value::integer(py::count(self_str(self), need_str(*s[0], "count"), opt_index(s[1]), opt_index(s[2])));
+  return Value::integer(
+      py::count(self_str(self), need_str(*s[0], "count"), opt_index(s[1]), opt_index(s[2])));
 }
 
 Value m_replace(Interpreter& in, const Value& self, CallArgs& a) {
   auto s = bind_args("replace", a, {"old", "new", "count"}, 2);
   const int64_t count = s[2] ? to_index(*s[2], "count") : -1;
-  std::string r = py::replace(self_str(self), need_str(*s[0], "replace"), need_str(*s[1], "replace"), count);
+  std::string r = checked_replace(self_str(self), need_str(*s[0], "replace"),
+                                  need_str(*s[1], "replace"), count);
   in.check_size(r.size());
   return Value::string(std::move(r));
 }
@@ -99,11 +116,16 @@ Value splitter(const Value& self, CallArgs& a, bool right, const char* fname) {
   auto s = bind_args(fname, a, {"sep", "maxsplit"});
   const int64_t maxsplit = s[1] ? to_index(*s[1], "maxsplit") : -1;
   const auto sep = opt_str(s[0], "sep");
-  return str_list(right ? py::rsplit(self_str(self), sep, maxsplit) : py::split(self_str(self), sep, maxsplit));
+  return str_list(right ? py::rsplit(self_str(self), sep, maxsplit)
+                        : py::split(self_str(self), sep, maxsplit));
 }
 
-Value m_split(Interpreter&, const Value& self, CallArgs& a) { return splitter(self, a, false, "split"); }
-Value m_rsplit(Interpreter&, const Value& self, CallArgs& a) { return splitter(self, a, true, "rsplit"); }
+Value m_split(Interpreter&, const Value& self, CallArgs& a) {
+  return splitter(self, a, false, "split");
+}
+Value m_rsplit(Interpreter&, const Value& self, CallArgs& a) {
+  return splitter(self, a, true, "rsplit");
+}
 
 Value m_splitlines(Interpreter&, const Value& self, CallArgs& a) {
   auto s = bind_args("splitlines", a, {"keepends"});
@@ -115,9 +137,15 @@ Value stripper(const Value& self, CallArgs& a, bool l, bool r, const char* fname
   return Value::string(py::strip(self_str(self), opt_str(s[0], fname), l, r));
 }
 
-Value m_strip(Interpreter&, const Value& self, CallArgs& a) { return stripper(self, a, true, true, "strip"); }
-Value m_lstrip(Interpreter&, const Value& self, CallArgs& a) { return stripper(self, a, true, false, "lstrip"); }
-Value m_rstrip(Interpreter&, const Value& self, CallArgs& a) { return stripper(self, a, false, true, "rstrip"); }
+Value m_strip(Interpreter&, const Value& self, CallArgs& a) {
+  return stripper(self, a, true, true, "strip");
+}
+Value m_lstrip(Interpreter&, const Value& self, CallArgs& a) {
+  return stripper(self, a, true, false, "lstrip");
+}
+Value m_rstrip(Interpreter&, const Value& self, CallArgs& a) {
+  return stripper(self, a, false, true, "rstrip");
+}
 
 Value m_join(Interpreter& in, const Value& self, CallArgs& a) {
   auto s = bind_args("join", a, {"iterable"}, 1);
@@ -190,7 +218,8 @@ Value m_isidentifier(Interpreter&, const Value& self, CallArgs& a) {
   bind_args("isidentifier", a, {});
   const std::u32string u = py::decode(self_str(self));
   if (u.empty() || py::isdigit(u[0])) return Value::boolean(false);
-  return Value::boolean(std::all_of(u.begin(), u.end(), [](char32_t c) { return c == '_' || py::isalnum(c); }));
+  return Value::boolean(
+      std::all_of(u.begin(), u.end(), [](char32_t c) { return c == '_' || py::isalnum(c); }));
 }
 
 std::string fill_char(const std::optional<Value>& v) {
@@ -208,6 +237,7 @@ Value justify(const Value& self, CallArgs& a, int side, const char* fname) {
   const auto len = static_cast<int64_t>(py::length(str));
   if (width <= len) return self;
   const int64_t pad = width - len;
+  check_repeat(pad, fill.size());
   int64_t left = side < 0 ? 0 : side > 0 ? pad : pad / 2 + (pad & width & 1);
   std::string out;
   for (int64_t i = 0; i < left; ++i) out += fill;
@@ -216,8 +246,12 @@ Value justify(const Value& self, CallArgs& a, int side, const char* fname) {
   return Value::string(out);
 }
 
-Value m_center(Interpreter&, const Value& self, CallArgs& a) { return justify(self, a, 0, "center"); }
-Value m_ljust(Interpreter&, const Value& self, CallArgs& a) { return justify(self, a, -1, "ljust"); }
+Value m_center(Interpreter&, const Value& self, CallArgs& a) {
+  return justify(self, a, 0, "center");
+}
+Value m_ljust(Interpreter&, const Value& self, CallArgs& a) {
+  return justify(self, a, -1, "ljust");
+}
 Value m_rjust(Interpreter&, const Value& self, CallArgs& a) { return justify(self, a, 1, "rjust"); }
 
 Value m_zfill(Interpreter&, const Value& self, CallArgs& a) {
@@ -226,6 +260,7 @@ Value m_zfill(Interpreter&, const Value& self, CallArgs& a) {
   std::string str = self_str(self);
   const auto len = static_cast<int64_t>(py::length(str));
   if (width <= len) return self;
+  check_repeat(width - len, 1);
   std::string sign;
   if (!str.empty() && (str[0] == '+' || str[0] == '-')) {
     sign = str.substr(0, 1);
@@ -244,11 +279,16 @@ Value partitioner(const Value& self, CallArgs& a, bool right, const char* fname)
     if (right) return Value::tuple({Value::string(""), Value::string(""), self});
     return Value::tuple({self, Value::string(""), Value::string("")});
   }
-  return Value::tuple({Value::string(str.substr(0, p)), Value::string(sep), Value::string(str.substr(p + sep.size()))});
+  return Value::tuple({Value::string(str.substr(0, p)), Value::string(sep),
+                       Value::string(str.substr(p + sep.size()))});
 }
 
-Value m_partition(Interpreter&, const Value& self, CallArgs& a) { return partitioner(self, a, false, "partition"); }
-Value m_rpartition(Interpreter&, const Value& self, CallArgs& a) { return partitioner(self, a, true, "rpartition"); }
+Value m_partition(Interpreter&, const Value& self, CallArgs& a) {
+  return partitioner(self, a, false, "partition");
+}
+Value m_rpartition(Interpreter&, const Value& self, CallArgs& a) {
+  return partitioner(self, a, true, "rpartition");
+}
 
 Value m_removeprefix(Interpreter&, const Value& self, CallArgs& a) {
   auto s = bind_args("removeprefix", a, {"prefix"}, 1);
@@ -310,7 +350,8 @@ Value m_copy(Interpreter&, const Value& self, CallArgs& a) {
 Value l_count(Interpreter&, const Value& self, CallArgs& a) {
   auto s = bind_args("count", a, {"value"}, 1);
   const auto& items = self.items();
-  return Value::integer(std::count_if(items.begin(), items.end(), [&](const Value& v) { return equals(v, *s[0]); }));
+  return Value::integer(
+      std::count_if(items.begin(), items.end(), [&](const Value& v) { return equals(v, *s[0]); }));
 }
 
 Value l_index(Interpreter&, const Value& self, CallArgs& a) {
@@ -331,21 +372,47 @@ struct MethodDef {
 };
 
 const MethodDef kStrMethods[] = {
-    {"startswith", m_startswith}, {"endswith", m_endswith}, {"find", m_find},
-    {"rfind", m_rfind}, {"index", m_index}, {"rindex", m_rindex}, {"count", m_count},
-    {"replace", m_replace}, {"split", m_split}, {"rsplit", m_rsplit},
-    {"splitlines", m_splitlines}, {"strip", m_strip}, {"lstrip", m_lstrip},
-    {"rstrip", m_rstrip}, {"join", m_join}, {"upper", str_map<py::upper>},
-    {"lower", str_map<py::lower>}, {"casefold", str_map<py::lower>},
-    {"title", str_map<py::title>}, {"capitalize", str_map<py::capitalize>},
-    {"swapcase", str_map<py::swapcase>}, {"isalpha", str_all<py::isalpha>},
-    {"isalnum", str_all<py::isalnum>}, {"isdigit", str_all<py::isdigit>},
-    {"isdecimal", str_all<py::isdigit>}, {"isnumeric", str_all<py::isdigit>},
-    {"isspace", str_all<py::isspace>}, {"isascii", m_isascii}, {"islower", m_islower},
-    {"isupper", m_isupper}, {"istitle", m_istitle}, {"isidentifier", m_isidentifier},
-    {"center", m_center}, {"ljust", m_ljust}, {"rjust", m_rjust}, {"zfill", m_zfill},
-    {"partition", m_partition}, {"rpartition", m_rpartition},
-    {"removeprefix", m_removeprefix}, {"removesuffix", m_removesuffix}, {"format", m_format},
+    {"startswith", m_startswith},
+    {"endswith", m_endswith},
+    {"find", m_find},
+    {"rfind", m_rfind},
+    {"index", m_index},
+    {"rindex", m_rindex},
+    {"count", m_count},
+    {"replace", m_replace},
+    {"split", m_split},
+    {"rsplit", m_rsplit},
+    {"splitlines", m_splitlines},
+    {"strip", m_strip},
+    {"lstrip", m_lstrip},
+    {"rstrip", m_rstrip},
+    {"join", m_join},
+    {"upper", str_map<py::upper>},
+    {"lower", str_map<py::lower>},
+    {"casefold", str_map<py::lower>},
+    {"title", str_map<py::title>},
+    {"capitalize", str_map<py::capitalize>},
+    {"swapcase", str_map<py::swapcase>},
+    {"isalpha", str_all<py::isalpha>},
+    {"isalnum", str_all<py::isalnum>},
+    {"isdigit", str_all<py::isdigit>},
+    {"isdecimal", str_all<py::isdigit>},
+    {"isnumeric", str_all<py::isdigit>},
+    {"isspace", str_all<py::isspace>},
+    {"isascii", m_isascii},
+    {"islower", m_islower},
+    {"isupper", m_isupper},
+    {"istitle", m_istitle},
+    {"isidentifier", m_isidentifier},
+    {"center", m_center},
+    {"ljust", m_ljust},
+    {"rjust", m_rjust},
+    {"zfill", m_zfill},
+    {"partition", m_partition},
+    {"rpartition", m_rpartition},
+    {"removeprefix", m_removeprefix},
+    {"removesuffix", m_removesuffix},
+    {"format", m_format},
 };
 
 const MethodDef kDictMethods[] = {
@@ -354,22 +421,27 @@ const MethodDef kDictMethods[] = {
 const char* const kDictUnsafe[] = {"clear", "pop", "popitem", "setdefault", "update"};
 
 const MethodDef kListMethods[] = {{"count", l_count}, {"index", l_index}, {"copy", m_copy}};
-const char* const kListUnsafe[] = {"append", "clear", "extend", "insert", "pop", "remove", "reverse", "sort"};
+const char* const kListUnsafe[] = {"append", "clear",  "extend",  "insert",
+                                   "pop",    "remove", "reverse", "sort"};
 
 const MethodDef kTupleMethods[] = {{"count", l_count}, {"index", l_index}};
 
 template <size_t N>
-std::optional<Value> lookup(const MethodDef (&table)[N], const Value& self, const std::string& name) {
+std::optional<Value> lookup(const MethodDef (&table)[N], const Value& self,
+                            const std::string& name) {
   for (const auto& m : table)
     if (name == m.name) return Value::object(std::make_shared<Function>(m.name, m.fn, self));
   return std::nullopt;
 }
 
 template <size_t N>
-std::optional<Value> unsafe(const char* const (&names)[N], const Value& self, const std::string& name) {
+std::optional<Value> unsafe(const char* const (&names)[N], const Value& self,
+                            const std::string& name) {
   for (const char* n : names)
     if (name == n)
-      return Value::undefined(cat("access to attribute '", name, "' of '", type_name(self), "' object is unsafe."), true);
+      return Value::undefined(
+          cat("access to attribute '", name, "' of '", type_name(self), "' object is unsafe."),
+          true);
   return std::nullopt;
 }
 
@@ -377,15 +449,18 @@ std::optional<Value> unsafe(const char* const (&names)[N], const Value& self, co
 
 std::optional<Value> get_method(const Value& self, const std::string& name) {
   switch (self.kind()) {
-    case Kind::String: return lookup(kStrMethods, self, name);
+    case Kind::String:
+      return lookup(kStrMethods, self, name);
     case Kind::Dict:
       if (auto m = lookup(kDictMethods, self, name)) return m;
       return unsafe(kDictUnsafe, self, name);
     case Kind::List:
       if (auto m = lookup(kListMethods, self, name)) return m;
       return unsafe(kListUnsafe, self, name);
-    case Kind::Tuple: return lookup(kTupleMethods, self, name);
-    default: return std::nullopt;
+    case Kind::Tuple:
+      return lookup(kTupleMethods, self, name);
+    default:
+      return std::nullopt;
   }
 }
 

@@ -68,13 +68,11 @@ bool is_escaped_byte(char32_t c) { return c >= 0xDC80 && c <= 0xDCFF; }
 
 std::u32string to_set(const std::string& chars) { return decode(chars); }
 
-bool in_set(const std::u32string& set, char32_t c) {
-  return set.find(c) != std::u32string::npos;
-}
+bool in_set(const std::u32string& set, char32_t c) { return set.find(c) != std::u32string::npos; }
 
 // Python slice-style adjustment of optional [start, end) bounds to [0, n].
-void adjust_bounds(int64_t n, std::optional<int64_t> start, std::optional<int64_t> end,
-                   int64_t& s, int64_t& e) {
+void adjust_bounds(int64_t n, std::optional<int64_t> start, std::optional<int64_t> end, int64_t& s,
+                   int64_t& e) {
   s = start.value_or(0);
   e = end.value_or(n);
   if (s < 0) s = std::max<int64_t>(0, s + n);
@@ -83,8 +81,8 @@ void adjust_bounds(int64_t n, std::optional<int64_t> start, std::optional<int64_
 }
 
 bool is_line_break(char32_t c) {
-  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D ||
-         c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
+  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D || c == 0x1E ||
+         c == 0x85 || c == 0x2028 || c == 0x2029;
 }
 
 }  // namespace
@@ -151,8 +149,8 @@ size_t length(std::string_view s) {
 
 bool isspace(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202F || c == 0x205F || c == 0x3000;
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
 }
 
 bool isprintable(char32_t c) {
@@ -160,12 +158,12 @@ bool isprintable(char32_t c) {
   if (c < 0x7F) return true;
   if (isspace(c)) return false;  // Zs (other than ' '), Zl, Zp
   if (c == 0xAD || (c >= 0x600 && c <= 0x605) || c == 0x61C || c == 0x6DD || c == 0x70F ||
-      c == 0x8E2 || c == 0x180E || (c >= 0x200B && c <= 0x200F) ||
-      (c >= 0x202A && c <= 0x202E) || (c >= 0x2060 && c <= 0x206F) || c == 0xFEFF ||
-      (c >= 0xFFF9 && c <= 0xFFFB) || c == 0xFFFE || c == 0xFFFF)
-    return false;                               // Cf and noncharacters
+      c == 0x8E2 || c == 0x180E || (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) ||
+      (c >= 0x2060 && c <= 0x206F) || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFB) || c == 0xFFFE ||
+      c == 0xFFFF)
+    return false;                                // Cf and noncharacters
   if (c >= 0xD800 && c <= 0xF8FF) return false;  // surrogates, private use
-  if (c >= 0xE0000) return false;               // tags, private use planes
+  if (c >= 0xE0000) return false;                // tags, private use planes
   return c <= 0x10FFFF;
 }
 
@@ -538,10 +536,13 @@ std::optional<int64_t> parse_int(std::string_view s, int base) {
   uint64_t v = 0;
   for (char ch : *clean) {
     int d = -1;
-    if (ch >= '0' && ch <= '9') d = ch - '0';
-    else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') d = (ch | 0x20) - 'a' + 10;
+    if (ch >= '0' && ch <= '9')
+      d = ch - '0';
+    else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')
+      d = (ch | 0x20) - 'a' + 10;
     if (d < 0 || d >= base) return std::nullopt;
-    if (v > (static_cast<uint64_t>(INT64_MAX) + 1 - static_cast<uint64_t>(d)) / static_cast<uint64_t>(base))
+    if (v > (static_cast<uint64_t>(INT64_MAX) + 1 - static_cast<uint64_t>(d)) /
+                static_cast<uint64_t>(base))
       return std::nullopt;  // beyond 64 bits
     v = v * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
   }

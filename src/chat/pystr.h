@@ -34,12 +34,13 @@ char32_t tolower(char32_t c);
 std::string upper(std::string_view s);
 std::string lower(std::string_view s);
 std::string swapcase(std::string_view s);
-std::string capitalize(std::string_view s);  // str.capitalize()
-std::string title(std::string_view s);       // str.title()
-std::string jinja_title(std::string_view s); // Jinja's |title filter (splits on [-\s({[<]+)
+std::string capitalize(std::string_view s);   // str.capitalize()
+std::string title(std::string_view s);        // str.title()
+std::string jinja_title(std::string_view s);  // Jinja's |title filter (splits on [-\s({[<]+)
 
 // strip/lstrip/rstrip: `chars` nullopt strips Unicode whitespace.
-std::string strip(std::string_view s, const std::optional<std::string>& chars, bool left, bool right);
+std::string strip(std::string_view s, const std::optional<std::string>& chars, bool left,
+                  bool right);
 // str.split(sep, maxsplit) / str.rsplit: sep nullopt splits on runs of whitespace.
 std::vector<std::string> split(std::string_view s, const std::optional<std::string>& sep,
                                int64_t maxsplit);

@@ -17,7 +17,8 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& context) const {
   return render(context, Limits{});
 }
 
-std::string ChatTemplate::render(const nlohmann::ordered_json& context, const Limits& limits) const {
+std::string ChatTemplate::render(const nlohmann::ordered_json& context,
+                                 const Limits& limits) const {
   if (!prog_) throw Error("chat template was not parsed");
   if (!context.is_null() && !context.is_object())
     throw Error("chat template context must be a JSON object");

@@ -25,14 +25,21 @@ std::string seq_repr(const Value& v, int depth);
 std::string repr_at(const Value& v, int depth) {
   if (depth > kMaxNesting) throw Error("maximum recursion depth exceeded while getting the repr");
   switch (v.kind()) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "None";
-    case Kind::Bool: return v.b() ? "True" : "False";
-    case Kind::Int: return std::to_string(v.i());
-    case Kind::Float: return py::float_repr(v.f());
-    case Kind::String: return py::repr(v.s());
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "None";
+    case Kind::Bool:
+      return v.b() ? "True" : "False";
+    case Kind::Int:
+      return std::to_string(v.i());
+    case Kind::Float:
+      return py::float_repr(v.f());
+    case Kind::String:
+      return py::repr(v.s());
     case Kind::List:
-    case Kind::Tuple: return seq_repr(v, depth);
+    case Kind::Tuple:
+      return seq_repr(v, depth);
     case Kind::Dict: {
       std::string out = "{";
       bool first = true;
@@ -40,11 +47,14 @@ std::string repr_at(const Value& v, int depth) {
         if (!first) out += ", ";
         first = false;
         out += repr_at(k, depth + 1) + ": " + repr_at(val, depth + 1);
+        check_size_limit(out.size());
       }
       return out + "}";
     }
-    case Kind::Iterator: return "<" + v.iter().type_name + " object>";
-    case Kind::Object: return v.obj()->repr();
+    case Kind::Iterator:
+      return "<" + v.iter().type_name + " object>";
+    case Kind::Object:
+      return v.obj()->repr();
   }
   return "";
 }
@@ -56,6 +66,7 @@ std::string seq_repr(const Value& v, int depth) {
   for (size_t i = 0; i < items.size(); ++i) {
     if (i) out += ", ";
     out += repr_at(items[i], depth + 1);
+    check_size_limit(out.size());
   }
   if (tuple && items.size() == 1) out += ",";
   return out + (tuple ? ")" : "]");
@@ -75,14 +86,29 @@ void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
   char buf[16];
   for (char32_t c : py::decode(s)) {
     switch (c) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      default:
+        break;
     }
     if (c < 0x20 || (ensure_ascii && c >= 0x7F)) {
       if (c >= 0x10000) {
@@ -113,17 +139,30 @@ struct Dumper {
 
   void newline(int level) {
     out.push_back('\n');
+    check_size_limit(out.size() + static_cast<size_t>(level) * opt.indent->size());
     for (int i = 0; i < level; ++i) out += *opt.indent;
   }
 
   void dump(const Value& v, int level) {
-    if (level > kMaxNesting) throw Error("maximum recursion depth exceeded while encoding a JSON object");
+    if (level > kMaxNesting)
+      throw Error("maximum recursion depth exceeded while encoding a JSON object");
+    check_size_limit(out.size());
     switch (v.kind()) {
-      case Kind::None: out += "null"; return;
-      case Kind::Bool: out += v.b() ? "true" : "false"; return;
-      case Kind::Int: out += std::to_string(v.i()); return;
-      case Kind::Float: out += json_float(v.f()); return;
-      case Kind::String: json_string(out, v.s(), opt.ensure_ascii); return;
+      case Kind::None:
+        out += "null";
+        return;
+      case Kind::Bool:
+        out += v.b() ? "true" : "false";
+        return;
+      case Kind::Int:
+        out += std::to_string(v.i());
+        return;
+      case Kind::Float:
+        out += json_float(v.f());
+        return;
+      case Kind::String:
+        json_string(out, v.s(), opt.ensure_ascii);
+        return;
       case Kind::List:
       case Kind::Tuple: {
         const auto& items = v.items();
@@ -160,11 +199,16 @@ struct Dumper {
           if (opt.indent) newline(level + 1);
           const Value& k = kv->first;
           std::string key;
-          if (k.is_string()) key = k.s();
-          else if (k.is_float()) key = json_float(k.f());
-          else if (k.is_bool()) key = k.b() ? "true" : "false";
-          else if (k.is_none()) key = "null";
-          else if (k.is_int()) key = std::to_string(k.i());
+          if (k.is_string())
+            key = k.s();
+          else if (k.is_float())
+            key = json_float(k.f());
+          else if (k.is_bool())
+            key = k.b() ? "true" : "false";
+          else if (k.is_none())
+            key = "null";
+          else if (k.is_int())
+            key = std::to_string(k.i());
           else
             throw Error(cat("keys must be str, int, float, bool or None, not ", type_name(k)));
           json_string(out, key, opt.ensure_ascii);
@@ -185,28 +229,88 @@ struct Dumper {
 
 // --- Dict, CallArgs -----------------------------------------------------------------------------
 
+namespace {
+
+constexpr size_t kIndexFrom = 8;  // dicts up to this size are searched linearly
+thread_local size_t g_size_limit = size_t{64} << 20;
+
+}  // namespace
+
+std::optional<size_t> Dict::locate(const Value& key) const {
+  if (items.size() <= kIndexFrom) {
+    for (size_t i = 0; i < items.size(); ++i)
+      if (equals(items[i].first, key)) return i;
+    return std::nullopt;
+  }
+  for (; indexed_ < items.size(); ++indexed_)
+    index_.emplace(hash_key(items[indexed_].first), indexed_);
+  const auto it = index_.find(hash_key(key));
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
 const Value* Dict::find(const Value& key) const {
-  if (key.is_string()) return find(std::string_view(key.s()));
-  for (const auto& kv : items)
-    if (equals(kv.first, key)) return &kv.second;
-  return nullptr;
+  const auto i = locate(key);
+  return i ? &items[*i].second : nullptr;
 }
 
 const Value* Dict::find(std::string_view key) const {
-  for (const auto& kv : items)
-    if (kv.first.is_string() && kv.first.s() == key) return &kv.second;
-  return nullptr;
+  if (items.size() <= kIndexFrom) {
+    for (const auto& kv : items)
+      if (kv.first.is_string() && kv.first.s() == key) return &kv.second;
+    return nullptr;
+  }
+  return find(Value::string(std::string(key)));
 }
 
 void Dict::set(Value key, Value value) {
-  for (auto& kv : items) {
-    if (equals(kv.first, key)) {
-      kv.second = std::move(value);
-      return;
-    }
+  if (const auto i = locate(key)) {
+    items[*i].second = std::move(value);
+    return;
   }
   items.emplace_back(std::move(key), std::move(value));
 }
+
+std::string hash_key(const Value& v) {
+  switch (v.kind()) {
+    case Kind::Undefined:
+      return "U";
+    case Kind::None:
+      return "N";
+    case Kind::Bool:
+    case Kind::Int:
+      return "i" + std::to_string(v.i());
+    case Kind::Float: {
+      const double d = v.f();
+      if (d == std::floor(d) && std::fabs(d) < 9.2e18)
+        return "i" + std::to_string(static_cast<int64_t>(d));
+      return "f" + py::float_repr(d);
+    }
+    case Kind::String:
+      return "s" + v.s();
+    case Kind::Tuple: {
+      std::string out = "t" + std::to_string(v.items().size()) + ":";
+      for (const auto& x : v.items()) {
+        const std::string k = hash_key(x);
+        out += std::to_string(k.size()) + ":" + k;
+      }
+      return out;
+    }
+    case Kind::Iterator:
+    case Kind::Object:
+      return "o" + std::to_string(reinterpret_cast<uintptr_t>(v.identity()));
+    default:
+      return "r" + repr(v);  // unhashable: callers check is_hashable first
+  }
+}
+
+void check_size_limit(size_t bytes) {
+  if (bytes > g_size_limit)
+    throw Error(cat("output or string too large (limit ", g_size_limit, " bytes)"));
+}
+
+SizeLimit::SizeLimit(size_t bytes) : saved_(g_size_limit) { g_size_limit = bytes; }
+SizeLimit::~SizeLimit() { g_size_limit = saved_; }
 
 const Value* CallArgs::kwarg(std::string_view name) const {
   for (const auto& kv : kw)
@@ -336,17 +440,28 @@ std::string Function::repr() const { return "<built-in method " + name_ + ">"; }
 
 std::string type_name(const Value& v) {
   switch (v.kind()) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "NoneType";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::List: return "list";
-    case Kind::Tuple: return "tuple";
-    case Kind::Dict: return "dict";
-    case Kind::Iterator: return v.iter().type_name;
-    case Kind::Object: return v.obj()->type_name();
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "NoneType";
+    case Kind::Bool:
+      return "bool";
+    case Kind::Int:
+      return "int";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return "str";
+    case Kind::List:
+      return "list";
+    case Kind::Tuple:
+      return "tuple";
+    case Kind::Dict:
+      return "dict";
+    case Kind::Iterator:
+      return v.iter().type_name;
+    case Kind::Object:
+      return v.obj()->type_name();
   }
   return "object";
 }
@@ -359,16 +474,24 @@ std::string object_type_repr(const Value& v) {
 bool truthy(const Value& v) {
   switch (v.kind()) {
     case Kind::Undefined:
-    case Kind::None: return false;
-    case Kind::Bool: return v.b();
-    case Kind::Int: return v.i() != 0;
-    case Kind::Float: return v.f() != 0.0;
-    case Kind::String: return !v.s().empty();
+    case Kind::None:
+      return false;
+    case Kind::Bool:
+      return v.b();
+    case Kind::Int:
+      return v.i() != 0;
+    case Kind::Float:
+      return v.f() != 0.0;
+    case Kind::String:
+      return !v.s().empty();
     case Kind::List:
-    case Kind::Tuple: return !v.items().empty();
-    case Kind::Dict: return !v.dict().items.empty();
+    case Kind::Tuple:
+      return !v.items().empty();
+    case Kind::Dict:
+      return !v.dict().items.empty();
     case Kind::Iterator:
-    case Kind::Object: return true;
+    case Kind::Object:
+      return true;
   }
   return false;
 }
@@ -389,8 +512,10 @@ bool equals(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Kind::Undefined:
-    case Kind::None: return true;
-    case Kind::String: return a.s() == b.s();
+    case Kind::None:
+      return true;
+    case Kind::String:
+      return a.s() == b.s();
     case Kind::List:
     case Kind::Tuple: {
       const auto &x = a.items(), &y = b.items();
@@ -408,7 +533,8 @@ bool equals(const Value& a, const Value& b) {
       }
       return true;
     }
-    default: return a.identity() == b.identity();
+    default:
+      return a.identity() == b.identity();
   }
 }
 
@@ -428,8 +554,10 @@ bool less(const Value& a, const Value& b, const char* op) {
 
 std::vector<Value> iterate(const Value& v) {
   switch (v.kind()) {
-    case Kind::Undefined: return {};
+    case Kind::Undefined:
+      return {};
     case Kind::String: {
+      check_size_limit(v.s().size() * sizeof(Value));
       std::vector<Value> out;
       std::string ch;
       for (char32_t c : py::decode(v.s())) {
@@ -440,7 +568,8 @@ std::vector<Value> iterate(const Value& v) {
       return out;
     }
     case Kind::List:
-    case Kind::Tuple: return v.items();
+    case Kind::Tuple:
+      return v.items();
     case Kind::Dict: {
       std::vector<Value> out;
       for (const auto& kv : v.dict().items) out.push_back(kv.first);
@@ -448,11 +577,13 @@ std::vector<Value> iterate(const Value& v) {
     }
     case Kind::Iterator: {
       IterState& it = v.iter();
-      std::vector<Value> out(it.items.begin() + static_cast<std::ptrdiff_t>(it.pos), it.items.end());
+      std::vector<Value> out(it.items.begin() + static_cast<std::ptrdiff_t>(it.pos),
+                             it.items.end());
       it.pos = it.items.size();
       return out;
     }
-    default: throw Error(cat("'", type_name(v), "' object is not iterable"));
+    default:
+      throw Error(cat("'", type_name(v), "' object is not iterable"));
   }
 }
 
@@ -463,26 +594,34 @@ bool is_iterable(const Value& v) {
     case Kind::List:
     case Kind::Tuple:
     case Kind::Dict:
-    case Kind::Iterator: return true;
-    default: return false;
+    case Kind::Iterator:
+      return true;
+    default:
+      return false;
   }
 }
 
 int64_t length(const Value& v) {
   switch (v.kind()) {
-    case Kind::Undefined: return 0;
-    case Kind::String: return static_cast<int64_t>(py::length(v.s()));
+    case Kind::Undefined:
+      return 0;
+    case Kind::String:
+      return static_cast<int64_t>(py::length(v.s()));
     case Kind::List:
-    case Kind::Tuple: return static_cast<int64_t>(v.items().size());
-    case Kind::Dict: return static_cast<int64_t>(v.dict().items.size());
-    default: throw Error(cat("object of type '", type_name(v), "' has no len()"));
+    case Kind::Tuple:
+      return static_cast<int64_t>(v.items().size());
+    case Kind::Dict:
+      return static_cast<int64_t>(v.dict().items.size());
+    default:
+      throw Error(cat("object of type '", type_name(v), "' has no len()"));
   }
 }
 
 bool is_hashable(const Value& v) {
   if (v.is_list() || v.is_dict()) return false;
   if (v.is_tuple())
-    return std::all_of(v.items().begin(), v.items().end(), [](const Value& x) { return is_hashable(x); });
+    return std::all_of(v.items().begin(), v.items().end(),
+                       [](const Value& x) { return is_hashable(x); });
   return true;
 }
 
@@ -512,16 +651,21 @@ Value from_json_at(const nlohmann::ordered_json& j, int depth) {
   if (depth > kMaxJsonDepth) throw Error("chat template data nested too deeply");
   using T = nlohmann::ordered_json::value_t;
   switch (j.type()) {
-    case T::null: return Value::none();
-    case T::boolean: return Value::boolean(j.get<bool>());
-    case T::number_integer: return Value::integer(j.get<int64_t>());
+    case T::null:
+      return Value::none();
+    case T::boolean:
+      return Value::boolean(j.get<bool>());
+    case T::number_integer:
+      return Value::integer(j.get<int64_t>());
     case T::number_unsigned: {
       const auto u = j.get<uint64_t>();
       if (u <= static_cast<uint64_t>(INT64_MAX)) return Value::integer(static_cast<int64_t>(u));
       return Value::number(static_cast<double>(u));
     }
-    case T::number_float: return Value::number(j.get<double>());
-    case T::string: return Value::string(j.get<std::string>());
+    case T::number_float:
+      return Value::number(j.get<double>());
+    case T::string:
+      return Value::string(j.get<std::string>());
     case T::array: {
       std::vector<Value> items;
       items.reserve(j.size());
@@ -531,10 +675,12 @@ Value from_json_at(const nlohmann::ordered_json& j, int depth) {
     case T::object: {
       Dict d;
       d.items.reserve(j.size());
-      for (const auto& [k, e] : j.items()) d.items.emplace_back(Value::string(k), from_json_at(e, depth + 1));
+      for (const auto& [k, e] : j.items())
+        d.items.emplace_back(Value::string(k), from_json_at(e, depth + 1));
       return Value::dict(std::move(d));
     }
-    default: return Value::none();  // binary, discarded: not produced by JSON text
+    default:
+      return Value::none();  // binary, discarded: not produced by JSON text
   }
 }
 

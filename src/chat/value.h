@@ -7,13 +7,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace helix::chat {
 
@@ -21,11 +21,18 @@ class Value;
 class Object;
 class Interpreter;
 
+// An insertion-ordered dict. Entries are only ever appended (or their values replaced), so
+// a hash index over Python-equal keys is kept up to date lazily for lookups in large dicts.
 struct Dict {
   std::vector<std::pair<Value, Value>> items;
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;
   void set(Value key, Value value);  // replaces in place or appends
+
+ private:
+  std::optional<size_t> locate(const Value& key) const;
+  mutable std::unordered_map<std::string, size_t> index_;
+  mutable size_t indexed_ = 0;
 };
 
 struct IterState {
@@ -40,7 +47,17 @@ struct UndefInfo {
 };
 
 enum class Kind : uint8_t {
-  Undefined, None, Bool, Int, Float, String, List, Tuple, Dict, Iterator, Object
+  Undefined,
+  None,
+  Bool,
+  Int,
+  Float,
+  String,
+  List,
+  Tuple,
+  Dict,
+  Iterator,
+  Object
 };
 
 class Value {
@@ -133,7 +150,8 @@ class Namespace : public Object {
 class Function : public Object {
  public:
   using Fn = Value (*)(Interpreter&, const Value& self, CallArgs&);
-  Function(std::string name, Fn fn, Value self = Value()) : name_(std::move(name)), fn_(fn), self_(std::move(self)) {}
+  Function(std::string name, Fn fn, Value self = Value())
+      : name_(std::move(name)), fn_(fn), self_(std::move(self)) {}
   std::string type_name() const override { return "builtin_function_or_method"; }
   std::string repr() const override;
   bool callable() const override { return true; }
@@ -146,7 +164,7 @@ class Function : public Object {
 };
 
 // Python semantics.
-std::string type_name(const Value& v);    // 'int', 'str', 'list', 'NoneType', ...
+std::string type_name(const Value& v);         // 'int', 'str', 'list', 'NoneType', ...
 std::string object_type_repr(const Value& v);  // Jinja's wording: "dict object", "None"
 bool truthy(const Value& v);
 std::string to_str(const Value& v);  // str()
@@ -164,6 +182,24 @@ bool is_hashable(const Value& v);
 Value undefined_name(const std::string& name);
 Value undefined_attr(const Value& obj, const std::string& attr);
 Value undefined_item(const Value& obj, const Value& key);
+
+// A string that is equal for exactly the Python-equal hashable values (1, 1.0 and True alike).
+std::string hash_key(const Value& v);
+
+// The largest string or list (in bytes) that may be built: set for the duration of a render
+// (Limits::max_output), checked by everything that builds big values (repr, JSON, joins,
+// padding, repetition), so that no template can exhaust memory.
+void check_size_limit(size_t bytes);
+class SizeLimit {
+ public:
+  explicit SizeLimit(size_t bytes);
+  ~SizeLimit();
+  SizeLimit(const SizeLimit&) = delete;
+  SizeLimit& operator=(const SizeLimit&) = delete;
+
+ private:
+  size_t saved_;
+};
 
 Value from_json(const nlohmann::ordered_json& j);
 

@@ -4,23 +4,24 @@
 // Renders a chat template for a conversation and prints exactly the rendered text on stdout
 // (no newline added). With -m (or neither -m nor --template: the default model) the template
 // is the model's tokenizer.chat_template, and BOS/EOS text comes from its vocabulary; a model
-// without a template gets Helix's fallback ChatML template (noted on stderr).
+// without one gets the template `helix chat` uses for it (a built-in one for its family, else
+// the fallback ChatML template), noted on stderr.
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "chat/template.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "core/error.h"
 #include "io/gguf.h"
+#include "runtime/session.h"
 
 namespace helix::cli {
 namespace {
@@ -28,22 +29,25 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: helix template [-m MODEL | --template FILE.jinja | --fallback] --messages FILE.json\n"
-               "                      [--tools FILE.json] [--add-generation-prompt] [--bos TEXT] [--eos TEXT]\n"
-               "                      [--var NAME=JSON]... [--show-template]\n"
-               "  -m MODEL                 use the GGUF model's tokenizer.chat_template (default: the\n"
-               "                           installed default model) and its BOS/EOS token text\n"
-               "  --template FILE          use a Jinja template file\n"
-               "  --fallback               use Helix's fallback ChatML template\n"
-               "  --messages FILE          JSON list of messages ('-' for stdin), or an object with\n"
-               "                           \"messages\" (and optionally \"tools\")\n"
-               "  --tools FILE             JSON list of tools (OpenAI format); default: none (None)\n"
-               "  --add-generation-prompt  end with the assistant turn's opening\n"
-               "  --bos TEXT, --eos TEXT   bos_token / eos_token text (override the model's)\n"
-               "  --var NAME=JSON          an extra template variable, e.g. enable_thinking=false\n"
-               "                           (a value that is not JSON is taken as a string)\n"
-               "  --show-template          print the template source instead of rendering\n");
+  std::fprintf(
+      out,
+      "usage: helix template [-m MODEL | --template FILE.jinja | --fallback] --messages FILE.json\n"
+      "                      [--tools FILE.json] [--add-generation-prompt] [--bos TEXT] [--eos "
+      "TEXT]\n"
+      "                      [--var NAME=JSON]... [--show-template]\n"
+      "  -m MODEL                 use the GGUF model's tokenizer.chat_template (default: the\n"
+      "                           installed default model; a model without one gets the\n"
+      "                           template helix chat uses for it) and its BOS/EOS text\n"
+      "  --template FILE          use a Jinja template file\n"
+      "  --fallback               use Helix's fallback ChatML template\n"
+      "  --messages FILE          JSON list of messages ('-' for stdin), or an object with\n"
+      "                           \"messages\" (and optionally \"tools\")\n"
+      "  --tools FILE             JSON list of tools (OpenAI format); default: none (None)\n"
+      "  --add-generation-prompt  end with the assistant turn's opening\n"
+      "  --bos TEXT, --eos TEXT   bos_token / eos_token text (override the model's)\n"
+      "  --var NAME=JSON          an extra template variable, e.g. enable_thinking=false\n"
+      "                           (a value that is not JSON is taken as a string)\n"
+      "  --show-template          print the template source instead of rendering\n");
 }
 
 std::string read_all(const std::string& path) {
@@ -112,7 +116,8 @@ int cmd_template(int argc, char** argv) {
     } else if (a == "--var") {
       const std::string kv = value();
       const size_t eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) throw Error(cat("--var expects NAME=JSON, got '", kv, "'"));
+      if (eq == std::string::npos || eq == 0)
+        throw Error(cat("--var expects NAME=JSON, got '", kv, "'"));
       const std::string text = kv.substr(eq + 1);
       Json v = Json::parse(text, nullptr, false);
       extra[kv.substr(0, eq)] = v.is_discarded() ? Json(text) : v;
@@ -133,10 +138,13 @@ int cmd_template(int argc, char** argv) {
     const std::string path = resolve_model_path(model);
     const auto f = gguf::GGUFFile::open(path);
     source = f.get_string("tokenizer.chat_template", "");
-    if (source.empty()) {
-      std::fprintf(stderr, "helix template: note: %s has no tokenizer.chat_template; using Helix's "
-                           "fallback ChatML template\n", path.c_str());
-      source = chat::fallback_chat_template();
+    if (source.empty()) {  // what `helix chat` and `helix serve` use for this model
+      source = runtime::chat_template_for(f);
+      const bool chatml = source == chat::fallback_chat_template();
+      std::fprintf(stderr,
+                   "helix template: note: %s has no tokenizer.chat_template; using Helix's %s\n",
+                   path.c_str(),
+                   chatml ? "fallback ChatML template" : "built-in template for its model family");
     }
     if (!bos) bos = token_text(f, "tokenizer.ggml.bos_token_id");
     if (!eos) eos = token_text(f, "tokenizer.ggml.eos_token_id");

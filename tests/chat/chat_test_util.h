@@ -2,10 +2,10 @@
 // capture the error text of a template that must fail.
 #pragma once
 
-#include <string>
-
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "chat/template.h"
 #include "core/error.h"

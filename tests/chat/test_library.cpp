@@ -8,7 +8,8 @@ namespace {
 
 TEST(ChatLibrary, ToJsonIsJsonDumps) {
   const Json ctx = {{"t", Json::parse(R"({"b": 2, "a": [1, {"c": "é"}], "f": 1.0, "n": null})")}};
-  EXPECT_EQ(render("{{ t|tojson }}", ctx), R"({"b": 2, "a": [1, {"c": "é"}], "f": 1.0, "n": null})");
+  EXPECT_EQ(render("{{ t|tojson }}", ctx),
+            R"({"b": 2, "a": [1, {"c": "é"}], "f": 1.0, "n": null})");
   EXPECT_EQ(render("{{ t.a|tojson(indent=2) }}", ctx), "[\n  1,\n  {\n    \"c\": \"é\"\n  }\n]");
   EXPECT_EQ(render("{{ t|tojson(sort_keys=true, separators=(',', ':')) }}", ctx),
             R"({"a":[1,{"c":"é"}],"b":2,"f":1.0,"n":null})");
@@ -21,9 +22,11 @@ TEST(ChatLibrary, StringFilters) {
   EXPECT_EQ(render("{{ '  x  '|trim }}|{{ 'xxhixx'|trim('x') }}|{{ 'hello world'|title }}|"
                    "{{ 'hELLO'|capitalize }}|{{ 'a-b (c'|title }}"),
             "x|hi|Hello World|Hello|A-B (C");
-  EXPECT_EQ(render("{{ 'a b'|replace(' ', '_') }}{{ 'aaa'|replace('a', 'b', 2) }}{{ 'abc'|reverse }}"),
-            "a_bbbacba");
-  EXPECT_EQ(render("{{ 'a\nb\n\nc'|indent(2) }}|{{ 'x\ny'|indent(2, true) }}"), "a\n  b\n\n  c|  x\n  y");
+  EXPECT_EQ(
+      render("{{ 'a b'|replace(' ', '_') }}{{ 'aaa'|replace('a', 'b', 2) }}{{ 'abc'|reverse }}"),
+      "a_bbbacba");
+  EXPECT_EQ(render("{{ 'a\nb\n\nc'|indent(2) }}|{{ 'x\ny'|indent(2, true) }}"),
+            "a\n  b\n\n  c|  x\n  y");
   EXPECT_EQ(render("{{ '  two words '|wordcount }}{{ 'hi'|center(6) }}|{{ '<b>x</b>'|striptags }}"),
             "2  hi  |x");
   EXPECT_EQ(render("{{ '%s-%03d'|format('a', 7) }}{{ '%.2f' % 3.14159 }}{{ '%(k)s' % {'k': 1} }}"),
@@ -33,8 +36,9 @@ TEST(ChatLibrary, StringFilters) {
 TEST(ChatLibrary, SequenceFilters) {
   EXPECT_EQ(render("{{ [3, 1, 2]|sort }}{{ ['b', 'A', 'c']|sort }}{{ [3, 1]|sort(reverse=true) }}"),
             "[1, 2, 3]['A', 'b', 'c'][3, 1]");
-  EXPECT_EQ(render("{{ [{'n': 'b'}, {'n': 'a'}]|sort(attribute='n')|map(attribute='n')|join(',') }}"),
-            "a,b");
+  EXPECT_EQ(
+      render("{{ [{'n': 'b'}, {'n': 'a'}]|sort(attribute='n')|map(attribute='n')|join(',') }}"),
+      "a,b");
   EXPECT_EQ(render("{{ [1, 2, 3, 4]|select('odd')|list }}{{ [1, 2, 3]|reject('equalto', 2)|list }}"
                    "{{ [{'r': 'u'}, {'r': 'a'}]|selectattr('r', 'eq', 'u')|list|length }}"),
             "[1, 3][1, 3]1");
@@ -51,9 +55,11 @@ TEST(ChatLibrary, SequenceFilters) {
 }
 
 TEST(ChatLibrary, NumberFilters) {
-  EXPECT_EQ(render("{{ 3.7|int }}{{ '42'|int }}{{ '4.9'|int }}{{ 'x'|int }}{{ '0x1A'|int(0, 16) }}"),
-            "3424026");
-  EXPECT_EQ(render("{{ '4.5'|float }}{{ 2.567|round(2) }}{{ 2.5|round }}{{ 3.5|round }}{{ 2.1|round(0, 'ceil') }}"),
+  EXPECT_EQ(
+      render("{{ 3.7|int }}{{ '42'|int }}{{ '4.9'|int }}{{ 'x'|int }}{{ '0x1A'|int(0, 16) }}"),
+      "3424026");
+  EXPECT_EQ(render("{{ '4.5'|float }}{{ 2.567|round(2) }}{{ 2.5|round }}{{ 3.5|round }}{{ "
+                   "2.1|round(0, 'ceil') }}"),
             "4.52.572.04.03.0");
   EXPECT_EQ(render("{{ 1234567|filesizeformat }}"), "1.2 MB");
 }
@@ -70,13 +76,16 @@ TEST(ChatLibrary, Tests) {
 TEST(ChatLibrary, StringMethods) {
   EXPECT_EQ(render("{{ 'a,b,c'.split(',') }}{{ ' a  b '.split() }}{{ 'a,b,c'.rsplit(',', 1) }}"),
             "['a', 'b', 'c']['a', 'b']['a,b', 'c']");
-  EXPECT_EQ(render("{{ '\n\nhi\n'.lstrip('\n') }}|{{ 'xhix'.strip('x') }}|{{ 'Hi'.startswith(('x', 'H')) }}"
-                   "{{ 'hello'.find('l') }}{{ 'hello'.rfind('l') }}{{ 'hello'.count('l') }}"),
-            "hi\n|hi|True232");
+  EXPECT_EQ(
+      render(
+          "{{ '\n\nhi\n'.lstrip('\n') }}|{{ 'xhix'.strip('x') }}|{{ 'Hi'.startswith(('x', 'H')) }}"
+          "{{ 'hello'.find('l') }}{{ 'hello'.rfind('l') }}{{ 'hello'.count('l') }}"),
+      "hi\n|hi|True232");
   EXPECT_EQ(render("{{ '-'.join(['a', 'b']) }}{{ 'hi'.upper() }}{{ 'ab'.replace('', '-') }}"
                    "{{ 'x'.center(5, '*') }}{{ '7'.zfill(3) }}{{ 'a=b'.partition('=') }}"),
             "a-bHI-a-b-**x**007('a', '=', 'b')");
-  EXPECT_EQ(render("{{ '{} is {:>4}'.format('a', 1) }}|{{ '{name}!'.format(name='b') }}|{{ '{:.2f}'.format(1.5) }}"),
+  EXPECT_EQ(render("{{ '{} is {:>4}'.format('a', 1) }}|{{ '{name}!'.format(name='b') }}|{{ "
+                   "'{:.2f}'.format(1.5) }}"),
             "a is    1|b!|1.50");
 }
 
@@ -84,9 +93,11 @@ TEST(ChatLibrary, RenderChatAndFallback) {
   const Json messages = Json::parse(R"([{"role": "user", "content": "hi"}])");
   EXPECT_EQ(render_chat(fallback_chat_template(), messages, nullptr, true, "", ""),
             "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
-  EXPECT_EQ(render_chat("{{ bos_token }}{{ tools is none }}{{ add_generation_prompt }}{{ eos_token }}{{ extra }}",
-                        messages, nullptr, false, "<s>", "</s>", {{"extra", 1}}),
-            "<s>TrueFalse</s>1");
+  EXPECT_EQ(
+      render_chat(
+          "{{ bos_token }}{{ tools is none }}{{ add_generation_prompt }}{{ eos_token }}{{ extra }}",
+          messages, nullptr, false, "<s>", "</s>", {{"extra", 1}}),
+      "<s>TrueFalse</s>1");
   EXPECT_THROW(render_chat("x", messages, nullptr, false, "", "", {{"messages", 1}}), helix::Error);
   const Json parts = Json::parse(
       R"([{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}]}])");
@@ -112,14 +123,20 @@ TEST(ChatLibrary, LimitsStopRunawayTemplates) {
   Limits small;
   small.max_steps = 10000;
   small.max_output = 1 << 16;
-  EXPECT_NE(error_of("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-                     Json::object(), small).find("too long"),
+  EXPECT_NE(
+      error_of("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+               Json::object(), small)
+          .find("too long"),
+      std::string::npos);
+  EXPECT_NE(error_of("{{ 'x' * 100000000000 }}", Json::object(), small).find("too large"),
             std::string::npos);
-  EXPECT_NE(error_of("{{ 'x' * 100000000000 }}", Json::object(), small).find("too large"), std::string::npos);
-  EXPECT_NE(error_of("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").find("recursion"), std::string::npos);
-  EXPECT_NE(error_of("{{ " + std::string(300, '(') + "1" + std::string(300, ')') + " }}").find("nested too deeply"),
+  EXPECT_NE(error_of("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").find("recursion"),
             std::string::npos);
-  EXPECT_NE(error_of("{{ " + std::string(300, '[') + std::string(300, ']') + " }}").find("nested too deeply"),
+  EXPECT_NE(error_of("{{ " + std::string(300, '(') + "1" + std::string(300, ')') + " }}")
+                .find("nested too deeply"),
+            std::string::npos);
+  EXPECT_NE(error_of("{{ " + std::string(300, '[') + std::string(300, ']') + " }}")
+                .find("nested too deeply"),
             std::string::npos);
 }
 

@@ -14,7 +14,7 @@ TEST(ChatSyntax, TrimBlocksDropsNewlineAfterBlockTag) {
 
 TEST(ChatSyntax, LstripBlocksDropsIndentBeforeBlockTag) {
   EXPECT_EQ(render("a\n  {% if true %}\n  b\n  {% endif %}\nc"), "a\n  b\nc");
-  EXPECT_EQ(render("  {{ 'x' }}"), "  x");        // print tags keep their indent
+  EXPECT_EQ(render("  {{ 'x' }}"), "  x");                    // print tags keep their indent
   EXPECT_EQ(render("x  {% if true %}y{% endif %}"), "x  y");  // only at a line's start
   EXPECT_EQ(render("\t{% if true %}tab{% endif %}"), "tab");
 }
