@@ -59,7 +59,7 @@ int cmd_bench(int argc, char** argv) {
   int64_t max_ctx = 16;
   for (auto p : prefill) max_ctx = std::max(max_ctx, p + 1);
   for (auto d : depths) max_ctx = std::max(max_ctx, d + n_decode + 1);
-  model::KVCache kv(m->hparams(), max_ctx, 1);
+  model::KVCache kv(m->hparams(), max_ctx, 1, n_batch);
   std::vector<float> logits;
   auto tok = [&](int64_t i) { return static_cast<int32_t>(1000 + (i * 7919) % (V - 2000)); };
   auto fill = [&](int64_t n) {  // prefill n tokens from position 0, in batches of n_batch

@@ -6,17 +6,18 @@
 
 namespace helix::model {
 
-KVCache::KVCache(const HParams& hp, int64_t n_ctx, int n_seq_max)
-    : n_ctx_(n_ctx), kv_dim_(hp.n_embd_kv()) {
-  HELIX_CHECK(n_ctx > 0 && n_seq_max > 0, "KV cache needs a positive context and sequence count");
+KVCache::KVCache(const HParams& hp, int64_t n_ctx, int n_seq_max, int64_t n_batch)
+    : n_ctx_(n_ctx), n_batch_(n_batch), kv_dim_(hp.n_embd_kv()) {
+  HELIX_CHECK(n_ctx > 0 && n_seq_max > 0 && n_batch > 0, "KV cache needs a positive context, sequence count and batch");
   const int64_t blocks_per_seq_global = (n_ctx + kBlockTokens - 1) / kBlockTokens;
   int64_t total = 0;
   window_.resize(static_cast<size_t>(hp.n_layer));
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const int64_t w = hp.is_swa(il) ? hp.n_swa : 0;
     window_[static_cast<size_t>(il)] = w;
-    // A window of w positions spans at most w/B + 2 blocks while a batch is being written.
-    const int64_t per_seq = w > 0 ? std::min(blocks_per_seq_global, w / kBlockTokens + 2 + 1)
+    // While a batch of n positions is written, the oldest query still sees w - 1 positions
+    // before it: w + n positions, spread over at most (w + n) / B + 2 blocks.
+    const int64_t per_seq = w > 0 ? std::min(blocks_per_seq_global, (w + n_batch) / kBlockTokens + 2)
                                   : blocks_per_seq_global;
     total += per_seq * n_seq_max;
   }
@@ -47,6 +48,8 @@ void KVCache::prepare(int seq, int64_t pos_end, int64_t min_query_pos) {
   HELIX_CHECK(pos_end <= n_ctx_, "the context is full: ", pos_end, " positions asked, the context holds ",
               n_ctx_, "; start a new conversation or use a larger context (-c)");
   Seq& s = seqs_[static_cast<size_t>(seq)];
+  HELIX_CHECK(pos_end - s.len <= n_batch_, "one forward call writes ", pos_end - s.len,
+              " positions of a sequence; this KV cache was sized for batches of at most ", n_batch_);
   const int64_t need_blocks = (pos_end + kBlockTokens - 1) / kBlockTokens;
   for (size_t il = 0; il < s.tables.size(); ++il) {
     auto& table = s.tables[il];

@@ -18,8 +18,10 @@ class KVCache {
  public:
   static constexpr int64_t kBlockTokens = 32;
 
-  // Room for n_seq_max sequences of up to n_ctx positions each.
-  KVCache(const HParams& hp, int64_t n_ctx, int n_seq_max);
+  // Room for n_seq_max sequences of up to n_ctx positions each, written at most n_batch
+  // positions per sequence per forward call (a sliding-window layer holds its window plus the
+  // batch being written).
+  KVCache(const HParams& hp, int64_t n_ctx, int n_seq_max, int64_t n_batch = 512);
 
   int64_t n_ctx() const { return n_ctx_; }
   int n_seq_max() const { return static_cast<int>(seqs_.size()); }
@@ -61,6 +63,7 @@ class KVCache {
   void give_block(int32_t b);
 
   int64_t n_ctx_;
+  int64_t n_batch_;
   int64_t kv_dim_;
   std::vector<int64_t> window_;  // per layer, 0 = global
   std::vector<Seq> seqs_;

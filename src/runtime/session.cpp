@@ -26,7 +26,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 Session::Session(std::shared_ptr<model::Model> model, std::shared_ptr<tok::Tokenizer> tokenizer, int64_t n_ctx,
                  int64_t n_batch)
     : model_(std::move(model)), tok_(std::move(tokenizer)), n_ctx_(n_ctx), n_batch_(std::max<int64_t>(1, n_batch)),
-      kv_(model_->hparams(), n_ctx, 1) {}
+      kv_(model_->hparams(), n_ctx, 1, n_batch_) {}
 
 void Session::feed(const std::vector<int32_t>& toks, size_t from) {
   const auto t0 = std::chrono::steady_clock::now();
