@@ -8,8 +8,6 @@
 // scripts/setup.sh installs. --write-gguf OUT converts the model to a GGUF bert file.
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -18,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/bert.h"
@@ -37,23 +36,6 @@ void usage(FILE* out) {
                "  -t N               threads (default: all cores, or $HELIX_THREADS)\n"
                "  --stats            report texts, tokens and seconds on stderr\n"
                "  --write-gguf OUT   write the model as a GGUF bert file (then embed any texts)\n");
-}
-
-std::string default_embed_model() {
-  if (const char* m = std::getenv("HELIX_EMBED_MODEL"); m && *m) return m;
-  std::string base;
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) {
-    base = x;
-  } else {
-    const char* home = std::getenv("HOME");
-    base = std::string(home ? home : ".") + "/.local/share";
-  }
-  const std::string dir = base + "/helix/models/embed";
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec))
-    throw Error(cat("no embedding model given and none is installed at ", dir,
-                    "; run scripts/setup.sh to install all-MiniLM-L6-v2 there, or pass -m DIR_OR_GGUF"));
-  return dir;
 }
 
 void read_lines(const std::string& path, std::vector<std::string>& texts) {
@@ -117,7 +99,7 @@ int cmd_embed(int argc, char** argv) {
     throw Error("give at least one TEXT or -f FILE");
   }
 
-  const std::string path = model.empty() ? default_embed_model() : model;
+  const std::string path = resolve_embed_model_path(model);
   auto enc = model::BertEncoder::load(path);
   if (batch_tokens > 0) enc->set_batch_tokens(batch_tokens);
   if (!gguf_out.empty()) enc->write_gguf(gguf_out);

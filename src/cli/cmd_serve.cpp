@@ -5,13 +5,16 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
+#include "model/bert.h"
 #include "runtime/session.h"
 #include "server/api.h"
 #include "server/engine.h"
@@ -21,7 +24,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: helix serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [-c CTX] [--parallel N]\n"
-    "                   [--api-key KEY | --api-keys FILE] [options]\n"
+    "                   [--api-key KEY | --api-keys FILE] [--embed-model PATH | --embeddings] [options]\n"
     "  -m FILE            GGUF model (default: the installed default model)\n"
     "  --host ADDR        address to listen on (default 127.0.0.1)\n"
     "  --port N           port (default 8080)\n"
@@ -34,6 +37,8 @@ constexpr const char* kUsage =
     "  --alias NAME       the model name clients use (default: the file name without .gguf)\n"
     "  --api-key KEY      require 'Authorization: Bearer KEY'\n"
     "  --api-keys FILE    accepted keys, one per line\n"
+    "  --embed-model PATH also serve /v1/embeddings with this BERT encoder (directory or GGUF)\n"
+    "  --embeddings       same, with the installed embedding model (all-MiniLM-L6-v2)\n"
     "  -t N               threads (default: all cores)\n";
 
 std::atomic<bool> g_stop{false};
@@ -55,7 +60,8 @@ int cmd_serve(int argc, char** argv) {
   GenOptions o;
   server::ApiOptions api;
   server::EngineOptions eo;
-  std::string alias;
+  std::string alias, embed_model;
+  bool embeddings = false;
   // Serve's own flags are taken out first; the rest go through the shared parser (-m -c -t).
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
@@ -72,6 +78,8 @@ int cmd_serve(int argc, char** argv) {
     else if (a == "--timeout") api.timeout_s = static_cast<double>(to_int(a, val()));
     else if (a == "--max-body") api.max_body = static_cast<size_t>(to_int(a, val()));
     else if (a == "--alias") alias = val();
+    else if (a == "--embed-model") embed_model = val(), embeddings = true;
+    else if (a == "--embeddings") embeddings = true;
     else if (a == "--api-key") api.api_keys.insert(val());
     else if (a == "--api-keys") {
       const std::string path = val();
@@ -96,6 +104,17 @@ int cmd_serve(int argc, char** argv) {
   Loaded l = load_for_generation(o);
   api.model_id = alias.empty() ? std::filesystem::path(l.path).stem().string() : alias;
   api.chat_template = runtime::chat_template_for(l.model->file());
+  if (embeddings) {
+    const std::string path = resolve_embed_model_path(embed_model);
+    api.embedder = model::BertEncoder::load(path);
+    // The installed default is all-MiniLM-L6-v2 (scripts/setup.sh); otherwise the directory or
+    // file name without .gguf.
+    api.embed_model_id = embed_model.empty() && !std::getenv("HELIX_EMBED_MODEL")
+                             ? "all-MiniLM-L6-v2"
+                             : std::filesystem::path(path).stem().string();
+    std::fprintf(stderr, "helix serve: embeddings from '%s' (%d dimensions)\n", api.embed_model_id.c_str(),
+                 api.embedder->dim());
+  }
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;

@@ -7,8 +7,10 @@
 
 namespace helix::cli {
 
-std::string default_model_path() {
-  if (const char* m = std::getenv("HELIX_MODEL"); m && *m) return m;
+namespace {
+
+// $XDG_DATA_HOME/helix/models, falling back to ~/.local/share/helix/models.
+std::string models_dir() {
   std::string base;
   if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) {
     base = x;
@@ -16,7 +18,25 @@ std::string default_model_path() {
     const char* home = std::getenv("HOME");
     base = std::string(home ? home : ".") + "/.local/share";
   }
-  return base + "/helix/models/default.gguf";
+  return base + "/helix/models";
+}
+
+}  // namespace
+
+std::string default_model_path() {
+  if (const char* m = std::getenv("HELIX_MODEL"); m && *m) return m;
+  return models_dir() + "/default.gguf";
+}
+
+std::string resolve_embed_model_path(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* m = std::getenv("HELIX_EMBED_MODEL"); m && *m) return m;
+  const std::string dir = models_dir() + "/embed";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw Error(cat("no embedding model given and none is installed at ", dir,
+                    "; run scripts/setup.sh to install all-MiniLM-L6-v2 there, or pass a directory or GGUF bert file"));
+  return dir;
 }
 
 std::string resolve_model_path(const std::string& given) {

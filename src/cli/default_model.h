@@ -11,5 +11,9 @@ std::string default_model_path();
 // The path to use for -m: `given` if non-empty, else the default; throws with a hint to run
 // scripts/setup.sh when the default is missing.
 std::string resolve_model_path(const std::string& given);
+// The embedding model to use: `given` if non-empty, else $HELIX_EMBED_MODEL, else the directory
+// $XDG_DATA_HOME/helix/models/embed (all-MiniLM-L6-v2, installed by scripts/setup.sh); throws
+// with a hint when none is installed.
+std::string resolve_embed_model_path(const std::string& given);
 
 }  // namespace helix::cli

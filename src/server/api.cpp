@@ -10,7 +10,9 @@
 
 #include "chat/template.h"
 #include "core/error.h"
+#include "model/bert.h"
 #include "server/api_json.h"
+#include "server/embeddings.h"
 
 namespace helix::server {
 
@@ -21,6 +23,7 @@ struct Api::Impl {
   std::atomic<bool> draining{false};
   std::atomic<int64_t> inflight{0};
   std::atomic<int64_t> http_requests{0};
+  std::atomic<int64_t> embedding_inputs{0}, embedding_tokens{0};
   std::atomic<uint64_t> next_id{1};
   std::mt19937_64 rng{std::random_device{}()};
   std::mutex rng_mu;
@@ -28,6 +31,10 @@ struct Api::Impl {
   Impl(Engine& e, ApiOptions o) : eng(e), opt(std::move(o)) {}
   void routes();
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
+  void embeddings(const httplib::Request& req, httplib::Response& res);
+  ojson model_card(const std::string& id) const {
+    return {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "helix"}};
+  }
   std::vector<int32_t> chat_prompt(const ojson& body);
   std::vector<int32_t> completion_prompt(const ojson& body);
   uint64_t random_seed() {
@@ -299,6 +306,26 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
       });
 }
 
+void Api::Impl::embeddings(const httplib::Request& req, httplib::Response& res) {
+  if (!opt.embedder)
+    throw ApiError{404, "this server has no embedding model; start helix serve with --embed-model PATH (or --embeddings "
+                        "for the installed all-MiniLM-L6-v2)",
+                   "invalid_request_error", "model", "model_not_found"};
+  if (draining.load()) throw ApiError{503, "the server is shutting down", "server_error", "", "shutting_down"};
+  InflightGuard guard(inflight);
+  const ojson body = parse_body(req.body);
+  const EmbeddingRequest er = parse_embedding_request(body, *opt.embedder);
+  if (!er.model.empty() && er.model != opt.embed_model_id)
+    throw ApiError{404, cat("The model '", er.model, "' does not exist; embeddings come from '", opt.embed_model_id, "'"),
+                   "invalid_request_error", "model", "model_not_found"};
+  std::vector<std::vector<float>> vectors;
+  // The encoder shares the kernels' thread pool with generation: run it between engine steps.
+  eng.run_between_steps([&] { vectors = opt.embedder->embed_tokens(er.inputs); });
+  embedding_inputs += static_cast<int64_t>(er.inputs.size());
+  for (const auto& ids : er.inputs) embedding_tokens += static_cast<int64_t>(ids.size());
+  send_json(res, embedding_response(er, vectors, opt.embed_model_id));
+}
+
 void Api::Impl::routes() {
   svr.new_task_queue = [n = opt.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   svr.set_payload_max_length(opt.max_body);
@@ -326,18 +353,20 @@ void Api::Impl::routes() {
     send_json(res, {{"status", draining.load() ? "draining" : "ok"}});
   });
   svr.Get("/v1/models", guarded([this](const httplib::Request&, httplib::Response& res) {
-            send_json(res, {{"object", "list"},
-                            {"data", ojson::array({{{"id", opt.model_id}, {"object", "model"}, {"created", 0},
-                                                    {"owned_by", "helix"}}})}});
+            ojson data = ojson::array({model_card(opt.model_id)});
+            if (opt.embedder) data.push_back(model_card(opt.embed_model_id));
+            send_json(res, {{"object", "list"}, {"data", data}});
           }));
   svr.Get("/v1/models/(.+)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-            if (req.matches[1] != opt.model_id)
-              throw ApiError{404, cat("The model '", req.matches[1].str(), "' does not exist"), "invalid_request_error",
-                             "model", "model_not_found"};
-            send_json(res, {{"id", opt.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "helix"}});
+            const std::string id = req.matches[1];
+            if (id != opt.model_id && !(opt.embedder && id == opt.embed_model_id))
+              throw ApiError{404, cat("The model '", id, "' does not exist"), "invalid_request_error", "model",
+                             "model_not_found"};
+            send_json(res, model_card(id));
           }));
   svr.Post("/v1/chat/completions", guarded([this](const httplib::Request& req, httplib::Response& res) { generate(req, res, true); }));
   svr.Post("/v1/completions", guarded([this](const httplib::Request& req, httplib::Response& res) { generate(req, res, false); }));
+  svr.Post("/v1/embeddings", guarded([this](const httplib::Request& req, httplib::Response& res) { embeddings(req, res); }));
   svr.Post("/tokenize", guarded([this](const httplib::Request& req, httplib::Response& res) {
              const ojson b = parse_body(req.body);
              if (!b.contains("content") || !b["content"].is_string())
@@ -371,6 +400,8 @@ void Api::Impl::routes() {
     metric("helix_completion_tokens_total", "counter", "generated tokens", m.completion_tokens);
     metric("helix_prefix_cache_hits_total", "counter", "sequences that reused a cached prompt prefix", m.prefix_hits);
     metric("helix_prefix_cache_tokens_total", "counter", "prompt tokens reused from the prefix cache", m.prefix_tokens);
+    metric("helix_embedding_inputs_total", "counter", "inputs embedded by /v1/embeddings", embedding_inputs.load());
+    metric("helix_embedding_tokens_total", "counter", "tokens embedded by /v1/embeddings", embedding_tokens.load());
     metric("helix_engine_steps_total", "counter", "batched forward steps", m.steps);
     metric("helix_queue_length", "gauge", "sequences waiting for a slot", m.queued);
     metric("helix_running", "gauge", "sequences being generated", m.running);

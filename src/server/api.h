@@ -3,6 +3,7 @@
 //   GET  /v1/models              the one loaded model
 //   POST /v1/chat/completions    chat through the model's own template; stream (SSE) or not
 //   POST /v1/completions         raw prompt completion; stream (SSE) or not
+//   POST /v1/embeddings          sentence embeddings (when an embedding model is loaded)
 //   POST /tokenize, /detokenize  {"content"} <-> {"tokens"}
 //   GET  /metrics                Prometheus text
 // Errors have OpenAI's shape {"error":{"message","type","param","code"}}.
@@ -15,6 +16,10 @@
 
 #include "server/engine.h"
 
+namespace helix::model {
+class BertEncoder;
+}
+
 namespace helix::server {
 
 struct ApiOptions {
@@ -26,6 +31,9 @@ struct ApiOptions {
   size_t max_body = 8u << 20;    // bytes
   double timeout_s = 600;        // per request
   int http_threads = 32;
+  // Optional embedding model for /v1/embeddings, listed by /v1/models as embed_model_id.
+  std::shared_ptr<model::BertEncoder> embedder;
+  std::string embed_model_id;
 };
 
 class Api {

@@ -134,6 +134,18 @@ void Engine::drain() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Engine::run_between_steps(std::function<void()> fn) {
+  std::packaged_task<void()> task(std::move(fn));
+  std::future<void> done = task.get_future();
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    HELIX_CHECK(!stop_, "the server is shutting down");
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_all();
+  done.get();
+}
+
 EngineMetrics Engine::metrics() const {
   std::lock_guard<std::mutex> lk(mu_);
   return m_;
@@ -146,10 +158,12 @@ bool Engine::idle() const {
 
 void Engine::loop() {
   for (;;) {
+    std::deque<std::packaged_task<void()>> tasks;
     {
       std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] { return stop_ || !waiting_.empty() || !active_.empty(); });
-      if (stop_ && waiting_.empty() && active_.empty()) return;
+      cv_.wait(lk, [&] { return stop_ || !waiting_.empty() || !active_.empty() || !tasks_.empty(); });
+      tasks.swap(tasks_);
+      if (stop_ && waiting_.empty() && active_.empty() && tasks.empty()) return;
       while (!waiting_.empty() && sched_.has_free()) {
         auto s = std::move(waiting_.front());
         waiting_.pop_front();
@@ -157,6 +171,7 @@ void Engine::loop() {
       }
       m_.queued = static_cast<int64_t>(waiting_.size());
     }
+    for (auto& t : tasks) t();  // exceptions reach the waiting caller through its future
     if (!active_.empty()) step();
     std::lock_guard<std::mutex> lk(mu_);
     m_.running = static_cast<int64_t>(active_.size());

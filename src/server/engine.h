@@ -17,6 +17,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -98,6 +100,10 @@ class Engine {
   // Finishes everything queued and running, then stops the loop thread.
   void drain();
   EngineMetrics metrics() const;
+  // Runs fn on the engine thread between two forward steps and waits for it, rethrowing what
+  // it throws: work that needs the model's thread pool (embeddings) takes turns with
+  // generation instead of racing it. Throws when the engine is stopping.
+  void run_between_steps(std::function<void()> fn);
   bool idle() const;
   const EngineOptions& options() const { return opt_; }
   const tok::Tokenizer& tokenizer() const { return *tok_; }
@@ -121,6 +127,7 @@ class Engine {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Seq>> waiting_;
+  std::deque<std::packaged_task<void()>> tasks_;
   bool stop_ = false;
   EngineMetrics m_;
   std::thread thread_;

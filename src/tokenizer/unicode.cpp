@@ -89,7 +89,6 @@ uint32_t to_lower(uint32_t cp) {
 
 uint32_t nfd_first(uint32_t cp) {
   if (cp < 0xc0) return cp;
-  if (cp >= 0xac00 && cp <= 0xd7a3) return 0x1100 + (cp - 0xac00) / 588;  // Hangul: leading jamo
   const auto* begin = tables::kNfdRuns;
   const auto* end = tables::kNfdRuns + tables::kNfdRunsSize;
   auto it = std::upper_bound(begin, end, cp, [](uint32_t v, const tables::NfdRun& r) { return v < r.first; });

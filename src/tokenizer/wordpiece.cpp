@@ -22,16 +22,14 @@ void encode_wpm(const Vocab& v, std::string_view text, std::vector<int32_t>& out
   thread_local std::vector<std::string> words;
   words.clear();
   words.emplace_back();
-  for (size_t i = 0; i < text.size();) {
-    uint32_t cp = decode_utf8(text, i);
-    if (v.strip_accents) cp = nfd_first(cp);
+  auto add = [&](uint32_t cp) {
     const uint16_t f = cp_flags(cp);
     if (f & kWhitespaceBit) {
       if (!words.back().empty()) words.emplace_back();
-      continue;
+      return;
     }
-    if (cp == 0 || cp == 0xfffd || (f & kControl)) continue;
-    if (v.strip_accents && (f & kMark)) continue;
+    if (cp == 0 || cp == 0xfffd || (f & kControl)) return;
+    if (v.strip_accents && (f & kMark)) return;
     std::string s;
     append_utf8(s, v.lowercase ? to_lower(cp) : cp);
     if ((f & kPunct) || (cp < 0x7f && (f & kSymbol)) || is_chinese(cp)) {
@@ -40,6 +38,21 @@ void encode_wpm(const Vocab& v, std::string_view text, std::vector<int32_t>& out
       words.emplace_back();
     } else {
       words.back() += s;
+    }
+  };
+  for (size_t i = 0; i < text.size();) {
+    const uint32_t cp = decode_utf8(text, i);
+    if (!v.strip_accents) {
+      add(cp);
+    } else if (cp >= 0xac00 && cp <= 0xd7a3) {
+      // A Hangul syllable decomposes (NFD) into two or three jamo, all letters: BERT keeps them
+      // all ('한' -> 'ᄒ' 'ᅡ' 'ᆫ'), as Hugging Face's normalizer does.
+      const uint32_t s = cp - 0xac00;
+      add(0x1100 + s / 588);
+      add(0x1161 + (s % 588) / 28);
+      if (s % 28) add(0x11a7 + s % 28);
+    } else {
+      add(nfd_first(cp));  // the base letter; the combining marks after it would be dropped
     }
   }
   if (words.back().empty()) words.pop_back();

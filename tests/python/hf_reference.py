@@ -9,7 +9,7 @@ added tokens.
 import mmap
 import struct
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 
 # GGUF metadata value types (ggml docs/gguf.md).
@@ -126,4 +126,27 @@ def byte_level_bpe(path):
     tok.decoder = decoders.ByteLevel()
     tok.add_tokens([AddedToken(tokens[i], special=True, normalized=False)
                     for i in range(len(tokens)) if types[i] == 3])
+    return tok
+
+
+def bert_wordpiece(path):
+    """BERT WordPiece (tokenizer.ggml.model = bert) as Hugging Face's BertWordPieceTokenizer:
+    BertNormalizer (clean text, CJK split, lowercase + strip accents by NFD), BertPreTokenizer,
+    [CLS] ... [SEP]. The GGUF marks word-initial pieces with U+2581 and continuations with
+    nothing; Hugging Face marks continuations with '##'."""
+    tokens, _, types, meta = read_vocab(path)
+    m = read_metadata(path, {"tokenizer.ggml.seperator_token_id", "tokenizer.ggml.unknown_token_id",
+                             "tokenizer.ggml.cls_token_id"})
+    vocab = {}
+    for i, t in enumerate(tokens):
+        if types[i] == 1:
+            t = t[1:] if t.startswith("\u2581") else "##" + t
+        vocab.setdefault(t, i)
+    cls = tokens[m.get("tokenizer.ggml.cls_token_id", meta["bos"])]
+    sep = tokens[m.get("tokenizer.ggml.seperator_token_id", 102)]
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token=tokens[m.get("tokenizer.ggml.unknown_token_id", 100)],
+                                     max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(single=f"{cls} $A {sep}", special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])])
     return tok

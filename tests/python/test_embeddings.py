@@ -28,10 +28,8 @@ REF = pathlib.Path(__file__).resolve().parent / "data" / "minilm_reference.json"
 MIN_COSINE = 0.999
 # Sentence index -> why Helix tokenizes it differently from Hugging Face `tokenizers`.
 KNOWN_TOKENIZER_DIFFS = {
-    # src/tokenizer/wordpiece.cpp strips accents by keeping only the first code point of each
-    # character's NFD form, so a Hangul syllable keeps its first jamo only (HF keeps all of
-    # them: '한' -> 'ᄒ', '##ᅡ', '##ᆫ').
-    57: "Hangul syllables lose all but their first jamo",
+    # None at present. (Hangul was one until wordpiece.cpp decomposed syllables into all their
+    # jamo as Hugging Face's NFD does.)
 }
 
 

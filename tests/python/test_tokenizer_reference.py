@@ -77,6 +77,11 @@ def test_shared_vocabularies_match_llama_cpp(helix_bin, testdata, corpus, tmp_pa
     llama_cpp = pytest.importorskip("llama_cpp")
     vocab = str(testdata / "tokenizer" / f"ggml-vocab-{name}.gguf")
     llm = llama_cpp.Llama(model_path=vocab, vocab_only=True, verbose=False)
+    if name == "bert-bge":
+        # llama.cpp keeps Hangul syllables whole in WordPiece (its NFD table has no algorithmic
+        # Hangul decomposition); BERT's normalizer splits them into jamo, and so does Helix
+        # (checked against sentence-transformers' token ids in test_embeddings.py).
+        corpus = [t for t in corpus if not any("\uac00" <= c <= "\ud7a3" for c in t)]
     for parse_special in (False, True):
         want = [llm.tokenize(t.encode("utf-8"), add_bos=True, special=parse_special) for t in corpus]
         got = helix_ids(helix_bin, vocab, corpus, tmp_path, True, parse_special)
