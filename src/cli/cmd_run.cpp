@@ -21,7 +21,9 @@ constexpr const char* kUsage =
     "  --temp T           temperature (0 = greedy; default 0.8)\n"
     "  --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N\n"
     "  --presence-penalty P --frequency-penalty P --seed S --stop TEXT (repeatable)\n"
-    "  --no-bos           do not add the beginning-of-text token\n";
+    "  --no-bos           do not add the beginning-of-text token\n"
+    "  --json             reply with a JSON object (constrained decoding)\n"
+    "  --json-schema FILE reply with JSON valid under the JSON Schema in FILE\n";
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -40,6 +42,7 @@ int cmd_run(int argc, char** argv) {
   if (!o.prompt_file.empty()) prompt = read_file(o.prompt_file);
   HELIX_CHECK(!prompt.empty(), "no prompt: give -p TEXT or -f FILE (see --help)");
   Loaded l = load_for_generation(o);
+  bind_grammar(o, l);
   const auto ids = l.tokenizer->encode(prompt, !o.no_bos, true);
   runtime::Session s(l.model, l.tokenizer, o.n_ctx, o.n_batch);
   s.set_tokens(ids);

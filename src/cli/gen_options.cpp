@@ -3,10 +3,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "cli/default_model.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "grammar/token_matcher.h"
 
 namespace helix::cli {
 
@@ -54,6 +57,19 @@ bool parse_gen_options(int argc, char** argv, GenOptions& o, const char* usage) 
     else if (a == "--stop") o.gen.stop.push_back(val());
     else if (a == "--profile") o.profile = true;
     else if (a == "--no-bos") o.no_bos = true;
+    else if (a == "--json") o.grammar = grammar::Grammar::any_object();
+    else if (a == "--json-schema") {
+      const std::string path = val();
+      std::ifstream f(path, std::ios::binary);
+      HELIX_CHECK(f, "cannot read the JSON schema file '", path, "'");
+      std::stringstream ss;
+      ss << f.rdbuf();
+      try {
+        o.grammar = grammar::Grammar::from_json_schema_text(ss.str());
+      } catch (const grammar::SchemaError& e) {
+        throw Error(cat(path, ": ", e.what()));
+      }
+    }
     else if (!a.empty() && a[0] == '-' && a.size() > 1) throw Error(cat("unknown option '", a, "' (see --help)"));
     else o.rest.push_back(a);
   }
@@ -79,6 +95,12 @@ Loaded load_for_generation(const GenOptions& o) {
                static_cast<long long>(hp.n_layer), static_cast<long long>(hp.n_embd),
                static_cast<long long>(hp.n_vocab), l.load_s, ThreadPool::global().size());
   return l;
+}
+
+void bind_grammar(GenOptions& o, const Loaded& l) {
+  if (!o.grammar) return;
+  o.gen.sampling.constraint = std::make_shared<grammar::Constraint>(
+      grammar::Constraint{o.grammar, std::make_shared<grammar::Vocabulary>(*l.tokenizer)});
 }
 
 }  // namespace helix::cli

@@ -1,12 +1,14 @@
 // Options shared by the generating commands (run, chat, perplexity), spelled as llama.cpp spells
 // them: -m -p -f -n -c -t -b --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n
-// --presence-penalty --frequency-penalty --seed --stop.
+// --presence-penalty --frequency-penalty --seed --stop; and --json / --json-schema FILE for
+// structured output.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "grammar/grammar.h"
 #include "runtime/session.h"
 
 namespace helix::cli {
@@ -23,6 +25,7 @@ struct GenOptions {
   bool profile = false;
   bool no_bos = false;
   runtime::GenerateOptions gen;
+  std::shared_ptr<const grammar::Grammar> grammar;  // --json (any object) or --json-schema FILE
   std::vector<std::string> rest;  // positional arguments
 };
 
@@ -39,5 +42,8 @@ struct Loaded {
   double load_s = 0;
 };
 Loaded load_for_generation(const GenOptions& o);
+
+// Binds --json / --json-schema to the loaded model's vocabulary (sets o.gen.sampling.constraint).
+void bind_grammar(GenOptions& o, const Loaded& l);
 
 }  // namespace helix::cli

@@ -8,11 +8,22 @@
 
 namespace helix::runtime {
 
-Sampler::Sampler(SamplingParams p) : p_(std::move(p)), rng_(p_.seed) {}
+Sampler::Sampler(SamplingParams p)
+    : p_(std::move(p)),
+      matcher_(p_.constraint ? std::make_unique<grammar::TokenMatcher>(p_.constraint) : nullptr),
+      rng_(p_.seed) {}
 
 int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
   HELIX_CHECK(n_vocab > 0, "sampling from an empty vocabulary");
   work_.assign(logits, logits + n_vocab);
+  if (!matcher_) return pick(n_vocab, history);
+  matcher_->apply(work_.data(), n_vocab);
+  const int32_t id = pick(n_vocab, history);
+  HELIX_CHECK(matcher_->accept(id), "token ", id, " is not allowed by the grammar (a logit bias of +inf?)");
+  return id;
+}
+
+int32_t Sampler::pick(int64_t n_vocab, const std::vector<int32_t>& history) {
   for (const auto& [id, bias] : p_.logit_bias)
     if (id >= 0 && id < n_vocab) work_[static_cast<size_t>(id)] += bias;
 

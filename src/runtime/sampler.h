@@ -1,13 +1,17 @@
 // Sampling chain: turns a row of logits into the next token. The order follows llama.cpp's
 // default chain: logit bias, repetition/presence/frequency penalties, top-k, top-p, min-p,
 // temperature, then a draw from a seeded generator (temperature 0 = greedy). The same seed and
-// the same logits give the same tokens.
+// the same logits give the same tokens. An optional grammar constraint (structured output) runs
+// first: tokens it does not allow next get -inf, and each sampled token advances it.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <unordered_map>
 #include <vector>
+
+#include "grammar/token_matcher.h"
 
 namespace helix::runtime {
 
@@ -22,6 +26,9 @@ struct SamplingParams {
   float frequency_penalty = 0.0f;
   std::unordered_map<int32_t, float> logit_bias;  // added to logits (-inf bans a token)
   uint64_t seed = 0xC0FFEE;
+  // Structured output: a grammar bound to the vocabulary, shared by every sampler made from
+  // these params; each Sampler keeps its own position in it.
+  std::shared_ptr<const grammar::Constraint> constraint;
 };
 
 class Sampler {
@@ -38,9 +45,14 @@ class Sampler {
   };
   const std::vector<Candidate>& last_candidates() const { return cands_; }
   const SamplingParams& params() const { return p_; }
+  // The sampler's position in its grammar (null without a constraint).
+  const grammar::TokenMatcher* matcher() const { return matcher_.get(); }
 
  private:
+  int32_t pick(int64_t n_vocab, const std::vector<int32_t>& history);
+
   SamplingParams p_;
+  std::unique_ptr<grammar::TokenMatcher> matcher_;
   std::mt19937_64 rng_;
   std::vector<Candidate> cands_;
   std::vector<float> work_;

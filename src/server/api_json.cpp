@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "grammar/grammar.h"
 
 namespace helix::server {
 
@@ -60,6 +61,38 @@ bool boolean(const ojson& b, const char* key, bool def) {
   if (!v) return def;
   if (!v->is_boolean()) throw bad(key, "must be a boolean");
   return v->get<bool>();
+}
+
+// response_format: {"type": "text"} (free text), {"type": "json_object"} (any JSON object; an
+// optional "schema" as llama.cpp's server accepts), {"type": "json_schema", "json_schema":
+// {"name", "schema", "strict"}}. The output always follows the schema, strict or not.
+std::shared_ptr<const grammar::Grammar> response_format(const ojson& v) {
+  auto fail = [](const std::string& what) {
+    return ApiError{400, cat("'response_format' ", what), "invalid_request_error", "response_format", "invalid_value"};
+  };
+  if (!v.is_object() || !v.contains("type") || !v["type"].is_string())
+    throw fail("must be an object with a string 'type'");
+  const std::string t = v["type"].get<std::string>();
+  const ojson* schema = nullptr;
+  if (t == "text") return nullptr;
+  if (t == "json_object") {
+    schema = field(v, "schema");
+  } else if (t == "json_schema") {
+    const ojson* js = field(v, "json_schema");
+    if (!js || !js->is_object()) throw fail("of type 'json_schema' needs a 'json_schema' object");
+    if (const ojson* name = field(*js, "name"); name && !name->is_string()) throw fail("json_schema 'name' must be a string");
+    if (const ojson* strict = field(*js, "strict"); strict && !strict->is_boolean())
+      throw fail("json_schema 'strict' must be a boolean");
+    schema = field(*js, "schema");
+  } else {
+    throw ApiError{400, cat("'response_format' type '", t, "' is not supported (use 'text', 'json_object' or 'json_schema')"),
+                   "invalid_request_error", "response_format", "unsupported_value"};
+  }
+  try {
+    return schema ? grammar::Grammar::from_json_schema(*schema) : grammar::Grammar::any_object();
+  } catch (const grammar::SchemaError& e) {
+    throw fail(cat("has a schema that cannot be used: ", e.what()));
+  }
 }
 
 }  // namespace
@@ -129,14 +162,7 @@ RequestSpec parse_spec(const ojson& b, bool chat, bool has_seed_default, uint64_
     r.logprobs = lp >= 0;
     r.gen.top_logprobs = static_cast<int>(lp);
   }
-  if (const ojson* v = field(b, "response_format")) {
-    if (!v->is_object() || !v->contains("type") || !(*v)["type"].is_string())
-      throw bad("response_format", "must be an object with a string 'type'");
-    const std::string t = (*v)["type"].get<std::string>();
-    if (t != "text")
-      throw ApiError{400, cat("response_format type '", t, "' is not supported by this server yet (only 'text')"),
-                     "invalid_request_error", "response_format", "unsupported_value"};
-  }
+  if (const ojson* v = field(b, "response_format")) r.gen.grammar = response_format(*v);
   return r;
 }
 

@@ -202,11 +202,18 @@ void Engine::admit(std::unique_ptr<Seq> s) {
   s->toks = s->p.prompt;
   s->stored = reuse;
   s->cached = reuse;
+  if (s->p.grammar)
+    s->p.sampling.constraint = std::make_shared<grammar::Constraint>(grammar::Constraint{s->p.grammar, grammar_vocab()});
   s->sampler = std::make_unique<runtime::Sampler>(s->p.sampling);
   s->dec = std::make_unique<tok::StreamDecoder>(*tok_);
   s->stop = std::make_unique<StopFilter>(s->p.stop);
   active_.push_back(std::move(s));
   m_.running = static_cast<int64_t>(active_.size());
+}
+
+std::shared_ptr<const grammar::Vocabulary> Engine::grammar_vocab() {
+  if (!gvocab_) gvocab_ = std::make_shared<grammar::Vocabulary>(*tok_);
+  return gvocab_;
 }
 
 void Engine::finish(Seq& s, const std::string& reason, const std::string& error) {
@@ -242,7 +249,13 @@ void Engine::finish(Seq& s, const std::string& reason, const std::string& error)
 
 void Engine::on_logits(Seq& s, const float* row) {
   const int64_t V = model_->hparams().n_vocab;
-  const int32_t id = s.sampler->sample(row, V, s.toks);
+  int32_t id = 0;
+  try {
+    id = s.sampler->sample(row, V, s.toks);
+  } catch (const std::exception& ex) {  // e.g. every token banned by logit_bias
+    finish(s, "error", ex.what());
+    return;
+  }
   ++s.produced;
   if (tok_->is_eog(id)) {
     finish(s, "stop");

@@ -39,6 +39,9 @@ struct GenParams {
   runtime::SamplingParams sampling;
   int top_logprobs = -1;  // -1: no logprobs; else how many alternatives per token (0..20)
   double timeout_s = 0;   // 0: none
+  // Structured output: the reply must match this grammar (null: free text). The engine binds it
+  // to the model's vocabulary and gives each sequence its own matcher.
+  std::shared_ptr<const grammar::Grammar> grammar;
 };
 
 struct TokenLogprob {
@@ -115,6 +118,7 @@ class Engine {
   void step();
   void on_logits(Seq& s, const float* row);
   void finish(Seq& s, const std::string& reason, const std::string& error = "");
+  std::shared_ptr<const grammar::Vocabulary> grammar_vocab();
 
   std::shared_ptr<model::Model> model_;
   std::shared_ptr<tok::Tokenizer> tok_;
@@ -123,6 +127,7 @@ class Engine {
   Scheduler sched_;
   std::vector<std::unique_ptr<Seq>> active_;  // engine thread only
   std::vector<float> logits_;
+  std::shared_ptr<const grammar::Vocabulary> gvocab_;  // built on the first structured request
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
