@@ -161,6 +161,8 @@ VocabSpec spec_from_json(const json& j) {
       if (!prefix.empty() && t.rfind(prefix, 0) == 0) t = t.substr(prefix.size());
       else t = "\xe2\x96\x81" + t;
     }
+    if (m.contains("max_input_chars_per_word") && m["max_input_chars_per_word"].is_number_integer())
+      s.max_input_chars_per_word = m["max_input_chars_per_word"].get<int64_t>();
     if (m.contains("unk_token") && ids.count(m["unk_token"].get<std::string>()))
       s.unk = ids[m["unk_token"].get<std::string>()];
     const json& n = j.value("normalizer", json());

@@ -41,6 +41,7 @@ struct VocabSpec {
   std::optional<int64_t> bos, eos, unk, sep, pad, mask, eot, eom;
   std::optional<bool> add_bos, add_eos, add_sep, add_space_prefix, lowercase, strip_accents;
   std::optional<bool> ignore_merges;           // default: from the pre-tokenizer name
+  std::optional<int64_t> max_input_chars_per_word;  // WordPiece (default 100, as BERT)
   std::vector<int32_t> lstrip_ids, rstrip_ids;  // special tokens that eat whitespace beside them
 };
 

@@ -27,7 +27,15 @@ struct FlagTable {
       const uint16_t f = static_cast<uint16_t>(tables::kCategoryRuns[r] & 0xff);
       std::fill(flat.begin() + first, flat.begin() + last, f);
     }
-    for (size_t i = 0; i < tables::kWhitespaceSize; ++i) flat[tables::kWhitespace[i]] |= kWhitespaceBit;
+    for (size_t i = 0; i < tables::kWhitespaceSize; ++i)
+      flat[tables::kWhitespace[i]] |= kWhitespaceBit;
+    for (size_t r = 0; r < tables::kBertRunsSize; ++r) {
+      const uint32_t first = tables::kBertRuns[r] >> 8;
+      const uint32_t last =
+          r + 1 < tables::kBertRunsSize ? (tables::kBertRuns[r + 1] >> 8) : kMaxCp;
+      const auto f = static_cast<uint16_t>((tables::kBertRuns[r] & 0xff) << 9);  // kBert* bits
+      for (uint32_t cp = first; cp < last; ++cp) flat[cp] |= f;
+    }
     std::map<std::vector<uint16_t>, uint16_t> seen;
     index.resize(kMaxCp / kBlock);
     for (uint32_t b = 0; b < kMaxCp / kBlock; ++b) {
@@ -89,6 +97,7 @@ uint32_t to_lower(uint32_t cp) {
 
 uint32_t nfd_first(uint32_t cp) {
   if (cp < 0xc0) return cp;
+  if (cp >= 0xac00 && cp <= 0xd7a3) return 0x1100 + (cp - 0xac00) / 588;  // Hangul: leading jamo
   const auto* begin = tables::kNfdRuns;
   const auto* end = tables::kNfdRuns + tables::kNfdRunsSize;
   auto it = std::upper_bound(begin, end, cp, [](uint32_t v, const tables::NfdRun& r) { return v < r.first; });
@@ -97,6 +106,38 @@ uint32_t nfd_first(uint32_t cp) {
   const uint32_t off = cp - it->first;
   if (off >= it->count) return cp;
   return it->target + off * it->target_step;
+}
+
+size_t nfd_bert(uint32_t cp, uint32_t out[3]) {
+  if (cp >= 0xac00 && cp <= 0xd7a3) {  // Hangul syllable: L V (T) jamo, computed
+    const uint32_t s = cp - 0xac00;
+    out[0] = 0x1100 + s / 588;
+    out[1] = 0x1161 + (s % 588) / 28;
+    out[2] = 0x11a7 + s % 28;
+    return s % 28 ? 3 : 2;
+  }
+  if (cp >= tables::kNfdBert[0].cp) {
+    const auto* end = tables::kNfdBert + tables::kNfdBertSize;
+    const auto* it = std::lower_bound(tables::kNfdBert, end, cp,
+                                      [](const tables::NfdSeq& e, uint32_t v) { return e.cp < v; });
+    if (it != end && it->cp == cp) {
+      std::copy(it->d, it->d + it->n, out);
+      return it->n;
+    }
+  }
+  out[0] = nfd_first(cp);
+  return 1;
+}
+
+uint8_t combining_class(uint32_t cp) {
+  if (cp < 0x300) return 0;
+  const auto* begin = tables::kCombiningRuns;
+  const auto* end = tables::kCombiningRuns + tables::kCombiningRunsSize;
+  auto it = std::upper_bound(begin, end, cp,
+                             [](uint32_t v, const tables::CccRun& r) { return v < r.first; });
+  if (it == begin) return 0;
+  --it;
+  return cp - it->first < it->count ? it->ccc : 0;
 }
 
 uint32_t decode_utf8(std::string_view s, size_t& i) {

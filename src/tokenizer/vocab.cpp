@@ -284,6 +284,8 @@ Vocab build_vocab(const VocabSpec& spec) {
   if (spec.add_space_prefix && v.type != VocabType::kBpe) v.add_space_prefix = *spec.add_space_prefix;
   if (spec.lowercase) v.lowercase = v.strip_accents = *spec.lowercase;
   if (spec.strip_accents) v.strip_accents = *spec.strip_accents;
+  if (spec.max_input_chars_per_word && *spec.max_input_chars_per_word >= 0)
+    v.max_input_chars_per_word = static_cast<size_t>(*spec.max_input_chars_per_word);
   HELIX_CHECK(!v.add_bos || v.bos >= 0, "tokenizer: add_bos_token is set but there is no BOS token");
   HELIX_CHECK(!v.add_eos || v.eos >= 0, "tokenizer: add_eos_token is set but there is no EOS token");
   if (v.add_sep && v.sep < 0) v.add_sep = false;

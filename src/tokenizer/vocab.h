@@ -147,6 +147,7 @@ struct Vocab {
   int32_t bos = -1, eos = -1, unk = -1, sep = -1, pad = -1, mask = -1, eot = -1, eom = -1;
   bool add_bos = false, add_eos = false, add_sep = false, add_space_prefix = false;
   bool ignore_merges = false, lowercase = true, strip_accents = true;
+  size_t max_input_chars_per_word = 100;  // WordPiece: a longer word becomes the unknown token
   std::vector<int32_t> eog;       // sorted
   std::vector<int32_t> specials;  // control, user-defined and unknown tokens
   SpecialTrie special_trie;

@@ -5,6 +5,9 @@
   with special-token text both plain and parsed.
 - Every shared test vocabulary (llama-spm, phi-3, gpt-2, falcon, deepseek-llm, bert-bge: the
   three families and five pre-tokenizers) against llama.cpp over the same corpus.
+- BERT WordPiece (bert-bge) against Hugging Face's BertNormalizer + BertPreTokenizer + WordPiece
+  (hf_reference.py), its reference: llama.cpp's WordPiece normalisation differs from BERT's,
+  so the llama.cpp comparison keeps only the texts on which llama.cpp and HF agree.
 - The same model against Hugging Face `tokenizers` (a BPE model with byte fallback rebuilt from
   the GGUF vocabulary, hf_reference.py): special tokens parsed, since HF always matches them.
 - GPT-2 byte-level BPE (shared testdata vocabulary) against HF's ByteLevel BPE, both from the
@@ -78,14 +81,27 @@ def test_shared_vocabularies_match_llama_cpp(helix_bin, testdata, corpus, tmp_pa
     vocab = str(testdata / "tokenizer" / f"ggml-vocab-{name}.gguf")
     llm = llama_cpp.Llama(model_path=vocab, vocab_only=True, verbose=False)
     if name == "bert-bge":
-        # llama.cpp keeps Hangul syllables whole in WordPiece (its NFD table has no algorithmic
-        # Hangul decomposition); BERT's normalizer splits them into jamo, and so does Helix
-        # (checked against sentence-transformers' token ids in test_embeddings.py).
-        corpus = [t for t in corpus if not any("\uac00" <= c <= "\ud7a3" for c in t)]
+        # Helix's WordPiece follows BERT as Hugging Face runs it (test_bert_matches_hf_wordpiece
+        # is its reference), and llama.cpp's normalisation is not BERT's: it keeps Hangul
+        # syllables whole, drops every combining mark where BERT drops only Mn (Devanagari vowel
+        # signs stay), keeps words of over 100 characters, ... So llama.cpp guards the rest:
+        # only the texts on which it agrees with Hugging Face are compared here.
+        hf = [e.ids for e in hf_reference.bert_wordpiece(vocab).encode_batch(corpus)]
+        plain = [llm.tokenize(t.encode("utf-8"), add_bos=True, special=False) for t in corpus]
+        corpus = [t for t, a, b in zip(corpus, plain, hf) if a == b]
+        assert len(corpus) > 0.75 * N_TEXTS  # 2413 of 3000
     for parse_special in (False, True):
         want = [llm.tokenize(t.encode("utf-8"), add_bos=True, special=parse_special) for t in corpus]
         got = helix_ids(helix_bin, vocab, corpus, tmp_path, True, parse_special)
         compare(corpus, got, want, f"{name} vs llama.cpp (parse_special={parse_special})")
+
+
+def test_bert_matches_hf_wordpiece(helix_bin, testdata, corpus, tmp_path):
+    vocab = str(testdata / "tokenizer" / "ggml-vocab-bert-bge.gguf")
+    ref = hf_reference.bert_wordpiece(vocab)
+    want = [e.ids for e in ref.encode_batch(corpus)]
+    got = helix_ids(helix_bin, vocab, corpus, tmp_path, True, False)
+    compare(corpus, got, want, "HF BertWordPiece (GGUF vocabulary)")
 
 
 def test_default_model_matches_hf_tokenizers(helix_bin, default_model, corpus, tmp_path, cache_dir):

@@ -63,6 +63,25 @@ TEST(Unicode, Categories) {
   EXPECT_EQ(nfd_first(0xe9), 0x65u);   // é -> e
   EXPECT_EQ(nfd_first(0xac00), 0x1100u);
   EXPECT_EQ(nfd_first('x'), static_cast<uint32_t>('x'));
+  uint32_t d[3];
+  ASSERT_EQ(nfd_bert(0xe9, d), 1u);    // é -> e (the acute is dropped anyway)
+  EXPECT_EQ(d[0], 0x65u);
+  ASSERT_EQ(nfd_bert(0xcc0, d), 2u);   // Kannada II -> I (Mn) + length mark (Mc)
+  EXPECT_EQ(d[0], 0xcbfu);
+  EXPECT_EQ(d[1], 0xcd5u);
+  ASSERT_EQ(nfd_bert(0xd55c, d), 3u);  // 한 -> jamo
+  EXPECT_EQ(d[2], 0x11abu);
+  EXPECT_EQ(combining_class(0x301), 230);
+  EXPECT_EQ(combining_class('a'), 0);
+  // BERT's classes.
+  EXPECT_TRUE(cp_flags(0x301) & kBertNonspacing);
+  EXPECT_FALSE(cp_flags(0x93e) & kBertNonspacing);  // Devanagari AA is Mc: kept
+  EXPECT_TRUE(cp_flags(0x200d) & kBertControl);     // ZWJ (Cf)
+  EXPECT_TRUE(cp_flags(0xfffd) & kBertControl);
+  EXPECT_FALSE(cp_flags('\n') & kBertControl);
+  EXPECT_TRUE(cp_flags('$') & kBertPunct);
+  EXPECT_TRUE(cp_flags(0xa7) & kBertPunct);         // § (Po)
+  EXPECT_FALSE(cp_flags(0x2e54) & kBertPunct);      // Unicode 14 Po, unassigned in HF's data
 }
 
 TEST(Unicode, Utf8Helpers) {
@@ -212,6 +231,45 @@ TEST(WordPiece, TinyVocabulary) {
   EXPECT_EQ(tok->encode("Hello WORLD!", true), (Ids{2, 4, 5, 6, 7, 3}));
   EXPECT_EQ(tok->encode("Caf\xc3\xa9 xyz", false), (Ids{8, 1}));
   EXPECT_EQ(tok->decode(tok->encode("hello world!", false)), "hello world !");
+}
+
+// BERT's normalisation as Hugging Face's BertNormalizer + BertPreTokenizer + WordPiece do it
+// (checked in full against them by tests/python/test_tokenizer_reference.py).
+TEST(WordPiece, BertNormalization) {
+  VocabSpec s;
+  s.model = "bert";
+  const std::string w = "\xe2\x96\x81";  // word start
+  s.tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]",
+              w + "a", "a", w + "ab", w + "naive", w + "~",
+              w + "\xe0\xa4\xa8",                 // न
+              "\xe0\xa5\x80",                     // ी (Mc)
+              w + "\xe0\xb3\x95",                 // ೕ (Mc, from ೀ)
+              w + "\xe1\x84\x92", "\xe1\x85\xa1", "\xe1\x86\xab",  // ᄒ ᅡ ᆫ
+              w + "\xe4\xb8\xad", w + "\xe6\x96\x87",    // 中 文
+              "\xf0\x9d\x85\xa5", "\xf0\x9d\x85\xad",  // U+1D165 (class 216), U+1D16D (226)
+              w + "\xc2\xa7"};                       // §
+  s.bos = 2;
+  s.sep = 3;
+  s.unk = 1;
+  s.pad = 0;
+  const auto tok = Tokenizer::from_spec(s);
+  auto ids = [&](const std::string& t) { return tok->encode(t, false); };
+  EXPECT_EQ(ids("N\xc3\xa4\xc3\xafve"), (Ids{7}));                  // accents stripped, lowercased
+  EXPECT_EQ(ids("\xe0\xa4\xa8\xe0\xa5\x80"), (Ids{9, 10}));           // नी: the vowel sign (Mc) stays
+  EXPECT_EQ(ids("\xe0\xb3\x80"), (Ids{11}));                        // ೀ -> ಿ (Mn, dropped) + ೕ
+  EXPECT_EQ(ids("a\xe2\x80\x8d" "b"), (Ids{6}));                     // ZWJ (Cf) removed
+  EXPECT_EQ(ids("a\x0b" "b a\xc2\x85" "b"), (Ids{6, 6}));             // VT, NEL: controls, removed
+  EXPECT_EQ(ids("a\xe2\x80\xa8" "a"), (Ids{4, 4}));                   // U+2028 is whitespace
+  EXPECT_EQ(ids("a~a\xc2\xa7"), (Ids{4, 8, 4, 19}));                 // punctuation isolated
+  EXPECT_EQ(ids("\xed\x95\x9c"), (Ids{12, 13, 14}));                // 한 -> jamo
+  EXPECT_EQ(ids("a\xe4\xb8\xad\xe6\x96\x87"), (Ids{4, 15, 16}));     // CJK characters are words
+  // Canonical ordering of the marks that stay: U+1D16D U+0301 U+1D165 -> U+1D165 U+1D16D.
+  EXPECT_EQ(ids("a\xf0\x9d\x85\xad\xcc\x81\xf0\x9d\x85\xa5"), (Ids{4, 17, 18}));
+  Ids hundred(100, 5);
+  hundred[0] = 4;
+  EXPECT_EQ(ids(std::string(100, 'a')), hundred);                 // 100 characters: a word
+  EXPECT_EQ(ids(std::string(101, 'a') + " a"), (Ids{1, 4}));       // over 100: [UNK]
+  EXPECT_EQ(ids(std::string(100, 'a') + "\xcc\x81"), hundred);   // counted after normalising
 }
 
 TEST(HfJson, ByteLevelBpeAndWordPiece) {
