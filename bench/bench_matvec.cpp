@@ -28,6 +28,7 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "kernels/packed.h"
 #include "quant/blocks.h"
 
 namespace helix {
@@ -185,15 +186,18 @@ struct WeightSet {
   DType t{};
   int64_t n_in = 0, n_out = 0;
   bool cold = false;
+  bool packed = false;
   std::vector<Tensor> copies;
+  std::vector<std::shared_ptr<const kernels::PackedWeight>> packs;  // packed: matmul reads these
   double stream_gbs = 0;  // best streaming read of the same memory
 };
 
-WeightSet& weights_for(DType t, int64_t n_in, int64_t n_out, bool cold) {
+WeightSet& weights_for(DType t, int64_t n_in, int64_t n_out, bool cold, bool packed) {
   static WeightSet ws;
-  if (ws.t == t && ws.n_in == n_in && ws.n_out == n_out && ws.cold == cold && !ws.copies.empty())
+  if (ws.t == t && ws.n_in == n_in && ws.n_out == n_out && ws.cold == cold && ws.packed == packed &&
+      !ws.copies.empty())
     return ws;
-  ws = WeightSet{t, n_in, n_out, cold, {}, 0};
+  ws = WeightSet{t, n_in, n_out, cold, packed, {}, {}, 0};
   const Tensor first = make_weights(t, n_in, n_out, 1);
   const size_t bytes = first.nbytes();
   const size_t n = cold ? std::max<size_t>(1, (kColdBytes + bytes - 1) / bytes) : 1;
@@ -204,7 +208,16 @@ WeightSet& weights_for(DType t, int64_t n_in, int64_t n_out, bool cold) {
     ws.copies.push_back(c);
   }
   std::vector<Span> spans;
-  for (const Tensor& c : ws.copies) spans.push_back({c.data_as<uint8_t>(), bytes});
+  for (const Tensor& c : ws.copies) {
+    if (packed) {
+      ws.packs.push_back(kernels::pack_weight(c));
+      if (ws.packs.back()) {  // the packed copy holds as many bytes as the original
+        spans.push_back({ws.packs.back()->data(), bytes});
+        continue;
+      }
+    }
+    spans.push_back({c.data_as<uint8_t>(), bytes});
+  }
   const std::vector<Span> ps = pieces(spans);
   for (int i = 0; i < 3; ++i) ws.stream_gbs = std::max(ws.stream_gbs, read_pass_gbs(ps));
   return ws;
@@ -212,8 +225,8 @@ WeightSet& weights_for(DType t, int64_t n_in, int64_t n_out, bool cold) {
 
 // cold: cycle through copies of the matrix that together far exceed L3, as decoding does.
 void BM_Matmul(benchmark::State& state, DType t, int64_t n_in, int64_t n_out, int64_t n_tok,
-               bool cold) {
-  WeightSet& ws = weights_for(t, n_in, n_out, cold);
+               bool cold, bool packed) {
+  WeightSet& ws = weights_for(t, n_in, n_out, cold, packed);
   const size_t bytes = ws.copies[0].nbytes();
   Tensor x = Tensor::empty(DType::F32, {n_in, n_tok});
   std::mt19937 rng(3);
@@ -234,7 +247,8 @@ void BM_Matmul(benchmark::State& state, DType t, int64_t n_in, int64_t n_out, in
   state.counters["GFLOP/s"] = 2e-9 * static_cast<double>(n_in * n_out * n_tok) * iters / secs;
   state.counters["MB"] = static_cast<double>(bytes) / 1e6;
   if (cold) state.counters["BW%"] = 100.0 * gbs / ws.stream_gbs;  // vs streaming the same bytes
-  state.SetLabel(std::string(dtype_name(t)) + (cold ? " cold" : " hot"));
+  state.SetLabel(std::string(dtype_name(t)) + (cold ? " cold" : " hot") +
+                 (packed ? (ws.packs.empty() || !ws.packs[0] ? " (no packed form)" : " packed") : ""));
 }
 
 struct Shape {
@@ -252,12 +266,12 @@ void register_all() {
   const Shape model[] = {{640, 1024}, {1024, 640}, {640, 2048}, {2048, 640}, {640, 256}};
   for (DType t : types) {
     const int64_t bs = dtype_block_size(t);
-    auto add = [&](const char* what, Shape s, int64_t n_tok, bool cold) {
+    auto add = [&](const char* what, Shape s, int64_t n_tok, bool cold, bool packed = false) {
       if (s.n_in % bs != 0) return;
       const std::string name = std::string(what) + "/" + std::string(dtype_name(t)) + "/" +
                                std::to_string(s.n_in) + "x" + std::to_string(s.n_out) + "/tok" +
                                std::to_string(n_tok) + (cold ? "/cold" : "/hot");
-      benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, s.n_in, s.n_out, n_tok, cold)
+      benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, s.n_in, s.n_out, n_tok, cold, packed)
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
     };
@@ -266,6 +280,11 @@ void register_all() {
     if (t == DType::Q8_0) add("Matvec", {640, 262144}, 1, true);  // the output head
     for (Shape s : model) add("MatvecHot", s, 1, false);
     add("Prefill", {2048, 2048}, 64, false);
+    if (t == DType::Q5_0 || t == DType::Q8_0) {  // weights packed at load (kernels/packed.h)
+      for (Shape s : model) add("MatvecPacked", s, 1, true, true);
+      if (t == DType::Q8_0) add("MatvecPacked", {640, 262144}, 1, true, true);
+      add("PrefillPacked", {2048, 2048}, 64, false, true);
+    }
   }
 }
 

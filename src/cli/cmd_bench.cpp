@@ -14,6 +14,7 @@
 #include "cli/default_model.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/profile.h"
 #include "model/model.h"
 
 namespace helix::cli {
@@ -71,6 +72,9 @@ int cmd_bench(int argc, char** argv) {
     }
   };
   fill(8);  // warm-up
+  // HELIX_PROFILE=1: a profile table on stderr after the prefill runs and after each decode depth.
+  const bool profiling = prof::enabled();
+  if (profiling) prof::reset();
   nlohmann::ordered_json out;
   out["engine"] = "helix";
   out["threads"] = ThreadPool::global().size();
@@ -79,10 +83,12 @@ int cmd_bench(int argc, char** argv) {
     const double s = now_s();
     fill(n);
     out["prefill_tps"][std::to_string(n)] = static_cast<double>(n) / (now_s() - s);
+    if (profiling) std::fprintf(stderr, "\n#### prefill %lld tokens\n", static_cast<long long>(n)), prof::report(true);
   }
   for (auto d : depths) {
     fill(std::max<int64_t>(d, 1));
     int64_t pos = std::max<int64_t>(d, 1);
+    if (profiling) prof::reset();  // the fill is not part of the decode profile
     const double s = now_s();
     for (int64_t i = 0; i < n_decode; ++i, ++pos) {
       model::Batch b;
@@ -90,10 +96,21 @@ int cmd_bench(int argc, char** argv) {
       m->forward(b, kv, logits);
     }
     out["decode_tps"][std::to_string(d)] = static_cast<double>(n_decode) / (now_s() - s);
+    if (profiling) std::fprintf(stderr, "\n#### decode at depth %lld\n", static_cast<long long>(d)), prof::report(true);
   }
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   out["peak_rss_mib"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  // Current resident memory by kind (mapped file pages vs anonymous memory), from /proc.
+  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      long kb = 0;
+      if (std::sscanf(line, "RssAnon: %ld kB", &kb) == 1) out["rss_anon_mib"] = static_cast<double>(kb) / 1024.0;
+      if (std::sscanf(line, "RssFile: %ld kB", &kb) == 1) out["rss_file_mib"] = static_cast<double>(kb) / 1024.0;
+    }
+    std::fclose(f);
+  }
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

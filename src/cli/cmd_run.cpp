@@ -3,10 +3,13 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
+#include "kernels/profile.h"
 
 namespace helix::cli {
 namespace {
@@ -22,6 +25,7 @@ constexpr const char* kUsage =
     "  --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N\n"
     "  --presence-penalty P --frequency-penalty P --seed S --stop TEXT (repeatable)\n"
     "  --no-bos           do not add the beginning-of-text token\n"
+    "  --profile          time per op and per layer (prefill and decode), a table on stderr\n"
     "  --json             reply with a JSON object (constrained decoding)\n"
     "  --json-schema FILE reply with JSON valid under the JSON Schema in FILE\n";
 
@@ -36,6 +40,16 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
+  // --profile is this command's own flag: taken out before the shared generation options.
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0 && std::string(argv[i]) == "--profile")
+      prof::set_enabled(true);
+    else
+      args.push_back(argv[i]);
+  }
+  argc = static_cast<int>(args.size());
+  argv = args.data();
   GenOptions o;
   if (!parse_gen_options(argc, argv, o, kUsage)) return 0;
   std::string prompt = o.prompt;
@@ -57,6 +71,7 @@ int cmd_run(int argc, char** argv) {
                t.prefill_s > 0 ? static_cast<double>(t.prefill_tokens) / t.prefill_s : 0.0,
                static_cast<long long>(t.decode_tokens), t.decode_s,
                t.decode_s > 0 ? static_cast<double>(t.decode_tokens) / t.decode_s : 0.0);
+  if (prof::enabled()) prof::report();
   if (reason == runtime::FinishReason::ContextFull)
     std::fprintf(stderr, "the context of %lld tokens is full; raise it with -c\n", static_cast<long long>(o.n_ctx));
   return 0;

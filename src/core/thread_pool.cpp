@@ -31,16 +31,39 @@ void ThreadPool::worker(int index) {
       if (spin % 1024 == 1023) std::this_thread::yield();
     }
     const std::function<void(int, int)>* job;
+    bool optional;
     {
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return generation_.load() != seen; });
       seen = generation_.load();
       if (stop_) return;
       job = job_;
+      optional = optional_;
     }
-    (*job)(index, n_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (!optional) {
+      (*job)(index, n_threads_);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      continue;
+    }
+    // Join only while the caller has not closed this job; after close() the job (and *job) may
+    // be gone. Both sides use seq_cst, so either the caller sees active_ or we see the close.
+    active_.fetch_add(1, std::memory_order_seq_cst);
+    if (open_.load(std::memory_order_seq_cst) == seen) (*job)(index, n_threads_);
+    active_.fetch_sub(1, std::memory_order_release);
   }
+}
+
+void ThreadPool::start(const std::function<void(int, int)>* fn, bool optional) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    job_ = fn;
+    optional_ = optional;
+    const uint64_t g = generation_.load() + 1;
+    if (optional_) open_.store(g, std::memory_order_seq_cst);
+    else pending_.store(n_threads_ - 1);
+    generation_.store(g, std::memory_order_release);
+  }
+  cv_.notify_all();
 }
 
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
@@ -48,13 +71,7 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     fn(0, 1);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    job_ = &fn;
-    pending_.store(n_threads_ - 1);
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  cv_.notify_all();
+  start(&fn, false);
   fn(0, n_threads_);
   // Wait for the workers: spin briefly, then yield so that a preempted worker (an oversubscribed
   // machine) gets the core back instead of watching us spin.
@@ -80,13 +97,27 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   // Chunks small enough to balance, large enough to amortize the atomic.
   const int64_t chunk = std::max(grain, n / (static_cast<int64_t>(n_threads_) * 8));
   std::atomic<int64_t> next{0};
-  run([&](int, int) {
+  const std::function<void(int, int)> job = [&](int, int) {
     for (;;) {
       const int64_t b = next.fetch_add(chunk, std::memory_order_relaxed);
       if (b >= n) break;
       fn(b, std::min(n, b + chunk));
     }
-  });
+  };
+  start(&job, true);
+  job(0, n_threads_);
+  // Every chunk is taken. Close the job to workers that have not joined yet, then wait for those
+  // that did (they are finishing their last chunk).
+  open_.store(0, std::memory_order_seq_cst);
+  for (int spin = 0; active_.load(std::memory_order_seq_cst) != 0; ++spin) {
+    if (spin < 4000) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 namespace {

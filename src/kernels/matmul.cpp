@@ -3,10 +3,13 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/gemm.h"
+#include "kernels/packed.h"
 #include "kernels/vec_dot.h"
 
 namespace helix::kernels {
@@ -66,6 +69,90 @@ void run_tile(const DotKernels& k, int64_t n, const uint8_t* w, size_t w_stride,
   }
 }
 
+// Prefill on the GEMM panels (kernels/gemm.h): rows [0, n_panels * 8) of every batch matrix;
+// tasks are (batch matrix, token tile, tile of kGemmTilePanels panels), each unpacking its panels
+// once into thread-local memory and running every token of its tile against them.
+// unpack(batch matrix i2, i3, panel index, out) fills one panel.
+constexpr int64_t kGemmTilePanels = 4;
+
+template <typename Unpack>
+void run_gemm(const GemmKernels& g, int64_t n, const Tensor& x, Tensor& y, int64_t n_panels,
+              const uint8_t* act_buf, size_t a_row, bool inline_only, Unpack unpack) {
+  const int64_t n_tok = x.ne(1), n_b2 = x.ne(2), n_batch = x.ne(2) * x.ne(3);
+  const size_t panel_bytes = g.panel_bytes(n);
+  const int64_t n_row_tiles = (n_panels + kGemmTilePanels - 1) / kGemmTilePanels;
+  const int64_t n_tok_tiles = (n_tok + kTileTokens - 1) / kTileTokens;
+  auto run_tasks = [&](int64_t b, int64_t e) {
+    thread_local std::vector<uint8_t> buf;
+    if (buf.size() < panel_bytes * kGemmTilePanels + 32) buf.resize(panel_bytes * kGemmTilePanels + 32);
+    uint8_t* panels = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 31) & ~uintptr_t{31});
+    int64_t have = -1;  // the (batch, row tile) whose panels are unpacked
+    for (int64_t task = b; task < e; ++task) {
+      const int64_t tt = task % n_tok_tiles, rt = task / n_tok_tiles % n_row_tiles;
+      const int64_t bi = task / (n_tok_tiles * n_row_tiles), i2 = bi % n_b2, i3 = bi / n_b2;
+      const int64_t p0 = rt * kGemmTilePanels, p1 = std::min(n_panels, p0 + kGemmTilePanels);
+      if (have != task / n_tok_tiles) {
+        for (int64_t p = p0; p < p1; ++p) unpack(i2, i3, p, panels + (p - p0) * panel_bytes);
+        have = task / n_tok_tiles;
+      }
+      const int64_t t0 = tt * kTileTokens, t1 = std::min(n_tok, t0 + kTileTokens);
+      const uint8_t* act = act_buf + (bi * n_tok + t0) * a_row;
+      float* yb = reinterpret_cast<float*>(y.row(t0, i2, i3));
+      const size_t y_stride = y.nb(1) / sizeof(float);
+      for (int64_t p = p0; p < p1; ++p)
+        g.run(panels + (p - p0) * panel_bytes, n, act, a_row, t1 - t0, yb + p * kGemmRows, y_stride);
+    }
+  };
+  const int64_t n_tasks = n_batch * n_row_tiles * n_tok_tiles;
+  if (inline_only)
+    run_tasks(0, n_tasks);
+  else
+    ThreadPool::global().parallel_for(n_tasks, 1, run_tasks);
+}
+
+// Weights with a packed copy (kernels/packed.h): 8-row groups, up to 4 tokens per pass over a
+// group (decode streams the groups), or the GEMM on panels expanded from the groups.
+void run_packed(const PackedWeight& pw, const Tensor& x, Tensor& y, const uint8_t* act_buf,
+                size_t a_row, bool inline_only) {
+  const PackedKernels& k = *pw.kernels;
+  const int64_t n = pw.n_in, n_groups = pw.n_out / kPackRows, n_tok = x.ne(1);
+  const uint8_t* data = pw.data();
+  const size_t gb = pw.group_bytes;
+  if (n_tok >= kGemmMinTokens && k.to_panel) {
+    run_gemm(*gemm_kernels_avx2(pw.type), n, x, y, n_groups, act_buf, a_row, inline_only,
+             [&](int64_t, int64_t, int64_t p, uint8_t* out) { k.to_panel(data + p * gb, n, out); });
+    return;
+  }
+  float* y0 = reinterpret_cast<float*>(y.row(0));
+  const size_t y_stride = y.nb(1) / sizeof(float);
+  const int64_t tile_tok = n_tok <= kMaxCols ? n_tok : kTileTokens;
+  const int64_t n_tok_tiles = (n_tok + tile_tok - 1) / tile_tok;
+  // Groups per task: about kTileBytes of weights, fewer when that leaves threads idle.
+  int64_t tile_groups = std::max<int64_t>(2, static_cast<int64_t>(kTileBytes / gb));
+  while (tile_groups > 2 && ((n_groups + tile_groups - 1) / tile_groups) * n_tok_tiles <
+                                8 * ThreadPool::global().size())
+    tile_groups /= 2;
+  const int64_t n_group_tiles = (n_groups + tile_groups - 1) / tile_groups;
+  auto run_tasks = [&](int64_t b, int64_t e) {
+    for (int64_t task = b; task < e; ++task) {
+      const int64_t gt = task / n_tok_tiles, tt = task % n_tok_tiles;
+      const int64_t g0 = gt * tile_groups, g1 = std::min(n_groups, g0 + tile_groups);
+      const int64_t t0 = tt * tile_tok, t1 = std::min(n_tok, t0 + tile_tok);
+      for (int64_t g = g0; g < g1; ++g) {
+        const uint8_t* grp = data + static_cast<size_t>(g) * gb;
+        for (int64_t t = t0; t < t1; t += kMaxCols)
+          k.dot(grp, n, act_buf + t * a_row, a_row, static_cast<int>(std::min<int64_t>(kMaxCols, t1 - t)),
+                y0 + t * y_stride + g * kPackRows, y_stride);
+      }
+    }
+  };
+  const int64_t n_tasks = n_group_tiles * n_tok_tiles;
+  if (inline_only)
+    run_tasks(0, n_tasks);
+  else
+    ThreadPool::global().parallel_for(n_tasks, 1, run_tasks);
+}
+
 }  // namespace
 
 bool matmul_supports(DType t) { return dot_kernels_ref(t) != nullptr; }
@@ -110,17 +197,32 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
       pool.parallel_for(n_tok * n_batch, std::max<int64_t>(1, 4096 / n), run);
   }
 
+  // A packed copy of the weights (AVX2 only): every row from there.
+  if (isa == Isa::Avx2 && convert && n_batch == 1) {
+    if (const PackedWeight* pw = find_packed(w)) {
+      run_packed(*pw, x, y, act_buf, a_row, inline_only);
+      return;
+    }
+  }
+
+  // Many tokens on AVX2 go through the GEMM only with packed weights (above), whose GEMM and
+  // row-group dots do the same float operations per output: a token's result must not depend on
+  // how many tokens share the call (a served stream gives the same text alone or in a batch).
+  // The GEMM on panels unpacked from the file layout (gemm_kernels_avx2) sums in another order
+  // than run_tile's row dots, so it stays off until decode uses the same arithmetic.
+  int64_t row_begin = 0;
   // Tasks: (batch matrix, token tile, row tile). Row tiles are sized to the cache and shrunk
   // until every thread has several to take, in multiples of 16 rows so that two threads never
   // write into one 64-byte line of y (false sharing costs more than the work of a small tile).
+  const int64_t rows_left = n_rows - row_begin;
   const int64_t tile_tok = n_tok <= kMaxCols ? n_tok : kTileTokens;
   const int64_t n_tok_tiles = (n_tok + tile_tok - 1) / tile_tok;
   int64_t tile_rows = std::clamp<int64_t>(
       static_cast<int64_t>(kTileBytes / std::max<size_t>(w_stride, 1)) / 16 * 16, 16, 256);
   while (tile_rows > 16 &&
-         ((n_rows + tile_rows - 1) / tile_rows) * n_tok_tiles * n_batch < 8 * pool.size())
+         ((rows_left + tile_rows - 1) / tile_rows) * n_tok_tiles * n_batch < 8 * pool.size())
     tile_rows = std::max<int64_t>(16, tile_rows / 2 / 16 * 16);
-  const int64_t n_row_tiles = (n_rows + tile_rows - 1) / tile_rows;
+  const int64_t n_row_tiles = (rows_left + tile_rows - 1) / tile_rows;
   // Runs tasks [b, e). With a single token group (decode) consecutive row tiles go as one range,
   // so that each thread streams one contiguous stretch of rows; with more tokens every tile stays
   // cache-sized.
@@ -132,7 +234,7 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
       const uint8_t* wm = w.row(0, i2 / (x.ne(2) / w.ne(2)), i3 / (x.ne(3) / w.ne(3)));
       const uint8_t* act = convert ? act_buf + bi * n_tok * a_row : x.row(0, i2, i3);
       const size_t a_stride = convert ? a_row : x.nb(1);
-      const int64_t r0 = rt * tile_rows, t0 = tt * tile_tok;
+      const int64_t r0 = row_begin + rt * tile_rows, t0 = tt * tile_tok;
       run_tile(*k, n, wm, w_stride, r0, std::min(n_rows, r0 + span * tile_rows), act, a_stride, t0,
                std::min(n_tok, t0 + tile_tok), y.row(0, i2, i3), y.nb(1));
       task += span;
@@ -143,6 +245,57 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
     run_tasks(0, n_tasks);
   else
     pool.parallel_for(n_tasks, 1, run_tasks);
+}
+
+void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x) {
+  // Decode with packed weights on AVX2: one activation conversion, one parallel region.
+  const PackedWeight* pw[kMaxMany];
+  bool fused = count <= kMaxMany && x.device() == Device::CPU && x.ne(1) <= kMaxCols &&
+               x.ne(2) == 1 && x.ne(3) == 1 && best_isa() == Isa::Avx2;
+  for (int i = 0; fused && i < count; ++i) {
+    check_matmul(*ws[i], x, *ys[i]);
+    pw[i] = find_packed(*ws[i]);
+    fused = pw[i] && dot_kernels(pw[i]->type, Isa::Avx2)->act == ActFormat::Q8A;
+  }
+  if (!fused) {
+    for (int i = 0; i < count; ++i) matmul(*ws[i], x, *ys[i]);
+    return;
+  }
+  const int64_t n = x.ne(0), n_tok = x.ne(1);
+  const size_t a_row = act_row_bytes(ActFormat::Q8A, n);
+  thread_local std::vector<uint8_t> scratch;
+  scratch.resize(a_row * static_cast<size_t>(n_tok));
+  const DotKernels* k0 = dot_kernels(pw[0]->type, Isa::Avx2);
+  for (int64_t t = 0; t < n_tok; ++t)
+    k0->quantize_act(reinterpret_cast<const float*>(x.row(t)), scratch.data() + t * a_row, n);
+  const uint8_t* act = scratch.data();
+  // Tasks: tiles of about kTileBytes of weight rows, weight after weight.
+  int64_t first[kMaxMany + 1], tile[kMaxMany];
+  first[0] = 0;
+  size_t total_bytes = 0;
+  for (int i = 0; i < count; ++i) {
+    const int64_t n_groups = pw[i]->n_out / kPackRows;
+    tile[i] = std::max<int64_t>(2, static_cast<int64_t>(kTileBytes / pw[i]->group_bytes));
+    first[i + 1] = first[i] + (n_groups + tile[i] - 1) / tile[i];
+    total_bytes += pw[i]->group_bytes * static_cast<size_t>(n_groups);
+  }
+  auto run_tasks = [&](int64_t b, int64_t e) {
+    int i = 0;
+    for (int64_t task = b; task < e; ++task) {
+      while (task >= first[i + 1]) ++i;
+      const PackedWeight& p = *pw[i];
+      const int64_t g0 = (task - first[i]) * tile[i], g1 = std::min(p.n_out / kPackRows, g0 + tile[i]);
+      float* y0 = reinterpret_cast<float*>(ys[i]->row(0));
+      const size_t y_stride = ys[i]->nb(1) / sizeof(float);
+      for (int64_t g = g0; g < g1; ++g)
+        p.kernels->dot(p.data() + static_cast<size_t>(g) * p.group_bytes, n, act, a_row,
+                       static_cast<int>(n_tok), y0 + g * kPackRows, y_stride);
+    }
+  };
+  if (ThreadPool::global().size() == 1 || total_bytes < 32 * 1024)
+    run_tasks(0, first[count]);
+  else
+    ThreadPool::global().parallel_for(first[count], 1, run_tasks);
 }
 
 Op<MatmulSig>& matmul_op() {

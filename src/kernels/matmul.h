@@ -10,9 +10,10 @@
 // prefill) on ThreadPool::global(). n_tok == 1 is the decode path (matrix-vector); for n_tok > 1
 // each weight row is unpacked once per kMaxCols tokens, over cache-sized tiles of rows.
 //
-// Weights are read in their file layout. A packed layout prepared at load time (rows interleaved
-// for the SIMD path) would arrive as its own weight type with an overload here; callers that go
-// through matmul() would not change.
+// On AVX2, many tokens (n_tok >= 8) of Q4_0/Q4_1/Q5_0/Q5_1/Q4_K weights go through a GEMM on
+// 8-row interleaved panels (kernels/gemm.h). Weights a model packed at load time (Q5_0, Q8_0:
+// kernels/packed.h) are found by their data pointer and read in the packed layout instead of the
+// file's; callers that go through matmul() do not change. The scalar path reads the file layout.
 #pragma once
 
 #include "core/op.h"
@@ -29,6 +30,12 @@ void matmul(const Tensor& w, const Tensor& x, Tensor& y);
 
 // The op behind matmul(): the CPU entry is registered on first use; other backends set theirs.
 Op<MatmulSig>& matmul_op();
+
+// y_i = W_i . x for up to kMaxMany weights sharing x (q/k/v, gate/up). Decoding with packed
+// weights (kernels/packed.h) on the CPU converts x once and runs all of them in one parallel
+// region; otherwise it is matmul() for each. Same results as separate matmul calls.
+inline constexpr int kMaxMany = 4;
+void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x);
 
 // Whether matmul takes weights of type t on the CPU.
 bool matmul_supports(DType t);

@@ -1,16 +1,47 @@
 #include "model/decoder.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <chrono>
+#include <climits>
 #include <map>
+#include <mutex>
+#include <optional>
+#include <string>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/packed.h"
+#include "kernels/profile.h"
 #include "model/attention.h"
 #include "quant/quant.h"
 
 namespace helix::model {
+
+namespace {
+
+// "matmul Q5_0" etc.: profile categories per weight type (static strings).
+const char* matmul_category(DType t) {
+  static std::map<DType, std::string> names;
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lk(mu);
+  auto it = names.find(t);
+  if (it == names.end()) it = names.emplace(t, "matmul " + std::string(dtype_name(t))).first;
+  return it->second.c_str();
+}
+
+void profiled_matmul(const Tensor& w, const Tensor& x, Tensor& y) {
+  prof::Scope s(prof::enabled() ? matmul_category(w.dtype()) : nullptr);
+  kernels::matmul(w, x, y);
+}
+
+}  // namespace
 
 Decoder::Decoder(std::shared_ptr<const gguf::GGUFFile> f, HParams hp) : Model(std::move(f), std::move(hp)) {}
 
@@ -80,6 +111,37 @@ void Decoder::load_standard(const LoadOptions& o) {
       L.post_ffn_norm = weight(p + "post_ffw_norm.weight", {E});
     }
   }
+  pack_weights();
+}
+
+void Decoder::pack_weights() {
+  // The kernels read the packed copy from now on: drop the original's pages from this process's
+  // memory as they are packed (a file mapping refaults them from the page cache if they are read
+  // again, e.g. the rows of a tied embedding).
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const kernels::ReleaseFn release = [page](const void* p, size_t bytes) {
+    const auto begin = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t b = (begin + page - 1) / page * page, e = (begin + bytes) / page * page;
+    if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+  };
+  std::vector<const Tensor*> todo;
+  for (const LayerWeights& L : layers_)
+    for (const Tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) todo.push_back(t);
+  todo.push_back(&output_);
+  // One huge-page region for all the copies (64-byte aligned slices).
+  size_t total = 0;
+  for (const Tensor* t : todo) total += (kernels::packed_bytes(*t) + 63) / 64 * 64;
+  if (total == 0) return;
+  std::shared_ptr<uint8_t> mem = kernels::alloc_packed_memory(total);
+  size_t at = 0;
+  for (const Tensor* t : todo) {
+    const size_t bytes = kernels::packed_bytes(*t);
+    if (bytes == 0) continue;
+    const bool mapped = dynamic_cast<const MappedFile*>(t->storage().get()) != nullptr;
+    auto h = kernels::pack_weight(*t, mapped ? release : kernels::ReleaseFn(), mem ? mem.get() + at : nullptr, mem);
+    if (h) packed_.push_back(h);
+    at += (bytes + 63) / 64 * 64;
+  }
 }
 
 // Building blocks --------------------------------------------------------------------------------
@@ -94,128 +156,329 @@ void Decoder::ensure_arena(int64_t n, int64_t n_out) {
 
 Tensor Decoder::scratch(int64_t rows, int64_t cols) { return arena_.alloc(DType::F32, {rows, cols}); }
 
+namespace {
+
+// fn(r0, r1) over rows [0, n_rows) of d floats: inline when small, else on the pool.
+template <typename F>
+void for_row_ranges(int64_t n_rows, int64_t d, F&& fn) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(d, 1));
+  if (n_rows <= grain || ThreadPool::global().size() == 1) {
+    fn(int64_t{0}, n_rows);
+    return;
+  }
+  ThreadPool::global().parallel_for(n_rows, grain, [&](int64_t b, int64_t e) { fn(b, e); });
+}
+
+}  // namespace
+
 void Decoder::rms_norm(const Tensor& x, const Tensor& w, Tensor& out) const {
+  prof::Scope ps("rms_norm");
   const int64_t d = w.ne(0);
   const int64_t n = x.numel() / d;
   const float* wp = w.data_as<float>();
   const float* xp = x.data_as<float>();
   float* op = out.data_as<float>();
-  for (int64_t r = 0; r < n; ++r) {
-    const float* xr = xp + r * d;
-    double ss = 0;
-    for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-    const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + hp_.norm_eps));
-    float* orow = op + r * d;
-    for (int64_t i = 0; i < d; ++i) orow[i] = xr[i] * scale * wp[i];
-  }
+  const auto f = kernels::row_ops().rmsnorm;
+  const float eps = hp_.norm_eps;
+  for_row_ranges(n, d, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) f(xp + r * d, wp, op + r * d, d, eps);
+  });
 }
 
 void Decoder::linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y) const {
-  kernels::matmul(w, x, y);
+  profiled_matmul(w, x, y);
   if (!bias.data()) return;
   const int64_t d = y.ne(0);
   const float* b = bias.data_as<float>();
   float* yp = y.data_as<float>();
-  for (int64_t c = 0; c < y.ne(1); ++c)
-    for (int64_t i = 0; i < d; ++i) yp[c * d + i] += b[i];
+  const auto add = kernels::row_ops().add;
+  for (int64_t c = 0; c < y.ne(1); ++c) add(yp + c * d, b, yp + c * d, d);
+}
+
+void Decoder::qkv(const LayerWeights& L, const Tensor& x, Tensor& q, Tensor& k, Tensor& v) const {
+  {
+    prof::Scope ps(x.ne(1) <= kernels::kMaxCols ? "matmul q/k/v" : nullptr);
+    const Tensor* ws[3] = {&L.wq, &L.wk, &L.wv};
+    Tensor* ys[3] = {&q, &k, &v};
+    if (x.ne(1) <= kernels::kMaxCols) {
+      kernels::matmul_many(ws, ys, 3, x);
+    } else {
+      for (int i = 0; i < 3; ++i) profiled_matmul(*ws[i], x, *ys[i]);
+    }
+  }
+  const auto add = kernels::row_ops().add;
+  for (auto [b, y] : {std::pair<const Tensor*, Tensor*>{&L.bq, &q}, {&L.bk, &k}, {&L.bv, &v}}) {
+    if (!b->data()) continue;
+    const int64_t d = y->ne(0);
+    float* yp = y->data_as<float>();
+    for (int64_t c = 0; c < y->ne(1); ++c) add(yp + c * d, b->data_as<float>(), yp + c * d, d);
+  }
 }
 
 void Decoder::add_inplace(Tensor& x, const Tensor& y) {
+  prof::Scope ps("add");
   float* a = x.data_as<float>();
   const float* b = y.data_as<float>();
-  for (int64_t i = 0, n = x.numel(); i < n; ++i) a[i] += b[i];
+  const int64_t d = x.ne(0);
+  const auto add = kernels::row_ops().add;
+  for_row_ranges(x.numel() / d, d, [&](int64_t r0, int64_t r1) {
+    add(a + r0 * d, b + r0 * d, a + r0 * d, (r1 - r0) * d);
+  });
 }
 
 namespace {
 
-// Rotates the first n_rot dims of each of n_heads vectors of size hd at position pos.
-void rope_heads(float* x, int64_t n_heads, int64_t hd, int64_t n_rot, RopeStyle style, const float* cs) {
+// Rotates the first n_rot dims of each of n_heads vectors of size hd; c[i], s[i] are the cosine
+// and sine of pair i.
+void rope_heads(float* x, int64_t n_heads, int64_t hd, int64_t n_rot, RopeStyle style, const float* c,
+                const float* s) {
   const int64_t half = n_rot / 2;
   for (int64_t h = 0; h < n_heads; ++h) {
     float* v = x + h * hd;
-    for (int64_t i = 0; i < half; ++i) {
-      const float c = cs[2 * i], s = cs[2 * i + 1];
-      const int64_t a = style == RopeStyle::Neox ? i : 2 * i;
-      const int64_t b = style == RopeStyle::Neox ? i + half : 2 * i + 1;
-      const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * c - x1 * s;
-      v[b] = x0 * s + x1 * c;
+    if (style == RopeStyle::Neox) {
+      float* v1 = v + half;
+      for (int64_t i = 0; i < half; ++i) {
+        const float x0 = v[i], x1 = v1[i];
+        v[i] = x0 * c[i] - x1 * s[i];
+        v1[i] = x0 * s[i] + x1 * c[i];
+      }
+    } else {
+      for (int64_t i = 0; i < half; ++i) {
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * c[i] - x1 * s[i];
+        v[2 * i + 1] = x0 * s[i] + x1 * c[i];
+      }
     }
   }
 }
 
 }  // namespace
 
+const float* Decoder::rope_table(const Batch& batch, float base, float scale) const {
+  for (const RopeCache& r : rope_cache_)
+    if (r.forward_id == forward_id_ && r.base == base && r.scale == scale) return r.cs.data();
+  if (rope_cache_.size() >= 4) rope_cache_.erase(rope_cache_.begin());
+  RopeCache& r = rope_cache_.emplace_back();
+  r.forward_id = forward_id_;
+  r.base = base;
+  r.scale = scale;
+  const int64_t n = batch.size(), half = hp_.n_rot / 2;
+  r.cs.resize(static_cast<size_t>(n * 2 * half));
+  std::vector<double> inv(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i)
+    inv[static_cast<size_t>(i)] = std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(hp_.n_rot));
+  for (int64_t t = 0; t < n; ++t) {
+    const double p = static_cast<double>(batch.pos[static_cast<size_t>(t)]) * scale;
+    float* c = r.cs.data() + t * 2 * half;
+    for (int64_t i = 0; i < half; ++i) {
+      const double theta = p * inv[static_cast<size_t>(i)];
+      c[i] = static_cast<float>(std::cos(theta));
+      c[half + i] = static_cast<float>(std::sin(theta));
+    }
+  }
+  return r.cs.data();
+}
+
 void Decoder::attention(int il, const Batch& batch, Tensor& q, Tensor& k, const Tensor& v, Tensor& out,
                         KVCache& kv, float rope_base, float rope_scale) const {
   const int64_t n = batch.size(), hd = hp_.head_dim, nh = hp_.n_head, nkv = hp_.n_head_kv;
-  const int64_t group = nh / nkv, half = hp_.n_rot / 2;
+  const int64_t group = nh / nkv, half = hp_.n_rot / 2, kv_dim = nkv * hd;
   const AttnKernels& ak = attn_kernels();
-  std::vector<float> cs(static_cast<size_t>(2 * half));
-  for (int64_t t = 0; t < n; ++t) {
-    const double p = static_cast<double>(batch.pos[static_cast<size_t>(t)]) * rope_scale;
-    for (int64_t i = 0; i < half; ++i) {
-      const double theta = p * std::pow(static_cast<double>(rope_base), -2.0 * static_cast<double>(i) / static_cast<double>(hp_.n_rot));
-      cs[static_cast<size_t>(2 * i)] = static_cast<float>(std::cos(theta));
-      cs[static_cast<size_t>(2 * i + 1)] = static_cast<float>(std::sin(theta));
-    }
-    rope_heads(q.data_as<float>() + t * nh * hd, nh, hd, hp_.n_rot, hp_.rope_style, cs.data());
-    rope_heads(k.data_as<float>() + t * nkv * hd, nkv, hd, hp_.n_rot, hp_.rope_style, cs.data());
-    const int seq = batch.seq[static_cast<size_t>(t)];
-    const int64_t pos = batch.pos[static_cast<size_t>(t)];
-    ak.f32_to_f16(k.data_as<float>() + t * nkv * hd, kv.k(il, seq, pos), nkv * hd);
-    ak.f32_to_f16(v.data_as<float>() + t * nkv * hd, kv.v(il, seq, pos), nkv * hd);
+  ThreadPool& pool = ThreadPool::global();
+  {
+    prof::Scope ps("rope+kv_store");
+    const float* cs = rope_table(batch, rope_base, rope_scale);
+    float* qp = q.data_as<float>();
+    float* kp = k.data_as<float>();
+    const float* vp = v.data_as<const float>();
+    for_row_ranges(n, (nh + 2 * nkv) * hd, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const float* c = cs + t * 2 * half;
+        rope_heads(qp + t * nh * hd, nh, hd, hp_.n_rot, hp_.rope_style, c, c + half);
+        rope_heads(kp + t * kv_dim, nkv, hd, hp_.n_rot, hp_.rope_style, c, c + half);
+        const int seq = batch.seq[static_cast<size_t>(t)];
+        const int64_t pos = batch.pos[static_cast<size_t>(t)];
+        ak.f32_to_f16(kp + t * kv_dim, kv.k(il, seq, pos), kv_dim);
+        ak.f32_to_f16(vp + t * kv_dim, kv.v(il, seq, pos), kv_dim);
+      }
+    });
   }
+  prof::Scope ps("attention");
   const float scale = hp_.attn_scale > 0 ? hp_.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
-  ThreadPool::global().parallel_for(n * nkv, 1, [&](int64_t b, int64_t e) {
-    thread_local std::vector<float> scores;
-    for (int64_t idx = b; idx < e; ++idx) {
-      const int64_t t = idx / nkv, g = idx % nkv;
-      const int seq = batch.seq[static_cast<size_t>(t)];
-      const int64_t pos = batch.pos[static_cast<size_t>(t)];
-      const int64_t lo = kv.first_visible(il, pos);
-      const int64_t cnt = pos - lo + 1;
-      if (static_cast<int64_t>(scores.size()) < cnt) scores.resize(static_cast<size_t>(cnt));
-      for (int64_t hi = 0; hi < group; ++hi) {
-        const int64_t h = g * group + hi;
-        const float* qh = q.data_as<float>() + (t * nh + h) * hd;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < cnt; ++j) {
-          const float s = ak.dot_f16(qh, kv.k(il, seq, lo + j) + g * hd, hd) * scale;
-          scores[static_cast<size_t>(j)] = s;
-          mx = std::max(mx, s);
-        }
-        float sum = 0;
-        for (int64_t j = 0; j < cnt; ++j) sum += (scores[static_cast<size_t>(j)] = std::exp(scores[static_cast<size_t>(j)] - mx));
-        float* oh = out.data_as<float>() + (t * nh + h) * hd;
-        std::fill(oh, oh + hd, 0.0f);
-        const float inv = 1.0f / sum;
-        for (int64_t j = 0; j < cnt; ++j)
-          ak.axpy_f16(scores[static_cast<size_t>(j)] * inv, kv.v(il, seq, lo + j) + g * hd, oh, hd);
+
+  // Tiles of query rows that share a KV head and a key range: the group's heads for up to
+  // kAttnMaxQ / group consecutive tokens of one sequence (or a slice of the heads if the group
+  // alone is larger).
+  struct Tile {
+    int64_t t0, t1, h0, h1;  // tokens [t0, t1), heads of the group [h0, h1)
+    int64_t k0, k1;          // key positions [k0, k1) visible to some row
+  };
+  std::vector<Tile> tiles;
+  const int64_t tok_per_tile = std::max<int64_t>(1, kAttnMaxQ / group);
+  const int64_t heads_per_tile = std::min<int64_t>(group, kAttnMaxQ);
+  for (int64_t t = 0; t < n;) {
+    const int seq = batch.seq[static_cast<size_t>(t)];
+    int64_t e = t + 1;
+    while (e < n && e - t < tok_per_tile && batch.seq[static_cast<size_t>(e)] == seq) ++e;
+    int64_t k0 = INT64_MAX, k1 = 0;
+    for (int64_t u = t; u < e; ++u) {
+      const int64_t pos = batch.pos[static_cast<size_t>(u)];
+      k0 = std::min(k0, kv.first_visible(il, pos));
+      k1 = std::max(k1, pos + 1);
+    }
+    for (int64_t h = 0; h < group; h += heads_per_tile) tiles.push_back({t, e, h, std::min(group, h + heads_per_tile), k0, k1});
+    t = e;
+  }
+  // Few tiles (decode): split each tile's keys so that every thread has work; the splits'
+  // partial results are merged afterwards.
+  const int64_t n_units = static_cast<int64_t>(tiles.size()) * nkv;
+  int64_t max_keys = 0;
+  for (const Tile& tl : tiles) max_keys = std::max(max_keys, tl.k1 - tl.k0);
+  int64_t n_split = 1;
+  if (n_units < 2 * pool.size() && max_keys >= 256)
+    n_split = std::min<int64_t>(max_keys / 128, (2 * pool.size() + n_units - 1) / n_units);
+  const int64_t rows_max = kAttnMaxQ;
+  std::vector<float> partial;
+  if (n_split > 1) partial.resize(static_cast<size_t>(n_units * n_split * rows_max * (hd + 2)));
+
+  auto run_task = [&](int64_t task) {
+    const int64_t split = task % n_split, unit = task / n_split;
+    const Tile& tl = tiles[static_cast<size_t>(unit / nkv)];
+    const int64_t g = unit % nkv;
+    const int seq = batch.seq[static_cast<size_t>(tl.t0)];
+    const int64_t nhh = tl.h1 - tl.h0;
+    const int nq = static_cast<int>((tl.t1 - tl.t0) * nhh);
+    const float* qrows[kAttnMaxQ];
+    int64_t qlo[kAttnMaxQ], qhi[kAttnMaxQ];  // visible key positions [qlo, qhi) per row
+    for (int64_t u = tl.t0; u < tl.t1; ++u) {
+      const int64_t pos = batch.pos[static_cast<size_t>(u)];
+      for (int64_t hh = 0; hh < nhh; ++hh) {
+        const int64_t r = (u - tl.t0) * nhh + hh;
+        qrows[r] = q.data_as<float>() + (u * nh + g * group + tl.h0 + hh) * hd;
+        qlo[r] = kv.first_visible(il, pos);
+        qhi[r] = pos + 1;
       }
     }
-  });
+    // This split's keys: whole cache blocks [b0, b1) clipped to [k0, k1).
+    const int64_t blk0 = tl.k0 / KVCache::kBlockTokens, blk1 = (tl.k1 + KVCache::kBlockTokens - 1) / KVCache::kBlockTokens;
+    const int64_t per = (blk1 - blk0 + n_split - 1) / n_split;
+    const int64_t sb0 = blk0 + split * per, sb1 = std::min(blk1, sb0 + per);
+    thread_local std::vector<float> state;
+    float *m, *l, *o;
+    if (n_split > 1) {
+      m = partial.data() + static_cast<size_t>(task * rows_max * (hd + 2));
+      l = m + rows_max;
+      o = l + rows_max;
+    } else {
+      state.resize(static_cast<size_t>(rows_max * (hd + 2)));
+      m = state.data();
+      l = m + rows_max;
+      o = l + rows_max;
+    }
+    std::fill(m, m + nq, -INFINITY);
+    std::fill(l, l + nq, 0.0f);
+    std::fill(o, o + nq * hd, 0.0f);
+    int lo[kAttnMaxQ], hi[kAttnMaxQ];
+    for (int64_t b = sb0; b < sb1; ++b) {
+      const int64_t js = std::max(tl.k0, b * KVCache::kBlockTokens);
+      const int64_t je = std::min(tl.k1, (b + 1) * KVCache::kBlockTokens);
+      if (js >= je) continue;
+      const uint16_t* kb = kv.k(il, seq, js);
+      const uint16_t* vb = kv.v(il, seq, js);
+      HELIX_CHECK(kb && vb, "attention: the KV cache lacks position ", js, " of sequence ", seq);
+      for (int r = 0; r < nq; ++r) {
+        lo[r] = static_cast<int>(std::clamp<int64_t>(qlo[r] - js, 0, je - js));
+        hi[r] = static_cast<int>(std::clamp<int64_t>(qhi[r] - js, 0, je - js));
+      }
+      // The next block's keys and values are on their way while this one is computed (decode
+      // reads the cache once per step; it is not in the caches).
+      if (b + 1 < sb1) {
+        const int64_t ns = (b + 1) * KVCache::kBlockTokens;
+        if (const uint16_t* nk = ns < tl.k1 ? kv.k(il, seq, ns) : nullptr) {
+          const auto* nkb = reinterpret_cast<const char*>(nk + g * hd);
+          const auto* nvb = reinterpret_cast<const char*>(kv.v(il, seq, ns) + g * hd);
+          const int64_t bytes = (std::min<int64_t>(tl.k1 - ns, KVCache::kBlockTokens) - 1) * kv_dim * 2 + hd * 2;
+          for (int64_t off = 0; off < bytes; off += 64) {
+            __builtin_prefetch(nkb + off, 0, 3);
+            __builtin_prefetch(nvb + off, 0, 3);
+          }
+        }
+      }
+      AttnBlockArgs a{qrows, nq, kb + g * hd, vb + g * hd, kv_dim, static_cast<int>(je - js), hd, lo, hi, scale, m, l, o};
+      ak.attend_block(a);
+    }
+    if (n_split > 1) return;
+    for (int r = 0; r < nq; ++r) {
+      const int64_t u = tl.t0 + r / nhh, h = g * group + tl.h0 + r % nhh;
+      float* dst = out.data_as<float>() + (u * nh + h) * hd;
+      const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+      for (int64_t d = 0; d < hd; ++d) dst[d] = o[static_cast<size_t>(r) * hd + d] * inv;
+    }
+  };
+  const int64_t n_tasks = n_units * n_split;
+  if (n_tasks == 1 || pool.size() == 1) {
+    for (int64_t t = 0; t < n_tasks; ++t) run_task(t);
+  } else {
+    pool.parallel_for(n_tasks, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) run_task(t);
+    });
+  }
+  if (n_split == 1) return;
+  // Merge the splits: o = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s.
+  for (int64_t unit = 0; unit < n_units; ++unit) {
+    const Tile& tl = tiles[static_cast<size_t>(unit / nkv)];
+    const int64_t g = unit % nkv, nhh = tl.h1 - tl.h0;
+    const int64_t nq = (tl.t1 - tl.t0) * nhh;
+    for (int64_t r = 0; r < nq; ++r) {
+      float mx = -INFINITY;
+      for (int64_t sp = 0; sp < n_split; ++sp)
+        mx = std::max(mx, partial[static_cast<size_t>((unit * n_split + sp) * rows_max * (hd + 2) + r)]);
+      const int64_t u = tl.t0 + r / nhh, h = g * group + tl.h0 + r % nhh;
+      float* dst = out.data_as<float>() + (u * nh + h) * hd;
+      std::fill(dst, dst + hd, 0.0f);
+      float lsum = 0;
+      for (int64_t sp = 0; sp < n_split; ++sp) {
+        const float* base = partial.data() + static_cast<size_t>((unit * n_split + sp) * rows_max * (hd + 2));
+        if (base[r] == -INFINITY) continue;
+        const float c = std::exp(base[r] - mx);
+        lsum += c * base[rows_max + r];
+        const float* o = base + 2 * rows_max + r * hd;
+        for (int64_t d = 0; d < hd; ++d) dst[d] += c * o[d];
+      }
+      const float inv = lsum > 0 ? 1.0f / lsum : 0.0f;
+      for (int64_t d = 0; d < hd; ++d) dst[d] *= inv;
+    }
+  }
 }
 
 void Decoder::gated_ffn(const LayerWeights& L, const Tensor& x, Tensor& out, Act act) {
   const int64_t n = x.ne(1);
   const size_t m = arena_.mark();
   Tensor gate = scratch(hp_.n_ff, n), up = scratch(hp_.n_ff, n);
-  kernels::matmul(L.w_gate, x, gate);
-  kernels::matmul(L.w_up, x, up);
-  float* g = gate.data_as<float>();
-  const float* u = up.data_as<float>();
-  const int64_t total = gate.numel();
-  if (act == Act::Silu) {
-    for (int64_t i = 0; i < total; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  if (n <= kernels::kMaxCols) {  // decode: one pass over both (kernels::matmul_many)
+    prof::Scope ps("matmul gate/up");
+    const Tensor* ws[2] = {&L.w_gate, &L.w_up};
+    Tensor* ys[2] = {&gate, &up};
+    kernels::matmul_many(ws, ys, 2, x);
   } else {
-    constexpr float kC = 0.7978845608028654f;  // sqrt(2/pi)
-    for (int64_t i = 0; i < total; ++i) {
-      const float v = g[i];
-      g[i] = 0.5f * v * (1.0f + std::tanh(kC * (v + 0.044715f * v * v * v))) * u[i];
-    }
+    profiled_matmul(L.w_gate, x, gate);
+    profiled_matmul(L.w_up, x, up);
   }
-  kernels::matmul(L.w_down, gate, out);
+  {
+    prof::Scope ps("ffn_act");
+    float* g = gate.data_as<float>();
+    const float* u = up.data_as<float>();
+    const int64_t d = hp_.n_ff;
+    const auto& ops = kernels::row_ops();
+    const auto f = act == Act::Silu ? ops.silu : ops.gelu;
+    for_row_ranges(n, d, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        f(g + r * d, g + r * d, d);
+        ops.mul(g + r * d, u + r * d, g + r * d, d);
+      }
+    });
+  }
+  profiled_matmul(L.w_down, gate, out);
   arena_.release(m);
 }
 
@@ -225,9 +488,7 @@ void Decoder::llama_style_layer(int il, Tensor& x, const Batch& batch, KVCache& 
   Tensor h = scratch(hp_.n_embd, n);
   rms_norm(x, L.attn_norm, h);
   Tensor q = scratch(hp_.n_embd_q(), n), k = scratch(hp_.n_embd_kv(), n), v = scratch(hp_.n_embd_kv(), n);
-  linear(L.wq, L.bq, h, q);
-  linear(L.wk, L.bk, h, k);
-  linear(L.wv, L.bv, h, v);
+  qkv(L, h, q, k, v);
   Tensor a = scratch(hp_.n_embd_q(), n);
   attention(il, batch, q, k, v, a, kv, hp_.rope_base, hp_.rope_scale);
   linear(L.wo, L.bo, a, h);
@@ -245,6 +506,7 @@ void Decoder::forward(const Batch& batch, KVCache& kv, std::vector<float>& logit
   HELIX_CHECK(n > 0, "empty batch");
   const int64_t n_out = batch.n_logits();
   const int64_t E = hp_.n_embd, V = hp_.n_vocab;
+  ++forward_id_;
 
   // Reserve cache room per sequence.
   std::map<int, std::pair<int64_t, int64_t>> span;  // seq -> (min pos, max pos + 1)
@@ -262,20 +524,32 @@ void Decoder::forward(const Batch& batch, KVCache& kv, std::vector<float>& logit
     kv.prepare(s, se.second, se.first);
   }
 
+  const bool profiling = prof::enabled();
+  const auto t_pass = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  if (profiling) prof::set_phase(n > 1 ? prof::Phase::Prefill : prof::Phase::Decode, n);
   ensure_arena(n, n_out);
   Tensor x = scratch(E, n);
+  std::optional<prof::Scope> ps(std::in_place, "embed");
   const float es = embedding_scale();
+  const kernels::PackedWeight* packed_embd = packed_.empty() ? nullptr : kernels::find_packed(tok_embd_);
   for (int64_t t = 0; t < n; ++t) {
     float* xt = x.data_as<float>() + t * E;
-    quant::dequantize_row(tok_embd_.dtype(), tok_embd_.row(batch.tokens[static_cast<size_t>(t)]), xt, E);
+    const int32_t tok = batch.tokens[static_cast<size_t>(t)];
+    if (packed_embd)
+      kernels::packed_get_row(*packed_embd, tok, xt);
+    else
+      quant::dequantize_row(tok_embd_.dtype(), tok_embd_.row(tok), xt, E);
     if (es != 1.0f)
       for (int64_t i = 0; i < E; ++i) xt[i] *= es;
   }
+  ps.reset();
   for (int il = 0; il < hp_.n_layer; ++il) {
     const size_t m = arena_.mark();  // a layer's scratch lives only while it runs
+    if (profiling) prof::set_layer(il);
     layer(il, x, batch, kv);
     arena_.release(m);
   }
+  if (profiling) prof::set_layer(-1);
 
   Tensor xo = scratch(E, std::max<int64_t>(n_out, 1));
   int64_t c = 0;
@@ -288,13 +562,21 @@ void Decoder::forward(const Batch& batch, KVCache& kv, std::vector<float>& logit
     Tensor xo_n = xo.view_rows(0, n_out);
     rms_norm(xo_n, output_norm_, xn);
     Tensor y = Tensor::wrap(nullptr, logits.data(), DType::F32, Shape{V, n_out, 1, 1}, 2);
-    kernels::matmul(output_, xn, y);
+    {
+      prof::Scope po("output_head");
+      kernels::matmul(output_, xn, y);
+    }
     if (hp_.final_logit_softcap > 0) {
+      prof::Scope pc("softcap");
       const float cap = hp_.final_logit_softcap;
       for (auto& l : logits) l = std::tanh(l / cap) * cap;
     }
   }
   for (const auto& [s, se] : span) kv.commit(s, se.second);
+  if (profiling)
+    prof::add_pass(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - t_pass)
+                       .count());
 }
 
 }  // namespace helix::model

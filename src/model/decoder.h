@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/arena.h"
+#include "kernels/packed.h"
 #include "model/model.h"
 
 namespace helix::model {
@@ -43,6 +44,9 @@ class Decoder : public Model {
     bool post_norms = false;    // post_attention_norm, post_ffw_norm
   };
   void load_standard(const LoadOptions& o);
+  // Repacks the projection and output weights that have an AVX2 packed form
+  // (kernels/packed.h); load_standard calls it last.
+  void pack_weights();
 
   // One transformer layer, updating x in place.
   virtual void layer(int il, Tensor& x, const Batch& batch, KVCache& kv) = 0;
@@ -52,6 +56,9 @@ class Decoder : public Model {
   Tensor scratch(int64_t rows, int64_t cols);                 // f32 [rows, cols] from the arena
   void rms_norm(const Tensor& x, const Tensor& w, Tensor& out) const;  // per column; rows of w.ne[0]
   void linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y) const;
+  // q, k, v = the layer's projections of x (with biases where the layer has them); decoding
+  // runs the three in one pass (kernels::matmul_many).
+  void qkv(const LayerWeights& L, const Tensor& x, Tensor& q, Tensor& k, Tensor& v) const;
   // q: [n_head*hd, n], k/v: [n_head_kv*hd, n]; ropes q and k at the batch positions, stores k/v
   // in the cache, attends (causal, windowed on sliding layers) and writes [n_head*hd, n] to out.
   void attention(int il, const Batch& batch, Tensor& q, Tensor& k, const Tensor& v, Tensor& out,
@@ -62,11 +69,23 @@ class Decoder : public Model {
   // The standard pre-norm layer (llama, qwen2, ernie4_5): attention and SiLU FFN with residuals.
   void llama_style_layer(int il, Tensor& x, const Batch& batch, KVCache& kv);
 
+  // cos (first n_rot/2) and sin of every RoPE pair for each token of the batch, computed once
+  // per forward pass and (base, scale).
+  const float* rope_table(const Batch& batch, float base, float scale) const;
+
   Tensor tok_embd_, output_norm_, output_;
   std::vector<LayerWeights> layers_;
 
  private:
   Arena arena_{1};
+  struct RopeCache {
+    int64_t forward_id = -1;
+    float base = 0, scale = 0;
+    std::vector<float> cs;
+  };
+  mutable std::vector<RopeCache> rope_cache_;
+  std::vector<std::shared_ptr<const kernels::PackedWeight>> packed_;
+  int64_t forward_id_ = 0;
   void ensure_arena(int64_t n_tokens, int64_t n_logits);
 };
 

@@ -29,9 +29,7 @@ class Gemma3 final : public Decoder {
     Tensor h = scratch(hp_.n_embd, n);
     rms_norm(x, L.attn_norm, h);
     Tensor q = scratch(hp_.n_embd_q(), n), k = scratch(hp_.n_embd_kv(), n), v = scratch(hp_.n_embd_kv(), n);
-    linear(L.wq, L.bq, h, q);
-    linear(L.wk, L.bk, h, k);
-    linear(L.wv, L.bv, h, v);
+    qkv(L, h, q, k, v);
     rms_norm(q, L.q_norm, q);  // per head: rows of head_dim
     rms_norm(k, L.k_norm, k);
     const bool swa = hp_.is_swa(il);

@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "kernel_test_util.h"
 #include "kernels/matmul.h"
+#include "kernels/packed.h"
 #include "kernels/vec_dot.h"
 #include "quant/quant.h"
 
@@ -144,6 +145,9 @@ TEST_P(MatmulTypes, Avx2MatchesScalar) {
     shapes.push_back({flt ? 67 : (block_of(t) == 256 ? 512 : 96), 13 + n_tok, n_tok});
   shapes.push_back({block_of(t) == 256 ? 256 : 32, 5, 3});     // a single block per row
   shapes.push_back({block_of(t) == 256 ? 768 : 640, 37, 70});  // two token tiles
+  // the GEMM path (8-row panels, several panel tiles, a row tail, 4-token groups and tails)
+  shapes.push_back({block_of(t) == 256 ? 256 : 96, 88, 9});
+  shapes.push_back({block_of(t) == 256 ? 512 : 2048, 45, 131});
   for (const Shape& s : shapes) {
     const Tensor w = random_weights(t, s.n_in, s.n_out, rng);
     const Tensor x = random_f32({s.n_in, s.n_tok}, rng, -3.0f, 3.0f);
@@ -271,6 +275,55 @@ TEST(Matmul, RowViewOfWeights) {
   matmul(w, x, y);
   matmul(wv, x, yv);
   for (int r = 0; r < 5; ++r) EXPECT_EQ(y.data_as<float>()[3 + r], yv.data_as<float>()[r]);
+}
+
+}  // namespace
+}  // namespace helix::kernels
+
+namespace helix::kernels {
+namespace {
+
+// Packed weights (kernels/packed.h): matmul on the AVX2 path reads the packed copy while its
+// handle lives and agrees with the scalar path on the original, for decode-sized and GEMM-sized
+// token counts; without the handle it reads the original again.
+TEST(PackedWeights, MatchScalarOnTheOriginal) {
+  if (!isa_available(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
+  for (DType t : {DType::Q5_0, DType::Q8_0}) {
+    std::mt19937 rng(7 + static_cast<int>(t));
+    const int64_t n_in = 640, n_out = 88;
+    const Tensor w = random_weights(t, n_in, n_out, rng);
+    auto handle = pack_weight(w);
+    ASSERT_NE(handle, nullptr) << dtype_name(t);
+    ASSERT_EQ(find_packed(w), handle.get());
+    for (int64_t n_tok : {1, 2, 3, 4, 5, 9, 70}) {
+      const Tensor x = random_f32({n_in, n_tok}, rng, -3.0f, 3.0f);
+      Tensor ys = Tensor::empty(DType::F32, {n_out, n_tok});
+      Tensor yv = Tensor::empty(DType::F32, {n_out, n_tok});
+      matmul_cpu(w, x, ys, Isa::Scalar);
+      matmul_cpu(w, x, yv, Isa::Avx2);
+      for (int64_t tok = 0; tok < n_tok; ++tok)
+        for (int64_t r = 0; r < n_out; ++r) {
+          const std::vector<float> wr = dequant_row(w, r);
+          const float* xr = reinterpret_cast<const float*>(x.row(tok));
+          double mag = 0;
+          for (int64_t i = 0; i < n_in; ++i) mag += std::fabs(static_cast<double>(wr[i]) * xr[i]);
+          ASSERT_NEAR(reinterpret_cast<const float*>(ys.row(tok))[r],
+                      reinterpret_cast<const float*>(yv.row(tok))[r], 1e-5 * mag + 1e-7)
+              << dtype_name(t) << " n_tok " << n_tok << " row " << r << " token " << tok;
+        }
+    }
+    std::vector<float> row(static_cast<size_t>(n_in));
+    for (int64_t r : {0, 5, 8, 87}) {
+      packed_get_row(*handle, r, row.data());
+      ASSERT_EQ(row, dequant_row(w, r)) << dtype_name(t) << " row " << r;  // bit for bit
+    }
+    handle.reset();
+    EXPECT_EQ(find_packed(w), nullptr);
+  }
+  // Shapes without a packed form are left alone.
+  std::mt19937 rng(1);
+  EXPECT_EQ(pack_weight(random_weights(DType::Q5_0, 64, 12, rng)), nullptr);  // rows % 8 != 0
+  EXPECT_EQ(pack_weight(random_weights(DType::Q4_K, 256, 16, rng)), nullptr);  // no packed type
 }
 
 }  // namespace
