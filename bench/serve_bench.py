@@ -87,7 +87,7 @@ def wait_up(proc, port, name):
 
 def stream_chat(port, messages, max_tokens, out):
     """One streaming chat completion; appends (ttft_s, total_s, completion_tokens) to out."""
-    body = json.dumps({"model": "m", "messages": messages, "max_tokens": max_tokens, "temperature": 0,
+    body = json.dumps({"messages": messages, "max_tokens": max_tokens, "temperature": 0,
                        "stream": True, "stream_options": {"include_usage": True}})
     t0 = time.perf_counter()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)

@@ -6,8 +6,8 @@
 
 namespace helix::model {
 
-KVCache::KVCache(const HParams& hp, int64_t n_ctx, int n_seq_max, int64_t n_batch)
-    : n_ctx_(n_ctx), n_batch_(n_batch), kv_dim_(hp.n_embd_kv()) {
+KVCache::KVCache(const HParams& hp, int64_t n_ctx, int n_seq_max, int64_t n_batch, bool keep_window_blocks)
+    : n_ctx_(n_ctx), n_batch_(n_batch), keep_window_blocks_(keep_window_blocks), kv_dim_(hp.n_embd_kv()) {
   HELIX_CHECK(n_ctx > 0 && n_seq_max > 0 && n_batch > 0, "KV cache needs a positive context, sequence count and batch");
   const int64_t blocks_per_seq_global = (n_ctx + kBlockTokens - 1) / kBlockTokens;
   int64_t total = 0;
@@ -17,7 +17,7 @@ KVCache::KVCache(const HParams& hp, int64_t n_ctx, int n_seq_max, int64_t n_batc
     window_[static_cast<size_t>(il)] = w;
     // While a batch of n positions is written, the oldest query still sees w - 1 positions
     // before it: w + n positions, spread over at most (w + n) / B + 2 blocks.
-    const int64_t per_seq = w > 0 ? std::min(blocks_per_seq_global, (w + n_batch) / kBlockTokens + 2)
+    const int64_t per_seq = w > 0 && !keep_window_blocks ? std::min(blocks_per_seq_global, (w + n_batch) / kBlockTokens + 2)
                                   : blocks_per_seq_global;
     total += per_seq * n_seq_max;
   }
@@ -54,7 +54,7 @@ void KVCache::prepare(int seq, int64_t pos_end, int64_t min_query_pos) {
   for (size_t il = 0; il < s.tables.size(); ++il) {
     auto& table = s.tables[il];
     // Drop blocks no query from min_query_pos on can see.
-    if (window_[il] > 0) {
+    if (window_[il] > 0 && !keep_window_blocks_) {
       const int64_t lo = first_visible(static_cast<int>(il), min_query_pos);
       for (int64_t b = 0; b < std::min<int64_t>(lo / kBlockTokens, static_cast<int64_t>(table.size())); ++b) {
         give_block(table[static_cast<size_t>(b)]);
@@ -63,7 +63,7 @@ void KVCache::prepare(int seq, int64_t pos_end, int64_t min_query_pos) {
     }
     while (static_cast<int64_t>(table.size()) < need_blocks) {
       const int64_t b = static_cast<int64_t>(table.size());
-      const bool visible = window_[il] == 0 ||
+      const bool visible = window_[il] == 0 || keep_window_blocks_ ||
                            (b + 1) * kBlockTokens > first_visible(static_cast<int>(il), min_query_pos);
       table.push_back(visible ? take_block() : -1);
     }

@@ -21,7 +21,10 @@ class KVCache {
   // Room for n_seq_max sequences of up to n_ctx positions each, written at most n_batch
   // positions per sequence per forward call (a sliding-window layer holds its window plus the
   // batch being written).
-  KVCache(const HParams& hp, int64_t n_ctx, int n_seq_max, int64_t n_batch = 512);
+  // keep_window_blocks: sliding-window layers keep every block instead of giving back those
+  // that fell out of their window, so that any stored prefix can be resumed (the serving
+  // engine's prefix cache) at the cost of global-layer memory for those layers.
+  KVCache(const HParams& hp, int64_t n_ctx, int n_seq_max, int64_t n_batch = 512, bool keep_window_blocks = false);
 
   int64_t n_ctx() const { return n_ctx_; }
   int n_seq_max() const { return static_cast<int>(seqs_.size()); }
@@ -64,6 +67,7 @@ class KVCache {
 
   int64_t n_ctx_;
   int64_t n_batch_;
+  bool keep_window_blocks_;
   int64_t kv_dim_;
   std::vector<int64_t> window_;  // per layer, 0 = global
   std::vector<Seq> seqs_;

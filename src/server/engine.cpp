@@ -91,7 +91,7 @@ struct Engine::Seq {
 };
 
 Engine::Engine(std::shared_ptr<model::Model> model, std::shared_ptr<tok::Tokenizer> tok, EngineOptions opt)
-    : model_(std::move(model)), tok_(std::move(tok)), opt_(opt), kv_(model_->hparams(), opt.n_ctx, opt.n_parallel, opt.prefill_chunk + 1),
+    : model_(std::move(model)), tok_(std::move(tok)), opt_(opt), kv_(model_->hparams(), opt.n_ctx, opt.n_parallel, opt.prefill_chunk + 1, /*keep_window_blocks=*/true),
       sched_(opt.n_parallel) {
   HELIX_CHECK(opt_.prefill_chunk > 0, "prefill chunk must be positive");
   thread_ = std::thread([this] { loop(); });

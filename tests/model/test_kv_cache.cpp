@@ -40,6 +40,14 @@ TEST(KVCache, LongContextInFullBatchesFitsTheWindowBudget) {
   EXPECT_FALSE(kv.can_resume_at(0, 1099 - 600));
 }
 
+TEST(KVCache, KeepingWindowBlocksLetsAnyPrefixResume) {
+  KVCache kv(swa_hparams(64), 512, 1, 128, /*keep_window_blocks=*/true);
+  fill(kv, 0, 0, 512, 128);
+  EXPECT_NE(kv.k(0, 0, 0), nullptr);
+  EXPECT_TRUE(kv.can_resume_at(0, 300));
+  EXPECT_EQ(kv.first_visible(0, 511), 511 - 63);  // attention still sees only the window
+}
+
 TEST(KVCache, ManySequencesShareThePool) {
   KVCache kv(swa_hparams(64), 512, 3, 128);
   for (int seq = 0; seq < 3; ++seq) EXPECT_NO_THROW(fill(kv, seq, 0, 512, 128));
