@@ -134,7 +134,8 @@ def test_every_schema_sampled_with_seeds(client, model):
 
 def test_json_object_mode(client, model):
     r = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "Give the capital of France as JSON."}],
+        model=model, messages=[{"role": "user",
+                                "content": 'Reply with a JSON object of the form {"capital": "..."} for France.'}],
         max_tokens=150, temperature=0, response_format={"type": "json_object"},
         extra_body={"repeat_penalty": 1.3})  # the small default model repeats keys forever otherwise
     assert r.choices[0].finish_reason == "stop"
