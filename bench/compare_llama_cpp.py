@@ -26,11 +26,15 @@ HELIX = os.environ.get("HELIX_BIN", str(ROOT / "build" / "helix"))
 OUT = ROOT / "bench" / "results"
 
 LLAMA_SCRIPT = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 import llama_cpp
 path, threads, prefill, depths, n_dec = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4]), int(sys.argv[5])
-base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm_kib():  # peak RSS of this process image (ru_maxrss would carry the parent's peak over fork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+base_rss = hwm_kib()
 t0 = time.perf_counter()
 llm = llama_cpp.Llama(model_path=path, n_ctx=max(max(prefill), max(depths) + n_dec) + 16, n_batch=512,
                       n_threads=threads, n_threads_batch=threads, logits_all=False, verbose=False)
@@ -50,7 +54,7 @@ for d in depths:
     for i in range(n_dec):
         llm.eval([tok(pos + i)])
     out["decode_tps"][str(d)] = n_dec / (time.perf_counter() - s)
-out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+out["peak_rss_mib"] = hwm_kib() / 1024.0
 out["python_baseline_rss_mib"] = base_rss / 1024.0
 print(json.dumps(out))
 """
@@ -133,7 +137,8 @@ def main():
         else:
             p = OUT / f"default-{m}.gguf"
             if not p.exists():
-                subprocess.run([HELIX, "quantize", default, str(p), m.upper()], check=True)
+                subprocess.run([HELIX, "quantize", default, str(p), m.upper()], check=True,
+                               stdout=subprocess.DEVNULL)
             models[m] = str(p)
     prefill, depths = [64, 512], [0, 1024]
     bw = read_bandwidth(args.threads)

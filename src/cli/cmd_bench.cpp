@@ -2,7 +2,6 @@
 // (bench/compare_llama_cpp.py): load time, prefill tokens/s for each prompt length, decode
 // tokens/s at each context depth, and peak resident memory. Prints one JSON object on stdout.
 // Prompts are synthetic token ids (no tokenizer work is timed).
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -98,14 +97,14 @@ int cmd_bench(int argc, char** argv) {
     out["decode_tps"][std::to_string(d)] = static_cast<double>(n_decode) / (now_s() - s);
     if (profiling) std::fprintf(stderr, "\n#### decode at depth %lld\n", static_cast<long long>(d)), prof::report(true);
   }
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  out["peak_rss_mib"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
-  // Current resident memory by kind (mapped file pages vs anonymous memory), from /proc.
+  // Peak resident memory (VmHWM: this process image only; getrusage's ru_maxrss also carries
+  // the parent's peak across fork), and current resident memory by kind (mapped file pages vs
+  // anonymous memory), from /proc.
   if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
     char line[256];
     while (std::fgets(line, sizeof line, f)) {
       long kb = 0;
+      if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) out["peak_rss_mib"] = static_cast<double>(kb) / 1024.0;
       if (std::sscanf(line, "RssAnon: %ld kB", &kb) == 1) out["rss_anon_mib"] = static_cast<double>(kb) / 1024.0;
       if (std::sscanf(line, "RssFile: %ld kB", &kb) == 1) out["rss_file_mib"] = static_cast<double>(kb) / 1024.0;
     }
