@@ -1,7 +1,11 @@
 """Shared fixtures for reference tests: the helix binary, the default model, shared test data."""
+import http.client
 import os
 import pathlib
+import signal
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -46,3 +50,41 @@ def run_helix(helix_bin, *args, input=None, check=True):
         raise AssertionError(f"helix {' '.join(map(str, args))} failed ({r.returncode}): "
                              f"{r.stderr.decode(errors='replace')}")
     return r
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(helix_bin, model, *extra):
+    """Starts `helix serve` on a free loopback port (context 1024); returns (process, port) once
+    /health answers."""
+    port = free_port()
+    proc = subprocess.Popen([helix_bin, "serve", "-m", model, "--port", str(port), "-c", "1024", *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"helix serve exited: {proc.stderr.read().decode(errors='replace')}")
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/health")
+            if c.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("helix serve did not come up")
+
+
+def stop_server(proc):
+    """SIGTERM (the server drains), then kill if it does not exit within a minute."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

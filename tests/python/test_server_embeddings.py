@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from test_embeddings import KNOWN_TOKENIZER_DIFFS, REF, _find_model
-from test_server_openai import _start, _stop
+from conftest import start_server as _start, stop_server as _stop
 
 KEY = "emb-key"
 MIN_COSINE = 0.999

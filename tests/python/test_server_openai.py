@@ -17,42 +17,12 @@ import time
 import openai
 import pytest
 
+from conftest import start_server, stop_server
+
 KEY = "test-key-123"
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(helix_bin, model, *extra):
-    port = _free_port()
-    proc = subprocess.Popen([helix_bin, "serve", "-m", model, "--port", str(port), "-c", "1024", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"helix serve exited: {proc.stderr.read().decode(errors='replace')}")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("helix serve did not come up")
-
-
-def _stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+_start, _stop = start_server, stop_server
 
 
 @pytest.fixture(scope="module")

@@ -7,51 +7,21 @@ json_object mode, streaming, the completions route, a reply cut by max_tokens (f
 Schemas bound their strings and arrays so a reply always fits max_tokens; generations are short
 because the machines that run this are slow.
 """
-import http.client
 import json
-import signal
-import socket
-import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import jsonschema
 import openai
 import pytest
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import start_server, stop_server
 
 
 @pytest.fixture(scope="module")
 def server(helix_bin, default_model):
-    port = _free_port()
-    proc = subprocess.Popen([helix_bin, "serve", "-m", default_model, "--port", str(port), "-c", "1024",
-                             "--parallel", "6"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while True:
-        if proc.poll() is not None:
-            raise AssertionError(f"helix serve exited: {proc.stderr.read().decode(errors='replace')}")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                break
-        except OSError:
-            if time.time() > deadline:
-                proc.kill()
-                raise AssertionError("helix serve did not come up")
-            time.sleep(0.2)
+    proc, port = start_server(helix_bin, default_model, "--parallel", "6")
     yield port
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_server(proc)
 
 
 @pytest.fixture(scope="module")
