@@ -125,7 +125,7 @@ void run_packed(const PackedWeight& pw, const Tensor& x, Tensor& y, const uint8_
   }
   float* y0 = reinterpret_cast<float*>(y.row(0));
   const size_t y_stride = y.nb(1) / sizeof(float);
-  const int64_t tile_tok = n_tok <= kMaxCols ? n_tok : kTileTokens;
+  const int64_t tile_tok = n_tok <= kPackMaxCols ? n_tok : kTileTokens;
   const int64_t n_tok_tiles = (n_tok + tile_tok - 1) / tile_tok;
   // Groups per task: about kTileBytes of weights, fewer when that leaves threads idle.
   int64_t tile_groups = std::max<int64_t>(2, static_cast<int64_t>(kTileBytes / gb));
@@ -140,8 +140,8 @@ void run_packed(const PackedWeight& pw, const Tensor& x, Tensor& y, const uint8_
       const int64_t t0 = tt * tile_tok, t1 = std::min(n_tok, t0 + tile_tok);
       for (int64_t g = g0; g < g1; ++g) {
         const uint8_t* grp = data + static_cast<size_t>(g) * gb;
-        for (int64_t t = t0; t < t1; t += kMaxCols)
-          k.dot(grp, n, act_buf + t * a_row, a_row, static_cast<int>(std::min<int64_t>(kMaxCols, t1 - t)),
+        for (int64_t t = t0; t < t1; t += kPackMaxCols)
+          k.dot(grp, n, act_buf + t * a_row, a_row, static_cast<int>(std::min<int64_t>(kPackMaxCols, t1 - t)),
                 y0 + t * y_stride + g * kPackRows, y_stride);
       }
     }

@@ -21,13 +21,17 @@
 namespace helix::kernels {
 
 inline constexpr int kPackRows = 8;
+// Activation rows one pass over a packed group serves: eight, so that a decode step of eight
+// streams reads a weight (above all the output head) once, not twice.
+inline constexpr int kPackMaxCols = 8;
 
 struct PackedKernels {
   // Bytes of one 8-row group of rows of n elements.
   size_t (*group_bytes)(int64_t n);
   // Packs rows [0, 8) (row r at w + r * w_stride) into out.
   void (*pack)(const uint8_t* w, size_t w_stride, int64_t n, uint8_t* out);
-  // y[c * y_stride + r] = dot(row r of the group, activation row c) for r < 8, c < nc <= 4.
+  // y[c * y_stride + r] = dot(row r of the group, activation row c) for r < 8, c < nc <= kPackMaxCols;
+  // column c's result does not depend on nc (a token gives the same result in any batch).
   void (*dot)(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stride, int nc,
               float* y, size_t y_stride);
   // Expands a group into a GEMM panel (kernels/gemm.h) of the same type; null if the type's GEMM

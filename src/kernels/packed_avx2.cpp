@@ -192,28 +192,38 @@ void q8_dot_n(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stri
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);
 }
 
-template <void (*F1)(const uint8_t*, int64_t, const uint8_t*, size_t, float*, size_t),
-          void (*F2)(const uint8_t*, int64_t, const uint8_t*, size_t, float*, size_t),
-          void (*F3)(const uint8_t*, int64_t, const uint8_t*, size_t, float*, size_t),
-          void (*F4)(const uint8_t*, int64_t, const uint8_t*, size_t, float*, size_t)>
+template <template <int> class K>
 void dot_nc(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stride, int nc, float* y,
             size_t y_stride) {
   switch (nc) {
-    case 1: return F1(group, n, act, a_stride, y, y_stride);
-    case 2: return F2(group, n, act, a_stride, y, y_stride);
-    case 3: return F3(group, n, act, a_stride, y, y_stride);
-    default: return F4(group, n, act, a_stride, y, y_stride);
+    case 1: return K<1>::run(group, n, act, a_stride, y, y_stride);
+    case 2: return K<2>::run(group, n, act, a_stride, y, y_stride);
+    case 3: return K<3>::run(group, n, act, a_stride, y, y_stride);
+    case 4: return K<4>::run(group, n, act, a_stride, y, y_stride);
+    case 5: return K<5>::run(group, n, act, a_stride, y, y_stride);
+    case 6: return K<6>::run(group, n, act, a_stride, y, y_stride);
+    case 7: return K<7>::run(group, n, act, a_stride, y, y_stride);
+    default: return K<8>::run(group, n, act, a_stride, y, y_stride);
   }
 }
+template <int NC>
+struct Q5Dot {
+  static void run(const uint8_t* g, int64_t n, const uint8_t* a, size_t s, float* y, size_t ys) { q5_dot_n<NC>(g, n, a, s, y, ys); }
+};
+template <int NC>
+struct Q8Dot {
+  static void run(const uint8_t* g, int64_t n, const uint8_t* a, size_t s, float* y, size_t ys) { q8_dot_n<NC>(g, n, a, s, y, ys); }
+};
+static_assert(kPackMaxCols == 8, "dot_nc dispatches up to eight columns");
 
 }  // namespace
 
 const PackedKernels* packed_kernels_avx2(DType t) {
   static constexpr PackedKernels kQ5_0{q5_group_bytes, q5_pack,
-                                       dot_nc<q5_dot_n<1>, q5_dot_n<2>, q5_dot_n<3>, q5_dot_n<4>>,
+                                       dot_nc<Q5Dot>,
                                        q5_to_panel, q5_get_row};
   static constexpr PackedKernels kQ8_0{q8_group_bytes, q8_pack,
-                                       dot_nc<q8_dot_n<1>, q8_dot_n<2>, q8_dot_n<3>, q8_dot_n<4>>,
+                                       dot_nc<Q8Dot>,
                                        nullptr, q8_get_row};
   switch (t) {
     case DType::Q5_0: return &kQ5_0;
