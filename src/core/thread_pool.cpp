@@ -5,6 +5,23 @@
 #include <memory>
 
 namespace helix {
+namespace {
+
+// Waits until a counter of busy workers reaches zero: spin briefly, then yield so that a
+// preempted worker (an oversubscribed machine) gets the core back instead of watching us spin.
+void wait_for_zero(const std::atomic<int>& count, std::memory_order order) {
+  for (int spin = 0; count.load(order) != 0; ++spin) {
+    if (spin < 4000) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
@@ -73,17 +90,7 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   start(&fn, false);
   fn(0, n_threads_);
-  // Wait for the workers: spin briefly, then yield so that a preempted worker (an oversubscribed
-  // machine) gets the core back instead of watching us spin.
-  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-    if (spin < 4000) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    } else {
-      std::this_thread::yield();
-    }
-  }
+  wait_for_zero(pending_, std::memory_order_acquire);
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
@@ -109,15 +116,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   // Every chunk is taken. Close the job to workers that have not joined yet, then wait for those
   // that did (they are finishing their last chunk).
   open_.store(0, std::memory_order_seq_cst);
-  for (int spin = 0; active_.load(std::memory_order_seq_cst) != 0; ++spin) {
-    if (spin < 4000) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    } else {
-      std::this_thread::yield();
-    }
-  }
+  wait_for_zero(active_, std::memory_order_seq_cst);
 }
 
 namespace {

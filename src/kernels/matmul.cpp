@@ -205,24 +205,20 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
     }
   }
 
-  // Many tokens on AVX2 go through the GEMM only with packed weights (above), whose GEMM and
-  // row-group dots do the same float operations per output: a token's result must not depend on
-  // how many tokens share the call (a served stream gives the same text alone or in a batch).
-  // The GEMM on panels unpacked from the file layout (gemm_kernels_avx2) sums in another order
-  // than run_tile's row dots, so it stays off until decode uses the same arithmetic.
-  int64_t row_begin = 0;
+  // Many tokens go through a GEMM only with packed weights (above), whose GEMM and row-group dots
+  // do the same float operations per output: a token's result must not depend on how many tokens
+  // share the call (a served stream gives the same text alone or in a batch).
   // Tasks: (batch matrix, token tile, row tile). Row tiles are sized to the cache and shrunk
   // until every thread has several to take, in multiples of 16 rows so that two threads never
   // write into one 64-byte line of y (false sharing costs more than the work of a small tile).
-  const int64_t rows_left = n_rows - row_begin;
   const int64_t tile_tok = n_tok <= kMaxCols ? n_tok : kTileTokens;
   const int64_t n_tok_tiles = (n_tok + tile_tok - 1) / tile_tok;
   int64_t tile_rows = std::clamp<int64_t>(
       static_cast<int64_t>(kTileBytes / std::max<size_t>(w_stride, 1)) / 16 * 16, 16, 256);
   while (tile_rows > 16 &&
-         ((rows_left + tile_rows - 1) / tile_rows) * n_tok_tiles * n_batch < 8 * pool.size())
+         ((n_rows + tile_rows - 1) / tile_rows) * n_tok_tiles * n_batch < 8 * pool.size())
     tile_rows = std::max<int64_t>(16, tile_rows / 2 / 16 * 16);
-  const int64_t n_row_tiles = (rows_left + tile_rows - 1) / tile_rows;
+  const int64_t n_row_tiles = (n_rows + tile_rows - 1) / tile_rows;
   // Runs tasks [b, e). With a single token group (decode) consecutive row tiles go as one range,
   // so that each thread streams one contiguous stretch of rows; with more tokens every tile stays
   // cache-sized.
@@ -234,7 +230,7 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
       const uint8_t* wm = w.row(0, i2 / (x.ne(2) / w.ne(2)), i3 / (x.ne(3) / w.ne(3)));
       const uint8_t* act = convert ? act_buf + bi * n_tok * a_row : x.row(0, i2, i3);
       const size_t a_stride = convert ? a_row : x.nb(1);
-      const int64_t r0 = row_begin + rt * tile_rows, t0 = tt * tile_tok;
+      const int64_t r0 = rt * tile_rows, t0 = tt * tile_tok;
       run_tile(*k, n, wm, w_stride, r0, std::min(n_rows, r0 + span * tile_rows), act, a_stride, t0,
                std::min(n_tok, t0 + tile_tok), y.row(0, i2, i3), y.nb(1));
       task += span;

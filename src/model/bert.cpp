@@ -360,29 +360,31 @@ void BertEncoder::check_shapes() const {
 
 // ---- embedding ----------------------------------------------------------------------------------
 
+void BertEncoder::truncate(std::vector<int32_t>& ids) const {
+  const auto max = static_cast<size_t>(cfg_.max_tokens);
+  if (ids.size() <= max) return;
+  const int32_t last = ids.back();
+  ids.resize(max);
+  // Keep the closing [SEP] (the separator, or EOS in llama.cpp's GGUF), as Hugging Face truncates.
+  if (last == tok_->sep() || last == tok_->eos()) ids.back() = last;
+}
+
 std::vector<int32_t> BertEncoder::tokenize(const std::string& text, bool* truncated) const {
   std::vector<int32_t> ids = tok_->encode(text, /*add_special=*/true, /*parse_special=*/false);
-  const auto max = static_cast<size_t>(cfg_.max_tokens);
-  if (truncated) *truncated = ids.size() > max;
-  if (ids.size() > max) {
-    const int32_t last = ids.back();
-    ids.resize(max);
-    // Keep the closing [SEP] (the separator, or EOS in llama.cpp's GGUF), as Hugging Face truncates.
-    if (last == tok_->sep() || last == tok_->eos()) ids.back() = last;
-  }
+  if (truncated) *truncated = ids.size() > static_cast<size_t>(cfg_.max_tokens);
+  truncate(ids);
   return ids;
 }
 
 std::vector<std::vector<float>> BertEncoder::embed(const std::vector<std::string>& texts) {
   std::vector<std::vector<int32_t>> seqs(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
-    bool cut = false;
-    seqs[i] = tokenize(texts[i], &cut);
-    if (cut) {
-      const size_t full = tok_->encode(texts[i], true, false).size();
+    seqs[i] = tok_->encode(texts[i], /*add_special=*/true, /*parse_special=*/false);
+    const size_t full = seqs[i].size();
+    truncate(seqs[i]);
+    if (seqs[i].size() < full)
       std::fprintf(stderr, "helix: text %zu has %zu tokens; truncated to the model's maximum of %lld\n", i + 1,
                    full, static_cast<long long>(cfg_.max_tokens));
-    }
   }
   return embed_tokens(seqs);
 }

@@ -65,6 +65,8 @@ class BertEncoder {
   std::vector<std::vector<float>> embed_tokens(const std::vector<std::vector<int32_t>>& seqs);
   // Token ids of a text as embed() uses them (special tokens added, truncated).
   std::vector<int32_t> tokenize(const std::string& text, bool* truncated = nullptr) const;
+  // Cuts token ids to the model's maximum length, keeping a closing [SEP] last.
+  void truncate(std::vector<int32_t>& ids) const;
 
   int dim() const { return static_cast<int>(cfg_.n_embd); }
   const BertConfig& config() const { return cfg_; }

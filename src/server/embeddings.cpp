@@ -92,9 +92,7 @@ EmbeddingRequest parse_embedding_request(const ojson& body, const model::BertEnc
                      cat("input ", i, " has ", ids.size(), " tokens but this embedding model takes at most ", max,
                          "; shorten it, split it, or pass \"truncate\": true"),
                      "invalid_request_error", "input", "context_length_exceeded"};
-    const int32_t last = ids.back();
-    ids.resize(max);
-    ids.back() = last;  // keep the closing [SEP], as Hugging Face truncates
+    enc.truncate(ids);
   }
   return r;
 }

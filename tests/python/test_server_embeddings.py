@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from test_embeddings import KNOWN_TOKENIZER_DIFFS, REF, _find_model
-from conftest import start_server as _start, stop_server as _stop
+from conftest import start_server, stop_server
 
 KEY = "emb-key"
 MIN_COSINE = 0.999
@@ -37,9 +37,9 @@ def server(helix_bin, default_model):
     model = _find_model()
     if model is None:
         pytest.fail("no embedding model installed; run scripts/setup.sh")
-    proc, port = _start(helix_bin, default_model, "--parallel", "2", "--api-key", KEY, "--embed-model", model)
+    proc, port = start_server(helix_bin, default_model, "--parallel", "2", "--api-key", KEY, "--embed-model", model)
     yield port
-    _stop(proc)
+    stop_server(proc)
     assert proc.returncode == 0
 
 
@@ -152,11 +152,11 @@ def test_embeddings_while_streaming(client, embed_id, ref):
 
 
 def test_server_without_embedding_model(helix_bin, default_model):
-    proc, port = _start(helix_bin, default_model)
+    proc, port = start_server(helix_bin, default_model)
     try:
         c = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
         with pytest.raises(openai.NotFoundError) as e:
             c.embeddings.create(model="all-MiniLM-L6-v2", input="hi")
         assert "--embed-model" in str(e.value)
     finally:
-        _stop(proc)
+        stop_server(proc)

@@ -22,14 +22,11 @@ from conftest import start_server, stop_server
 KEY = "test-key-123"
 
 
-_start, _stop = start_server, stop_server
-
-
 @pytest.fixture(scope="module")
 def server(helix_bin, default_model):
-    proc, port = _start(helix_bin, default_model, "--parallel", "8", "--api-key", KEY)
+    proc, port = start_server(helix_bin, default_model, "--parallel", "8", "--api-key", KEY)
     yield port
-    _stop(proc)
+    stop_server(proc)
     assert proc.returncode == 0
 
 
@@ -230,7 +227,7 @@ def test_client_killed_mid_stream(server, client, model_id):
 
 
 def test_busy_is_429_and_sigterm_drains(helix_bin, default_model):
-    proc, port = _start(helix_bin, default_model, "--parallel", "1", "--queue", "0")
+    proc, port = start_server(helix_bin, default_model, "--parallel", "1", "--queue", "0")
     try:
         c = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=300)
         mid = c.models.list().data[0].id
@@ -246,4 +243,4 @@ def test_busy_is_429_and_sigterm_drains(helix_bin, default_model):
         proc.wait(timeout=60)
         assert proc.returncode == 0
     finally:
-        _stop(proc)
+        stop_server(proc)
