@@ -1,6 +1,8 @@
 // helix bench: in-process speed measurements for the side-by-side benchmark
 // (bench/compare_llama_cpp.py): load time, prefill tokens/s for each prompt length, decode
 // tokens/s at each context depth, and peak resident memory. Prints one JSON object on stdout.
+// --streams N decodes N sequences together (one batched forward per step, as the server's
+// continuous batching does) and reports their aggregate tokens/s.
 // Prompts are synthetic token ids (no tokenizer work is timed).
 
 #include <chrono>
@@ -35,7 +37,7 @@ double now_s() {
 int cmd_bench(int argc, char** argv) {
   std::string path;
   std::vector<int64_t> prefill = {64, 512}, depths = {0, 1024};
-  int64_t n_decode = 32, threads = 0, n_batch = 512;
+  int64_t n_decode = 32, threads = 0, n_batch = 512, n_streams = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto val = [&]() -> std::string {
@@ -48,9 +50,11 @@ int cmd_bench(int argc, char** argv) {
     else if (a == "--prefill") prefill = parse_list(val());
     else if (a == "--depths") depths = parse_list(val());
     else if (a == "--decode-tokens") n_decode = std::stoll(val());
+    else if (a == "--streams") n_streams = std::stoll(val());
     else throw Error(cat("unknown option ", a, "; usage: helix bench [-m MODEL] [-t N] [--prefill 64,512] "
-                         "[--depths 0,1024] [--decode-tokens 32]"));
+                         "[--depths 0,1024] [--decode-tokens 32] [--streams 1]"));
   }
+  HELIX_CHECK(n_streams >= 1 && n_streams <= 256, "--streams takes 1 to 256, not ", n_streams);
   if (threads > 0) ThreadPool::set_global_threads(static_cast<int>(threads));
   const double t0 = now_s();
   auto m = model::load_model(resolve_model_path(path));
@@ -59,14 +63,16 @@ int cmd_bench(int argc, char** argv) {
   int64_t max_ctx = 16;
   for (auto p : prefill) max_ctx = std::max(max_ctx, p + 1);
   for (auto d : depths) max_ctx = std::max(max_ctx, d + n_decode + 1);
-  model::KVCache kv(m->hparams(), max_ctx, 1, n_batch);
+  model::KVCache kv(m->hparams(), max_ctx, static_cast<int>(n_streams), n_batch);
   std::vector<float> logits;
   auto tok = [&](int64_t i) { return static_cast<int32_t>(1000 + (i * 7919) % (V - 2000)); };
-  auto fill = [&](int64_t n) {  // prefill n tokens from position 0, in batches of n_batch
-    kv.truncate(0, 0);
+  // Prefills n tokens from position 0 into sequence seq, in batches of n_batch.
+  auto fill = [&](int64_t n, int seq = 0) {
+    kv.truncate(seq, 0);
     for (int64_t s = 0; s < n; s += n_batch) {
       model::Batch b;
-      for (int64_t i = s; i < std::min(n, s + n_batch); ++i) b.add(tok(i), i, 0, i + 1 == std::min(n, s + n_batch));
+      for (int64_t i = s; i < std::min(n, s + n_batch); ++i)
+        b.add(tok(i + seq), i, seq, i + 1 == std::min(n, s + n_batch));
       m->forward(b, kv, logits);
     }
   };
@@ -78,6 +84,7 @@ int cmd_bench(int argc, char** argv) {
   out["engine"] = "helix";
   out["threads"] = ThreadPool::global().size();
   out["load_s"] = load_s;
+  out["streams"] = n_streams;
   for (auto n : prefill) {
     const double s = now_s();
     fill(n);
@@ -85,16 +92,16 @@ int cmd_bench(int argc, char** argv) {
     if (profiling) std::fprintf(stderr, "\n#### prefill %lld tokens\n", static_cast<long long>(n)), prof::report(true);
   }
   for (auto d : depths) {
-    fill(std::max<int64_t>(d, 1));
+    for (int seq = 0; seq < n_streams; ++seq) fill(std::max<int64_t>(d, 1), seq);
     int64_t pos = std::max<int64_t>(d, 1);
     if (profiling) prof::reset();  // the fill is not part of the decode profile
     const double s = now_s();
     for (int64_t i = 0; i < n_decode; ++i, ++pos) {
       model::Batch b;
-      b.add(tok(pos), pos, 0, true);
+      for (int seq = 0; seq < n_streams; ++seq) b.add(tok(pos + seq), pos, seq, true);
       m->forward(b, kv, logits);
     }
-    out["decode_tps"][std::to_string(d)] = static_cast<double>(n_decode) / (now_s() - s);
+    out["decode_tps"][std::to_string(d)] = static_cast<double>(n_decode * n_streams) / (now_s() - s);
     if (profiling) std::fprintf(stderr, "\n#### decode at depth %lld\n", static_cast<long long>(d)), prof::report(true);
   }
   // Peak resident memory (VmHWM: this process image only; getrusage's ru_maxrss also carries
