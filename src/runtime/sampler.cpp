@@ -15,20 +15,15 @@ Sampler::Sampler(SamplingParams p)
 
 int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
   HELIX_CHECK(n_vocab > 0, "sampling from an empty vocabulary");
+  const bool penalties = p_.repeat_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f;
+  if (!matcher_ && p_.logit_bias.empty() && !penalties) return pick(logits, n_vocab);  // nothing to change
   work_.assign(logits, logits + n_vocab);
-  if (!matcher_) return pick(n_vocab, history);
-  matcher_->apply(work_.data(), n_vocab);
-  const int32_t id = pick(n_vocab, history);
-  HELIX_CHECK(matcher_->accept(id), "token ", id, " is not allowed by the grammar (a logit bias of +inf?)");
-  return id;
-}
-
-int32_t Sampler::pick(int64_t n_vocab, const std::vector<int32_t>& history) {
+  if (matcher_) matcher_->apply(work_.data(), n_vocab);
   for (const auto& [id, bias] : p_.logit_bias)
     if (id >= 0 && id < n_vocab) work_[static_cast<size_t>(id)] += bias;
 
   // Penalties over the recent window.
-  if (p_.repeat_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f) {
+  if (penalties) {
     const size_t n = history.size();
     const size_t window = p_.repeat_last_n < 0 ? n : std::min<size_t>(n, static_cast<size_t>(p_.repeat_last_n));
     std::unordered_map<int32_t, int> counts;
@@ -40,10 +35,15 @@ int32_t Sampler::pick(int64_t n_vocab, const std::vector<int32_t>& history) {
       l -= static_cast<float>(c) * p_.frequency_penalty + (c > 0 ? p_.presence_penalty : 0.0f);
     }
   }
+  const int32_t id = pick(work_.data(), n_vocab);
+  if (matcher_) HELIX_CHECK(matcher_->accept(id), "token ", id, " is not allowed by the grammar (a logit bias of +inf?)");
+  return id;
+}
 
+int32_t Sampler::pick(const float* l, int64_t n_vocab) {
   if (p_.temperature <= 0.0f) {  // greedy: first index of the maximum
-    const auto it = std::max_element(work_.begin(), work_.end());
-    const auto id = static_cast<int32_t>(it - work_.begin());
+    const float* it = std::max_element(l, l + n_vocab);
+    const auto id = static_cast<int32_t>(it - l);
     cands_.assign(1, Candidate{id, *it, 1.0f});
     return id;
   }
@@ -52,8 +52,7 @@ int32_t Sampler::pick(int64_t n_vocab, const std::vector<int32_t>& history) {
   cands_.clear();
   cands_.reserve(static_cast<size_t>(n_vocab));
   for (int64_t i = 0; i < n_vocab; ++i)
-    if (work_[static_cast<size_t>(i)] > -std::numeric_limits<float>::infinity())
-      cands_.push_back({static_cast<int32_t>(i), work_[static_cast<size_t>(i)], 0.0f});
+    if (l[i] > -std::numeric_limits<float>::infinity()) cands_.push_back({static_cast<int32_t>(i), l[i], 0.0f});
   HELIX_CHECK(!cands_.empty(), "every token is banned by logit_bias");
   const auto by_logit = [](const Candidate& a, const Candidate& b) {
     return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);

@@ -49,13 +49,14 @@ class Sampler {
   const grammar::TokenMatcher* matcher() const { return matcher_.get(); }
 
  private:
-  int32_t pick(int64_t n_vocab, const std::vector<int32_t>& history);
+  // The chain from top-k on, over logits l (the caller's row or work_ after bias and penalties).
+  int32_t pick(const float* l, int64_t n_vocab);
 
   SamplingParams p_;
   std::unique_ptr<grammar::TokenMatcher> matcher_;
   std::mt19937_64 rng_;
   std::vector<Candidate> cands_;
-  std::vector<float> work_;
+  std::vector<float> work_;  // a copy of the logits when the grammar, a bias or a penalty changes them
 };
 
 }  // namespace helix::runtime

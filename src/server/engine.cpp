@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace helix::server {
 
@@ -247,15 +248,8 @@ void Engine::finish(Seq& s, const std::string& reason, const std::string& error)
   s.ch->push(std::move(e));
 }
 
-void Engine::on_logits(Seq& s, const float* row) {
+void Engine::on_logits(Seq& s, const float* row, int32_t id) {
   const int64_t V = model_->hparams().n_vocab;
-  int32_t id = 0;
-  try {
-    id = s.sampler->sample(row, V, s.toks);
-  } catch (const std::exception& ex) {  // e.g. every token banned by logit_bias
-    finish(s, "error", ex.what());
-    return;
-  }
   ++s.produced;
   if (tok_->is_eog(id)) {
     finish(s, "stop");
@@ -336,14 +330,30 @@ void Engine::step() {
     std::lock_guard<std::mutex> lk(mu_);
     ++m_.steps;
   }
+  // Sampling: each sequence's own sampler on its own row, so the rows are sampled in parallel
+  // (a 262k-entry row takes a while to scan); the rest of a token's handling stays in order.
   const size_t V = static_cast<size_t>(model_->hparams().n_vocab);
-  size_t row = 0;
+  std::vector<Seq*> rows;
   for (const auto& it : items) {
     Seq& s = *active_[static_cast<size_t>(it.index)];
     s.stored = it.to;
-    if (!it.logits) continue;
-    on_logits(s, logits_.data() + row * V);
-    ++row;
+    if (it.logits) rows.push_back(&s);
+  }
+  std::vector<int32_t> ids(rows.size());
+  std::vector<std::string> errors(rows.size());
+  ThreadPool::global().parallel_for(static_cast<int64_t>(rows.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const auto i = static_cast<size_t>(r);
+      try {
+        ids[i] = rows[i]->sampler->sample(logits_.data() + i * V, static_cast<int64_t>(V), rows[i]->toks);
+      } catch (const std::exception& ex) {  // e.g. every token banned by logit_bias
+        errors[i] = ex.what();
+      }
+    }
+  });
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!errors[i].empty()) finish(*rows[i], "error", errors[i]);
+    else on_logits(*rows[i], logits_.data() + i * V, ids[i]);
   }
   std::erase_if(active_, [](const std::unique_ptr<Seq>& s) { return s->done; });
 }

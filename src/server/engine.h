@@ -116,7 +116,7 @@ class Engine {
   void loop();
   void admit(std::unique_ptr<Seq> s);
   void step();
-  void on_logits(Seq& s, const float* row);
+  void on_logits(Seq& s, const float* row, int32_t id);  // id: the token sampled from row
   void finish(Seq& s, const std::string& reason, const std::string& error = "");
   std::shared_ptr<const grammar::Vocabulary> grammar_vocab();
 
