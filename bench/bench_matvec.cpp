@@ -283,6 +283,9 @@ void register_all() {
     if (t == DType::Q5_0 || t == DType::Q8_0) {  // weights packed at load (kernels/packed.h)
       for (Shape s : model) add("MatvecPacked", s, 1, true, true);
       if (t == DType::Q8_0) add("MatvecPacked", {640, 262144}, 1, true, true);
+      // A decode step of eight streams: eight activation rows per pass over the weights.
+      for (Shape s : model) add("MatvecPacked", s, 8, true, true);
+      if (t == DType::Q8_0) add("MatvecPacked", {640, 262144}, 8, true, true);
       add("PrefillPacked", {2048, 2048}, 64, false, true);
     }
   }

@@ -50,7 +50,9 @@ void dot_float(int64_t n, const void* wv, const void* xv, size_t xs, float* out)
   const float* x[NC];
   for (int c = 0; c < NC; ++c)
     x[c] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(xv) + c * xs);
-  constexpr int U = NC == 1 ? 4 : 2;  // independent accumulators per row, to hide FMA latency
+  // Independent accumulators per row, to hide FMA latency. The same count for every NC, so that a
+  // row sums in the same order alone or in a batch (a served stream gives the same bits either way).
+  constexpr int U = 2;
   __m256 acc[NC][U];
   for (int c = 0; c < NC; ++c)
     for (int u = 0; u < U; ++u) acc[c][u] = _mm256_setzero_ps();

@@ -278,12 +278,11 @@ TEST(Matmul, RowViewOfWeights) {
 }
 
 // A token's result must not depend on how many tokens share the matmul (a served stream gives
-// the same text alone or in a batch): bit for bit, on every path a quantized weight type takes.
-// (F16 on AVX2 is not yet: its one-token path sums in another order than its many-token path.)
+// the same text alone or in a batch): bit for bit, on every path a weight type takes.
 TEST(Matmul, BatchInvariantPerToken) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
     if (!isa_available(isa)) continue;
-    for (DType t : {DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_0}) {
+    for (DType t : {DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::F16, DType::BF16, DType::F32}) {
       for (bool packed : {false, true}) {
         std::mt19937 rng(11 + static_cast<int>(t));
         const int64_t n_in = 512, n_out = 64;
