@@ -52,6 +52,20 @@ const AttnKernels& attn_kernels_scalar() {
   return k;
 }
 
+void merge_attn_state(float& am, float& al, float* ao, float m, float l, const float* o, int64_t hd) {
+  if (m == -INFINITY) return;  // the chunk held none of the row's keys
+  if (am == -INFINITY) {
+    am = m;
+    al = l;
+    std::copy(o, o + hd, ao);
+    return;
+  }
+  const float mx = std::max(am, m), ca = std::exp(am - mx), cb = std::exp(m - mx);
+  for (int64_t d = 0; d < hd; ++d) ao[d] = ao[d] * ca + o[d] * cb;
+  al = al * ca + l * cb;
+  am = mx;
+}
+
 const AttnKernels& attn_kernels() {
   return cpu_features().has_avx2_fma() ? attn_kernels_avx2() : attn_kernels_scalar();
 }

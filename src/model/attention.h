@@ -14,6 +14,8 @@ namespace helix::model {
 
 inline constexpr int kAttnMaxQ = 16;  // query rows per attend_block call
 inline constexpr int kAttnMaxK = 32;  // keys per attend_block call (a KV cache block)
+// Keys a query row reduces in one piece before merging (absolute positions [c * 256, (c+1) * 256)).
+inline constexpr int64_t kAttnChunkKeys = 256;
 
 struct AttnBlockArgs {
   const float* const* q;  // [nq] query rows of hd floats
@@ -39,6 +41,11 @@ struct AttnKernels {
 };
 
 const AttnKernels& attn_kernels();
+
+// Merges one chunk's state (m, l, o[hd]) into a row's running state (am, al, ao[hd]): the states'
+// outputs scaled to the larger maximum and added. Every path merges with this one function, in
+// chunk order, so a row's result has the same bits however its chunks were scheduled.
+void merge_attn_state(float& am, float& al, float* ao, float m, float l, const float* o, int64_t hd);
 const AttnKernels& attn_kernels_scalar();
 const AttnKernels& attn_kernels_avx2();
 

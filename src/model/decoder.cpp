@@ -329,57 +329,40 @@ void Decoder::attention(int il, const Batch& batch, Tensor& q, Tensor& k, const 
     for (int64_t h = 0; h < group; h += heads_per_tile) tiles.push_back({t, e, h, std::min(group, h + heads_per_tile), k0, k1});
     t = e;
   }
-  // Few tiles (decode): split each tile's keys so that every thread has work; the splits'
-  // partial results are merged afterwards.
+  // Keys go in chunks of kAttnChunkKeys absolute positions. A row's chunks are each reduced from
+  // an empty state and merged in order by merge_attn_state, whether one task walks them in turn
+  // or (decode with few tiles: threads would idle) each chunk is a task of its own. So a row's
+  // result depends only on its own keys, never on the batch it came in: a served stream gives
+  // the same bits alone or beside others.
+  constexpr int64_t kChunkBlocks = kAttnChunkKeys / KVCache::kBlockTokens;
+  static_assert(kAttnChunkKeys % KVCache::kBlockTokens == 0);
   const int64_t n_units = static_cast<int64_t>(tiles.size()) * nkv;
-  int64_t max_keys = 0;
-  for (const Tile& tl : tiles) max_keys = std::max(max_keys, tl.k1 - tl.k0);
-  int64_t n_split = 1;
-  if (n_units < 2 * pool.size() && max_keys >= 256)
-    n_split = std::min<int64_t>(max_keys / 128, (2 * pool.size() + n_units - 1) / n_units);
-  const int64_t rows_max = kAttnMaxQ;
+  auto chunk_range = [&](const Tile& tl) {
+    const int64_t b0 = tl.k0 / KVCache::kBlockTokens, b1 = (tl.k1 + KVCache::kBlockTokens - 1) / KVCache::kBlockTokens;
+    return std::pair<int64_t, int64_t>{b0 / kChunkBlocks, (b1 + kChunkBlocks - 1) / kChunkBlocks};
+  };
+  int64_t max_chunks = 1;
+  for (const Tile& tl : tiles) {
+    const auto [c0, c1] = chunk_range(tl);
+    max_chunks = std::max(max_chunks, c1 - c0);
+  }
+  const bool split = max_chunks > 1 && n_units < 2 * pool.size();
+  const int64_t n_split = split ? max_chunks : 1;
+  const int64_t rows_max = kAttnMaxQ, state_floats = rows_max * (hd + 2);
   std::vector<float> partial;
-  if (n_split > 1) partial.resize(static_cast<size_t>(n_units * n_split * rows_max * (hd + 2)));
+  if (split) partial.resize(static_cast<size_t>(n_units * n_split * state_floats));
 
-  auto run_task = [&](int64_t task) {
-    const int64_t split = task % n_split, unit = task / n_split;
-    const Tile& tl = tiles[static_cast<size_t>(unit / nkv)];
-    const int64_t g = unit % nkv;
-    const int seq = batch.seq[static_cast<size_t>(tl.t0)];
-    const int64_t nhh = tl.h1 - tl.h0;
-    const int nq = static_cast<int>((tl.t1 - tl.t0) * nhh);
-    const float* qrows[kAttnMaxQ];
-    int64_t qlo[kAttnMaxQ], qhi[kAttnMaxQ];  // visible key positions [qlo, qhi) per row
-    for (int64_t u = tl.t0; u < tl.t1; ++u) {
-      const int64_t pos = batch.pos[static_cast<size_t>(u)];
-      for (int64_t hh = 0; hh < nhh; ++hh) {
-        const int64_t r = (u - tl.t0) * nhh + hh;
-        qrows[r] = q.data_as<float>() + (u * nh + g * group + tl.h0 + hh) * hd;
-        qlo[r] = kv.first_visible(il, pos);
-        qhi[r] = pos + 1;
-      }
-    }
-    // This split's keys: whole cache blocks [b0, b1) clipped to [k0, k1).
-    const int64_t blk0 = tl.k0 / KVCache::kBlockTokens, blk1 = (tl.k1 + KVCache::kBlockTokens - 1) / KVCache::kBlockTokens;
-    const int64_t per = (blk1 - blk0 + n_split - 1) / n_split;
-    const int64_t sb0 = blk0 + split * per, sb1 = std::min(blk1, sb0 + per);
-    thread_local std::vector<float> state;
-    float *m, *l, *o;
-    if (n_split > 1) {
-      m = partial.data() + static_cast<size_t>(task * rows_max * (hd + 2));
-      l = m + rows_max;
-      o = l + rows_max;
-    } else {
-      state.resize(static_cast<size_t>(rows_max * (hd + 2)));
-      m = state.data();
-      l = m + rows_max;
-      o = l + rows_max;
-    }
+  // Reduces chunk c of a unit's keys into the state (m, l, o) from empty.
+  auto run_chunk = [&](const Tile& tl, int64_t g, int64_t c, const float* const* qrows, const int64_t* qlo,
+                       const int64_t* qhi, int nq, float* m, float* l, float* o) {
     std::fill(m, m + nq, -INFINITY);
     std::fill(l, l + nq, 0.0f);
     std::fill(o, o + nq * hd, 0.0f);
+    const int seq = batch.seq[static_cast<size_t>(tl.t0)];
+    const int64_t blk0 = std::max(tl.k0 / KVCache::kBlockTokens, c * kChunkBlocks);
+    const int64_t blk1 = std::min((tl.k1 + KVCache::kBlockTokens - 1) / KVCache::kBlockTokens, (c + 1) * kChunkBlocks);
     int lo[kAttnMaxQ], hi[kAttnMaxQ];
-    for (int64_t b = sb0; b < sb1; ++b) {
+    for (int64_t b = blk0; b < blk1; ++b) {
       const int64_t js = std::max(tl.k0, b * KVCache::kBlockTokens);
       const int64_t je = std::min(tl.k1, (b + 1) * KVCache::kBlockTokens);
       if (js >= je) continue;
@@ -392,7 +375,7 @@ void Decoder::attention(int il, const Batch& batch, Tensor& q, Tensor& k, const 
       }
       // The next block's keys and values are on their way while this one is computed (decode
       // reads the cache once per step; it is not in the caches).
-      if (b + 1 < sb1) {
+      if (b + 1 < blk1) {
         const int64_t ns = (b + 1) * KVCache::kBlockTokens;
         if (const uint16_t* nk = ns < tl.k1 ? kv.k(il, seq, ns) : nullptr) {
           const auto* nkb = reinterpret_cast<const char*>(nk + g * hd);
@@ -407,13 +390,54 @@ void Decoder::attention(int il, const Batch& batch, Tensor& q, Tensor& k, const 
       AttnBlockArgs a{qrows, nq, kb + g * hd, vb + g * hd, kv_dim, static_cast<int>(je - js), hd, lo, hi, scale, m, l, o};
       ak.attend_block(a);
     }
-    if (n_split > 1) return;
+  };
+  // Writes a unit's merged rows, normalized, to out.
+  auto store = [&](const Tile& tl, int64_t g, int nq, const float* l, const float* o) {
+    const int64_t nhh = tl.h1 - tl.h0;
     for (int r = 0; r < nq; ++r) {
       const int64_t u = tl.t0 + r / nhh, h = g * group + tl.h0 + r % nhh;
       float* dst = out.data_as<float>() + (u * nh + h) * hd;
       const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
       for (int64_t d = 0; d < hd; ++d) dst[d] = o[static_cast<size_t>(r) * hd + d] * inv;
     }
+  };
+
+  auto run_task = [&](int64_t task) {
+    const int64_t sp = task % n_split, unit = task / n_split;
+    const Tile& tl = tiles[static_cast<size_t>(unit / nkv)];
+    const int64_t g = unit % nkv;
+    const int64_t nhh = tl.h1 - tl.h0;
+    const int nq = static_cast<int>((tl.t1 - tl.t0) * nhh);
+    const float* qrows[kAttnMaxQ];
+    int64_t qlo[kAttnMaxQ], qhi[kAttnMaxQ];  // visible key positions [qlo, qhi) per row
+    for (int64_t u = tl.t0; u < tl.t1; ++u) {
+      const int64_t pos = batch.pos[static_cast<size_t>(u)];
+      for (int64_t hh = 0; hh < nhh; ++hh) {
+        const int64_t r = (u - tl.t0) * nhh + hh;
+        qrows[r] = q.data_as<float>() + (u * nh + g * group + tl.h0 + hh) * hd;
+        qlo[r] = kv.first_visible(il, pos);
+        qhi[r] = pos + 1;
+      }
+    }
+    const auto [c0, c1] = chunk_range(tl);
+    if (split) {  // one chunk into its own slot; merged below
+      float* m = partial.data() + static_cast<size_t>(task * state_floats);
+      if (c0 + sp < c1) run_chunk(tl, g, c0 + sp, qrows, qlo, qhi, nq, m, m + rows_max, m + 2 * rows_max);
+      else std::fill(m, m + rows_max, -INFINITY);
+      return;
+    }
+    thread_local std::vector<float> state;  // the merged state, then one chunk's
+    state.resize(static_cast<size_t>(2 * state_floats));
+    float *am = state.data(), *al = am + rows_max, *ao = al + rows_max;
+    float *cm = am + state_floats, *cl = cm + rows_max, *co = cl + rows_max;
+    std::fill(am, am + nq, -INFINITY);
+    std::fill(al, al + nq, 0.0f);
+    std::fill(ao, ao + nq * hd, 0.0f);
+    for (int64_t c = c0; c < c1; ++c) {
+      run_chunk(tl, g, c, qrows, qlo, qhi, nq, cm, cl, co);
+      for (int r = 0; r < nq; ++r) merge_attn_state(am[r], al[r], ao + r * hd, cm[r], cl[r], co + r * hd, hd);
+    }
+    store(tl, g, nq, al, ao);
   };
   const int64_t n_tasks = n_units * n_split;
   if (n_tasks == 1 || pool.size() == 1) {
@@ -423,31 +447,20 @@ void Decoder::attention(int il, const Batch& batch, Tensor& q, Tensor& k, const 
       for (int64_t t = b; t < e; ++t) run_task(t);
     });
   }
-  if (n_split == 1) return;
-  // Merge the splits: o = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s.
+  if (!split) return;
+  std::vector<float> merged(static_cast<size_t>(state_floats));
   for (int64_t unit = 0; unit < n_units; ++unit) {
     const Tile& tl = tiles[static_cast<size_t>(unit / nkv)];
-    const int64_t g = unit % nkv, nhh = tl.h1 - tl.h0;
-    const int64_t nq = (tl.t1 - tl.t0) * nhh;
-    for (int64_t r = 0; r < nq; ++r) {
-      float mx = -INFINITY;
-      for (int64_t sp = 0; sp < n_split; ++sp)
-        mx = std::max(mx, partial[static_cast<size_t>((unit * n_split + sp) * rows_max * (hd + 2) + r)]);
-      const int64_t u = tl.t0 + r / nhh, h = g * group + tl.h0 + r % nhh;
-      float* dst = out.data_as<float>() + (u * nh + h) * hd;
-      std::fill(dst, dst + hd, 0.0f);
-      float lsum = 0;
-      for (int64_t sp = 0; sp < n_split; ++sp) {
-        const float* base = partial.data() + static_cast<size_t>((unit * n_split + sp) * rows_max * (hd + 2));
-        if (base[r] == -INFINITY) continue;
-        const float c = std::exp(base[r] - mx);
-        lsum += c * base[rows_max + r];
-        const float* o = base + 2 * rows_max + r * hd;
-        for (int64_t d = 0; d < hd; ++d) dst[d] += c * o[d];
-      }
-      const float inv = lsum > 0 ? 1.0f / lsum : 0.0f;
-      for (int64_t d = 0; d < hd; ++d) dst[d] *= inv;
+    const int nq = static_cast<int>((tl.t1 - tl.t0) * (tl.h1 - tl.h0));
+    float *am = merged.data(), *al = am + rows_max, *ao = al + rows_max;
+    std::fill(merged.begin(), merged.end(), 0.0f);
+    std::fill(am, am + nq, -INFINITY);
+    for (int64_t sp = 0; sp < n_split; ++sp) {
+      const float* m = partial.data() + static_cast<size_t>((unit * n_split + sp) * state_floats);
+      for (int r = 0; r < nq; ++r)
+        merge_attn_state(am[r], al[r], ao + r * hd, m[r], m[rows_max + r], m + 2 * rows_max + r * hd, hd);
     }
+    store(tl, unit % nkv, nq, al, ao);
   }
 }
 
