@@ -171,6 +171,34 @@ def test_concurrent_streams_match_alone(client, model_id):
     assert results == alone
 
 
+def test_long_prompts_concurrent_match_alone(client, model_id):
+    """Streams past 256 tokens of context (where decode attention splits its keys across threads
+    when a stream runs alone) give the same tokens and the same logprobs, to the bit, concurrently
+    as alone."""
+    story = ("The lighthouse keeper climbed the stairs every evening, counted the steps, trimmed "
+             "the wick and watched the ships pass the rocks in the bay. ") * 12
+    jobs = [f"Question {i}: summarize this story in one line.\n\n{story}" for i in range(4)]
+
+    def one(text):
+        r = client.chat.completions.create(model=model_id, messages=[{"role": "user", "content": text}],
+                                           max_tokens=8, temperature=0, logprobs=True, top_logprobs=3)
+        lp = r.choices[0].logprobs.content
+        return r.choices[0].message.content, [(t.token, t.logprob, [(a.token, a.logprob) for a in t.top_logprobs]) for t in lp]
+
+    alone = [one(j) for j in jobs]
+    results = [None] * len(jobs)
+
+    def work(i):
+        results[i] = one(jobs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == alone
+
+
 def test_oversized_body_is_413_and_server_keeps_serving(server, client, model_id):
     conn = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
     big = json.dumps({"model": model_id, "prompt": "x" * (9 << 20)})
