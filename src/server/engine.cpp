@@ -104,6 +104,10 @@ bool Engine::submit(GenParams p, int index, std::shared_ptr<Channel> ch) {
   HELIX_CHECK(!p.prompt.empty(), "the prompt is empty");
   HELIX_CHECK(static_cast<int64_t>(p.prompt.size()) < opt_.n_ctx, "the prompt has ", p.prompt.size(),
               " tokens but the context holds ", opt_.n_ctx, " (leaving room for at least one generated token)");
+  // Structured output binds its grammar to the vocabulary here, on the caller's thread: the first
+  // such request prepares the vocabulary (~0.4 s for 262k tokens) without stalling the engine.
+  if (p.grammar && !p.sampling.constraint)
+    p.sampling.constraint = std::make_shared<grammar::Constraint>(grammar::Constraint{p.grammar, grammar_vocab()});
   auto s = std::make_unique<Seq>();
   s->index = index;
   s->ch = std::move(ch);
@@ -203,8 +207,6 @@ void Engine::admit(std::unique_ptr<Seq> s) {
   s->toks = s->p.prompt;
   s->stored = reuse;
   s->cached = reuse;
-  if (s->p.grammar)
-    s->p.sampling.constraint = std::make_shared<grammar::Constraint>(grammar::Constraint{s->p.grammar, grammar_vocab()});
   s->sampler = std::make_unique<runtime::Sampler>(s->p.sampling);
   s->dec = std::make_unique<tok::StreamDecoder>(*tok_);
   s->stop = std::make_unique<StopFilter>(s->p.stop);
@@ -213,7 +215,7 @@ void Engine::admit(std::unique_ptr<Seq> s) {
 }
 
 std::shared_ptr<const grammar::Vocabulary> Engine::grammar_vocab() {
-  if (!gvocab_) gvocab_ = std::make_shared<grammar::Vocabulary>(*tok_);
+  std::call_once(gvocab_once_, [&] { gvocab_ = std::make_shared<grammar::Vocabulary>(*tok_); });
   return gvocab_;
 }
 

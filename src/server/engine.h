@@ -127,6 +127,7 @@ class Engine {
   Scheduler sched_;
   std::vector<std::unique_ptr<Seq>> active_;  // engine thread only
   std::vector<float> logits_;
+  std::once_flag gvocab_once_;
   std::shared_ptr<const grammar::Vocabulary> gvocab_;  // built on the first structured request
 
   mutable std::mutex mu_;
