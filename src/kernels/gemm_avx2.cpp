@@ -12,8 +12,6 @@
 // sums alike.
 #include "kernels/gemm.h"
 
-#include <cstring>
-
 #include "kernels/simd_avx2.h"
 
 namespace helix::kernels {
@@ -25,12 +23,6 @@ using namespace avx2;
 // d[8] and m[8] as f32 (64 bytes; m unused for Q5_0).
 constexpr size_t kPanelBlockBytes = 256 + 64;
 
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
-
 template <int NC>
 inline void panel_cols(const uint8_t* panel, int64_t nb, const uint8_t* act, size_t a_stride,
                        float* y, size_t y_stride) {
@@ -40,28 +32,15 @@ inline void panel_cols(const uint8_t* panel, int64_t nb, const uint8_t* act, siz
     acc[c] = _mm256_setzero_ps();
     a[c] = reinterpret_cast<const BlockQ8A*>(act + c * a_stride);
   }
-  const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pb = panel + b * kPanelBlockBytes;
-    const __m256i* wq = reinterpret_cast<const __m256i*>(pb);
-    __m256i lo[NC], hi[NC];
-    for (int c = 0; c < NC; ++c) {
-      lo[c] = _mm256_maddubs_epi16(_mm256_load_si256(wq + 0), bcast4(a[c][b].qs + 0));
-      hi[c] = _mm256_maddubs_epi16(_mm256_load_si256(wq + 4), bcast4(a[c][b].qs + 16));
-    }
-    // Four pair sums of codes < 32 against |y| <= 127 stay below 2^15: sum them in int16.
-    for (int g = 1; g < 4; ++g) {
-      const __m256i w0 = _mm256_load_si256(wq + g), w1 = _mm256_load_si256(wq + 4 + g);
-      for (int c = 0; c < NC; ++c) {
-        lo[c] = _mm256_add_epi16(lo[c], _mm256_maddubs_epi16(w0, bcast4(a[c][b].qs + 4 * g)));
-        hi[c] = _mm256_add_epi16(hi[c], _mm256_maddubs_epi16(w1, bcast4(a[c][b].qs + 16 + 4 * g)));
-      }
-    }
+    __m256i code[8];
+    for (int g = 0; g < 8; ++g) code[g] = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb) + g);
     const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(pb + 256));
     for (int c = 0; c < NC; ++c) {
-      __m256i s = _mm256_add_epi32(_mm256_madd_epi16(lo[c], ones), _mm256_madd_epi16(hi[c], ones));
-      s = _mm256_sub_epi32(s, _mm256_set1_epi32(16 * a[c][b].s));  // codes are q + 16
-      acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(a[c][b].d)), _mm256_cvtepi32_ps(s), acc[c]);
+      const BlockQ8A& yb = a[c][b];
+      const __m256i s = q5_block_dot8(code, yb.qs, yb.s);
+      acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(yb.d)), _mm256_cvtepi32_ps(s), acc[c]);
     }
   }
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);

@@ -17,12 +17,6 @@ namespace {
 
 using namespace avx2;
 
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
-
 inline __m256 load_d8(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
@@ -82,7 +76,6 @@ void q5_dot_n(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stri
     acc[c] = _mm256_setzero_ps();
     a[c] = reinterpret_cast<const BlockQ8A*>(act + c * a_stride);
   }
-  const __m256i ones = _mm256_set1_epi16(1);
   const int64_t nb = n / 32;
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = group + b * kQ5Block;
@@ -91,15 +84,7 @@ void q5_dot_n(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stri
     const __m256 d = load_d8(p + 160);
     for (int c = 0; c < NC; ++c) {
       const BlockQ8A& yb = a[c][b];
-      // Four pair sums of codes < 32 against |y| <= 127 stay below 2^15: sum them in int16.
-      __m256i lo = _mm256_maddubs_epi16(code[0], bcast4(yb.qs));
-      __m256i hi = _mm256_maddubs_epi16(code[4], bcast4(yb.qs + 16));
-      for (int g = 1; g < 4; ++g) {
-        lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(code[g], bcast4(yb.qs + 4 * g)));
-        hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(code[4 + g], bcast4(yb.qs + 16 + 4 * g)));
-      }
-      __m256i s = _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
-      s = _mm256_sub_epi32(s, _mm256_set1_epi32(16 * yb.s));
+      const __m256i s = q5_block_dot8(code, yb.qs, yb.s);
       acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(yb.d)), _mm256_cvtepi32_ps(s), acc[c]);
     }
   }

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace helix::kernels::avx2 {
 
@@ -24,6 +25,13 @@ static inline int hsum_i32(__m256i v) {
 }
 
 static inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
+
+// Four bytes broadcast to every 32-bit lane (activation bytes against eight interleaved rows).
+static inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
 
 static inline __m256i loadu(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
@@ -51,6 +59,23 @@ static inline __m256i bits_to_bytes(uint32_t bits) {
 // must fit int16, which holds for codes up to 7 bits against activations in -127..127).
 static inline __m256i dot_u8s8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// One 32-element block of eight interleaved Q5_0 rows against an activation block of 32 int8
+// values y with sum ys: code[g] lane r holds row r's codes (q + 16) of elements 4g..4g+3 and
+// code[4 + g] those of 16+4g..16+4g+3. Returns sum(q * y) per row. Four pair sums of codes < 32
+// against |y| <= 127 stay below 2^15, so they add in int16. Shared by the packed row-group dots
+// and the Q5_0 GEMM so that both give the same sums.
+static inline __m256i q5_block_dot8(const __m256i* code, const int8_t* y, int32_t ys) {
+  __m256i lo = _mm256_maddubs_epi16(code[0], bcast4(y));
+  __m256i hi = _mm256_maddubs_epi16(code[4], bcast4(y + 16));
+  for (int g = 1; g < 4; ++g) {
+    lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(code[g], bcast4(y + 4 * g)));
+    hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(code[4 + g], bcast4(y + 16 + 4 * g)));
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
+  return _mm256_sub_epi32(s, _mm256_set1_epi32(16 * ys));  // codes are q + 16
 }
 
 // Moves bit kFrom of every byte to bit kTo (other bits are garbage; mask afterwards).

@@ -7,6 +7,32 @@
 #include "core/fp16.h"
 
 namespace helix::model {
+
+void attend_block_rowwise(const AttnBlockArgs& a, float (*dot)(const float*, const uint16_t*, int64_t),
+                          void (*axpy)(float, const uint16_t*, float*, int64_t)) {
+  float s[kAttnMaxK];
+  for (int i = 0; i < a.nq; ++i) {
+    const int j0 = std::max(0, a.lo[i]), j1 = std::min(a.nk, a.hi[i]);
+    if (j0 >= j1) continue;
+    float mx = a.m[i];
+    for (int j = j0; j < j1; ++j) {
+      s[j] = dot(a.q[i], a.k + j * a.kv_stride, a.hd) * a.scale;
+      mx = std::max(mx, s[j]);
+    }
+    const float c = std::exp(a.m[i] - mx);  // 0 when m was -inf
+    float* o = a.o + i * a.hd;
+    for (int64_t d = 0; d < a.hd; ++d) o[d] *= c;
+    float l = a.l[i] * c;
+    for (int j = j0; j < j1; ++j) {
+      const float p = std::exp(s[j] - mx);
+      l += p;
+      axpy(p, a.v + j * a.kv_stride, o, a.hd);
+    }
+    a.m[i] = mx;
+    a.l[i] = l;
+  }
+}
+
 namespace {
 
 float dot_f16_scalar(const float* q, const uint16_t* k, int64_t n) {
@@ -21,29 +47,7 @@ void to_f16_scalar(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16(x[i]);
 }
 
-void attend_block_scalar(const AttnBlockArgs& a) {
-  float s[kAttnMaxK];
-  for (int i = 0; i < a.nq; ++i) {
-    const int j0 = std::max(0, a.lo[i]), j1 = std::min(a.nk, a.hi[i]);
-    if (j0 >= j1) continue;
-    float mx = a.m[i];
-    for (int j = j0; j < j1; ++j) {
-      s[j] = dot_f16_scalar(a.q[i], a.k + j * a.kv_stride, a.hd) * a.scale;
-      mx = std::max(mx, s[j]);
-    }
-    const float c = std::exp(a.m[i] - mx);  // 0 when m was -inf
-    float* o = a.o + i * a.hd;
-    for (int64_t d = 0; d < a.hd; ++d) o[d] *= c;
-    float l = a.l[i] * c;
-    for (int j = j0; j < j1; ++j) {
-      const float p = std::exp(s[j] - mx);
-      l += p;
-      axpy_f16_scalar(p, a.v + j * a.kv_stride, o, a.hd);
-    }
-    a.m[i] = mx;
-    a.l[i] = l;
-  }
-}
+void attend_block_scalar(const AttnBlockArgs& a) { attend_block_rowwise(a, dot_f16_scalar, axpy_f16_scalar); }
 
 }  // namespace
 

@@ -42,6 +42,11 @@ struct AttnKernels {
 
 const AttnKernels& attn_kernels();
 
+// attend_block one query row and one key at a time with the given f16 dot and axpy (the scalar
+// kernel, and the AVX2 one for head dims that are not a multiple of 16).
+void attend_block_rowwise(const AttnBlockArgs& a, float (*dot)(const float*, const uint16_t*, int64_t),
+                          void (*axpy)(float, const uint16_t*, float*, int64_t));
+
 // Merges one chunk's state (m, l, o[hd]) into a row's running state (am, al, ao[hd]): the states'
 // outputs scaled to the larger maximum and added. Every path merges with this one function, in
 // chunk order, so a row's result has the same bits however its chunks were scheduled.

@@ -114,33 +114,9 @@ inline void pv_rows(const AttnBlockArgs& a, int i0, const float* p) {
   }
 }
 
-// Head dims that are not a multiple of 16: one query and one key at a time.
-void attend_block_generic(const AttnBlockArgs& a) {
-  float s[kAttnMaxK];
-  for (int i = 0; i < a.nq; ++i) {
-    const int j0 = std::max(0, a.lo[i]), j1 = std::min(a.nk, a.hi[i]);
-    if (j0 >= j1) continue;
-    float mx = a.m[i];
-    for (int j = j0; j < j1; ++j) {
-      s[j] = dot_f16_avx2(a.q[i], a.k + j * a.kv_stride, a.hd) * a.scale;
-      mx = std::max(mx, s[j]);
-    }
-    const float c = std::exp(a.m[i] - mx);
-    float* o = a.o + i * a.hd;
-    for (int64_t d = 0; d < a.hd; ++d) o[d] *= c;
-    float l = a.l[i] * c;
-    for (int j = j0; j < j1; ++j) {
-      const float p = std::exp(s[j] - mx);
-      l += p;
-      axpy_f16_avx2(p, a.v + j * a.kv_stride, o, a.hd);
-    }
-    a.m[i] = mx;
-    a.l[i] = l;
-  }
-}
-
 void attend_block_avx2(const AttnBlockArgs& a) {
-  if (a.hd % 16 != 0) return attend_block_generic(a);
+  // Head dims that are not a multiple of 16: one query and one key at a time.
+  if (a.hd % 16 != 0) return attend_block_rowwise(a, dot_f16_avx2, axpy_f16_avx2);
   alignas(32) float s[kAttnMaxQ * kAttnMaxK];
   // 1. raw scores q_i . k_j, four query rows at a time
   int i = 0;
