@@ -88,3 +88,26 @@ def stop_server(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def openai_client(port, key="none", **kw):
+    """The official openai client against a local `helix serve` (no retries: errors surface)."""
+    import openai
+    return openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0,
+                         **{"timeout": 300, **kw})
+
+
+def run_concurrently(fn, args):
+    """fn(a) for every a in args, each on its own thread, all at once; the results in order."""
+    import threading
+    results = [None] * len(args)
+
+    def work(i):
+        results[i] = fn(args[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(args))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from test_embeddings import KNOWN_TOKENIZER_DIFFS, REF, _find_model
-from conftest import start_server, stop_server
+from conftest import openai_client, start_server, stop_server
 
 KEY = "emb-key"
 MIN_COSINE = 0.999
@@ -45,7 +45,7 @@ def server(helix_bin, default_model):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return openai.OpenAI(base_url=f"http://127.0.0.1:{server}/v1", api_key=KEY, max_retries=0, timeout=300)
+    return openai_client(server, KEY)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_embeddings_while_streaming(client, embed_id, ref):
 def test_server_without_embedding_model(helix_bin, default_model):
     proc, port = start_server(helix_bin, default_model)
     try:
-        c = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+        c = openai_client(port, "x")
         with pytest.raises(openai.NotFoundError) as e:
             c.embeddings.create(model="all-MiniLM-L6-v2", input="hi")
         assert "--embed-model" in str(e.value)

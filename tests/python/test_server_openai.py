@@ -11,13 +11,12 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import openai
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import openai_client, run_concurrently, start_server, stop_server
 
 KEY = "test-key-123"
 
@@ -32,7 +31,7 @@ def server(helix_bin, default_model):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return openai.OpenAI(base_url=f"http://127.0.0.1:{server}/v1", api_key=KEY, max_retries=0, timeout=300)
+    return openai_client(server, KEY)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +107,7 @@ def test_errors_are_openai_exceptions(client, model_id, server):
     assert "1024" in str(e.value) and "context" in str(e.value)
     with pytest.raises(openai.NotFoundError):
         _chat(client, "no-such-model", "x")
-    bad = openai.OpenAI(base_url=f"http://127.0.0.1:{server}/v1", api_key="wrong", max_retries=0)
+    bad = openai_client(server, "wrong")
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
     # Malformed JSON, sent raw.
@@ -158,17 +157,7 @@ def test_concurrent_streams_match_alone(client, model_id):
         return _stream_text(client, model_id, text, 6) if seed is None else _stream_sampled(client, model_id, text, 6, seed)
 
     alone = [one(j) for j in jobs]
-    results = [None] * len(jobs)
-
-    def work(i):
-        results[i] = one(jobs[i])
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == alone
+    assert run_concurrently(one, jobs) == alone
 
 
 def test_long_prompts_concurrent_match_alone(client, model_id):
@@ -186,17 +175,7 @@ def test_long_prompts_concurrent_match_alone(client, model_id):
         return r.choices[0].message.content, [(t.token, t.logprob, [(a.token, a.logprob) for a in t.top_logprobs]) for t in lp]
 
     alone = [one(j) for j in jobs]
-    results = [None] * len(jobs)
-
-    def work(i):
-        results[i] = one(jobs[i])
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == alone
+    assert run_concurrently(one, jobs) == alone
 
 
 def test_oversized_body_is_413_and_server_keeps_serving(server, client, model_id):
@@ -257,7 +236,7 @@ def test_client_killed_mid_stream(server, client, model_id):
 def test_busy_is_429_and_sigterm_drains(helix_bin, default_model):
     proc, port = start_server(helix_bin, default_model, "--parallel", "1", "--queue", "0")
     try:
-        c = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=300)
+        c = openai_client(port)
         mid = c.models.list().data[0].id
         stream = c.completions.create(model=mid, prompt="Once upon a time", max_tokens=24, temperature=0,
                                       stream=True)

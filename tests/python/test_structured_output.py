@@ -14,7 +14,7 @@ import jsonschema
 import openai
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import openai_client, start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def server(helix_bin, default_model):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return openai.OpenAI(base_url=f"http://127.0.0.1:{server}/v1", api_key="none", max_retries=0, timeout=300)
+    return openai_client(server)
 
 
 SCHEMAS = {
