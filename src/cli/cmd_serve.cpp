@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -107,11 +106,9 @@ int cmd_serve(int argc, char** argv) {
   if (embeddings) {
     const std::string path = resolve_embed_model_path(embed_model);
     api.embedder = model::BertEncoder::load(path);
-    // The installed default is all-MiniLM-L6-v2 (scripts/setup.sh); otherwise the directory or
-    // file name without .gguf.
-    api.embed_model_id = embed_model.empty() && !std::getenv("HELIX_EMBED_MODEL")
-                             ? "all-MiniLM-L6-v2"
-                             : std::filesystem::path(path).stem().string();
+    // The installed model is all-MiniLM-L6-v2 (scripts/setup.sh); any other is named by its
+    // directory or file name without .gguf.
+    api.embed_model_id = path == installed_embed_model_dir() ? "all-MiniLM-L6-v2" : std::filesystem::path(path).stem().string();
     std::fprintf(stderr, "helix serve: embeddings from '%s' (%d dimensions)\n", api.embed_model_id.c_str(),
                  api.embedder->dim());
   }

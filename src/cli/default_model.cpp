@@ -28,10 +28,12 @@ std::string default_model_path() {
   return models_dir() + "/default.gguf";
 }
 
+std::string installed_embed_model_dir() { return models_dir() + "/embed"; }
+
 std::string resolve_embed_model_path(const std::string& given) {
   if (!given.empty()) return given;
   if (const char* m = std::getenv("HELIX_EMBED_MODEL"); m && *m) return m;
-  const std::string dir = models_dir() + "/embed";
+  const std::string dir = installed_embed_model_dir();
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
     throw Error(cat("no embedding model given and none is installed at ", dir,

@@ -15,5 +15,7 @@ std::string resolve_model_path(const std::string& given);
 // $XDG_DATA_HOME/helix/models/embed (all-MiniLM-L6-v2, installed by scripts/setup.sh); throws
 // with a hint when none is installed.
 std::string resolve_embed_model_path(const std::string& given);
+// Where scripts/setup.sh installs all-MiniLM-L6-v2.
+std::string installed_embed_model_dir();
 
 }  // namespace helix::cli
