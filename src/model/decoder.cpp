@@ -187,12 +187,7 @@ void Decoder::rms_norm(const Tensor& x, const Tensor& w, Tensor& out) const {
 
 void Decoder::linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y) const {
   profiled_matmul(w, x, y);
-  if (!bias.data()) return;
-  const int64_t d = y.ne(0);
-  const float* b = bias.data_as<float>();
-  float* yp = y.data_as<float>();
-  const auto add = kernels::row_ops().add;
-  for (int64_t c = 0; c < y.ne(1); ++c) add(yp + c * d, b, yp + c * d, d);
+  if (bias.data()) kernels::add(y, bias, y);  // the bias row added to every token's row
 }
 
 void Decoder::qkv(const LayerWeights& L, const Tensor& x, Tensor& q, Tensor& k, Tensor& v) const {
@@ -206,13 +201,8 @@ void Decoder::qkv(const LayerWeights& L, const Tensor& x, Tensor& q, Tensor& k, 
       for (int i = 0; i < 3; ++i) profiled_matmul(*ws[i], x, *ys[i]);
     }
   }
-  const auto add = kernels::row_ops().add;
-  for (auto [b, y] : {std::pair<const Tensor*, Tensor*>{&L.bq, &q}, {&L.bk, &k}, {&L.bv, &v}}) {
-    if (!b->data()) continue;
-    const int64_t d = y->ne(0);
-    float* yp = y->data_as<float>();
-    for (int64_t c = 0; c < y->ne(1); ++c) add(yp + c * d, b->data_as<float>(), yp + c * d, d);
-  }
+  for (auto [b, y] : {std::pair<const Tensor*, Tensor*>{&L.bq, &q}, {&L.bk, &k}, {&L.bv, &v}})
+    if (b->data()) kernels::add(*y, *b, *y);
 }
 
 void Decoder::add_inplace(Tensor& x, const Tensor& y) {
