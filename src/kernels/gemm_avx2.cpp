@@ -26,12 +26,9 @@ constexpr size_t kPanelBlockBytes = 256 + 64;
 template <int NC>
 inline void panel_cols(const uint8_t* panel, int64_t nb, const uint8_t* act, size_t a_stride,
                        float* y, size_t y_stride) {
-  __m256 acc[NC];
+  alignas(32) float acc[NC][8] = {};  // in memory, so that the eight code vectors keep registers
   const BlockQ8A* a[NC];
-  for (int c = 0; c < NC; ++c) {
-    acc[c] = _mm256_setzero_ps();
-    a[c] = reinterpret_cast<const BlockQ8A*>(act + c * a_stride);
-  }
+  for (int c = 0; c < NC; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(act + c * a_stride);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pb = panel + b * kPanelBlockBytes;
     __m256i code[8];
@@ -40,10 +37,11 @@ inline void panel_cols(const uint8_t* panel, int64_t nb, const uint8_t* act, siz
     for (int c = 0; c < NC; ++c) {
       const BlockQ8A& yb = a[c][b];
       const __m256i s = q5_block_dot8(code, yb.qs, yb.s);
-      acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(yb.d)), _mm256_cvtepi32_ps(s), acc[c]);
+      _mm256_store_ps(acc[c], _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(yb.d)), _mm256_cvtepi32_ps(s),
+                                              _mm256_load_ps(acc[c])));
     }
   }
-  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, _mm256_load_ps(acc[c]));
 }
 
 void run(const uint8_t* panel, int64_t n, const uint8_t* act, size_t a_stride, int64_t n_cols,

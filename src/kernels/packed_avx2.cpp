@@ -70,12 +70,9 @@ inline void q5_codes8(const uint8_t* p, __m256i* c) {
 template <int NC>
 void q5_dot_n(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stride, float* y,
               size_t y_stride) {
-  __m256 acc[NC];
+  alignas(32) float acc[NC][8] = {};  // in memory, so that the eight code vectors keep registers
   const BlockQ8A* a[NC];
-  for (int c = 0; c < NC; ++c) {
-    acc[c] = _mm256_setzero_ps();
-    a[c] = reinterpret_cast<const BlockQ8A*>(act + c * a_stride);
-  }
+  for (int c = 0; c < NC; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(act + c * a_stride);
   const int64_t nb = n / 32;
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = group + b * kQ5Block;
@@ -85,10 +82,11 @@ void q5_dot_n(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stri
     for (int c = 0; c < NC; ++c) {
       const BlockQ8A& yb = a[c][b];
       const __m256i s = q5_block_dot8(code, yb.qs, yb.s);
-      acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(yb.d)), _mm256_cvtepi32_ps(s), acc[c]);
+      _mm256_store_ps(acc[c], _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(yb.d)), _mm256_cvtepi32_ps(s),
+                                              _mm256_load_ps(acc[c])));
     }
   }
-  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, _mm256_load_ps(acc[c]));
 }
 
 // To the GEMM panel of Q5_0 (gemm_avx2.cpp): codes[8][32], d[8] f32, m[8] f32 (zero) per block.
@@ -147,15 +145,14 @@ void q8_get_row(const uint8_t* group, int64_t n, int r, float* out) {
   }
 }
 
+// The float accumulators live in memory (touched once per block), so that the eight integer
+// sums of the inner loop keep the registers (see pin).
 template <int NC>
 void q8_dot_n(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stride, float* y,
               size_t y_stride) {
-  __m256 acc[NC];
+  alignas(32) float acc[NC][8] = {};
   const BlockQ8A* a[NC];
-  for (int c = 0; c < NC; ++c) {
-    acc[c] = _mm256_setzero_ps();
-    a[c] = reinterpret_cast<const BlockQ8A*>(act + c * a_stride);
-  }
+  for (int c = 0; c < NC; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(act + c * a_stride);
   const __m256i ones = _mm256_set1_epi16(1);
   const int64_t nb = n / 32;
   for (int64_t b = 0; b < nb; ++b) {
@@ -168,13 +165,15 @@ void q8_dot_n(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stri
       for (int c = 0; c < NC; ++c) {
         const __m256i yv = _mm256_sign_epi8(bcast4(a[c][b].qs + 4 * g), w);
         s[c] = _mm256_add_epi32(s[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, yv), ones));
+        if constexpr (NC > 1) pin(s[c]);
       }
     }
     const __m256 d = load_d8(p + 256);
     for (int c = 0; c < NC; ++c)
-      acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(a[c][b].d)), _mm256_cvtepi32_ps(s[c]), acc[c]);
+      _mm256_store_ps(acc[c], _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(a[c][b].d)),
+                                              _mm256_cvtepi32_ps(s[c]), _mm256_load_ps(acc[c])));
   }
-  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, _mm256_load_ps(acc[c]));
 }
 
 template <template <int> class K>

@@ -24,6 +24,12 @@ static inline int hsum_i32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
+// An empty asm that claims to change v: the compiler must have v in a register here and cannot
+// move the work around it. In kernels with one integer accumulator per column (eight and more),
+// GCC otherwise hoists the next loads and products of every column ahead of the sums and spills
+// accumulators to the stack inside the innermost loop.
+static inline void pin(__m256i& v) { __asm__ volatile("" : "+x"(v)); }
+
 static inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
 
 // Four bytes broadcast to every 32-bit lane (activation bytes against eight interleaved rows).

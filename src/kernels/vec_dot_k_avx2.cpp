@@ -93,8 +93,7 @@ void dot_q45_k(int64_t n, const void* wv, const void* xv, size_t xs, float* out)
   const auto* w = static_cast<const Block*>(wv);
   const BlockQ8_K* a[NC];
   act_rows<NC>(xv, xs, a);
-  __m256 acc[NC], accm[NC];
-  for (int c = 0; c < NC; ++c) acc[c] = accm[c] = _mm256_setzero_ps();
+  alignas(32) float acc[NC][8] = {}, accm[NC][8] = {};  // in memory: see pin
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < n / QK_K; ++b) {
     const Block& B = w[b];
@@ -123,17 +122,20 @@ void dot_q45_k(int64_t n, const void* wv, const void* xv, size_t xs, float* out)
         const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, loadu(y)), s_lo);
         const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, loadu(y + 32)), s_hi);
         sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(p_lo, p_hi));
+        if constexpr (NC > 1) pin(sumi[c]);
       }
     }
     for (int c = 0; c < NC; ++c) {
       const BlockQ8_K& A = a[c][b];
       const __m128 ds = _mm_mul_ps(dd, _mm_set1_ps(A.d));  // d * dy, dmin * dy
-      acc[c] = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
-      accm[c] = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(ds)),
-                                _mm256_cvtepi32_ps(scaled_bsums(mins16, A)), accm[c]);
+      _mm256_store_ps(acc[c], _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(sumi[c]),
+                                              _mm256_load_ps(acc[c])));
+      _mm256_store_ps(accm[c], _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(ds)),
+                                               _mm256_cvtepi32_ps(scaled_bsums(mins16, A)),
+                                               _mm256_load_ps(accm[c])));
     }
   }
-  for (int c = 0; c < NC; ++c) out[c] = hsum(_mm256_sub_ps(acc[c], accm[c]));
+  for (int c = 0; c < NC; ++c) out[c] = hsum(_mm256_sub_ps(_mm256_load_ps(acc[c]), _mm256_load_ps(accm[c])));
 }
 
 // ---- Q6_K: 6-bit codes (q + 32), 16 int8 scales -------------------------------------------------
@@ -143,8 +145,7 @@ void dot_q6_k(int64_t n, const void* wv, const void* xv, size_t xs, float* out) 
   const auto* w = static_cast<const BlockQ6_K*>(wv);
   const BlockQ8_K* a[NC];
   act_rows<NC>(xv, xs, a);
-  __m256 acc[NC];
-  for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+  alignas(32) float acc[NC][8] = {};  // in memory: see pin
   const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
   for (int64_t b = 0; b < n / QK_K; ++b) {
     const BlockQ6_K& B = w[b];
@@ -172,14 +173,16 @@ void dot_q6_k(int64_t n, const void* wv, const void* xv, size_t xs, float* out) 
         for (int c = 0; c < NC; ++c) {
           const __m256i y = loadu(a[c][b].qs + 128 * h + 32 * k);
           sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), s));
+          if constexpr (NC > 1) pin(sumi[c]);
         }
       }
     }
     const float d = fp16(B.d);
     for (int c = 0; c < NC; ++c)
-      acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[c][b].d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
+      _mm256_store_ps(acc[c], _mm256_fmadd_ps(_mm256_set1_ps(d * a[c][b].d), _mm256_cvtepi32_ps(sumi[c]),
+                                              _mm256_load_ps(acc[c])));
   }
-  for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]);
+  for (int c = 0; c < NC; ++c) out[c] = hsum(_mm256_load_ps(acc[c]));
 }
 
 // ---- Q3_K: 2-bit codes + high bit (q + 4), 16 signed 6-bit scales -------------------------------
@@ -227,6 +230,7 @@ void dot_q3_k(int64_t n, const void* wv, const void* xv, size_t xs, float* out) 
         for (int c = 0; c < NC; ++c) {
           const __m256i y = loadu(a[c][b].qs + 128 * h + 32 * j);
           sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), s));
+          if constexpr (NC > 1) pin(sumi[c]);
         }
       }
     }
@@ -264,6 +268,7 @@ void dot_q2_k(int64_t n, const void* wv, const void* xv, size_t xs, float* out) 
         for (int c = 0; c < NC; ++c) {
           const __m256i y = loadu(a[c][b].qs + 128 * h + 32 * j);
           sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), s));
+          if constexpr (NC > 1) pin(sumi[c]);
         }
       }
     }
