@@ -406,6 +406,20 @@ void Api::Impl::routes() {
     metric("helix_queue_length", "gauge", "sequences waiting for a slot", m.queued);
     metric("helix_running", "gauge", "sequences being generated", m.running);
     metric("helix_slots", "gauge", "sequences computed together at most", eng.options().n_parallel);
+    auto histogram = [&](const char* name, const char* help, const Histogram& h) {
+      out += cat("# HELP ", name, " ", help, "\n# TYPE ", name, " histogram\n");
+      int64_t below = 0;
+      for (size_t i = 0; i < h.counts.size(); ++i) {
+        below += h.counts[i];
+        const std::string le = i < h.bounds.size() ? ojson(h.bounds[i]).dump() : "+Inf";
+        out += cat(name, "_bucket{le=\"", le, "\"} ", below, "\n");
+      }
+      out += cat(name, "_sum ", ojson(h.sum).dump(), "\n", name, "_count ", h.count, "\n");
+    };
+    histogram("helix_time_to_first_token_seconds", "from a sequence's arrival to its first generated token", m.ttft);
+    histogram("helix_time_per_output_token_seconds", "mean time per generated token after the first, per sequence", m.per_token);
+    histogram("helix_request_duration_seconds", "from a sequence's arrival to its end", m.request);
+    histogram("helix_engine_step_seconds", "one batched forward pass", m.step);
     res.set_content(out, "text/plain; version=0.0.4");
   });
 }

@@ -26,7 +26,18 @@ bool Channel::pop(Event& out, std::chrono::milliseconds wait) {
   return true;
 }
 
+void Histogram::observe(double seconds) {
+  const size_t i = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin());
+  ++counts[i];
+  sum += seconds;
+  ++count;
+}
+
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // Holds back generated text that may be the beginning of a stop string; cuts at a match.
 class StopFilter {
@@ -80,6 +91,7 @@ struct Engine::Seq {
   int index = 0;
   std::shared_ptr<Channel> ch;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point submitted, first_token;
   int slot = -1;
   std::vector<int32_t> toks;  // prompt + sampled tokens that are (or will be) in the cache
   int64_t stored = 0;         // how many of toks the cache holds
@@ -109,6 +121,7 @@ bool Engine::submit(GenParams p, int index, std::shared_ptr<Channel> ch) {
   if (p.grammar && !p.sampling.constraint)
     p.sampling.constraint = std::make_shared<grammar::Constraint>(grammar::Constraint{p.grammar, grammar_vocab()});
   auto s = std::make_unique<Seq>();
+  s->submitted = Clock::now();
   s->index = index;
   s->ch = std::move(ch);
   if (p.timeout_s > 0)
@@ -239,6 +252,9 @@ void Engine::finish(Seq& s, const std::string& reason, const std::string& error)
     std::lock_guard<std::mutex> lk(mu_);
     m_.completion_tokens += s.produced;
     if (!error.empty()) ++m_.errors;
+    m_.request.observe(seconds_since(s.submitted));
+    if (s.produced > 1)
+      m_.per_token.observe(seconds_since(s.first_token) / static_cast<double>(s.produced - 1));
   }
   if (reason == "cancelled" || !error.empty()) {
     kv_.truncate(s.slot, 0);
@@ -252,7 +268,11 @@ void Engine::finish(Seq& s, const std::string& reason, const std::string& error)
 
 void Engine::on_logits(Seq& s, const float* row, int32_t id) {
   const int64_t V = model_->hparams().n_vocab;
-  ++s.produced;
+  if (++s.produced == 1) {
+    s.first_token = Clock::now();
+    std::lock_guard<std::mutex> lk(mu_);
+    m_.ttft.observe(std::chrono::duration<double>(s.first_token - s.submitted).count());
+  }
   if (tok_->is_eog(id)) {
     finish(s, "stop");
     return;
@@ -320,6 +340,7 @@ void Engine::step() {
       b.add(s.toks[static_cast<size_t>(pos)], pos, s.slot, it.logits && pos + 1 == it.to);
   }
   if (b.size() == 0) return;
+  const auto t_step = Clock::now();
   try {
     model_->forward(b, kv_, logits_);
   } catch (const std::exception& ex) {
@@ -331,6 +352,7 @@ void Engine::step() {
   {
     std::lock_guard<std::mutex> lk(mu_);
     ++m_.steps;
+    m_.step.observe(seconds_since(t_step));
   }
   // Sampling: each sequence's own sampler on its own row, so the rows are sampled in parallel
   // (a 262k-entry row takes a while to scan); the rest of a token's handling stays in order.

@@ -83,10 +83,26 @@ struct EngineOptions {
   int64_t prefill_chunk = 256;  // prompt tokens per step, shared by waiting requests
 };
 
+// A latency distribution in Prometheus' histogram shape: counts per bucket (upper bounds in
+// seconds, the last bucket unbounded), their sum and count.
+struct Histogram {
+  std::vector<double> bounds;
+  std::vector<int64_t> counts;  // bounds.size() + 1 entries, not cumulative
+  double sum = 0;
+  int64_t count = 0;
+
+  explicit Histogram(std::vector<double> b = {}) : bounds(std::move(b)), counts(bounds.size() + 1, 0) {}
+  void observe(double seconds);
+};
+
 struct EngineMetrics {
   int64_t requests = 0, rejected = 0, prompt_tokens = 0, completion_tokens = 0;
   int64_t prefix_hits = 0, prefix_tokens = 0, steps = 0, errors = 0;
   int64_t queued = 0, running = 0;
+  Histogram ttft{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}};        // submit -> first token
+  Histogram per_token{{0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1}};  // after the first
+  Histogram request{{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}};             // submit -> finished
+  Histogram step{{0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.25, 0.5, 1, 2.5}};  // one forward pass
 };
 
 class Engine {

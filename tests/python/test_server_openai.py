@@ -231,6 +231,17 @@ def test_client_killed_mid_stream(server, client, model_id):
     conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {KEY}"})
     metrics = conn.getresponse().read().decode()
     assert "helix_prefix_cache_hits_total" in metrics and "helix_running" in metrics
+    # latency histograms: cumulative buckets ending in +Inf == count, a sum, some observations
+    for name in ("helix_time_to_first_token_seconds", "helix_time_per_output_token_seconds",
+                 "helix_request_duration_seconds", "helix_engine_step_seconds"):
+        assert f"# TYPE {name} histogram" in metrics
+        buckets = [(line.split('le="')[1].split('"')[0], float(line.rsplit(" ", 1)[1]))
+                   for line in metrics.splitlines() if line.startswith(name + "_bucket")]
+        counts = [c for _, c in buckets]
+        assert buckets[-1][0] == "+Inf" and counts == sorted(counts), name
+        count = float(next(l for l in metrics.splitlines() if l.startswith(name + "_count ")).split()[1])
+        total = float(next(l for l in metrics.splitlines() if l.startswith(name + "_sum ")).split()[1])
+        assert counts[-1] == count > 0 and total > 0, name
 
 
 def test_busy_is_429_and_sigterm_drains(helix_bin, default_model):
