@@ -238,10 +238,11 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-        for name in procs:
-            a.plot(levels, [r[name]["tps"] for r in rows], marker="o", label=name)
-            b.plot(levels, [r[name]["ttft50"] for r in rows], marker="o", label=f"{name} p50")
-            b.plot(levels, [r[name]["ttft99"] for r in rows], marker="x", linestyle="--", label=f"{name} p99")
+        for name, color in zip(procs, ("tab:blue", "tab:orange")):
+            a.plot(levels, [r[name]["tps"] for r in rows], marker="o", color=color, label=name)
+            b.plot(levels, [r[name]["ttft50"] for r in rows], marker="o", color=color, label=f"{name} p50")
+            b.plot(levels, [r[name]["ttft99"] for r in rows], marker="x", linestyle="--", color=color,
+                   label=f"{name} p99")
         a.set_xlabel("concurrent streams")
         a.set_ylabel("aggregate output tokens/s")
         b.set_xlabel("concurrent streams")
