@@ -29,6 +29,7 @@ static inline int hsum_i32(__m256i v) {
 // GCC otherwise hoists the next loads and products of every column ahead of the sums and spills
 // accumulators to the stack inside the innermost loop.
 static inline void pin(__m256i& v) { __asm__ volatile("" : "+x"(v)); }
+static inline void pin(__m256& v) { __asm__ volatile("" : "+x"(v)); }
 
 static inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
 

@@ -48,10 +48,18 @@ using DotFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride,
 // Converts n f32 values into activation format (not called for ActFormat::F32).
 using ActQuantFn = void (*)(const float* x, void* out, int64_t n);
 
+// Two weight rows (the second w_stride bytes after the first) against three activation rows:
+// y[c * y_stride + r] for r < 2, c < 3. Each output gets exactly the float operations of the
+// one-row dots, so a token's result does not depend on which kernel served it.
+using Dot2x3Fn = void (*)(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
+                          float* y, size_t y_stride);
+
 struct DotKernels {
   ActFormat act = ActFormat::F32;
   ActQuantFn quantize_act = nullptr;
   DotFn dot[kMaxCols] = {};  // dot[k] handles k + 1 activation rows
+  // Prefill register tile (float weights on AVX2): each activation load serves two weight rows.
+  Dot2x3Fn dot2x3 = nullptr;
 };
 
 // The kernels for weight type t on path isa; nullptr when the type has no kernel there.

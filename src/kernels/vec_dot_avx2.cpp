@@ -77,6 +77,51 @@ void dot_float(int64_t n, const void* wv, const void* xv, size_t xs, float* out)
   }
 }
 
+// dot_float for two weight rows and three activation rows (Dot2x3Fn): 12 accumulators, and each
+// activation vector loaded once for both rows (the one-row kernel loads it per row). Per output
+// the same operations in the same order as dot_float.
+template <typename W>
+void dot_float_2x3(int64_t n, const void* wv, size_t w_stride, const void* xv, size_t xs, float* y,
+                   size_t y_stride) {
+  const auto* w0 = static_cast<const typename W::T*>(wv);
+  const auto* w1 = reinterpret_cast<const typename W::T*>(static_cast<const uint8_t*>(wv) + w_stride);
+  const float* x[3];
+  for (int c = 0; c < 3; ++c)
+    x[c] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(xv) + c * xs);
+  constexpr int U = 2;  // as dot_float
+  __m256 acc[2][3][U];
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 3; ++c)
+      for (int u = 0; u < U; ++u) acc[r][c][u] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 * U <= n; i += 8 * U)
+    for (int u = 0; u < U; ++u) {
+      const __m256 a = W::load8(w0 + i + 8 * u), b = W::load8(w1 + i + 8 * u);
+      for (int c = 0; c < 3; ++c) {
+        __m256 xv8 = _mm256_loadu_ps(x[c] + i + 8 * u);
+        pin(xv8);  // one load for both rows, not one folded into each FMA
+        acc[0][c][u] = _mm256_fmadd_ps(a, xv8, acc[0][c][u]);
+        acc[1][c][u] = _mm256_fmadd_ps(b, xv8, acc[1][c][u]);
+      }
+    }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 a = W::load8(w0 + i), b = W::load8(w1 + i);
+    for (int c = 0; c < 3; ++c) {
+      const __m256 xv8 = _mm256_loadu_ps(x[c] + i);
+      acc[0][c][0] = _mm256_fmadd_ps(a, xv8, acc[0][c][0]);
+      acc[1][c][0] = _mm256_fmadd_ps(b, xv8, acc[1][c][0]);
+    }
+  }
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 3; ++c) {
+      for (int u = 1; u < U; ++u) acc[r][c][0] = _mm256_add_ps(acc[r][c][0], acc[r][c][u]);
+      float s = hsum(acc[r][c][0]);
+      const auto* wr = r == 0 ? w0 : w1;
+      for (int64_t j = i; j < n; ++j) s += W::one(wr + j) * x[c][j];
+      y[c * y_stride + static_cast<size_t>(r)] = s;
+    }
+}
+
 // ---- 32-element blocks --------------------------------------------------------------------------
 // Each unpacker loads one weight block: its f16 scale (lane 0 of d; the block starts with it), and
 // idot(y) = 8 partial integer sums of w * y with offsets already taken off; blocks with a minimum
@@ -287,6 +332,7 @@ constexpr DotKernels float_table() {
   k.dot[1] = dot_float<W, 2>;
   k.dot[2] = dot_float<W, 3>;
   k.dot[3] = dot_float<W, 4>;
+  k.dot2x3 = dot_float_2x3<W>;
   return k;
 }
 

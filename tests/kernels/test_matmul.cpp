@@ -283,9 +283,13 @@ TEST(Matmul, BatchInvariantPerToken) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
     if (!isa_available(isa)) continue;
     for (DType t : {DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::F16, DType::BF16, DType::F32}) {
+      // float weights also with both row tails (203 = 12 * 16 + 8 + 3) and an odd row count (the
+      // prefill tile takes rows in pairs)
+      const bool is_float = t == DType::F16 || t == DType::BF16 || t == DType::F32;
+      for (int shape = 0; shape < (is_float ? 2 : 1); ++shape)
       for (bool packed : {false, true}) {
         std::mt19937 rng(11 + static_cast<int>(t));
-        const int64_t n_in = 512, n_out = 64;
+        const int64_t n_in = shape == 0 ? 512 : 203, n_out = shape == 0 ? 64 : 37;
         const Tensor w = random_weights(t, n_in, n_out, rng);
         auto handle = packed ? pack_weight(w) : nullptr;
         if (packed && !handle) continue;
@@ -300,7 +304,7 @@ TEST(Matmul, BatchInvariantPerToken) {
           for (int64_t tok = 0; tok < k; ++tok)
             for (int64_t r = 0; r < n_out; ++r)
               ASSERT_EQ(reinterpret_cast<const float*>(yk.row(tok))[r], reinterpret_cast<const float*>(all.row(tok))[r])
-                  << dtype_name(t) << (packed ? " packed" : "") << " isa " << static_cast<int>(isa) << " k " << k
+                  << dtype_name(t) << (packed ? " packed" : "") << " n_in " << n_in << " isa " << static_cast<int>(isa) << " k " << k
                   << " token " << tok << " row " << r;
         }
       }
