@@ -46,7 +46,9 @@ void check_matmul(const Tensor& w, const Tensor& x, const Tensor& y) {
 void run_tile(const DotKernels& k, int64_t n, const uint8_t* w, size_t w_stride, int64_t r0,
               int64_t r1, const uint8_t* act, size_t a_stride, int64_t t0, int64_t t1, uint8_t* y,
               size_t y_stride) {
-  if (k.dot2x3 && t1 - t0 >= 3) {  // prefill on float weights: 2 rows x 3 tokens per call
+  // Prefill on float weights: 2 rows x 3 tokens per call. Not for a few decode streams (one token
+  // group, whose rows a task streams from memory once): the leftover columns would read them again.
+  if (k.dot2x3 && t1 - t0 > kMaxCols) {
     for (int64_t t = t0; t < t1; t += 3) {
       const int nc = static_cast<int>(std::min<int64_t>(3, t1 - t));
       const uint8_t* a = act + t * a_stride;
