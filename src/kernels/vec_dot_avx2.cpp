@@ -44,82 +44,53 @@ struct BF16W {
   }
 };
 
-template <typename W, int NC>
-void dot_float(int64_t n, const void* wv, const void* xv, size_t xs, float* out) {
-  const auto* w = static_cast<const typename W::T*>(wv);
+// R weight rows (row r at w + r * w_stride) against NC activation rows: y[c * y_stride + r].
+// Each output sums in two chains of 8-lane accumulators (u = 0, 1: alternate 8-element chunks;
+// one 8-element tail chunk to chain 0), then the chains, the lanes and a scalar tail, in that order.
+// The same count and order for every R and NC, so that a row sums alike alone or in a batch (a
+// served stream gives the same bits either way). R = 1 is the row dot (DotFn); R = 2, NC = 3 the
+// prefill tile (Dot2x3Fn), where each activation load serves both rows.
+template <typename W, int R, int NC>
+void dot_float_rows(int64_t n, const void* wv, size_t w_stride, const void* xv, size_t xs, float* y,
+                    size_t y_stride) {
+  using T = typename W::T;
+  const T* w[R];
   const float* x[NC];
+  for (int r = 0; r < R; ++r)
+    w[r] = reinterpret_cast<const T*>(static_cast<const uint8_t*>(wv) + r * w_stride);
   for (int c = 0; c < NC; ++c)
     x[c] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(xv) + c * xs);
-  // Independent accumulators per row, to hide FMA latency. The same count for every NC, so that a
-  // row sums in the same order alone or in a batch (a served stream gives the same bits either way).
   constexpr int U = 2;
-  __m256 acc[NC][U];
-  for (int c = 0; c < NC; ++c)
-    for (int u = 0; u < U; ++u) acc[c][u] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 * U <= n; i += 8 * U) {
-    __m256 wv8[U];
-    for (int u = 0; u < U; ++u) wv8[u] = W::load8(w + i + 8 * u);
+  __m256 acc[R][NC][U];
+  for (int r = 0; r < R; ++r)
     for (int c = 0; c < NC; ++c)
-      for (int u = 0; u < U; ++u)
-        acc[c][u] = _mm256_fmadd_ps(wv8[u], _mm256_loadu_ps(x[c] + i + 8 * u), acc[c][u]);
-  }
-  for (; i + 8 <= n; i += 8) {
-    const __m256 w8 = W::load8(w + i);
-    for (int c = 0; c < NC; ++c)
-      acc[c][0] = _mm256_fmadd_ps(w8, _mm256_loadu_ps(x[c] + i), acc[c][0]);
-  }
-  for (int c = 0; c < NC; ++c) {
-    for (int u = 1; u < U; ++u) acc[c][0] = _mm256_add_ps(acc[c][0], acc[c][u]);
-    float s = hsum(acc[c][0]);
-    for (int64_t j = i; j < n; ++j) s += W::one(w + j) * x[c][j];
-    out[c] = s;
-  }
-}
-
-// dot_float for two weight rows and three activation rows (Dot2x3Fn): 12 accumulators, and each
-// activation vector loaded once for both rows (the one-row kernel loads it per row). Per output
-// the same operations in the same order as dot_float.
-template <typename W>
-void dot_float_2x3(int64_t n, const void* wv, size_t w_stride, const void* xv, size_t xs, float* y,
-                   size_t y_stride) {
-  const auto* w0 = static_cast<const typename W::T*>(wv);
-  const auto* w1 = reinterpret_cast<const typename W::T*>(static_cast<const uint8_t*>(wv) + w_stride);
-  const float* x[3];
-  for (int c = 0; c < 3; ++c)
-    x[c] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(xv) + c * xs);
-  constexpr int U = 2;  // as dot_float
-  __m256 acc[2][3][U];
-  for (int r = 0; r < 2; ++r)
-    for (int c = 0; c < 3; ++c)
       for (int u = 0; u < U; ++u) acc[r][c][u] = _mm256_setzero_ps();
+  // One 8-element chunk at i into chain u.
+  auto chunk = [&](int64_t i, int u) {
+    __m256 wr[R];
+    for (int r = 0; r < R; ++r) wr[r] = W::load8(w[r] + i);
+    for (int c = 0; c < NC; ++c) {
+      __m256 xc = _mm256_loadu_ps(x[c] + i);
+      if constexpr (R > 1) pin(xc);  // one load for all rows, not one folded into each FMA
+      for (int r = 0; r < R; ++r) acc[r][c][u] = _mm256_fmadd_ps(wr[r], xc, acc[r][c][u]);
+    }
+  };
   int64_t i = 0;
   for (; i + 8 * U <= n; i += 8 * U)
-    for (int u = 0; u < U; ++u) {
-      const __m256 a = W::load8(w0 + i + 8 * u), b = W::load8(w1 + i + 8 * u);
-      for (int c = 0; c < 3; ++c) {
-        __m256 xv8 = _mm256_loadu_ps(x[c] + i + 8 * u);
-        pin(xv8);  // one load for both rows, not one folded into each FMA
-        acc[0][c][u] = _mm256_fmadd_ps(a, xv8, acc[0][c][u]);
-        acc[1][c][u] = _mm256_fmadd_ps(b, xv8, acc[1][c][u]);
-      }
-    }
-  for (; i + 8 <= n; i += 8) {
-    const __m256 a = W::load8(w0 + i), b = W::load8(w1 + i);
-    for (int c = 0; c < 3; ++c) {
-      const __m256 xv8 = _mm256_loadu_ps(x[c] + i);
-      acc[0][c][0] = _mm256_fmadd_ps(a, xv8, acc[0][c][0]);
-      acc[1][c][0] = _mm256_fmadd_ps(b, xv8, acc[1][c][0]);
-    }
-  }
-  for (int r = 0; r < 2; ++r)
-    for (int c = 0; c < 3; ++c) {
+    for (int u = 0; u < U; ++u) chunk(i + 8 * u, u);
+  for (; i + 8 <= n; i += 8) chunk(i, 0);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) {
       for (int u = 1; u < U; ++u) acc[r][c][0] = _mm256_add_ps(acc[r][c][0], acc[r][c][u]);
       float s = hsum(acc[r][c][0]);
-      const auto* wr = r == 0 ? w0 : w1;
-      for (int64_t j = i; j < n; ++j) s += W::one(wr + j) * x[c][j];
-      y[c * y_stride + static_cast<size_t>(r)] = s;
+      for (int64_t j = i; j < n; ++j) s += W::one(w[r] + j) * x[c][j];
+      y[static_cast<size_t>(c) * y_stride + static_cast<size_t>(r)] = s;
     }
+}
+
+template <typename W, int NC>
+void dot_float(int64_t n, const void* w, const void* x, size_t xs, float* out) {
+  dot_float_rows<W, 1, NC>(n, w, 0, x, xs, out, 1);
 }
 
 // ---- 32-element blocks --------------------------------------------------------------------------
@@ -332,7 +303,7 @@ constexpr DotKernels float_table() {
   k.dot[1] = dot_float<W, 2>;
   k.dot[2] = dot_float<W, 3>;
   k.dot[3] = dot_float<W, 4>;
-  k.dot2x3 = dot_float_2x3<W>;
+  k.dot2x3 = dot_float_rows<W, 2, 3>;
   return k;
 }
 
