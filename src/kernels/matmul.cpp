@@ -46,30 +46,16 @@ void check_matmul(const Tensor& w, const Tensor& x, const Tensor& y) {
 void run_tile(const DotKernels& k, int64_t n, const uint8_t* w, size_t w_stride, int64_t r0,
               int64_t r1, const uint8_t* act, size_t a_stride, int64_t t0, int64_t t1, uint8_t* y,
               size_t y_stride) {
-  // Prefill on float weights: 2 rows x 3 tokens per call. Not for a few decode streams (one token
-  // group, whose rows a task streams from memory once): the leftover columns would read them again.
-  if (k.dot2x3 && t1 - t0 > kMaxCols) {
-    for (int64_t t = t0; t < t1; t += 3) {
-      const int nc = static_cast<int>(std::min<int64_t>(3, t1 - t));
-      const uint8_t* a = act + t * a_stride;
-      float* yt = reinterpret_cast<float*>(y + t * y_stride);
-      const size_t ys = y_stride / sizeof(float);
-      int64_t r = r0;
-      if (nc == 3)
-        for (; r + 2 <= r1; r += 2) k.dot2x3(n, w + r * w_stride, w_stride, a, a_stride, yt + r, ys);
-      for (; r < r1; ++r) {
-        float out[kMaxCols];
-        k.dot[nc - 1](n, w + r * w_stride, a, a_stride, out);
-        for (int c = 0; c < nc; ++c) yt[c * ys + static_cast<size_t>(r)] = out[c];
-      }
-    }
-    return;
-  }
-  for (int64_t t = t0; t < t1; t += kMaxCols) {
-    const int nc = static_cast<int>(std::min<int64_t>(kMaxCols, t1 - t));
+  // Float weights run prefill on the 2-row x 3-token tile; not a few decode streams (one token
+  // group, whose rows a task streams from memory once: leftover columns would read them again).
+  const bool tile = k.dot2x3 && t1 - t0 > kMaxCols;
+  const int64_t step = tile ? 3 : kMaxCols;
+  for (int64_t t = t0; t < t1; t += step) {
+    const int nc = static_cast<int>(std::min<int64_t>(step, t1 - t));
     const DotFn dot = k.dot[nc - 1];
     const uint8_t* a = act + t * a_stride;
     float* yt = reinterpret_cast<float*>(y + t * y_stride);
+    const size_t ys = y_stride / sizeof(float);
     if (nc == 1) {  // decode: stream the rows, prefetching kPrefetchBytes ahead within the tile
       const size_t end = static_cast<size_t>(r1) * w_stride;
       for (int64_t r = r0; r < r1; ++r) {
@@ -80,10 +66,13 @@ void run_tile(const DotKernels& k, int64_t n, const uint8_t* w, size_t w_stride,
       }
       continue;
     }
-    for (int64_t r = r0; r < r1; ++r) {
+    int64_t r = r0;
+    if (tile && nc == 3)
+      for (; r + 2 <= r1; r += 2) k.dot2x3(n, w + r * w_stride, w_stride, a, a_stride, yt + r, ys);
+    for (; r < r1; ++r) {
       float out[kMaxCols];
       dot(n, w + r * w_stride, a, a_stride, out);
-      for (int c = 0; c < nc; ++c) reinterpret_cast<float*>(y + (t + c) * y_stride)[r] = out[c];
+      for (int c = 0; c < nc; ++c) yt[static_cast<size_t>(c) * ys + static_cast<size_t>(r)] = out[c];
     }
   }
 }
