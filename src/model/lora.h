@@ -10,9 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "io/gguf.h"
+
 namespace helix::model {
 
-// One adapted weight (f32, row-major in ggml order).
+// One adapted weight (f32, row-major in ggml order): delta W = B·A maps n_in values to n_out.
+// For "token_embd.weight" n_in is the vocabulary and n_out n_embd (a token's row gains
+// B·A[:, token]); the file keeps that A transposed (ne = {rank, n_vocab}) as llama.cpp does,
+// and load_lora / save_lora convert, so `a` has the layout below for every weight.
 struct LoraPair {
   int64_t n_in = 0, n_out = 0, rank = 0;
   std::vector<float> a;  // rank rows of n_in:  a[j * n_in + i]
@@ -35,5 +40,10 @@ struct LoraAdapter {
 LoraAdapter load_lora(const std::string& path);
 // Writes an adapter GGUF atomically (temporary file, then rename).
 void save_lora(const LoraAdapter& adapter, const std::string& path);
+// Checks an adapter against the base model file it is applied to: same architecture, every
+// adapted tensor present in the base with matching shape. Throws helix::Error naming both files.
+void check_lora(const LoraAdapter& adapter, const gguf::GGUFFile& base, const std::string& adapter_path = "");
+// Whether the base tensor is the token embedding (whose A factor is stored transposed).
+bool lora_is_embedding(const std::string& base_name);
 
 }  // namespace helix::model
