@@ -1,0 +1,124 @@
+// Sequence packing (whole samples per row, position ids and segment ids per sample) and the
+// seeded mix of several data sets by declared ratios (see data.h).
+#include <algorithm>
+#include <cmath>
+
+#include "train/data.h"
+
+namespace helix::train {
+
+namespace {
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void append_sample(PackedRow& row, const Sample& s, int32_t seg) {
+  const int32_t at = row.n_used;
+  const int32_t n = static_cast<int32_t>(s.tokens.size());
+  for (int32_t j = 0; j < n; ++j) {
+    row.tokens[at + j] = s.tokens[j];
+    row.pos[at + j] = j;
+    row.segment[at + j] = seg;
+    const bool target = j + 1 < n && s.loss[j + 1];
+    row.targets[at + j] = target ? s.tokens[j + 1] : -1;
+    row.n_targets += target;
+  }
+  row.n_used += n;
+}
+
+}  // namespace
+
+std::vector<PackedRow> pack_samples(const std::vector<Sample>& samples, int64_t seq_len, int32_t pad_id) {
+  HELIX_CHECK(seq_len > 0, "pack_samples: seq_len must be positive");
+  std::vector<PackedRow> rows;
+  std::vector<int32_t> n_segments;
+  for (const Sample& s : samples) {
+    HELIX_CHECK(s.tokens.size() == s.loss.size(), "pack_samples: a sample's loss mask and tokens differ in length");
+    if (s.tokens.empty()) continue;
+    HELIX_CHECK(static_cast<int64_t>(s.tokens.size()) <= seq_len, s.file, ":", s.line, ": the sample is ",
+                s.tokens.size(), " tokens, longer than the sequence length ", seq_len);
+    size_t r = 0;
+    while (r < rows.size() && rows[r].n_used + static_cast<int64_t>(s.tokens.size()) > seq_len) ++r;
+    if (r == rows.size()) {
+      PackedRow row;
+      row.tokens.assign(seq_len, pad_id);
+      row.targets.assign(seq_len, -1);
+      row.pos.assign(seq_len, 0);
+      row.segment.assign(seq_len, 0);
+      rows.push_back(std::move(row));
+      n_segments.push_back(0);
+    }
+    append_sample(rows[r], s, ++n_segments[r]);
+  }
+  return rows;
+}
+
+std::vector<uint32_t> seeded_permutation(size_t n, uint64_t seed) {
+  std::vector<uint32_t> p(n);
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint32_t>(i);
+  uint64_t st = seed;
+  for (size_t i = n; i > 1; --i) {
+    const size_t j = static_cast<size_t>(splitmix64(st) % i);
+    std::swap(p[i - 1], p[j]);
+  }
+  return p;
+}
+
+MixStream::MixStream(std::vector<const std::vector<Sample>*> sets, std::vector<double> ratios, uint64_t seed)
+    : sets_(std::move(sets)), ratios_(std::move(ratios)), seed_(seed) {
+  HELIX_CHECK(!sets_.empty(), "a data mix needs at least one data set");
+  HELIX_CHECK(sets_.size() == ratios_.size(), "a data mix needs one ratio per data set");
+  double sum = 0;
+  for (size_t i = 0; i < sets_.size(); ++i) {
+    HELIX_CHECK(sets_[i] && !sets_[i]->empty(), "data set ", i + 1, " of the mix has no samples");
+    HELIX_CHECK(std::isfinite(ratios_[i]) && ratios_[i] > 0, "data set ", i + 1, " of the mix has ratio ", ratios_[i],
+                "; ratios must be positive");
+    sum += ratios_[i];
+  }
+  for (double& r : ratios_) r /= sum;
+  seek(0);
+}
+
+void MixStream::reshuffle(size_t s) {
+  order_[s] = seeded_permutation(sets_[s]->size(), seed_ ^ (0x51ED270B7A3D1F5Bull * (s + 1)) ^
+                                                      (static_cast<uint64_t>(epoch_[s]) << 32));
+  cursor_[s] = 0;
+}
+
+void MixStream::seek(int64_t n) {
+  const size_t k = sets_.size();
+  drawn_ = 0;
+  taken_.assign(k, 0);
+  epoch_.assign(k, 0);
+  cursor_.assign(k, 0);
+  order_.assign(k, {});
+  for (size_t s = 0; s < k; ++s) reshuffle(s);
+  for (int64_t i = 0; i < n; ++i) next();
+}
+
+const Sample& MixStream::next() {
+  // The set whose share of the draws so far lags its ratio the most (deficit rounding).
+  size_t best = 0;
+  double best_gap = -1e300;
+  for (size_t s = 0; s < sets_.size(); ++s) {
+    const double gap = ratios_[s] * static_cast<double>(drawn_ + 1) - static_cast<double>(taken_[s]);
+    if (gap > best_gap + 1e-12) {
+      best_gap = gap;
+      best = s;
+    }
+  }
+  if (cursor_[best] == static_cast<int64_t>(order_[best].size())) {
+    ++epoch_[best];
+    reshuffle(best);
+  }
+  const Sample& out = (*sets_[best])[order_[best][cursor_[best]++]];
+  ++taken_[best];
+  ++drawn_;
+  return out;
+}
+
+}  // namespace helix::train

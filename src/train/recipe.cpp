@@ -1,0 +1,299 @@
+// Training recipes (see recipe.h): TOML via toml++ or JSON via nlohmann, both turned into one JSON
+// tree (TOML keeps a line number per key) and checked by one reader that names file, line and key.
+#include "train/recipe.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace helix::train {
+
+using ojson = nlohmann::ordered_json;
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& known_eval_metrics() {
+  static const std::vector<std::string> m = {"loss", "format_valid", "exact_match", "citation_correct"};
+  return m;
+}
+
+namespace {
+
+using Lines = std::map<std::string, int64_t>;  // key path ("stages[0].lr") -> TOML line
+
+ojson from_toml(const toml::node& n, const std::string& where, Lines& lines, const std::string& file) {
+  lines[where] = n.source().begin.line;
+  if (auto* t = n.as_table()) {
+    ojson o = ojson::object();
+    for (auto&& [k, v] : *t) {
+      const std::string key(k.str());
+      o[key] = from_toml(v, where.empty() ? key : where + "." + key, lines, file);
+    }
+    return o;
+  }
+  if (auto* a = n.as_array()) {
+    ojson o = ojson::array();
+    for (size_t i = 0; i < a->size(); ++i) o.push_back(from_toml(*a->get(i), cat(where, "[", i, "]"), lines, file));
+    return o;
+  }
+  if (auto v = n.value_exact<std::string>()) return *v;
+  if (auto v = n.value_exact<int64_t>()) return *v;
+  if (auto v = n.value_exact<double>()) return *v;
+  if (auto v = n.value_exact<bool>()) return *v;
+  throw Error(cat(file, ":", n.source().begin.line, ": ", where, ": dates and times have no meaning in a recipe"));
+}
+
+// Reads typed values out of one JSON object, naming the key path, line and file in every error.
+class Reader {
+ public:
+  Reader(const ojson& obj, std::string where, const Lines& lines, const std::string& file)
+      : o_(obj), where_(std::move(where)), lines_(lines), file_(file) {}
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    const std::string path = key.empty() ? where_ : where_.empty() ? key : where_ + "." + key;
+    auto it = lines_.find(path);
+    const std::string at = it != lines_.end() ? cat(file_, ":", it->second) : file_;
+    throw Error(cat(at, ": ", path.empty() ? "the recipe" : path, ": ", what));
+  }
+  bool has(const std::string& k) const { return o_.contains(k); }
+  const ojson& raw(const std::string& k) const { return o_.at(k); }
+  std::string sub(const std::string& k) const { return where_.empty() ? k : where_ + "." + k; }
+
+  void only(std::initializer_list<const char*> known) const {
+    std::set<std::string> ok(known.begin(), known.end());
+    for (auto& [k, v] : o_.items()) {
+      if (ok.count(k)) continue;
+      std::string list;
+      for (const char* s : known) list += cat(list.empty() ? "" : ", ", s);
+      fail(k, cat("unknown key (allowed here: ", list, ")"));
+    }
+  }
+  void str(const std::string& k, std::string& out, std::initializer_list<const char*> allowed = {}) const {
+    if (!has(k)) return;
+    if (!o_[k].is_string() || o_[k].get<std::string>().empty()) fail(k, cat("must be a non-empty string (got ", o_[k].dump(), ")"));
+    out = o_[k].get<std::string>();
+    if (allowed.size() == 0) return;
+    std::string list;
+    for (const char* a : allowed) {
+      if (out == a) return;
+      list += cat(list.empty() ? "" : ", ", "'", a, "'");
+    }
+    fail(k, cat("'", out, "' is not one of ", list));
+  }
+  void num(const std::string& k, double& out, double lo, double hi, bool lo_open = false) const {
+    if (!has(k)) return;
+    if (!o_[k].is_number()) fail(k, cat("must be a number (got ", o_[k].dump(), ")"));
+    const double v = o_[k].get<double>();
+    if (v < lo || v > hi || (lo_open && v == lo))
+      fail(k, cat("must be ", lo_open ? "> " : ">= ", lo, " and <= ", hi, " (got ", v, ")"));
+    out = v;
+  }
+  void integer(const std::string& k, int64_t& out, int64_t lo, int64_t hi) const {
+    if (!has(k)) return;
+    if (!o_[k].is_number_integer()) fail(k, cat("must be a whole number (got ", o_[k].dump(), ")"));
+    const int64_t v = o_[k].get<int64_t>();
+    if (v < lo || v > hi) fail(k, cat("must be between ", lo, " and ", hi, " (got ", v, ")"));
+    out = v;
+  }
+  void strings(const std::string& k, std::vector<std::string>& out) const {
+    if (!has(k)) return;
+    if (!o_[k].is_array()) fail(k, cat("must be a list of strings (got ", o_[k].dump(), ")"));
+    out.clear();
+    for (const auto& v : o_[k]) {
+      if (!v.is_string()) fail(k, cat("must be a list of strings (got ", v.dump(), " in it)"));
+      out.push_back(v.get<std::string>());
+    }
+  }
+  Reader child(const std::string& k, bool array_item = false, size_t i = 0) const {
+    const ojson& v = array_item ? o_.at(k).at(i) : o_.at(k);
+    const std::string w = array_item ? cat(sub(k), "[", i, "]") : sub(k);
+    if (!v.is_object()) Reader(o_, where_, lines_, file_).fail(array_item ? cat(k, "[", i, "]") : k, "must be a table/object");
+    return Reader(v, w, lines_, file_);
+  }
+  size_t list_size(const std::string& k) const {
+    if (!has(k)) return 0;
+    if (!o_[k].is_array()) fail(k, "must be a list of tables ([[" + sub(k) + "]] in TOML)");
+    return o_[k].size();
+  }
+
+ private:
+  const ojson& o_;
+  std::string where_;
+  const Lines& lines_;
+  const std::string& file_;
+};
+
+std::string resolve(const std::string& dir, const std::string& p) {
+  if (p.empty() || fs::path(p).is_absolute()) return p;
+  return (fs::path(dir) / p).lexically_normal().string();
+}
+
+EvalSet read_eval(const Reader& r, const std::string& dir) {
+  r.only({"name", "path", "metrics", "max_samples", "max_new_tokens"});
+  EvalSet e;
+  if (!r.has("name")) r.fail("name", "missing (each eval set needs a name)");
+  if (!r.has("path")) r.fail("path", "missing (the held-out JSONL file)");
+  r.str("name", e.name);
+  r.str("path", e.path);
+  e.path = resolve(dir, e.path);
+  r.strings("metrics", e.metrics);
+  for (const auto& m : e.metrics) {
+    const auto& k = known_eval_metrics();
+    if (std::find(k.begin(), k.end(), m) == k.end())
+      r.fail("metrics", cat("unknown metric '", m, "' (known: loss, format_valid, exact_match, citation_correct)"));
+  }
+  r.integer("max_samples", e.max_samples, 0, 1'000'000);
+  r.integer("max_new_tokens", e.max_new_tokens, 1, 65536);
+  return e;
+}
+
+StageDataset read_dataset(const Reader& r, const std::string& dir, Recipe& rec) {
+  r.only({"name", "path", "type", "weight", "eval", "metrics"});
+  StageDataset d;
+  if (!r.has("path")) r.fail("path", "missing (the JSONL training file)");
+  r.str("path", d.path);
+  d.path = resolve(dir, d.path);
+  d.name = fs::path(d.path).stem().string();
+  r.str("name", d.name);
+  d.type = d.name;
+  r.str("type", d.type);
+  r.num("weight", d.weight, 0, 1e9, true);
+  if (r.has("eval")) {
+    EvalSet e;
+    e.name = d.name;
+    r.str("eval", e.path);
+    e.path = resolve(dir, e.path);
+    r.strings("metrics", e.metrics);
+    bool dup = false;
+    for (const auto& x : rec.evals) dup |= x.name == e.name;
+    if (!dup) rec.evals.push_back(e);
+  }
+  return d;
+}
+
+void read_stage(const Reader& r, const std::string& dir, Recipe& rec, Stage& s) {
+  r.only({"name", "datasets", "steps", "epochs", "lr", "min_lr", "schedule", "warmup", "seq_len", "batch",
+          "grad_accum", "weight_decay", "grad_clip", "mode", "lora", "evals", "eval_every"});
+  s.name = cat("stage", rec.stages.size() + 1);
+  r.str("name", s.name);
+  const size_t nd = r.list_size("datasets");
+  if (nd == 0) r.fail("datasets", "missing (each stage lists its datasets as [[stages.datasets]])");
+  s.datasets.clear();
+  for (size_t i = 0; i < nd; ++i) s.datasets.push_back(read_dataset(r.child("datasets", true, i), dir, rec));
+  if (r.has("steps") && r.has("epochs")) r.fail("epochs", "give either steps or epochs, not both");
+  if (r.has("steps")) s.epochs = 0, r.integer("steps", s.steps, 1, 100'000'000);
+  if (r.has("epochs")) s.steps = 0, r.num("epochs", s.epochs, 0, 1e6, true);
+  r.num("lr", s.lr, 0, 10, true);
+  r.num("min_lr", s.min_lr, 0, 1);
+  r.str("schedule", s.schedule, {"cosine", "linear", "constant"});
+  r.integer("warmup", s.warmup, 0, 100'000'000);
+  r.integer("seq_len", s.seq_len, 8, 1 << 20);
+  r.integer("batch", s.batch, 1, 1 << 16);
+  r.integer("grad_accum", s.grad_accum, 1, 1 << 16);
+  r.num("weight_decay", s.weight_decay, 0, 10);
+  r.num("grad_clip", s.grad_clip, 0, 1e9);
+  std::string mode = s.full ? "full" : "lora";
+  r.str("mode", mode, {"lora", "full"});
+  s.full = mode == "full";
+  if (r.has("lora")) {
+    const Reader l = r.child("lora");
+    l.only({"rank", "alpha", "dropout", "targets"});
+    l.integer("rank", s.lora.rank, 1, 4096);
+    l.num("alpha", s.lora.alpha, 0, 1e6, true);
+    l.num("dropout", s.lora.dropout, 0, 0.99);
+    l.strings("targets", s.lora.targets);
+    if (s.lora.targets.empty()) l.fail("targets", "must name at least one projection (e.g. attn_q, ffn_down)");
+  }
+  r.strings("evals", s.evals);
+  r.integer("eval_every", s.eval_every, 0, 100'000'000);
+  if (s.steps == 0 && s.epochs == 0) r.fail("steps", "missing (give steps = N or epochs = X)");
+}
+
+Recipe read_recipe(const ojson& root, const Lines& lines, const std::string& path) {
+  const Reader r(root, "", lines, path);
+  if (!root.is_object()) r.fail("", "must be a table/object at the top");
+  r.only({"name", "model", "chat_template", "out", "seed", "on_bad_data", "evals", "stages"});
+  Recipe rec;
+  rec.path = path;
+  rec.dir = fs::path(path).parent_path().string();
+  if (rec.dir.empty()) rec.dir = ".";
+  rec.name = fs::path(path).stem().string();
+  r.str("name", rec.name);
+  r.str("model", rec.model);
+  if (rec.model != "default") rec.model = resolve(rec.dir, rec.model);
+  r.str("chat_template", rec.chat_template);
+  rec.chat_template = resolve(rec.dir, rec.chat_template);
+  rec.out = rec.name + ".gguf";
+  r.str("out", rec.out);
+  int64_t seed = 0;
+  r.integer("seed", seed, 0, INT64_MAX);
+  rec.seed = static_cast<uint64_t>(seed);
+  r.str("on_bad_data", rec.on_bad_data, {"stop", "skip"});
+  for (size_t i = 0, n = r.list_size("evals"); i < n; ++i) rec.evals.push_back(read_eval(r.child("evals", true, i), rec.dir));
+  const size_t ns = r.list_size("stages");
+  if (ns == 0) r.fail("stages", "missing (a recipe lists at least one [[stages]])");
+  Stage prev;
+  for (size_t i = 0; i < ns; ++i) {
+    Stage s = prev;  // settings carry over from the stage before
+    s.evals.clear();
+    const Reader sr = r.child("stages", true, i);
+    read_stage(sr, rec.dir, rec, s);
+    if (i > 0 && !s.full && !prev.full && !(s.lora == prev.lora))
+      sr.fail("lora", "changes the LoRA settings of the stage before; stages continue one adapter, so rank, alpha, "
+                      "dropout and targets must stay the same");
+    prev = s;
+    rec.stages.push_back(std::move(s));
+  }
+  std::set<std::string> names;
+  for (const auto& e : rec.evals)
+    if (!names.insert(e.name).second) r.fail("evals", cat("two eval sets are named '", e.name, "'"));
+  for (size_t i = 0; i < rec.stages.size(); ++i) {
+    Stage& s = rec.stages[i];
+    for (const auto& e : s.evals)
+      if (!names.count(e)) r.child("stages", true, i).fail("evals", cat("no eval set is named '", e, "'"));
+    if (s.evals.empty())
+      for (const auto& e : rec.evals) s.evals.push_back(e.name);
+  }
+  return rec;
+}
+
+}  // namespace
+
+Recipe parse_recipe(const std::string& text, const std::string& path) {
+  const std::string ext = fs::path(path).extension().string();
+  ojson root;
+  Lines lines;
+  if (ext == ".json") {
+    try {
+      root = ojson::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error(cat(path, ": invalid JSON: ", e.what()));
+    }
+  } else {
+    try {
+      toml::table t = toml::parse(text, path);
+      root = from_toml(t, "", lines, path);
+    } catch (const toml::parse_error& e) {
+      throw Error(cat(path, ":", e.source().begin.line, ": invalid TOML: ", e.description()));
+    }
+  }
+  return read_recipe(root, lines, path);
+}
+
+Recipe load_recipe(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  HELIX_CHECK(in, "cannot read the recipe ", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_recipe(ss.str(), path);
+}
+
+}  // namespace helix::train

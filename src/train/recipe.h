@@ -1,0 +1,92 @@
+// Training recipes: a TOML (toml++) or JSON (nlohmann) file listing the stages of a supervised
+// fine-tuning run. Stage N starts from stage N-1's result (the same adapter keeps training, or the
+// fully tuned weights); a stage's settings not written in it carry over from the stage before
+// (stage 1 from the defaults below), except `name` and `datasets`, which each stage states.
+//
+//   name = "assistant"                 # optional; default: the file's stem
+//   model = "default"                  # optional: a GGUF path (relative to the recipe) or "default"
+//   chat_template = "chat.jinja"       # optional: a Jinja file; default: the model's (data.h)
+//   out = "assistant.gguf"             # optional: the final adapter/model; default NAME.gguf
+//   seed = 1
+//   on_bad_data = "stop"               # or "skip"
+//   [[evals]]                          # held-out sets, evaluated before and after each stage
+//   name = "format"; path = "data/format.eval.jsonl"; metrics = ["loss", "format_valid", "exact_match"]
+//   max_samples = 50; max_new_tokens = 128
+//   [[stages]]
+//   name = "instruct"
+//   steps = 300                        # or epochs = 1.5 (passes over the stage's mixed data)
+//   lr = 2e-4; schedule = "cosine"     # cosine | linear | constant; min_lr = fraction of lr at the end
+//   warmup = 20                        # steps of linear warm-up
+//   seq_len = 256; batch = 4; grad_accum = 1       # batch: packed rows of seq_len per micro-step
+//   weight_decay = 0.0; grad_clip = 1.0
+//   mode = "lora"                      # or "full" (float models)
+//   lora = { rank = 16, alpha = 32, dropout = 0.0, targets = ["attn_q", "attn_v"] }
+//   evals = ["format"]                 # names from [[evals]]; default: all of them
+//   eval_every = 100                   # steps; 0: only before and after the stage
+//   [[stages.datasets]]
+//   name = "format"; path = "data/format.train.jsonl"; type = "instruction"; weight = 3.0
+//   eval = "data/format.eval.jsonl"    # optional shortcut: adds an [[evals]] entry named like the dataset
+//
+// Paths are relative to the recipe file. Every error names the file, the key (and for TOML the
+// line), what was wrong and what is allowed; unknown keys are errors (they are usually typos).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace helix::train {
+
+// The metric names an eval set may list (eval_metrics.h computes them).
+const std::vector<std::string>& known_eval_metrics();  // loss, format_valid, exact_match, citation_correct
+
+struct LoraSettings {
+  int64_t rank = 16;
+  double alpha = 32;
+  double dropout = 0;
+  std::vector<std::string> targets = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+  bool operator==(const LoraSettings&) const = default;
+};
+
+struct StageDataset {
+  std::string name, path, type;  // type: data type label (default: the name)
+  double weight = 1;             // mixing ratio among the stage's datasets
+};
+
+struct EvalSet {
+  std::string name, path;
+  std::vector<std::string> metrics = {"loss"};
+  int64_t max_samples = 0;  // 0: all
+  int64_t max_new_tokens = 128;
+};
+
+struct Stage {
+  std::string name;
+  std::vector<StageDataset> datasets;
+  int64_t steps = 0;  // exactly one of steps and epochs is > 0
+  double epochs = 0;
+  double lr = 2e-4, min_lr = 0.1, weight_decay = 0, grad_clip = 1.0;
+  std::string schedule = "cosine";
+  int64_t warmup = 0;
+  bool full = false;  // false: LoRA with `lora`
+  LoraSettings lora;
+  int64_t seq_len = 512, batch = 4, grad_accum = 1;
+  std::vector<std::string> evals;  // names of Recipe::evals (filled with all when not given)
+  int64_t eval_every = 0;
+};
+
+struct Recipe {
+  std::string path, dir;  // the file and its folder (paths below are already resolved)
+  std::string name, model = "default", chat_template, out, on_bad_data = "stop";
+  uint64_t seed = 0;
+  std::vector<EvalSet> evals;
+  std::vector<Stage> stages;
+};
+
+// Reads a recipe (.toml or .json by extension; anything else is tried as TOML). Throws
+// helix::Error "FILE:LINE: KEY: what is wrong (what is allowed)".
+Recipe load_recipe(const std::string& path);
+// The same from text; `path` names the file in messages, resolves relative paths and picks the format.
+Recipe parse_recipe(const std::string& text, const std::string& path);
+
+}  // namespace helix::train
