@@ -143,6 +143,39 @@ TEST(TrainData, PromptCompletionAndToolCalls) {
   EXPECT_EQ(ptext.substr(ptext.size() - 10), "assistant\n");
 }
 
+// The showcase's template (recipes/assistant/chat_template.jinja) is Helix's built-in Gemma format
+// plus tools: without tools both render the same bytes, so an adapter trained with it needs no
+// other template at inference; with tools the call turn is masked like any answer.
+TEST(TrainData, ShowcaseTemplateExtendsBuiltinGemma) {
+  const std::string path = ::testing::TempDir() + "helix_train_gemma3_meta.gguf";
+  gguf::GGUFWriter w;
+  w.set("general.architecture", gguf::Value::string("gemma3"));
+  w.write(path);
+  const auto f = gguf::GGUFFile::open(path);
+  const std::string builtin = chat_template_for_training(f, "");
+  const std::string showcase =
+      chat_template_for_training(f, std::string(HELIX_SOURCE_DIR) + "/recipes/assistant/chat_template.jinja");
+  std::remove(path.c_str());
+  EXPECT_NE(builtin, showcase);
+  for (bool sys : {false, true}) {
+    ojson d = dialogue();
+    if (!sys) d["messages"].erase(0);
+    for (bool gen : {false, true})
+      EXPECT_EQ(chat::render_chat(builtin, d["messages"], nullptr, gen, "<bos>", "<eos>"),
+                chat::render_chat(showcase, d["messages"], nullptr, gen, "<bos>", "<eos>"));
+  }
+  auto tok = vocab_with("llama-spm", {"<bos>", "<start_of_turn>", "<end_of_turn>"}, "<bos>", false);
+  SampleRenderer r(*tok, showcase);
+  const Sample s = r.render(ojson::parse(R"({"tools": [{"type": "function", "function": {"name": "add",
+      "parameters": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}}}}],
+    "messages": [{"role": "system", "content": "Use tools."}, {"role": "user", "content": "2+3?"},
+      {"role": "assistant", "content": null, "tool_calls": [{"type": "function", "function": {"name": "add", "arguments": {"a": 2, "b": 3}}}]},
+      {"role": "tool", "content": "5"}, {"role": "assistant", "content": "5"}]})"));
+  EXPECT_EQ(masked_runs(*tok, s), (std::vector<std::string>{
+      "<tool_call>{\"name\": \"add\", \"arguments\": {\"a\": 2, \"b\": 3}}</tool_call><end_of_turn>", "5<end_of_turn>"}));
+  EXPECT_THROW(chat_template_for_training(f, "/nonexistent.jinja"), Error);
+}
+
 struct TempFile {
   std::string path;
   explicit TempFile(const std::string& text) {
