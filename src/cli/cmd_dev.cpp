@@ -1,5 +1,6 @@
 // Developer subcommands used by the reference tests:
 //   helix tiny-model ARCH OUT.gguf [--type T] [--seed N] [--tied] [--layers N]
+//                    [--embd N --ff N --heads N --kv-heads N --head-dim N --vocab N --swa N]
 //   helix logits -m MODEL --tokens "1,2,3;4,5" [--chunk N] [--ctx N] --out FILE.f32
 // `logits` runs each ';'-separated sequence (all in the same batches, as separate sequences),
 // prefilling `--chunk` tokens per step (default: all at once; 1 = token by token), and writes
@@ -38,6 +39,12 @@ int cmd_tiny_model(int argc, char** argv) {
       s.seed = std::stoull(next());
     } else if (a == "--layers") {
       s.n_layer = std::stoll(next());
+    } else if (a == "--embd" || a == "--ff" || a == "--heads" || a == "--kv-heads" || a == "--head-dim" ||
+               a == "--vocab" || a == "--swa") {  // smaller shapes (the training references)
+      const int64_t v = std::stoll(next());
+      int64_t& dst = a == "--embd" ? s.n_embd : a == "--ff" ? s.n_ff : a == "--heads" ? s.n_head
+                   : a == "--kv-heads" ? s.n_head_kv : a == "--head-dim" ? s.head_dim : a == "--vocab" ? s.n_vocab : s.n_swa;
+      dst = v;
     } else if (a == "--tied") {
       s.tied_output = true;
     } else {

@@ -1,0 +1,134 @@
+#include "kernels/matmul_backward.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "quant/quant.h"
+
+namespace helix::kernels {
+namespace {
+
+void axpy4_ref(const float* a, const float* x, int64_t s, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a[0] * x[i] + a[1] * x[s + i] + a[2] * x[2 * s + i] + a[3] * x[3 * s + i];
+}
+void axpy_ref(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+float dot_ref(const float* x, const float* y, int64_t n) {
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += x[i] * y[i];
+  return s;
+}
+constexpr BackwardKernels kRef = {axpy4_ref, axpy_ref, dot_ref};
+
+void check_f32_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* op, const char* what) {
+  HELIX_CHECK(t.dtype() == DType::F32 && t.is_contiguous(), op, ": ", what, " must be contiguous F32");
+  HELIX_CHECK(t.ne(0) == rows && t.nrows() == cols, op, ": ", what, " has shape ", t.shape_str(), ", expected [",
+              rows, ", ", cols, "]");
+}
+
+constexpr int64_t kRowBlock = 64;   // weight rows dequantized at a time (64 x n_in floats)
+constexpr int64_t kTokBlock = 16;   // tokens per task
+
+}  // namespace
+
+const BackwardKernels& backward_kernels(Isa isa) {
+  if (isa == Isa::Scalar) return kRef;
+  HELIX_CHECK(isa_available(isa), "this CPU lacks ", isa_name(isa));
+  return backward_kernels_avx2();
+}
+
+const BackwardKernels& backward_kernels() {
+  static const BackwardKernels& k = backward_kernels(best_isa());
+  return k;
+}
+
+void matmul_backward_x(const Tensor& w, const Tensor& dy, Tensor& dx, bool accumulate, Isa isa) {
+  const int64_t n_in = w.ne(0), n_out = w.ne(1), n_tok = dy.nrows();
+  HELIX_CHECK(w.ne(2) == 1 && w.ne(3) == 1, "matmul_backward_x: w must be a matrix, got ", w.shape_str());
+  HELIX_CHECK(quant::can_dequantize(w.dtype()), "matmul_backward_x: weights of type ", dtype_name(w.dtype()),
+              " are not supported");
+  check_f32_matrix(dy, n_out, n_tok, "matmul_backward_x", "dy");
+  check_f32_matrix(dx, n_in, n_tok, "matmul_backward_x", "dx");
+  const BackwardKernels& k = backward_kernels(isa);
+  const float* dyp = dy.data_as<float>();
+  float* dxp = dx.data_as<float>();
+  const bool f32 = w.dtype() == DType::F32 && w.nb(1) == static_cast<size_t>(n_in) * 4;
+  const int64_t n_tasks = (n_tok + kTokBlock - 1) / kTokBlock;
+  auto task = [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<float> rows;
+    if (!f32) rows.resize(static_cast<size_t>(kRowBlock * n_in));
+    if (!accumulate) std::fill(dxp + t0 * n_in, dxp + t1 * n_in, 0.0f);
+    for (int64_t o0 = 0; o0 < n_out; o0 += kRowBlock) {
+      const int64_t nr = std::min(kRowBlock, n_out - o0);
+      const float* wr = nullptr;
+      if (f32) {
+        wr = w.data_as<float>() + o0 * n_in;
+      } else {
+        for (int64_t r = 0; r < nr; ++r) quant::dequantize_row(w.dtype(), w.row(o0 + r), rows.data() + r * n_in, n_in);
+        wr = rows.data();
+      }
+      for (int64_t t = t0; t < t1; ++t) {
+        const float* g = dyp + t * n_out + o0;
+        float* d = dxp + t * n_in;
+        int64_t r = 0;
+        for (; r + 4 <= nr; r += 4) k.axpy4(g + r, wr + r * n_in, n_in, d, n_in);
+        for (; r < nr; ++r) k.axpy(g[r], wr + r * n_in, d, n_in);
+      }
+    }
+  };
+  ThreadPool::global().parallel_for(n_tasks, 1, [&](int64_t b, int64_t e) {
+    task(b * kTokBlock, std::min(n_tok, e * kTokBlock));
+  });
+}
+
+void matmul_backward_w(const Tensor& dy, const Tensor& x, Tensor& dw, Isa isa) {
+  const int64_t n_in = dw.ne(0), n_out = dw.nrows(), n_tok = dy.nrows();
+  check_f32_matrix(dy, n_out, n_tok, "matmul_backward_w", "dy");
+  check_f32_matrix(x, n_in, n_tok, "matmul_backward_w", "x");
+  check_f32_matrix(dw, n_in, n_out, "matmul_backward_w", "dw");
+  const BackwardKernels& k = backward_kernels(isa);
+  const float* dyp = dy.data_as<float>();
+  const float* xp = x.data_as<float>();
+  float* dwp = dw.data_as<float>();
+  ThreadPool::global().parallel_for(n_out, 4, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      float* d = dwp + o * n_in;
+      int64_t t = 0;
+      for (; t + 4 <= n_tok; t += 4) {
+        const float a[4] = {dyp[t * n_out + o], dyp[(t + 1) * n_out + o], dyp[(t + 2) * n_out + o],
+                            dyp[(t + 3) * n_out + o]};
+        k.axpy4(a, xp + t * n_in, n_in, d, n_in);
+      }
+      for (; t < n_tok; ++t) k.axpy(dyp[t * n_out + o], xp + t * n_in, d, n_in);
+    }
+  });
+}
+
+void matmul_dequant_f32(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
+  const int64_t n_in = w.ne(0), n_out = w.ne(1), n_tok = x.nrows();
+  HELIX_CHECK(w.ne(2) == 1 && w.ne(3) == 1, "matmul_dequant_f32: w must be a matrix, got ", w.shape_str());
+  HELIX_CHECK(quant::can_dequantize(w.dtype()), "matmul_dequant_f32: weights of type ", dtype_name(w.dtype()),
+              " are not supported");
+  check_f32_matrix(x, n_in, n_tok, "matmul_dequant_f32", "x");
+  check_f32_matrix(y, n_out, n_tok, "matmul_dequant_f32", "y");
+  const BackwardKernels& k = backward_kernels(isa);
+  const float* xp = x.data_as<float>();
+  float* yp = y.data_as<float>();
+  const int64_t n_blocks = (n_out + kRowBlock - 1) / kRowBlock;
+  ThreadPool::global().parallel_for(n_blocks, 1, [&](int64_t b0, int64_t b1) {
+    thread_local std::vector<float> rows;
+    rows.resize(static_cast<size_t>(kRowBlock * n_in));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t o0 = b * kRowBlock, nr = std::min(kRowBlock, n_out - o0);
+      for (int64_t r = 0; r < nr; ++r) quant::dequantize_row(w.dtype(), w.row(o0 + r), rows.data() + r * n_in, n_in);
+      for (int64_t t = 0; t < n_tok; ++t)
+        for (int64_t r = 0; r < nr; ++r) yp[t * n_out + o0 + r] = k.dot(rows.data() + r * n_in, xp + t * n_in, n_in);
+    }
+  });
+}
+
+}  // namespace helix::kernels

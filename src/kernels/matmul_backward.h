@@ -1,0 +1,44 @@
+// Backward of y = W·x for training (kernels/matmul.h is the forward):
+//   dx[n_in, n_tok]  (+)= Wᵀ · dy     for a frozen or trainable weight of any type matmul takes;
+//   dw[n_out, n_in]   += dy · xᵀ      for f32 weights (full fine-tuning, LoRA factors).
+// Shapes in ggml order: w.ne = {n_in, n_out}, dy.ne = {n_out, n_tok}, x/dx.ne = {n_in, n_tok},
+// dw.ne = {n_in, n_out}; all activations and gradients are contiguous F32.
+//
+// Wᵀ·dy dequantizes blocks of weight rows on the fly (quant::dequantize_row; f32 rows are read in
+// place) and accumulates dx one token at a time with a four-row multiply-add, so each token's dx
+// row stays in L1 while a block of weight rows streams from L2. Work is split over token ranges
+// on ThreadPool::global(). The inner multiply-add has a scalar reference and an AVX2+FMA version
+// (matmul_backward_avx2.cpp), chosen at run time.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "kernels/isa.h"
+
+namespace helix::kernels {
+
+struct BackwardKernels {
+  // y[0..n) += a[0]·x[0..n) + a[1]·x[s..s+n) + a[2]·x[2s..) + a[3]·x[3s..), s = x_stride (floats).
+  void (*axpy4)(const float* a, const float* x, int64_t x_stride, float* y, int64_t n);
+  // y[0..n) += a · x[0..n)
+  void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // sum x[i]·y[i]
+  float (*dot)(const float* x, const float* y, int64_t n);
+};
+
+const BackwardKernels& backward_kernels(Isa isa);  // throws if the CPU lacks isa
+const BackwardKernels& backward_kernels();         // the fastest this CPU runs
+const BackwardKernels& backward_kernels_avx2();    // matmul_backward_avx2.cpp
+
+// dx = Wᵀ·dy, or dx += Wᵀ·dy with accumulate. Throws helix::Error on a shape or type mismatch.
+void matmul_backward_x(const Tensor& w, const Tensor& dy, Tensor& dx, bool accumulate, Isa isa = best_isa());
+// dw += dy·xᵀ (w's gradient for y = W·x with f32 W).
+void matmul_backward_w(const Tensor& dy, const Tensor& x, Tensor& dw, Isa isa = best_isa());
+
+// y = W·x with the weight rows dequantized to f32 and f32 activations (no 8-bit activations as in
+// kernels::matmul): the exact product of the dequantized weights, for training forwards that
+// must match a float reference closely. Same shapes as kernels::matmul (2-D only).
+void matmul_dequant_f32(const Tensor& w, const Tensor& x, Tensor& y, Isa isa = best_isa());
+
+}  // namespace helix::kernels

@@ -1,0 +1,96 @@
+#include "train/loss.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_backward.h"
+#include "train/ops.h"
+
+namespace helix::train {
+namespace {
+
+Tensor f32(const float* p, int64_t ne0, int64_t ne1) {
+  return Tensor::wrap(nullptr, const_cast<float*>(p), DType::F32, Shape{ne0, ne1, 1, 1}, 2);
+}
+
+// Softcap, log-sum-exp and loss of each logits column; with backward, the column becomes
+// grad_scale · dloss/dlogits (through the softcap). Returns Σ loss.
+double loss_columns(float* logits, int64_t V, const int32_t* tgt, int64_t nc, float softcap, float grad_scale,
+                    bool backward) {
+  std::vector<double> col_loss(static_cast<size_t>(nc));
+  parallel_rows(nc, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      float* z = logits + c * V;
+      if (softcap > 0)
+        for (int64_t i = 0; i < V; ++i) z[i] = softcap * std::tanh(z[i] / softcap);
+      const float m = *std::max_element(z, z + V);
+      double l = 0;
+      for (int64_t i = 0; i < V; ++i) l += std::exp(static_cast<double>(z[i] - m));
+      const double lse = m + std::log(l);
+      const int32_t y = tgt[c];
+      col_loss[static_cast<size_t>(c)] = lse - z[y];
+      if (!backward) continue;
+      for (int64_t i = 0; i < V; ++i) {
+        const float zi = z[i];
+        float g = static_cast<float>(std::exp(zi - lse)) - (i == y ? 1.0f : 0.0f);
+        if (softcap > 0) {
+          const float t = zi / softcap;  // tanh of the raw logit / softcap
+          g *= 1.0f - t * t;
+        }
+        z[i] = g * grad_scale;
+      }
+    }
+  });
+  double s = 0;
+  for (double v : col_loss) s += v;
+  return s;
+}
+
+}  // namespace
+
+LossSum lm_head_loss(const HeadParams& p, const float* x, const int32_t* targets, int64_t n_tok, float grad_scale,
+                     float* dx) {
+  const Tensor& W = *p.w_out;
+  const int64_t E = W.ne(0), V = W.ne(1);
+  std::vector<int64_t> pos;
+  for (int64_t t = 0; t < n_tok; ++t)
+    if (targets[t] >= 0) {
+      HELIX_CHECK(targets[t] < V, "target token ", targets[t], " is outside the vocabulary (", V, ")");
+      pos.push_back(t);
+    }
+  if (dx) std::fill(dx, dx + E * n_tok, 0.0f);
+  LossSum out;
+  out.count = static_cast<int64_t>(pos.size());
+  const int64_t C = std::max<int64_t>(1, p.chunk);
+  std::vector<float> xs(static_cast<size_t>(E * C)), xn(xs.size()), dxn(xs.size()), dxs(xs.size());
+  std::vector<float> logits(static_cast<size_t>(V * C));
+  std::vector<int32_t> tgt(static_cast<size_t>(C));
+  for (int64_t c0 = 0; c0 < out.count; c0 += C) {
+    const int64_t nc = std::min(C, out.count - c0);
+    for (int64_t c = 0; c < nc; ++c) {
+      const int64_t t = pos[static_cast<size_t>(c0 + c)];
+      std::copy_n(x + t * E, E, xs.data() + c * E);
+      tgt[static_cast<size_t>(c)] = targets[t];
+    }
+    rmsnorm_forward(xs.data(), p.norm_w, xn.data(), nc, E, p.eps);
+    Tensor lt = f32(logits.data(), V, nc);
+    if (p.exact && W.dtype() != DType::F32) kernels::matmul_dequant_f32(W, f32(xn.data(), E, nc), lt);
+    else kernels::matmul(W, f32(xn.data(), E, nc), lt);
+    out.sum += loss_columns(logits.data(), V, tgt.data(), nc, p.softcap, grad_scale, dx != nullptr);
+    if (!dx) continue;
+    Tensor dxnt = f32(dxn.data(), E, nc);
+    kernels::matmul_backward_x(W, lt, dxnt, false);
+    if (p.w_out_grad) {
+      Tensor dw = f32(p.w_out_grad, E, V);
+      kernels::matmul_backward_w(lt, f32(xn.data(), E, nc), dw);
+    }
+    rmsnorm_backward(xs.data(), p.norm_w, dxn.data(), dxs.data(), p.norm_grad, nc, E, p.eps, false);
+    for (int64_t c = 0; c < nc; ++c) std::copy_n(dxs.data() + c * E, E, dx + pos[static_cast<size_t>(c0 + c)] * E);
+  }
+  return out;
+}
+
+}  // namespace helix::train

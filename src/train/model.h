@@ -1,0 +1,103 @@
+// TrainModel: a decoder-only model (llama, qwen2, gemma3, ernie4_5) set up for training: one
+// configurable block covers the four architectures through flags (q/k/v biases, q/k norms,
+// post-norms, GELU-tanh or SiLU gate, RoPE style, embedding scale, sliding-window layers, logit
+// softcap); the hyper-parameters come from the serving model's loader, so both read a file alike.
+//
+// The training forward writes what the backward needs into one arena of named per-layer buffers
+// (LayerActs, sized by a planning pass over the same code that carves it); the backward walks the
+// layers in reverse, recomputing the cheap norms and the gate product instead of storing them.
+// Trainable parameters are LoRA factors on chosen projections (over a frozen base of any type) or,
+// for float models, every weight (full fine-tuning).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/gguf.h"
+#include "model/hparams.h"
+#include "model/lora.h"
+#include "train/data.h"
+#include "train/linear.h"
+#include "train/loss.h"
+#include "train/ops.h"
+
+namespace helix::train {
+
+enum class TrainMode { Lora, Full };
+
+struct TrainOptions {
+  TrainMode mode = TrainMode::Lora;
+  int64_t lora_rank = 16;
+  float lora_alpha = 32;
+  // Projections that get adapters, by their GGUF short names.
+  std::vector<std::string> lora_targets = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+  uint64_t seed = 42;
+  // A ~ U(-1/sqrt(n_in), 1/sqrt(n_in)) as PEFT does; B starts at zero unless this is > 0 (tests
+  // start both factors random so that both gradients are non-zero).
+  float lora_b_init_std = 0;
+  int64_t head_chunk = 32;  // positions per LM-head chunk
+  // Quantized bases: forward with dequantized f32 rows instead of the serving matmul's 8-bit
+  // activations (slower; gradients match a float reference to f32 rounding). See Linear.
+  bool exact_base = false;
+};
+
+// Samples laid end to end (packed): token t attends to keys of its own sample only, at positions
+// counted from the sample's start. targets[t] is the token position t predicts, or -1.
+struct TrainBatch {
+  std::vector<int32_t> tokens, targets, pos, start;
+  int64_t size() const { return static_cast<int64_t>(tokens.size()); }
+  int64_t n_targets() const;
+};
+TrainBatch make_batch(const std::vector<const Sample*>& samples);
+
+class TrainModel {
+ public:
+  TrainModel(const std::string& path, const TrainOptions& opt);
+  TrainModel(std::shared_ptr<const gguf::GGUFFile> file, const TrainOptions& opt);
+  ~TrainModel();
+
+  const model::HParams& hparams() const { return hp_; }
+  const TrainOptions& options() const { return opt_; }
+
+  // Forward and backward of one batch: parameter gradients accumulate (+=) grad_scale · dΣloss/dθ.
+  LossSum forward_backward(const TrainBatch& b, float grad_scale);
+  // Forward only (evaluation).
+  LossSum evaluate(const TrainBatch& b);
+
+  std::vector<Param*> trainable();  // in a fixed order
+  void zero_grad();
+  // The LoRA factors as an adapter (model/lora.h), named by the base tensors.
+  model::LoraAdapter export_lora(const std::string& name) const;
+  // Loads factors from an adapter with the same targets and rank (resuming, stage N from N-1).
+  void import_lora(const model::LoraAdapter& a);
+
+  struct Block;
+  struct Acts;
+
+ private:
+  void load(const TrainOptions& opt);
+  Param* add_param(const std::string& name, std::vector<int64_t> ne, bool trainable);
+  Param* vector_param(const std::string& name, int64_t n, bool required, bool trainable);
+  Linear make_linear(const std::string& name, int64_t n_in, int64_t n_out, const std::string& short_name);
+  void plan(int64_t n_tok);
+  LossSum run(const TrainBatch& b, float grad_scale, bool backward);
+  void block_forward(int il, const TrainBatch& b, Acts& a);
+  void block_backward(int il, const TrainBatch& b, Acts& a);
+
+  std::shared_ptr<const gguf::GGUFFile> file_;
+  model::HParams hp_;
+  TrainOptions opt_;
+  Act act_ = Act::Silu;
+  float emb_scale_ = 1.0f;
+  bool qk_norm_ = false, post_norms_ = false;
+  std::deque<Param> params_;
+  Tensor tok_embd_, output_;
+  Param *tok_embd_p_ = nullptr, *output_p_ = nullptr, *output_norm_ = nullptr;
+  std::vector<Block> blocks_;
+  std::unique_ptr<Acts> acts_;
+};
+
+}  // namespace helix::train

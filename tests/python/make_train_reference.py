@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""PyTorch reference for Helix's training step (tests/train/test_train_reference.cpp).
+
+For tiny random models of llama, qwen2, gemma3 and ernie4_5 (written by `helix tiny-model`, so
+Helix and this script read the same bytes), computes one training step's loss and every trainable
+parameter's gradient with PyTorch autograd in float64: full fine-tuning of an F32 model, and LoRA
+on F32, Q8_0 and Q4_K bases (the base dequantized with gguf-py). The model is written here from
+the architectures' published definitions (GGUF conventions: ggml axis order, Gemma norm weights
+with the +1 folded in), independently of Helix's code.
+
+Writes tests/python/data/train_ref/<arch>_<case>.gguf: the batch (two packed samples with loss
+masks), the LoRA factors' initial values, the loss and "grad.<param>" tensors, and the tiny
+model's command line and FNV-1a hash so the C++ test regenerates and checks the same model.
+
+Run with a Python that has torch (Debian python3-torch 1.13) and gguf-py:
+  HELIX_BIN=build/helix python3 tests/python/make_train_reference.py
+Reference outputs committed were produced with torch 1.13.0a0 (Debian 1.13.1+dfsg-4), float64.
+"""
+import math
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import gguf
+from gguf.quants import dequantize
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests" / "python" / "data" / "train_ref"
+torch.set_default_dtype(torch.float64)
+
+SMALL = ["--embd", "32", "--ff", "64", "--heads", "2", "--kv-heads", "1", "--head-dim", "16", "--vocab", "272", "--swa", "8"]
+K256 = ["--embd", "256", "--ff", "256", "--heads", "4", "--kv-heads", "2", "--head-dim", "64", "--vocab", "272", "--swa", "8"]
+# case name -> (mode, weight type, shape options)
+CASES = {
+    "full_f32": ("full", "F32", SMALL),
+    "lora_f32": ("lora", "F32", SMALL),
+    "lora_q8_0": ("lora", "Q8_0", SMALL),
+    "lora_q4_k": ("lora", "Q4_K", K256),
+}
+ARCHS = ["llama", "qwen2", "gemma3", "ernie4_5"]
+LORA_RANK, LORA_ALPHA = 4, 8.0
+TARGETS = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]
+
+
+def fnv1a64(data: bytes) -> str:
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def batch(vocab, seed):
+    """Two samples packed end to end: tokens, per-token targets (-1: none), positions, starts."""
+    rng = np.random.default_rng(seed)
+    tokens, targets, pos, start = [], [], [], []
+    for n, first_loss in ((13, 5), (6, 2)):
+        t = rng.integers(3, vocab, size=n)
+        loss = np.zeros(n, dtype=bool)
+        loss[first_loss:] = True  # Sample.loss[i]: token i is a target
+        s = len(tokens)
+        for i in range(n):
+            tokens.append(int(t[i]))
+            targets.append(int(t[i + 1]) if i + 1 < n and loss[i + 1] else -1)
+            pos.append(i)
+            start.append(s)
+    return [np.asarray(a, dtype=np.int32) for a in (tokens, targets, pos, start)]
+
+
+class Ref:
+    def __init__(self, path):
+        r = gguf.GGUFReader(path)
+        f = r.fields
+        get = lambda k, d=None: f[k].contents() if k in f else d
+        a = self.arch = get("general.architecture")
+        self.E, self.L = get(f"{a}.embedding_length"), get(f"{a}.block_count")
+        self.H, self.Hkv = get(f"{a}.attention.head_count"), get(f"{a}.attention.head_count_kv")
+        self.D = get(f"{a}.attention.key_length")
+        self.eps = get(f"{a}.attention.layer_norm_rms_epsilon")
+        self.base = get(f"{a}.rope.freq_base", 10000.0)
+        self.swa = get(f"{a}.attention.sliding_window", 0)
+        self.w = {}
+        for t in r.tensors:
+            shape = [int(x) for x in reversed(t.shape)]
+            self.w[t.name] = torch.tensor(np.asarray(dequantize(t.data, t.tensor_type), dtype=np.float64).reshape(shape))
+        self.lora = {}
+
+    def rms(self, x, w):
+        return x / torch.sqrt((x * x).mean(-1, keepdim=True) + self.eps) * w
+
+    def rope(self, x, pos, base, neox):
+        half = self.D // 2
+        inv = base ** (-torch.arange(half, dtype=torch.float64) * 2.0 / self.D)
+        th = pos.double()[:, None] * inv[None, :]
+        c, s = torch.cos(th)[:, None, :], torch.sin(th)[:, None, :]
+        if neox:
+            a, b = x[..., :half], x[..., half:]
+            return torch.cat([a * c - b * s, a * s + b * c], -1)
+        a, b = x[..., 0::2], x[..., 1::2]
+        return torch.stack([a * c - b * s, a * s + b * c], -1).flatten(-2)
+
+    def lin(self, name, x):
+        y = x @ self.w[name + ".weight"].T
+        if name + ".bias" in self.w:
+            y = y + self.w[name + ".bias"]
+        if name + ".weight" in self.lora:
+            A, B = self.lora[name + ".weight"]
+            y = y + (LORA_ALPHA / LORA_RANK) * ((x @ A.T) @ B.T)
+        return y
+
+    def attention(self, q, k, v, window):
+        T = q.shape[0]
+        i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+        mask = j <= i
+        if window:
+            mask = mask & ((i - j) < window)
+        g = self.H // self.Hkv
+        out = []
+        for h in range(self.H):
+            s = (q[:, h] @ k[:, h // g].T) / math.sqrt(self.D)
+            s = s.masked_fill(~mask, float("-inf"))
+            out.append(torch.softmax(s, -1) @ v[:, h // g])
+        return torch.stack(out, 1)
+
+    def hidden(self, tokens):
+        w, T = self.w, len(tokens)
+        gemma = self.arch == "gemma3"
+        neox = self.arch in ("qwen2", "gemma3")
+        x = w["token_embd.weight"][torch.as_tensor(tokens, dtype=torch.long)]
+        if gemma:
+            x = x * math.sqrt(self.E)
+        pos = torch.arange(T)
+        for il in range(self.L):
+            p = f"blk.{il}."
+            h = self.rms(x, w[p + "attn_norm.weight"])
+            q = self.lin(p + "attn_q", h).reshape(T, self.H, self.D)
+            k = self.lin(p + "attn_k", h).reshape(T, self.Hkv, self.D)
+            v = self.lin(p + "attn_v", h).reshape(T, self.Hkv, self.D)
+            base, window = self.base, 0
+            if gemma:
+                q = self.rms(q, w[p + "attn_q_norm.weight"])
+                k = self.rms(k, w[p + "attn_k_norm.weight"])
+                if self.swa and il % 6 < 5:
+                    base, window = 10000.0, self.swa
+            q, k = self.rope(q, pos, base, neox), self.rope(k, pos, base, neox)
+            a = self.lin(p + "attn_output", self.attention(q, k, v, window).reshape(T, -1))
+            if gemma:
+                a = self.rms(a, w[p + "post_attention_norm.weight"])
+            x = x + a
+            h = self.rms(x, w[p + "ffn_norm.weight"])
+            g, u = self.lin(p + "ffn_gate", h), self.lin(p + "ffn_up", h)
+            act = torch.nn.functional.gelu(g, approximate="tanh") if gemma else torch.nn.functional.silu(g)
+            f = self.lin(p + "ffn_down", act * u)
+            if gemma:
+                f = self.rms(f, w[p + "post_ffw_norm.weight"])
+            x = x + f
+        return self.rms(x, w["output_norm.weight"])
+
+    def loss(self, tokens, targets, start):
+        hs = [self.hidden(tokens[s:e]) for s, e in segments(start)]
+        x = torch.cat(hs, 0)
+        out_w = self.w.get("output.weight", self.w["token_embd.weight"])
+        sel = torch.as_tensor(np.nonzero(targets >= 0)[0], dtype=torch.long)
+        logits = x[sel] @ out_w.T
+        return torch.nn.functional.cross_entropy(logits, torch.as_tensor(targets[targets >= 0], dtype=torch.long))
+
+
+def segments(start):
+    b = sorted(set(int(s) for s in start)) + [len(start)]
+    return list(zip(b[:-1], b[1:]))
+
+
+def make_case(helix, arch, case, tmp):
+    mode, wtype, shape = CASES[case]
+    model = os.path.join(tmp, f"{arch}_{case}.gguf")
+    argv = ["tiny-model", arch, "MODEL", "--type", wtype, "--seed", "7"] + shape
+    subprocess.run([helix] + [model if a == "MODEL" else a for a in argv], check=True)
+    ref = Ref(model)
+    tokens, targets, pos, start = batch(int(shape[shape.index("--vocab") + 1]), 11)
+    params = {}
+    if mode == "full":
+        for n, t in ref.w.items():
+            t.requires_grad_(True)
+            params[n] = t
+    else:
+        rng = np.random.default_rng(5)
+        for il in range(ref.L):
+            for tgt in TARGETS:
+                n = f"blk.{il}.{tgt}.weight"
+                n_out, n_in = ref.w[n].shape
+                # f32 values (what Helix stores), held in float64
+                a = (rng.uniform(-1, 1, (LORA_RANK, n_in)) / math.sqrt(n_in)).astype(np.float32)
+                b = rng.normal(0, 0.05, (n_out, LORA_RANK)).astype(np.float32)
+                A = torch.tensor(a.astype(np.float64), requires_grad=True)
+                B = torch.tensor(b.astype(np.float64), requires_grad=True)
+                ref.lora[n] = (A, B)
+                params[n + ".lora_a"], params[n + ".lora_b"] = A, B
+    loss = ref.loss(tokens, targets, start)
+    loss.backward()
+    w = gguf.GGUFWriter(str(OUT / f"{arch}_{case}.gguf"), "helix-train-reference")
+    w.add_string("ref.torch_version", torch.__version__)
+    w.add_string("ref.mode", mode)
+    w.add_string("ref.model_args", "\t".join(argv))
+    w.add_string("ref.model_fnv1a64", fnv1a64(pathlib.Path(model).read_bytes()))
+    w.add_uint32("ref.lora_rank", LORA_RANK)
+    w.add_float32("ref.lora_alpha", LORA_ALPHA)
+    w.add_float64("ref.loss", float(loss))
+    for n, a in (("tokens", tokens), ("targets", targets), ("pos", pos), ("start", start)):
+        w.add_tensor("batch." + n, a)
+    for n, t in params.items():
+        if mode == "lora":
+            w.add_tensor("init." + n, t.detach().numpy().astype(np.float32))
+        w.add_tensor("grad." + n, t.grad.numpy().astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{arch} {case}: loss {float(loss):.6f}, {len(params)} parameters")
+
+
+def main():
+    helix = os.environ.get("HELIX_BIN", str(ROOT / "build" / "helix"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in ARCHS:
+            for case in CASES:
+                make_case(helix, arch, case, tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
