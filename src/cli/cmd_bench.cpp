@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/gen_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/profile.h"
@@ -21,10 +22,25 @@
 namespace helix::cli {
 namespace {
 
-std::vector<int64_t> parse_list(const std::string& s) {
+constexpr const char* kUsage =
+    "usage: helix bench [-m MODEL] [-t N] [-b N] [--prefill 64,512] [--depths 0,1024] [--decode-tokens 32]\n"
+    "                   [--streams 1]\n"
+    "Measures load time, prefill tokens/s per prompt length and decode tokens/s per context depth on\n"
+    "synthetic tokens; prints one JSON object (see bench/compare_llama_cpp.py).\n"
+    "  -m FILE            GGUF model (default: the installed default model)\n"
+    "  -t N               threads (default: $HELIX_THREADS, else all cores)\n"
+    "  -b N               prompt batch size (default 512)\n"
+    "  --prefill LIST     prompt lengths to time (default 64,512)\n"
+    "  --depths LIST      context depths to time decoding at (default 0,1024)\n"
+    "  --decode-tokens N  tokens decoded per depth (default 32)\n"
+    "  --streams N        sequences decoded together, 1 to 256 (default 1)\n"
+    "HELIX_PROFILE=1 adds a per-op profile table on stderr.\n";
+
+std::vector<int64_t> parse_list(const std::string& flag, const std::string& s, int64_t lo) {
   std::vector<int64_t> v;
   std::stringstream ss(s);
-  for (std::string t; std::getline(ss, t, ',');) v.push_back(std::stoll(t));
+  for (std::string t; std::getline(ss, t, ',');) v.push_back(int_flag(flag, t, lo, int64_t{1} << 24));
+  HELIX_CHECK(!v.empty(), "option ", flag, " needs a comma-separated list of numbers");
   return v;
 }
 
@@ -44,17 +60,18 @@ int cmd_bench(int argc, char** argv) {
       HELIX_CHECK(i + 1 < argc, "option ", a, " needs a value");
       return argv[++i];
     };
-    if (a == "-m") path = val();
-    else if (a == "-t") threads = std::stoll(val());
-    else if (a == "-b") n_batch = std::stoll(val());
-    else if (a == "--prefill") prefill = parse_list(val());
-    else if (a == "--depths") depths = parse_list(val());
-    else if (a == "--decode-tokens") n_decode = std::stoll(val());
-    else if (a == "--streams") n_streams = std::stoll(val());
-    else throw Error(cat("unknown option ", a, "; usage: helix bench [-m MODEL] [-t N] [--prefill 64,512] "
-                         "[--depths 0,1024] [--decode-tokens 32] [--streams 1]"));
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "-m") path = val();
+    else if (a == "-t") threads = int_flag(a, val(), 1, 1024);
+    else if (a == "-b") n_batch = int_flag(a, val(), 1, int64_t{1} << 24);
+    else if (a == "--prefill") prefill = parse_list(a, val(), 1);
+    else if (a == "--depths") depths = parse_list(a, val(), 0);
+    else if (a == "--decode-tokens") n_decode = int_flag(a, val(), 1, int64_t{1} << 24);
+    else if (a == "--streams") n_streams = int_flag(a, val(), 1, 256);
+    else throw Error(cat("unknown option '", a, "' (see helix bench --help)"));
   }
-  HELIX_CHECK(n_streams >= 1 && n_streams <= 256, "--streams takes 1 to 256, not ", n_streams);
   if (threads > 0) ThreadPool::set_global_threads(static_cast<int>(threads));
   const double t0 = now_s();
   auto m = model::load_model(resolve_model_path(path));

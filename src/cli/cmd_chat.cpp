@@ -1,19 +1,25 @@
-// helix chat: an interactive conversation with a model through its own chat template. Each turn
-// re-renders the whole conversation; the session reuses the cached prefix, so only the new turn
-// is computed. Ctrl-C stops the reply in progress (not the program); Ctrl-D or /exit quits.
+// helix chat: an interactive conversation with a model through its chat template (the model's
+// own, or --chat-template FILE). Each turn re-renders the whole conversation; the session reuses
+// the cached prefix, so only the new turn is computed. On a terminal the input line has libedit's
+// editing and history (kept in $XDG_STATE_HOME/helix/chat_history). The model's text is always
+// shown through TerminalSanitizer: control characters it produces (ESC sequences and the like)
+// are made visible, never written raw. When the conversation outgrows the context, the oldest
+// turns are dropped (the system prompt stays). Ctrl-C stops the reply in progress (not the
+// program); Ctrl-D or /exit quits.
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
 #include "chat/template.h"
 #include "cli/commands.h"
 #include "cli/gen_options.h"
+#include "cli/terminal.h"
 #include "core/error.h"
 
 namespace helix::cli {
@@ -23,12 +29,16 @@ std::atomic<bool> g_interrupted{false};
 void on_sigint(int) { g_interrupted.store(true); }
 
 constexpr const char* kUsage =
-    "usage: helix chat [-m MODEL] [-s SYSTEM_PROMPT] [options of helix run]\n"
-    "Type a message and press Enter. Commands:\n"
+    "usage: helix chat [-m MODEL] [-s SYSTEM_PROMPT] [--chat-template FILE] [options of helix run]\n"
+    "Type a message and press Enter (arrow keys edit and recall earlier lines; the history is kept\n"
+    "in $XDG_STATE_HOME/helix/chat_history). Commands:\n"
     "  /reset          forget the conversation (keeps the system prompt)\n"
     "  /system TEXT    set the system prompt and reset\n"
     "  /save FILE      save the conversation as JSON messages\n"
-    "  /exit           quit (Ctrl-D too); Ctrl-C stops the current reply\n";
+    "  /exit           quit (Ctrl-D too); Ctrl-C stops the current reply\n"
+    "When the conversation outgrows the context (-c), its oldest turns are dropped.\n";
+
+using Json = nlohmann::ordered_json;
 
 std::string trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
@@ -36,19 +46,138 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
+// Writes the messages as JSON; returns "" or what went wrong (with the system's reason).
+std::string save_messages(const std::string& path, const Json& messages) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return std::strerror(errno);
+  const std::string text = messages.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  const bool wrote = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+  const int err = errno;
+  const bool closed = std::fclose(f) == 0;
+  if (!wrote) return std::strerror(err);
+  if (!closed) return std::strerror(errno);
+  return "";
+}
+
+// Renders the conversation for the next reply, dropping its oldest turns (a user message and the
+// replies after it; never the system prompt, never the newest message) until the prompt leaves
+// `room` tokens of the context for the reply. Returns the ids and how many messages were dropped;
+// throws when even the system prompt and the newest message do not fit.
+std::vector<int32_t> fit_context(Json& messages, const std::string& tmpl, const tok::Tokenizer& tok,
+                                 int64_t n_ctx, int64_t room, size_t& dropped) {
+  dropped = 0;
+  for (;;) {
+    std::vector<int32_t> ids = encode_chat(tmpl, messages, tok);
+    if (static_cast<int64_t>(ids.size()) + room <= n_ctx) return ids;
+    size_t first = 0;
+    while (first < messages.size() && messages[first]["role"] == "system") ++first;
+    HELIX_CHECK(first + 1 < messages.size(), "this message needs ", ids.size(), " tokens with the system prompt ",
+                "and the context holds ", n_ctx, " (", room, " kept for the reply): shorten it or restart with a larger -c");
+    size_t end = first + 1;
+    while (end + 1 < messages.size() && messages[end]["role"] != "user") ++end;
+    messages.erase(messages.begin() + static_cast<std::ptrdiff_t>(first), messages.begin() + static_cast<std::ptrdiff_t>(end));
+    dropped += end - first;
+  }
+}
+
+struct Chat {
+  GenOptions& o;
+  Loaded& l;
+  std::string tmpl;
+  runtime::Session session;
+  Json messages = Json::array();
+  std::string system;
+  bool told_dropping = false;
+
+  void reset() {
+    messages = Json::array();
+    if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
+  }
+
+  // Tokens kept free for the reply: -n if given (up to half the context), else a quarter.
+  int64_t reply_room() const {
+    return o.n_predict >= 0 ? std::max<int64_t>(1, std::min(o.n_predict, o.n_ctx / 2)) : o.n_ctx / 4;
+  }
+
+  // A /command; false when the line is a message for the model.
+  bool command(const std::string& line) {
+    if (line[0] != '/') return false;
+    const size_t sp = line.find(' ');
+    const std::string cmd = line.substr(0, sp), arg = sp == std::string::npos ? "" : trim(line.substr(sp));
+    if (cmd == "/help") {
+      std::fputs(kUsage, stdout);
+    } else if (cmd == "/reset") {
+      reset();
+      std::fputs("(conversation reset)\n", stdout);
+    } else if (cmd == "/system") {
+      if (arg.empty()) {
+        std::fputs("(/system needs the new system prompt: /system TEXT)\n", stdout);
+        return true;
+      }
+      system = arg;
+      reset();
+      std::fputs("(system prompt set; conversation reset)\n", stdout);
+    } else if (cmd == "/save") {
+      if (arg.empty()) {
+        std::fputs("(/save needs a file name: /save FILE writes the conversation as JSON messages)\n", stdout);
+        return true;
+      }
+      const std::string err = save_messages(arg, messages);
+      if (err.empty()) std::printf("(saved %zu messages to %s)\n", messages.size(), arg.c_str());
+      else std::printf("(could not save to %s: %s)\n", arg.c_str(), err.c_str());
+    } else {
+      std::printf("(unknown command %s; /help lists them)\n", cmd.c_str());
+    }
+    return true;
+  }
+
+  void turn(const std::string& line) {
+    messages.push_back({{"role", "user"}, {"content", line}});
+    std::vector<int32_t> ids;
+    size_t dropped = 0;
+    try {
+      ids = fit_context(messages, tmpl, *l.tokenizer, o.n_ctx, reply_room(), dropped);
+    } catch (const std::exception& e) {
+      messages.erase(messages.size() - 1);
+      std::printf("(%s)\n", e.what());
+      return;
+    }
+    if (dropped > 0 && !told_dropping) {
+      std::printf("(the conversation outgrew the context of %lld tokens: dropping its oldest turns from now on; "
+                  "the system prompt stays)\n", static_cast<long long>(o.n_ctx));
+      told_dropping = true;
+    }
+    session.set_tokens(ids);
+    std::string reply;
+    TerminalSanitizer clean;
+    const auto reason = session.generate(o.gen, [&](const std::string& t) {
+      reply += t;
+      const std::string shown = clean.push(t);
+      std::fwrite(shown.data(), 1, shown.size(), stdout);
+      std::fflush(stdout);
+    }, &g_interrupted);
+    std::fputs(clean.finish().c_str(), stdout);
+    if (reason == runtime::FinishReason::Cancelled) std::fputs(" [stopped]", stdout);
+    if (reason == runtime::FinishReason::ContextFull)
+      std::fputs(" [cut: the context is full; older turns are dropped at the next message]", stdout);
+    std::fputs("\n", stdout);
+    messages.push_back({{"role", "assistant"}, {"content", trim(reply)}});
+  }
+};
+
 }  // namespace
 
 int cmd_chat(int argc, char** argv) {
   GenOptions o;
   o.gen.sampling.temperature = 0.7f;
   if (!parse_gen_options(argc, argv, o, kUsage)) return 0;
+  HELIX_CHECK(o.rest.empty(), "unexpected argument '", o.rest.empty() ? "" : o.rest[0], "' (see --help)");
   Loaded l = load_for_generation(o);
-  const std::string tmpl = runtime::chat_template_for(l.model->file());
+  bind_grammar(o, l);
+  const std::string tmpl = chat_template_of(o, l);
   chat::ChatTemplate::parse(tmpl);  // report template errors before the first turn
-  const auto& tok = *l.tokenizer;
-  const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
-  const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-  runtime::Session session(l.model, l.tokenizer, o.n_ctx, o.n_batch);
+  Chat c{o, l, tmpl, runtime::Session(l.model, l.tokenizer, o.n_ctx, o.n_batch), Json::array(), o.system, false};
+  c.reset();
 
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
@@ -56,87 +185,24 @@ int cmd_chat(int argc, char** argv) {
   sa.sa_flags = 0;  // no SA_RESTART: Ctrl-C at the prompt interrupts the read
   sigaction(SIGINT, &sa, nullptr);
 
-  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  std::string system = o.system;
-  auto reset = [&] {
-    messages = nlohmann::ordered_json::array();
-    if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
-  };
-  reset();
-  const bool tty = isatty(STDIN_FILENO);
+  LineReader reader(isatty(STDIN_FILENO) ? chat_history_path() : "");
   std::fprintf(stderr, "chatting with %s; /help for commands, Ctrl-D to quit\n", l.path.c_str());
   for (;;) {
-    if (tty) std::fputs("\n> ", stdout);
     std::fflush(stdout);
     std::string line;
     g_interrupted.store(false);
-    if (!std::getline(std::cin, line)) {
-      if (g_interrupted.load() && !std::cin.eof()) {
-        std::cin.clear();
-        std::fputs("\n(Ctrl-C stops a reply; type /exit or press Ctrl-D to quit)", stdout);
+    if (!reader.read(reader.interactive() ? "> " : "", line)) {
+      if (g_interrupted.load()) {
+        std::fputs("\n(Ctrl-C stops a reply; type /exit or press Ctrl-D to quit)\n", stdout);
         continue;
       }
       break;
     }
     line = trim(line);
     if (line.empty()) continue;
+    reader.remember(line);
     if (line == "/exit" || line == "/quit") break;
-    if (line == "/help") {
-      std::fputs(kUsage, stdout);
-      continue;
-    }
-    if (line == "/reset") {
-      reset();
-      std::fputs("(conversation reset)\n", stdout);
-      continue;
-    }
-    if (line.rfind("/system ", 0) == 0) {
-      system = trim(line.substr(8));
-      reset();
-      std::fputs("(system prompt set; conversation reset)\n", stdout);
-      continue;
-    }
-    if (line.rfind("/save ", 0) == 0) {
-      const std::string path = trim(line.substr(6));
-      std::ofstream f(path);
-      f << messages.dump(2) << "\n";
-      std::printf(f.good() ? "(saved %zu messages to %s)\n" : "(could not write %zu messages to %s)\n",
-                  messages.size(), path.c_str());
-      continue;
-    }
-    if (line[0] == '/') {
-      std::printf("unknown command %s; /help lists them\n", line.c_str());
-      continue;
-    }
-    messages.push_back({{"role", "user"}, {"content", line}});
-    std::vector<int32_t> ids;
-    try {
-      const std::string text = chat::render_chat(tmpl, messages, nullptr, true, bos, eos);
-      const bool has_bos = !bos.empty() && text.rfind(bos, 0) == 0;
-      ids = tok.encode(text, !has_bos, true);
-    } catch (const std::exception& e) {
-      messages.erase(messages.size() - 1);
-      std::printf("(cannot format this conversation: %s)\n", e.what());
-      continue;
-    }
-    if (static_cast<int64_t>(ids.size()) + 16 >= o.n_ctx) {
-      messages.erase(messages.size() - 1);
-      std::printf("(the conversation has %zu tokens and the context holds %lld: /reset to start over, "
-                  "or restart with a larger -c)\n", ids.size(), static_cast<long long>(o.n_ctx));
-      continue;
-    }
-    session.set_tokens(ids);
-    std::string reply;
-    const auto reason = session.generate(o.gen, [&](const std::string& t) {
-      reply += t;
-      std::fwrite(t.data(), 1, t.size(), stdout);
-      std::fflush(stdout);
-    }, &g_interrupted);
-    if (reason == runtime::FinishReason::Cancelled) std::fputs(" [stopped]", stdout);
-    if (reason == runtime::FinishReason::ContextFull)
-      std::fputs("\n(the context is full: /reset to start over, or restart with a larger -c)", stdout);
-    std::fputs("\n", stdout);
-    messages.push_back({{"role", "assistant"}, {"content", trim(reply)}});
+    if (!c.command(line)) c.turn(line);
   }
   std::fputs("\n", stdout);
   return 0;

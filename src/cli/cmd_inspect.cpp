@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,81 @@ std::string type_label(const gguf::Value& v) {
   return cat("[", gguf::value_type_name(v.elem_type()), "]");
 }
 
+// llama.cpp's names of general.file_type (enum llama_ftype; gguf-py's LlamaFileType without
+// its MOSTLY_/ALL_ prefix). Values llama.cpp has retired keep their old names.
+std::string file_type_name(uint64_t ft) {
+  static const char* const kNames[] = {
+      "F32",     "F16",    "Q4_0",    "Q4_1",    "Q4_1_SOME_F16", "Q4_2",   "Q4_3",    "Q8_0",   "Q5_0",
+      "Q5_1",    "Q2_K",   "Q3_K_S",  "Q3_K_M",  "Q3_K_L",        "Q4_K_S", "Q4_K_M",  "Q5_K_S", "Q5_K_M",
+      "Q6_K",    "IQ2_XXS", "IQ2_XS", "Q2_K_S",  "IQ3_XS",        "IQ3_XXS", "IQ1_S",  "IQ4_NL", "IQ3_S",
+      "IQ3_M",   "IQ2_S",  "IQ2_M",   "IQ4_XS",  "IQ1_M",         "BF16",   "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8",
+      "TQ1_0",   "TQ2_0",  "MXFP4_MOE", "NVFP4", "Q1_0"};
+  constexpr uint64_t kGuessed = 1024;  // LLAMA_FTYPE_GUESSED
+  if (ft & kGuessed) return file_type_name(ft & ~kGuessed) + " (guessed)";
+  if (ft < std::size(kNames)) return kNames[ft];
+  return cat("unknown (", ft, ")");
+}
+
+// Parameter count and bytes of each tensor type, in order of first appearance.
+struct TypeSummary {
+  std::string type;
+  uint64_t tensors = 0, params = 0, bytes = 0;
+};
+struct Summary {
+  uint64_t params = 0;
+  std::vector<TypeSummary> types;
+  std::optional<uint64_t> file_type;  // general.file_type
+};
+
+Summary summarize(const gguf::GGUFFile& f) {
+  Summary s;
+  for (const auto& t : f.tensors()) {
+    const uint64_t n = static_cast<uint64_t>(t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]);
+    const std::string type(dtype_name(t.type));
+    auto it = std::find_if(s.types.begin(), s.types.end(), [&](const TypeSummary& x) { return x.type == type; });
+    if (it == s.types.end()) it = s.types.insert(s.types.end(), TypeSummary{type});
+    ++it->tensors;
+    it->params += n;
+    it->bytes += t.nbytes;
+    s.params += n;
+  }
+  for (const auto& [k, v] : f.metadata()) {
+    if (k != "general.file_type") continue;
+    try {
+      s.file_type = v.as_uint();
+    } catch (const std::exception&) {  // not an unsigned integer: shown as metadata only
+    }
+  }
+  return s;
+}
+
+void summary_json(const Summary& s, ordered_json& j) {
+  if (s.file_type) {
+    j["file_type"] = *s.file_type;
+    j["file_type_name"] = file_type_name(*s.file_type);
+  }
+  j["parameter_count"] = s.params;
+  ordered_json tj = ordered_json::array();
+  for (const auto& t : s.types)
+    tj.push_back({{"type", t.type}, {"tensors", t.tensors}, {"parameters", t.params}, {"bytes", t.bytes}});
+  j["types"] = std::move(tj);
+}
+
+void print_summary(const Summary& s) {
+  if (s.file_type)
+    std::printf("  file type:    %s (general.file_type = %" PRIu64 ")\n", file_type_name(*s.file_type).c_str(),
+                *s.file_type);
+  else
+    std::printf("  file type:    not given (no general.file_type)\n");
+  std::printf("  parameters:   %" PRIu64 " (%.2f M)\n", s.params, static_cast<double>(s.params) / 1e6);
+  std::printf("\ntensor types:\n  %-8s %8s %14s %14s %12s %10s\n", "type", "tensors", "parameters", "bytes", "", "bits/param");
+  for (const auto& t : s.types)
+    std::printf("  %-8s %8" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12s %10.2f\n", t.type.c_str(), t.tensors, t.params,
+                t.bytes, human_bytes(t.bytes).c_str(),
+                t.params ? 8.0 * static_cast<double>(t.bytes) / static_cast<double>(t.params) : 0.0);
+  std::printf("\n");
+}
+
 int inspect_gguf(const Options& o) {
   const auto f = gguf::GGUFFile::open(o.path);
   const auto& ts = f.tensors();
@@ -140,6 +216,7 @@ int inspect_gguf(const Options& o) {
     j["kv_count"] = f.metadata().size();
     j["file_size"] = f.file_size();
     j["data_offset"] = f.data_offset();
+    summary_json(summarize(f), j);
     ordered_json md = ordered_json::array();
     for (const auto& [k, v] : f.metadata()) {
       ordered_json e;
@@ -176,7 +253,8 @@ int inspect_gguf(const Options& o) {
   std::printf("  tensors:      %zu\n", ts.size());
   std::printf("  metadata:     %zu keys\n", f.metadata().size());
   std::printf("  file size:    %" PRIu64 " bytes (%s)\n", f.file_size(), human_bytes(f.file_size()).c_str());
-  std::printf("  data offset:  %" PRIu64 "\n\n", f.data_offset());
+  std::printf("  data offset:  %" PRIu64 "\n", f.data_offset());
+  print_summary(summarize(f));
   std::printf("metadata:\n");
   size_t kw = 0;
   for (const auto& [k, v] : f.metadata()) kw = std::max(kw, k.size());

@@ -15,18 +15,30 @@
 // Source tensors of any type Helix can dequantize are converted through f32; a tensor that already
 // has the target type is copied unchanged. Requantizing an already quantized model works but loses
 // more than quantizing from F16/BF16/F32, so it is allowed with a warning.
+//
+// Before any work the output is checked: its folder exists and a file can be created there, it is
+// not a folder, not the input under another name, and the disk has room for it. The sizes
+// reported at the end are the input and output file sizes.
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/gen_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "io/gguf.h"
@@ -146,6 +158,33 @@ std::string shape_of(const gguf::TensorInfo& ti) {
   return s + "]";
 }
 
+double mib(uint64_t n) { return static_cast<double>(n) / (1 << 20); }
+
+// Refuses an output that cannot be written before any work is done (see the top of the file).
+// `need` is the expected size of the output file.
+void check_output(const std::string& in_path, const std::string& out_path, uint64_t need) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  HELIX_CHECK(!fs::is_directory(out_path, ec), "the output '", out_path, "' is a folder; give a file name");
+  HELIX_CHECK(!fs::exists(out_path, ec) || !fs::equivalent(in_path, out_path, ec),
+              "the output '", out_path, "' is the input file; write to another file");
+  const fs::path dir = fs::path(out_path).parent_path().empty() ? fs::path(".") : fs::path(out_path).parent_path();
+  HELIX_CHECK(fs::is_directory(dir, ec), "cannot write '", out_path, "': the folder '", dir.string(),
+              "' does not exist");
+  // The writer creates OUT.tmp and renames it at the end: try exactly that now.
+  const std::string probe = out_path + ".tmp";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  HELIX_CHECK(fd >= 0, "cannot write '", out_path, "': ", std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+  struct statvfs vfs {};
+  if (::statvfs(dir.c_str(), &vfs) == 0) {
+    const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    HELIX_CHECK(free_bytes >= need, "cannot write '", out_path, "': it needs about ", static_cast<int64_t>(mib(need)),
+                " MiB and the disk has ", static_cast<int64_t>(mib(free_bytes)), " MiB free");
+  }
+}
+
 }  // namespace
 
 int cmd_quantize(int argc, char** argv) {
@@ -156,9 +195,7 @@ int cmd_quantize(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if ((a == "-t" || a == "--threads") && i + 1 < argc) {
-      const int n = std::atoi(argv[++i]);
-      HELIX_CHECK(n >= 1 && n <= 1024, "-t wants a thread count between 1 and 1024, got '", argv[i], "'");
-      ThreadPool::set_global_threads(n);
+      ThreadPool::set_global_threads(static_cast<int>(int_flag(a, argv[++i], 1, 1024)));
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "helix quantize: unknown option '%s'\n%s", a.c_str(), kUsage);
       return 2;
@@ -174,7 +211,6 @@ int cmd_quantize(int argc, char** argv) {
   const Target* target = find_target(pos[2]);
   HELIX_CHECK(target, "unknown target type '", pos[2], "'; choose one of F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 ",
               "Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K Q4_K_M Q5_K_M");
-  HELIX_CHECK(in_path != out_path, "the output must be a different file from the input");
 
   const gguf::GGUFFile in = gguf::GGUFFile::open(in_path);
   const auto& infos = in.tensors();
@@ -184,6 +220,7 @@ int cmd_quantize(int argc, char** argv) {
   std::vector<DType> out_types;
   std::set<std::string> requantized;
   bool any_quantized = false;
+  uint64_t out_bytes = 0;  // tensor data of the output, padded: with the header, its file size
   for (const auto& ti : infos) {
     const DType t = planner.choose(ti);
     HELIX_CHECK(ti.type == t || quant::can_dequantize(ti.type), "tensor '", ti.name, "' has type ",
@@ -192,7 +229,10 @@ int cmd_quantize(int argc, char** argv) {
       requantized.insert(std::string(dtype_name(ti.type)));
     any_quantized = any_quantized || dtype_is_quantized(t);
     out_types.push_back(t);
+    const int64_t rows = ti.ne[1] * ti.ne[2] * ti.ne[3];
+    out_bytes += dtype_row_bytes(t, ti.ne[0]) * static_cast<uint64_t>(rows) + in.alignment();
   }
+  check_output(in_path, out_path, out_bytes + in.data_offset());
   if (!requantized.empty()) {
     std::string types;
     for (const auto& s : requantized) types += (types.empty() ? "" : ", ") + s;
@@ -208,7 +248,6 @@ int cmd_quantize(int argc, char** argv) {
   if (any_quantized) w.set("general.quantization_version", gguf::Value::u32(2));
 
   std::deque<Tensor> keep;  // converted data must outlive w.write()
-  uint64_t bytes_in = 0, bytes_out = 0;
   for (size_t i = 0; i < infos.size(); ++i) {
     const auto& ti = infos[i];
     const DType to = out_types[i];
@@ -216,21 +255,19 @@ int cmd_quantize(int argc, char** argv) {
                  std::string(dtype_name(ti.type)).c_str(), std::string(dtype_name(to)).c_str(),
                  shape_of(ti).c_str());
     const Tensor src = in.tensor(ti);
-    bytes_in += ti.nbytes;
     if (to == ti.type) {
       w.add_tensor(ti.name, to, ti.ne, ti.n_dims, src.data());
-      bytes_out += ti.nbytes;
       continue;
     }
     const Tensor f32 = ti.type == DType::F32 ? src : quant::dequantize(src);
     if (dtype_is_quantized(to)) check_finite(f32, ti.name);
     keep.push_back(quant::quantize(f32, to));
     w.add_tensor(ti.name, to, ti.ne, ti.n_dims, keep.back().data());
-    bytes_out += keep.back().nbytes();
   }
   w.write(out_path);
-  std::fprintf(stderr, "helix quantize: wrote %s (%s): %.1f MiB -> %.1f MiB\n", out_path.c_str(), target->name,
-               static_cast<double>(bytes_in) / (1 << 20), static_cast<double>(bytes_out) / (1 << 20));
+  const uint64_t size_out = std::filesystem::file_size(out_path);
+  std::fprintf(stderr, "helix quantize: wrote %s (%s): file size %.1f MiB -> %.1f MiB (%" PRIu64 " -> %" PRIu64
+               " bytes)\n", out_path.c_str(), target->name, mib(in.file_size()), mib(size_out), in.file_size(), size_out);
   return 0;
 }
 

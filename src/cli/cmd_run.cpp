@@ -1,5 +1,10 @@
 // helix run: complete a prompt with a model, streaming the generated text to stdout (and only
-// that, so it pipes); load, prefill and decode speeds go to stderr.
+// that, so it pipes); load, prefill and decode speeds go to stderr. With --chat (or
+// --chat-template FILE) the prompt is one user turn (after -s's system prompt) rendered through the
+// chat template. On a terminal, control characters in the text are shown, not sent (see
+// TerminalSanitizer); into a pipe or file the text goes unchanged.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -8,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/gen_options.h"
+#include "cli/terminal.h"
 #include "core/error.h"
 #include "kernels/profile.h"
 
@@ -24,7 +30,11 @@ constexpr const char* kUsage =
     "  --temp T           temperature (0 = greedy; default 0.8)\n"
     "  --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N\n"
     "  --presence-penalty P --frequency-penalty P --seed S --stop TEXT (repeatable)\n"
+    "  --logit-bias ID+B  add B to token ID's logit (ID-B subtracts; ID-inf bans it); repeatable\n"
     "  --no-bos           do not add the beginning-of-text token\n"
+    "  --chat             the prompt is a user message (-s TEXT: system prompt), rendered with the\n"
+    "                     model's chat template\n"
+    "  --chat-template F  same, with the Jinja chat template in file F\n"
     "  --profile          time per op and per layer (prefill and decode), a table on stderr\n"
     "  --json             reply with a JSON object (constrained decoding)\n"
     "  --json-schema FILE reply with JSON valid under the JSON Schema in FILE\n";
@@ -57,13 +67,26 @@ int cmd_run(int argc, char** argv) {
   HELIX_CHECK(!prompt.empty(), "no prompt: give -p TEXT or -f FILE (see --help)");
   Loaded l = load_for_generation(o);
   bind_grammar(o, l);
-  const auto ids = l.tokenizer->encode(prompt, !o.no_bos, true);
+  std::vector<int32_t> ids;
+  if (o.chat) {
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    if (!o.system.empty()) messages.push_back({{"role", "system"}, {"content", o.system}});
+    messages.push_back({{"role", "user"}, {"content", prompt}});
+    ids = encode_chat(chat_template_of(o, l), messages, *l.tokenizer);
+  } else {
+    HELIX_CHECK(o.system.empty(), "-s (a system prompt) needs --chat or --chat-template (see --help)");
+    ids = l.tokenizer->encode(prompt, !o.no_bos, true);
+  }
   runtime::Session s(l.model, l.tokenizer, o.n_ctx, o.n_batch);
   s.set_tokens(ids);
-  const auto reason = s.generate(o.gen, [](const std::string& text) {
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  TerminalSanitizer clean;
+  auto show = [](const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
-  });
+  };
+  const auto reason = s.generate(o.gen, [&](const std::string& text) { show(tty ? clean.push(text) : text); });
+  show(clean.finish());
   const auto& t = s.timing();
   std::fprintf(stderr, "\n\nfinish: %s\nload: %.2f s\nprefill: %lld tokens, %.2f s, %.1f tokens/s\n"
                "decode: %lld tokens, %.2f s, %.1f tokens/s\n",

@@ -102,7 +102,7 @@ int cmd_serve(int argc, char** argv) {
 
   Loaded l = load_for_generation(o);
   api.model_id = alias.empty() ? std::filesystem::path(l.path).stem().string() : alias;
-  api.chat_template = runtime::chat_template_for(l.model->file());
+  api.chat_template = chat_template_of(o, l);
   if (embeddings) {
     const std::string path = resolve_embed_model_path(embed_model);
     api.embedder = model::BertEncoder::load(path);

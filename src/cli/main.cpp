@@ -6,8 +6,16 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/gen_options.h"
+#include "helix_version.h"  // generated at build time (cmake/version.cmake)
 
 namespace {
+
+int cmd_version(int, char**) {
+  const char* git = HELIX_GIT_DESCRIBE;
+  std::printf("helix %s%s%s%s\n", HELIX_VERSION, *git ? " (git " : "", git, *git ? ")" : "");
+  return 0;
+}
 
 struct Command {
   const char* name;
@@ -29,6 +37,7 @@ constexpr Command kCommands[] = {
     {"template", helix::cli::cmd_template, "render a model's chat template for a conversation"},
     {"serve", helix::cli::cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
     {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
+    {"version", cmd_version, "print the version (also --version)"},
 };
 
 void usage(FILE* out) {
@@ -45,6 +54,13 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string_view name = argv[1];
+  if (name == "--version" || name == "-V") return cmd_version(argc - 1, argv + 1);
+  try {
+    helix::cli::threads_from_env();  // HELIX_THREADS=abc or 0 is refused before any work
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "helix: error: %s\n", e.what());
+    return 2;
+  }
   for (const auto& c : kCommands) {
     if (name != c.name) continue;
     try {
