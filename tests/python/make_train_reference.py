@@ -221,13 +221,99 @@ def make_case(helix, arch, case, tmp):
     print(f"{arch} {case}: loss {float(loss):.6f}, {len(params)} parameters")
 
 
+# Twenty optimizer steps: two micro-batches each (gradient accumulation), global-norm clipping,
+# AdamW with weight decay, linear warmup then cosine decay (Hugging Face's formula).
+CURVES = {"curve_full": ("qwen2", "full", 1e-2), "curve_lora": ("gemma3", "lora", 2e-2)}
+STEPS, ACCUM, WARMUP, CLIP, WD = 20, 2, 3, 1.0, 0.01
+
+
+def lr_factor(step):
+    if step < WARMUP:
+        return step / WARMUP
+    progress = (step - WARMUP) / (STEPS - WARMUP)
+    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def make_curve(helix, name, tmp):
+    arch, mode, lr = CURVES[name]
+    model = os.path.join(tmp, f"{name}.gguf")
+    argv = ["tiny-model", arch, "MODEL", "--type", "F32", "--seed", "9"] + SMALL
+    subprocess.run([helix] + [model if a == "MODEL" else a for a in argv], check=True)
+    ref = Ref(model)
+    params = {}
+    if mode == "full":
+        for n, t in ref.w.items():
+            t.requires_grad_(True)
+            params[n] = t
+    else:
+        rng = np.random.default_rng(6)
+        for il in range(ref.L):
+            for tgt in TARGETS:
+                n = f"blk.{il}.{tgt}.weight"
+                n_out, n_in = ref.w[n].shape
+                a = (rng.uniform(-1, 1, (LORA_RANK, n_in)) / math.sqrt(n_in)).astype(np.float32)
+                A = torch.tensor(a.astype(np.float64), requires_grad=True)
+                B = torch.zeros((n_out, LORA_RANK), requires_grad=True)  # the usual start
+                ref.lora[n] = (A, B)
+                params[n + ".lora_a"], params[n + ".lora_b"] = A, B
+    init = {n: t.detach().numpy().astype(np.float32).copy() for n, t in params.items()}
+    opt = torch.optim.AdamW(list(params.values()), lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=WD)
+    batches = [batch(272, 100 + i % ACCUM) for i in range(STEPS * ACCUM)]  # the same two, learnable
+    losses, norms = [], []
+    for step in range(STEPS):
+        opt.zero_grad()
+        mbs = batches[step * ACCUM:(step + 1) * ACCUM]
+        n_tgt = sum(int((b[1] >= 0).sum()) for b in mbs)
+        total = 0.0
+        for tokens, targets, pos, start in mbs:
+            # mean over this micro-batch's targets, rescaled to the whole step's
+            l = ref.loss(tokens, targets, start) * (int((targets >= 0).sum()) / n_tgt)
+            l.backward()
+            total += float(l)
+        norms.append(float(torch.nn.utils.clip_grad_norm_(list(params.values()), CLIP)))
+        for g in opt.param_groups:
+            g["lr"] = lr * lr_factor(step)
+        opt.step()
+        losses.append(total)
+    w = gguf.GGUFWriter(str(OUT / f"{name}.gguf"), "helix-train-reference")
+    w.add_string("ref.torch_version", torch.__version__)
+    w.add_string("ref.mode", mode)
+    w.add_string("ref.model_args", "\t".join(argv))
+    w.add_string("ref.model_fnv1a64", fnv1a64(pathlib.Path(model).read_bytes()))
+    w.add_uint32("ref.lora_rank", LORA_RANK)
+    w.add_float32("ref.lora_alpha", LORA_ALPHA)
+    w.add_float32("ref.lr", lr)
+    for k, v in (("steps", STEPS), ("accum", ACCUM), ("warmup", WARMUP)):
+        w.add_uint32("ref." + k, v)
+    w.add_float32("ref.clip", CLIP)
+    w.add_float32("ref.weight_decay", WD)
+    w.add_tensor("curve.loss", np.asarray(losses, dtype=np.float64))
+    w.add_tensor("curve.grad_norm", np.asarray(norms, dtype=np.float64))
+    for i, b in enumerate(batches):
+        for n, a in zip(("tokens", "targets", "pos", "start"), b):
+            w.add_tensor(f"mb{i}.{n}", a)
+    if mode == "lora":
+        for n, a in init.items():
+            w.add_tensor("init." + n, a)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{name}: losses {losses[0]:.4f} -> {losses[-1]:.4f}")
+
+
 def main():
     helix = os.environ.get("HELIX_BIN", str(ROOT / "build" / "helix"))
     OUT.mkdir(parents=True, exist_ok=True)
+    only = sys.argv[1:]  # optional subset: case or curve names
     with tempfile.TemporaryDirectory() as tmp:
         for arch in ARCHS:
             for case in CASES:
-                make_case(helix, arch, case, tmp)
+                if not only or case in only:
+                    make_case(helix, arch, case, tmp)
+        for name in CURVES:
+            if not only or name in only:
+                make_curve(helix, name, tmp)
 
 
 if __name__ == "__main__":

@@ -8,58 +8,13 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "io/gguf.h"
-#include "model/tiny.h"
 #include "train/model.h"
+#include "train_test_util.h"
 
 namespace helix::train {
 namespace {
-
-const std::string kRefDir = std::string(HELIX_SOURCE_DIR) + "/tests/python/data/train_ref/";
-
-std::string fnv1a64(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : ss.str()) h = (h ^ c) * 0x100000001b3ull;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-// Writes the model the reference used, from its `helix tiny-model` arguments.
-std::string write_model(const gguf::GGUFFile& ref, const std::string& name) {
-  std::istringstream in(ref.get_string("ref.model_args", ""));
-  std::vector<std::string> args;
-  for (std::string a; std::getline(in, a, '\t');) args.push_back(a);
-  model::TinySpec s;
-  s.arch = args.at(1);
-  for (size_t i = 3; i + 1 < args.size(); i += 2) {
-    const std::string& k = args[i];
-    const std::string& v = args[i + 1];
-    if (k == "--type") s.weight_type = *dtype_from_name(v);
-    else if (k == "--seed") s.seed = std::stoull(v);
-    else {
-      int64_t& d = k == "--embd" ? s.n_embd : k == "--ff" ? s.n_ff : k == "--heads" ? s.n_head : k == "--kv-heads" ? s.n_head_kv
-                 : k == "--head-dim" ? s.head_dim : k == "--vocab" ? s.n_vocab : s.n_swa;
-      d = std::stoll(v);
-    }
-  }
-  const std::string path = (std::filesystem::temp_directory_path() / ("helix_train_ref_" + name)).string();
-  model::write_tiny_model(s, path);
-  return path;
-}
-
-template <typename T>
-std::vector<T> values(const gguf::GGUFFile& f, const std::string& name) {
-  const Tensor t = f.tensor(name);
-  const T* p = t.data_as<T>();
-  return std::vector<T>(p, p + t.numel());
-}
 
 struct Case {
   std::string arch, kind;
