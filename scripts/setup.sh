@@ -20,7 +20,7 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # 1. Debian packages -------------------------------------------------------------------------
 APT_PACKAGES=(build-essential cmake g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev
               libbenchmark-dev nlohmann-json3-dev libcpp-httplib-dev libtomlplusplus-dev pkg-config python3 python3-pip git
-              libedit-dev)
+              libedit-dev tzdata)
 if [ "${HELIX_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do

@@ -11,11 +11,13 @@
 #include "chat/template.h"
 #include "io/gguf.h"
 #include "tokenizer/tokenizer.h"
+#include "train_data_util.h"
 
 namespace helix::train {
 namespace {
 
 using ojson = nlohmann::ordered_json;
+using test_util::vocab_with;
 
 std::string read_file(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
@@ -25,25 +27,6 @@ std::string read_file(const std::string& p) {
 }
 
 std::string tmpl(const std::string& name) { return read_file(std::string(HELIX_TESTDATA) + "/chat-templates/" + name); }
-
-// A public test vocabulary plus a family's control tokens (so turn markers are single tokens, as
-// in the real models); `bos` names the control token used as BOS.
-std::unique_ptr<tok::Tokenizer> vocab_with(const std::string& base, std::vector<std::string> controls,
-                                           const std::string& bos, bool space_prefix) {
-  auto spec = tok::vocab_spec_from_gguf(
-      gguf::GGUFFile::open(std::string(HELIX_TESTDATA) + "/tokenizer/ggml-vocab-" + base + ".gguf"));
-  if (spec.types.empty()) spec.types.assign(spec.tokens.size(), 1);
-  if (!spec.scores.empty()) spec.scores.resize(spec.tokens.size(), 0.f);
-  for (const auto& c : controls) {
-    if (c == bos) spec.bos = static_cast<int64_t>(spec.tokens.size());
-    spec.tokens.push_back(c);
-    spec.types.push_back(3);
-    if (!spec.scores.empty()) spec.scores.push_back(0.f);
-  }
-  spec.add_bos = !bos.empty();
-  if (spec.model == "llama") spec.add_space_prefix = space_prefix;
-  return tok::Tokenizer::from_spec(spec);
-}
 
 ojson dialogue() {
   return ojson::parse(R"({"messages": [
