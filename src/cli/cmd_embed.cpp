@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/gen_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/bert.h"
@@ -77,11 +78,9 @@ int cmd_embed(int argc, char** argv) {
     } else if (a == "--stats") {
       stats = true;
     } else if (a == "--batch-tokens") {
-      batch_tokens = std::stoll(next());
+      batch_tokens = int_flag(a, next(), 1, int64_t{1} << 24);
     } else if (a == "-t" || a == "--threads") {
-      const int n = std::stoi(next());
-      HELIX_CHECK(n > 0, "-t needs a positive thread count");
-      ThreadPool::set_global_threads(n);
+      ThreadPool::set_global_threads(static_cast<int>(int_flag(a, next(), 1, 1024)));
     } else if (a == "--write-gguf") {
       gguf_out = next();
     } else if (a == "--") {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "chat/template.h"
@@ -134,7 +135,10 @@ bool parse_gen_options(int argc, char** argv, GenOptions& o, const char* usage) 
     else if (a == "--presence-penalty") s.presence_penalty = as_float(-kInf, kInf);
     else if (a == "--frequency-penalty") s.frequency_penalty = as_float(-kInf, kInf);
     else if (a == "--logit-bias" || a == "-l") add_logit_bias(s, val());
-    else if (a == "--seed") s.seed = static_cast<uint64_t>(as_int(0, std::numeric_limits<int64_t>::max()));
+    else if (a == "--seed") {
+      const int64_t seed = as_int(-1, std::numeric_limits<int64_t>::max());  // -1: random, as in llama.cpp
+      s.seed = seed >= 0 ? static_cast<uint64_t>(seed) : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+    }
     else if (a == "--stop") o.gen.stop.push_back(val());
     else if (a == "--profile") o.profile = true;
     else if (a == "--no-bos") o.no_bos = true;

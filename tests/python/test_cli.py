@@ -41,6 +41,7 @@ REFUSED = [
     (["-t", "4x"], "-t expects a whole number from 1 to 1024"),
     (["--presence-penalty", "inf"], "--presence-penalty must be a finite number"),
     (["--logit-bias", "5"], "--logit-bias expects TOKEN_ID+BIAS"),
+    (["--seed", "-2"], "--seed must be a whole number >= -1"),
 ]
 
 
@@ -54,6 +55,15 @@ def test_values_out_of_range_are_refused(helix_bin, command, args, message):
     assert "loading" not in err  # refused before the model is read
 
 
+@pytest.mark.parametrize("args,message", [(["quantize", "a.gguf", "b.gguf", "Q8_0", "-t", "abc"], "-t expects"),
+                                          (["embed", "-t", "0", "hi"], "-t must be a whole number from 1"),
+                                          (["embed", "--batch-tokens", "x", "hi"], "--batch-tokens expects"),
+                                          (["bench", "--prefill", "64,x"], "--prefill expects")])
+def test_other_commands_check_numbers(helix_bin, args, message):
+    r = run_helix(helix_bin, *args, check=False)
+    assert r.returncode == 1 and message in r.stderr.decode(), r.stderr.decode()
+
+
 @pytest.mark.parametrize("value", ["abc", "0", "-2", "2000"])
 def test_helix_threads_env_is_checked(helix_bin, value):
     r = subprocess.run([helix_bin, "run", "-p", "hi"], capture_output=True,
@@ -65,7 +75,7 @@ def test_helix_threads_env_is_checked(helix_bin, value):
 
 def test_boundary_values_are_accepted(helix_bin, default_model):
     r = subprocess.run([helix_bin, "run", "-m", default_model, "-p", "The sky is", "-n", "3", "--temp", "0",
-                        "--top-p", "1", "--min-p", "0", "--top-k", "0", "--repeat-penalty", "1.1", "-c", "16",
+                        "--top-p", "1", "--min-p", "0", "--top-k", "0", "--repeat-penalty", "1.1", "-c", "16", "--seed", "-1",
                         "-t", "1"], capture_output=True, env={**os.environ, "HELIX_THREADS": "2"}, timeout=300)
     assert r.returncode == 0, r.stderr.decode()
     assert "finish: length" in r.stderr.decode()
@@ -169,12 +179,14 @@ def test_chat_never_writes_raw_escape_codes(helix_bin, default_model):
 def test_chat_drops_oldest_turns_when_the_context_fills(helix_bin, default_model, tmp_path):
     save = tmp_path / "conv.json"
     lines = [f"Message number {i}: tell me one short fact about the number {i}." for i in range(1, 9)]
-    stdin = "\n".join(lines + [f"/save {save}"]) + "\n"
+    too_long = "word " * 300
+    stdin = "\n".join(lines[:2] + [too_long] + lines[2:] + [f"/save {save}"]) + "\n"
     r = run_helix(helix_bin, "chat", "-m", default_model, "-c", "160", "-n", "12", "--temp", "0",
                   "-s", "You are terse.", input=stdin.encode())
     out = r.stdout.decode()
     assert out.count("outgrew the context of 160 tokens") == 1, out
-    assert "context holds" not in out and "[cut" not in out, out
+    assert out.count("shorten it or restart with a larger -c") == 1, out  # the one message too long alone
+    assert "[cut" not in out, out
     msgs = json.loads(save.read_text())
     assert msgs[0] == {"role": "system", "content": "You are terse."}
     assert msgs[1]["role"] == "user" and msgs[1]["content"] != lines[0]  # the oldest turns are gone
