@@ -153,27 +153,29 @@ def test_serve_uses_chat_template_file(helix_bin, default_model, tmp_path):
 # ---------------------------------------------------------------- helix chat
 
 
-def escape_token_id(model):
-    """A token that decodes to the single byte ESC (llama.cpp's tokenizer, llama-cpp-python)."""
+def control_token_id(model, text):
+    """A token that decodes to exactly `text` (llama.cpp's tokenizer, llama-cpp-python)."""
     import llama_cpp
     llm = llama_cpp.Llama(model_path=model, vocab_only=True, verbose=False)
-    ids = llm.tokenize(b"\x1b", add_bos=False, special=False)
-    assert len(ids) == 1 and llm.detokenize(ids) == b"\x1b", ids
+    ids = llm.tokenize(text, add_bos=False, special=False)
+    assert len(ids) == 1 and llm.detokenize(ids) == text, ids
     return ids[0]
 
 
-def test_chat_never_writes_raw_escape_codes(helix_bin, default_model):
-    esc = escape_token_id(default_model)
-    args = ["-m", default_model, "-n", "6", "--temp", "0", "--logit-bias", f"{esc}+100"]
-    # The same biased model through `run` into a pipe writes raw ESC bytes: the test can fail.
-    raw = run_helix(helix_bin, "run", *args, "-p", "Hello").stdout
-    assert raw.count(b"\x1b") >= 3
+@pytest.mark.parametrize("raw,shown", [(b"\x1b", b"^["), (b"\x07", b"^G"), (b"\xc2\x9b", b"<U+009B>")],
+                         ids=["ESC", "BEL", "C1-CSI"])
+def test_chat_never_writes_raw_control_characters(helix_bin, default_model, raw, shown):
+    tok = control_token_id(default_model, raw)
+    args = ["-m", default_model, "-n", "6", "--temp", "0", "--logit-bias", f"{tok}+100"]
+    # The same biased model through `run` into a pipe writes the raw bytes: the test can fail.
+    assert run_helix(helix_bin, "run", *args, "-p", "Hello").stdout.count(raw) >= 3
     r = run_helix(helix_bin, "chat", *args, input=b"Hello\n")  # chat: always shown, never sent
-    assert b"\x1b" not in r.stdout
-    assert r.stdout.count(b"^[") >= 3
-    pexpect = pytest.importorskip("pexpect")  # run on a terminal: shown too
-    out = pexpect.run(helix_bin, args=["run", *args, "-p", "Hello"], timeout=120, env={**os.environ, "TERM": "xterm"})
-    assert b"\x1b" not in out and out.count(b"^[") >= 3, out
+    assert raw not in r.stdout and r.stdout.count(shown) >= 3, r.stdout
+    if raw == b"\x1b":
+        pexpect = pytest.importorskip("pexpect")  # run on a terminal: shown too
+        out = pexpect.run(helix_bin, args=["run", *args, "-p", "Hello"], timeout=120,
+                          env={**os.environ, "TERM": "xterm"})
+        assert raw not in out and out.count(shown) >= 3, out
 
 
 def test_chat_drops_oldest_turns_when_the_context_fills(helix_bin, default_model, tmp_path):
