@@ -22,6 +22,10 @@
 // (the newline after <end_of_turn> / <|im_end|>). Prompt text and assistant spans are tokenized as
 // separate pieces, so a span begins exactly where generation would begin at inference. A template
 // that does not render prefix by prefix (one that rewrites earlier turns) is reported as bad data.
+// Tokenizing in pieces equals tokenizing the whole text where a piece boundary sits next to a
+// control token or a newline (Gemma, ChatML); Llama 3's "\n\n" before an answer stays one token, as
+// in the inference prompt. SentencePiece vocabularies that add a space prefix (Llama 2) get that
+// prefix at the start of each piece.
 #pragma once
 
 #include <cstdint>

@@ -180,7 +180,7 @@ StageDataset read_dataset(const Reader& r, const std::string& dir, Recipe& rec) 
 }
 
 void read_stage(const Reader& r, const std::string& dir, Recipe& rec, Stage& s) {
-  r.only({"name", "datasets", "steps", "epochs", "lr", "min_lr", "schedule", "warmup", "seq_len", "batch",
+  r.only({"name", "datasets", "steps", "epochs", "lr", "schedule", "warmup", "seq_len", "batch",
           "grad_accum", "weight_decay", "grad_clip", "mode", "lora", "evals", "eval_every"});
   s.name = cat("stage", rec.stages.size() + 1);
   r.str("name", s.name);
@@ -192,7 +192,6 @@ void read_stage(const Reader& r, const std::string& dir, Recipe& rec, Stage& s) 
   if (r.has("steps")) s.epochs = 0, r.integer("steps", s.steps, 1, 100'000'000);
   if (r.has("epochs")) s.steps = 0, r.num("epochs", s.epochs, 0, 1e6, true);
   r.num("lr", s.lr, 0, 10, true);
-  r.num("min_lr", s.min_lr, 0, 1);
   r.str("schedule", s.schedule, {"cosine", "linear", "constant"});
   r.integer("warmup", s.warmup, 0, 100'000'000);
   r.integer("seq_len", s.seq_len, 8, 1 << 20);

@@ -15,7 +15,7 @@
 //   [[stages]]
 //   name = "instruct"
 //   steps = 300                        # or epochs = 1.5 (passes over the stage's mixed data)
-//   lr = 2e-4; schedule = "cosine"     # cosine | linear | constant; min_lr = fraction of lr at the end
+//   lr = 2e-4; schedule = "cosine"     # cosine | linear | constant (optim.h: after warm-up, decay to 0)
 //   warmup = 20                        # steps of linear warm-up
 //   seq_len = 256; batch = 4; grad_accum = 1       # batch: packed rows of seq_len per micro-step
 //   weight_decay = 0.0; grad_clip = 1.0
@@ -65,7 +65,7 @@ struct Stage {
   std::vector<StageDataset> datasets;
   int64_t steps = 0;  // exactly one of steps and epochs is > 0
   double epochs = 0;
-  double lr = 2e-4, min_lr = 0.1, weight_decay = 0, grad_clip = 1.0;
+  double lr = 2e-4, weight_decay = 0, grad_clip = 1.0;
   std::string schedule = "cosine";
   int64_t warmup = 0;
   bool full = false;  // false: LoRA with `lora`
