@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
@@ -38,6 +39,14 @@ constexpr const char* kUsage =
     "  --api-keys FILE    accepted keys, one per line\n"
     "  --embed-model PATH also serve /v1/embeddings with this BERT encoder (directory or GGUF)\n"
     "  --embeddings       same, with the installed embedding model (all-MiniLM-L6-v2)\n"
+    "  --cors ORIGIN...   let browser pages from these origins call the API (e.g. https://app.example.com; * for any)\n"
+    "  --max-connections N             open client connections at most (default 1024)\n"
+    "  --max-connections-per-client N  from one client address at most (default 64); at a cap the\n"
+    "                     longest-waiting idle or unfinished connection is closed, else 503\n"
+    "  --request-timeout S  time to receive a request's line, headers and body (default 10)\n"
+    "  --keep-alive S     idle time before a kept-alive connection is closed (default 5)\n"
+    "  --log-format F     per-request log lines on stderr: text (default) or json\n"
+    "  --verbose          also log /health and /metrics, connection events and user agents\n"
     "  -t N               threads (default: all cores)\n";
 
 std::atomic<bool> g_stop{false};
@@ -51,6 +60,16 @@ int64_t to_int(const std::string& flag, const std::string& v) {
   } catch (const std::exception&) {
   }
   throw Error(cat("option ", flag, " expects a number, got '", v, "'"));
+}
+
+double to_seconds(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    const double x = std::stod(v, &used);
+    if (used == v.size() && x > 0 && x <= 86400) return x;
+  } catch (const std::exception&) {
+  }
+  throw Error(cat("option ", flag, " expects seconds between 0 and 86400, got '", v, "'"));
 }
 
 }  // namespace
@@ -79,6 +98,21 @@ int cmd_serve(int argc, char** argv) {
     else if (a == "--alias") alias = val();
     else if (a == "--embed-model") embed_model = val(), embeddings = true;
     else if (a == "--embeddings") embeddings = true;
+    else if (a == "--cors") {
+      // One or more origins: the arguments up to the next option, each possibly comma-separated.
+      size_t before = api.cors_origins.size();
+      while (i + 1 < argc && argv[i + 1][0] != '-') {
+        std::stringstream ss(argv[++i]);
+        for (std::string o; std::getline(ss, o, ',');)
+          if (!o.empty()) api.cors_origins.push_back(o);
+      }
+      HELIX_CHECK(api.cors_origins.size() > before, "--cors needs at least one origin, e.g. --cors https://app.example.com");
+    } else if (a == "--max-connections") api.limits.max_connections = static_cast<int>(to_int(a, val()));
+    else if (a == "--max-connections-per-client") api.limits.max_per_client = static_cast<int>(to_int(a, val()));
+    else if (a == "--request-timeout") api.limits.request_timeout_s = to_seconds(a, val());
+    else if (a == "--keep-alive") api.limits.keep_alive_s = to_seconds(a, val());
+    else if (a == "--log-format") api.log_format = server::http::parse_log_format(val());
+    else if (a == "--verbose") api.verbose = true;
     else if (a == "--api-key") api.api_keys.insert(val());
     else if (a == "--api-keys") {
       const std::string path = val();
@@ -98,11 +132,15 @@ int cmd_serve(int argc, char** argv) {
   HELIX_CHECK(eo.n_parallel >= 1 && eo.n_parallel <= 256, "--parallel must be 1..256");
   HELIX_CHECK(eo.max_queue >= 0, "--queue must not be negative");
   HELIX_CHECK(eo.prefill_chunk >= 1, "--prefill-chunk must be positive");
+  HELIX_CHECK(api.limits.max_connections >= 1 && api.limits.max_connections <= 1000000,
+              "--max-connections must be 1..1000000");
+  HELIX_CHECK(api.limits.max_per_client >= 1, "--max-connections-per-client must be at least 1");
   eo.n_ctx = o.n_ctx;
 
   Loaded l = load_for_generation(o);
   api.model_id = alias.empty() ? std::filesystem::path(l.path).stem().string() : alias;
   api.chat_template = chat_template_of(o, l);
+  api.model = server::http::model_facts(*l.model);
   if (embeddings) {
     const std::string path = resolve_embed_model_path(embed_model);
     api.embedder = model::BertEncoder::load(path);

@@ -19,7 +19,9 @@ namespace helix::server {
 struct Api::Impl {
   Engine& eng;
   ApiOptions opt;
-  httplib::Server svr;
+  std::unique_ptr<http::HttpServer> svr_owner;
+  http::HttpServer& svr;
+  int bound_port = -1;
   std::atomic<bool> draining{false};
   std::atomic<int64_t> inflight{0};
   std::atomic<int64_t> http_requests{0};
@@ -28,13 +30,25 @@ struct Api::Impl {
   std::mt19937_64 rng{std::random_device{}()};
   std::mutex rng_mu;
 
-  Impl(Engine& e, ApiOptions o) : eng(e), opt(std::move(o)) {}
+  Impl(Engine& e, ApiOptions o) : eng(e), opt(std::move(o)), svr_owner(make_server(opt, e)), svr(*svr_owner) {}
+  static std::unique_ptr<http::HttpServer> make_server(ApiOptions& o, const Engine& e) {
+    o.limits.reader.max_body = o.max_body;
+    // Every request that may wait for a slot or stream has a worker: slots plus queue.
+    o.limits.workers = std::max({o.http_threads, o.limits.workers, e.options().n_parallel + e.options().max_queue + 4});
+    return std::make_unique<http::HttpServer>(o.limits);
+  }
   void routes();
+  void logging();
+  bool cors_allowed(const std::string& origin) const {
+    if (origin.empty()) return false;
+    for (const auto& o : opt.cors_origins)
+      if (o == "*" || o == origin) return true;
+    return false;
+  }
+  httplib::Server::HandlerResponse preflight(const httplib::Request& req, httplib::Response& res);
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
   void embeddings(const httplib::Request& req, httplib::Response& res);
-  ojson model_card(const std::string& id) const {
-    return {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "helix"}};
-  }
+  ojson model_card(const std::string& id) const;
   std::vector<int32_t> chat_prompt(const ojson& body);
   std::vector<int32_t> completion_prompt(const ojson& body);
   uint64_t random_seed() {
@@ -44,6 +58,8 @@ struct Api::Impl {
 };
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
@@ -139,13 +155,15 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
   if (draining.load()) throw ApiError{503, "the server is shutting down", "server_error", "", "shutting_down"};
   auto guard = std::make_shared<InflightGuard>(inflight);
   const ojson body = parse_body(req.body);
+  // Any model name is answered by the one model served (clients such as LangChain send a
+  // default name), as llama-server does; the response names the model that answered.
   RequestSpec spec = parse_spec(body, chat, false, random_seed());
-  if (!spec.model.empty() && spec.model != opt.model_id)
-    throw ApiError{404, cat("The model '", spec.model, "' does not exist; this server serves '", opt.model_id, "'"),
-                   "invalid_request_error", "model", "model_not_found"};
   spec.gen.prompt = chat ? chat_prompt(body) : completion_prompt(body);
   const int64_t n_ctx = eng.options().n_ctx;
   const auto n_prompt = static_cast<int64_t>(spec.gen.prompt.size());
+  http::RequestLog* log = http::current_request_log();
+  if (log) log->prompt_tokens = n_prompt, log->completion_tokens = 0;
+  const Clock::time_point t_start = log ? log->start : Clock::now();
   if (n_prompt == 0) throw ApiError{400, "the prompt is empty", "invalid_request_error", chat ? "messages" : "prompt", "invalid_value"};
   if (n_prompt >= n_ctx)
     throw ApiError{400,
@@ -182,6 +200,8 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
       Event e;
       if (!ch->pop(e, std::chrono::milliseconds(200))) continue;
       const auto k = static_cast<size_t>(e.index);
+      if (log && log->ttft_ms < 0 && (!e.text.empty() || e.completion_tokens > 0 || e.done))
+        log->ttft_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_start).count();
       texts[k] += e.text;
       for (auto& lp : e.logprobs) lps[k].push_back(std::move(lp));
       if (e.done) {
@@ -192,6 +212,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
         if (!e.error.empty()) error = e.error;
       }
     }
+    if (log) log->completion_tokens = completion;
     if (!error.empty()) throw ApiError{500, cat("generation failed: ", error), "server_error", "", ""};
     ojson choices = ojson::array();
     for (size_t k = 0; k < texts.size(); ++k) {
@@ -256,6 +277,10 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
             continue;
           }
           const auto k = static_cast<size_t>(e.index);
+          // The provider runs on the request's worker thread: its log record is this thread's.
+          http::RequestLog* rl = http::current_request_log();
+          if (rl && rl->ttft_ms < 0)
+            rl->ttft_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_start).count();
           if (!e.text.empty() || !e.logprobs.empty()) {
             ojson c = {{"index", e.index}};
             if (chat) {
@@ -275,6 +300,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
           if (e.done) {
             --left;
             completion += e.completion_tokens;
+            if (rl) rl->completion_tokens = completion;
             cached = std::max(cached, e.cached_tokens);
             if (!e.error.empty()) {
               send(error_json(ApiError{500, cat("generation failed: ", e.error), "server_error", "", ""}));
@@ -326,11 +352,65 @@ void Api::Impl::embeddings(const httplib::Request& req, httplib::Response& res) 
   send_json(res, embedding_response(er, vectors, opt.embed_model_id));
 }
 
+ojson Api::Impl::model_card(const std::string& id) const {
+  ojson card = {{"id", id}, {"object", "model"}, {"created", opt.model.created}, {"owned_by", "helix"}};
+  if (id != opt.model_id) return card;
+  const http::ModelFacts& m = opt.model;
+  card["context_length"] = eng.options().n_ctx;
+  card["quantization"] = m.quantization;
+  card["parameters"] = m.n_params;
+  card["size_bytes"] = m.file_size;
+  // The same facts under llama-server's names, for clients written against it.
+  card["meta"] = {{"n_ctx", eng.options().n_ctx}, {"n_ctx_train", m.n_ctx_train}, {"n_vocab", m.n_vocab},
+                  {"n_embd", m.n_embd},          {"n_params", m.n_params},       {"size", m.file_size}};
+  return card;
+}
+
+// CORS preflight: allowed origins get the methods and headers they ask for, without a key.
+httplib::Server::HandlerResponse Api::Impl::preflight(const httplib::Request& req, httplib::Response& res) {
+  const std::string origin = req.get_header_value("Origin");
+  if (origin.empty()) {  // a plain OPTIONS, not from a browser
+    res.status = 204;
+    res.set_header("Allow", "GET, POST, OPTIONS");
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  if (!cors_allowed(origin)) {
+    send_error(res, ApiError{403,
+                             cat("cross-origin requests from '", origin, "' are not allowed; start helix serve with --cors ",
+                                 origin, " to allow them"),
+                             "invalid_request_error", "", "cors_origin_not_allowed"});
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  res.status = 204;
+  res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+  const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+  res.set_header("Access-Control-Allow-Headers", asked.empty() ? "Authorization, Content-Type" : asked);
+  res.set_header("Access-Control-Max-Age", "600");
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+void Api::Impl::logging() {
+  if (opt.log_requests) {
+    svr.set_request_logger([fmt = opt.log_format, verbose = opt.verbose](const http::RequestLog& r) {
+      if (!verbose && r.status < 400 && (r.path == "/health" || r.path == "/metrics")) return;  // probes
+      http::write_log_line(http::format_request_log(r, fmt, verbose, Clock::now()));
+    });
+  }
+  if (opt.verbose) {
+    svr.set_connection_logger([fmt = opt.log_format](const std::string& client, const std::string& what) {
+      http::write_log_line(http::format_connection_log(client, what, fmt));
+    });
+  }
+}
+
 void Api::Impl::routes() {
-  svr.new_task_queue = [n = opt.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
-  svr.set_payload_max_length(opt.max_body);
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     ++http_requests;
+    if (req.method == "OPTIONS") return preflight(req, res);
+    if (draining.load() && req.path != "/health" && req.path != "/metrics") {
+      send_error(res, ApiError{503, "the server is shutting down", "server_error", "", "shutting_down"});
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (opt.api_keys.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
@@ -339,6 +419,13 @@ void Api::Impl::routes() {
     send_error(res, ApiError{401, key.empty() ? "No API key provided (Authorization: Bearer KEY)" : "Incorrect API key provided",
                              "invalid_request_error", "", "invalid_api_key"});
     return httplib::Server::HandlerResponse::Handled;
+  });
+  // Responses to an allowed origin carry CORS headers (errors included, so a page can read them).
+  svr.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const std::string origin = req.get_header_value("Origin");
+    if (!cors_allowed(origin) || res.has_header("Access-Control-Allow-Origin")) return;
+    res.set_header("Access-Control-Allow-Origin", origin);
+    res.set_header("Vary", "Origin");
   });
   svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
@@ -350,6 +437,7 @@ void Api::Impl::routes() {
     return httplib::Server::HandlerResponse::Handled;
   }));
   svr.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    if (draining.load()) res.status = 503;  // load balancers stop sending here
     send_json(res, {{"status", draining.load() ? "draining" : "ok"}});
   });
   svr.Get("/v1/models", guarded([this](const httplib::Request&, httplib::Response& res) {
@@ -406,6 +494,13 @@ void Api::Impl::routes() {
     metric("helix_queue_length", "gauge", "sequences waiting for a slot", m.queued);
     metric("helix_running", "gauge", "sequences being generated", m.running);
     metric("helix_slots", "gauge", "sequences computed together at most", eng.options().n_parallel);
+    const http::HttpServer::Stats cs = svr.stats();
+    metric("helix_http_connections_open", "gauge", "client connections open", cs.open);
+    metric("helix_http_connections_accepted_total", "counter", "client connections accepted", cs.accepted);
+    metric("helix_http_connections_refused_total", "counter", "connections refused with 503 at the connection caps", cs.refused);
+    metric("helix_http_connections_evicted_total", "counter", "waiting connections closed to make room at the caps", cs.evicted);
+    metric("helix_http_request_timeouts_total", "counter", "requests that did not arrive within --request-timeout (408)", cs.timed_out);
+    metric("helix_http_requests_malformed_total", "counter", "requests refused before routing (400, 413, 414, 431, 501)", cs.rejected);
     auto histogram = [&](const char* name, const char* help, const Histogram& h) {
       out += cat("# HELP ", name, " ", help, "\n# TYPE ", name, " histogram\n");
       int64_t below = 0;
@@ -424,24 +519,33 @@ void Api::Impl::routes() {
   });
 }
 
-Api::Api(Engine& engine, ApiOptions opt) : impl_(std::make_unique<Impl>(engine, std::move(opt))) { impl_->routes(); }
+Api::Api(Engine& engine, ApiOptions opt) : impl_(std::make_unique<Impl>(engine, std::move(opt))) {
+  impl_->routes();
+  impl_->logging();
+}
 Api::~Api() = default;
 
+int Api::bind() {
+  if (impl_->bound_port < 0) impl_->bound_port = impl_->svr.bind_listener(impl_->opt.host, impl_->opt.port);
+  return impl_->bound_port;
+}
+
 void Api::run() {
-  auto& s = impl_->svr;
-  HELIX_CHECK(s.bind_to_port(impl_->opt.host, impl_->opt.port), "cannot listen on ", impl_->opt.host, ":",
-              impl_->opt.port, " (address in use or not permitted)");
-  std::fprintf(stderr, "helix serve: listening on http://%s:%d (model '%s')\n", impl_->opt.host.c_str(),
-               impl_->opt.port, impl_->opt.model_id.c_str());
-  s.listen_after_bind();
+  const int port = bind();
+  const std::string& host = impl_->opt.host;
+  const bool v6 = host.find(':') != std::string::npos;
+  std::fprintf(stderr, "helix serve: listening on http://%s%s%s:%d (model '%s')\n", v6 ? "[" : "", host.c_str(),
+               v6 ? "]" : "", port, impl_->opt.model_id.c_str());
+  impl_->svr.serve();
 }
 
 void Api::drain_and_stop() {
   impl_->draining.store(true);
+  impl_->svr.begin_drain();
   while (impl_->inflight.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  impl_->svr.stop();
+  impl_->svr.stop_serving();
 }
 
-int Api::port() const { return impl_->opt.port; }
+int Api::port() const { return impl_->bound_port >= 0 ? impl_->bound_port : impl_->opt.port; }
 
 }  // namespace helix::server

@@ -1,20 +1,27 @@
-// HTTP API: OpenAI-compatible routes over the Engine, served with cpp-httplib.
-//   GET  /health                 {"status":"ok"} (no key needed)
-//   GET  /v1/models              the one loaded model
+// HTTP API: OpenAI-compatible routes over the Engine: cpp-httplib's routing behind the
+// event-driven front end of http_server.h (connection caps, request deadlines).
+//   GET  /health                 {"status":"ok"} (no key needed); 503 {"status":"draining"} when stopping
+//   GET  /v1/models              the loaded model(s): context length, quantization, parameters, size
 //   POST /v1/chat/completions    chat through the model's own template; stream (SSE) or not
 //   POST /v1/completions         raw prompt completion; stream (SSE) or not
 //   POST /v1/embeddings          sentence embeddings (when an embedding model is loaded)
 //   POST /tokenize, /detokenize  {"content"} <-> {"tokens"}
 //   GET  /metrics                Prometheus text
-// Errors have OpenAI's shape {"error":{"message","type","param","code"}}.
+//   OPTIONS *                    CORS preflight for the --cors origins (no key needed)
+// Errors have OpenAI's shape {"error":{"message","type","param","code"}}. A generation request
+// naming any model is answered by the one model served (as llama-server does).
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "server/engine.h"
+#include "server/http_log.h"
+#include "server/http_model_card.h"
+#include "server/http_server.h"
 
 namespace helix::model {
 class BertEncoder;
@@ -30,7 +37,13 @@ struct ApiOptions {
   std::set<std::string> api_keys;  // empty: no authentication
   size_t max_body = 8u << 20;    // bytes
   double timeout_s = 600;        // per request
-  int http_threads = 32;
+  int http_threads = 32;         // at least; more when --parallel plus --queue needs them
+  http::ServerLimits limits;     // connection caps and deadlines (its body limit is max_body)
+  std::vector<std::string> cors_origins;  // "*" allows any origin
+  http::LogFormat log_format = http::LogFormat::Text;
+  bool verbose = false;          // also log /health and /metrics, connection events, user agents
+  bool log_requests = true;
+  http::ModelFacts model;        // what /v1/models reports about the served model
   // Optional embedding model for /v1/embeddings, listed by /v1/models as embed_model_id.
   std::shared_ptr<model::BertEncoder> embedder;
   std::string embed_model_id;
@@ -40,9 +53,12 @@ class Api {
  public:
   Api(Engine& engine, ApiOptions opt);
   ~Api();
-  // Binds and serves until stop(); throws when the address cannot be bound.
+  // Binds (port 0: a free one); throws a clear helix::Error when the address is in use.
+  // Returns the port bound.
+  int bind();
+  // Serves until drain_and_stop() (binds first if bind() was not called).
   void run();
-  // Refuses new generation requests (503), waits for in-flight ones, then stops the listener.
+  // Answers new requests with 503 at once, waits for in-flight generation, then stops.
   void drain_and_stop();
   int port() const;
 

@@ -5,6 +5,7 @@ import pathlib
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -60,14 +61,18 @@ def free_port():
 
 def start_server(helix_bin, model, *extra):
     """Starts `helix serve` on a free loopback port (context 1024); returns (process, port) once
-    /health answers."""
+    /health answers. Its stderr (one log line per request) goes to a file, never a pipe that
+    nobody reads: server_log(proc) returns what it wrote so far."""
     port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="helix-serve-", suffix=".log", delete=False)
     proc = subprocess.Popen([helix_bin, "serve", "-m", model, "--port", str(port), "-c", "1024", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
+    log.close()
+    proc.log_path = log.name
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"helix serve exited: {proc.stderr.read().decode(errors='replace')}")
+            raise AssertionError(f"helix serve exited: {server_log(proc)}")
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             c.request("GET", "/health")
@@ -77,6 +82,12 @@ def start_server(helix_bin, model, *extra):
             time.sleep(0.2)
     proc.kill()
     raise AssertionError("helix serve did not come up")
+
+
+def server_log(proc):
+    """What a server started by start_server() has written to stderr so far."""
+    with open(proc.log_path, errors="replace") as f:
+        return f.read()
 
 
 def stop_server(proc):
