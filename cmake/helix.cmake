@@ -15,8 +15,8 @@ if(HELIX_FUZZ)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
-# CUDA: compiled whenever the toolkit is present, so CUDA code stays buildable in CI even on
-# machines that have no GPU to run it.
+# CUDA (HELIX_CUDA=AUTO or ON): the kernels under src/kernels/cuda compile into helix_cuda, which
+# nothing links or calls yet; default OFF (CMakeLists.txt).
 set(HELIX_CUDA_ENABLED OFF)
 if(NOT HELIX_CUDA STREQUAL "OFF" AND NOT HELIX_SANITIZE AND NOT HELIX_FUZZ)
   include(CheckLanguage)

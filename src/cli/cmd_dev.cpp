@@ -1,6 +1,7 @@
 // Developer subcommands used by the reference tests:
-//   helix tiny-model ARCH OUT.gguf [--type T] [--seed N] [--tied] [--layers N]
+//   helix tiny-model ARCH OUT.gguf [--type T] [--seed N] [--tied] [--layers N] [--rope-freqs]
 //                    [--embd N --ff N --heads N --kv-heads N --head-dim N --vocab N --swa N]
+//                    [--kv KEY=TYPE:VALUE]... [--extra-tensor NAME]... [--drop-tensor NAME]...
 //   helix logits -m MODEL --tokens "1,2,3;4,5" [--chunk N] [--ctx N] --out FILE.f32
 // `logits` runs each ';'-separated sequence (all in the same batches, as separate sequences),
 // prefilling `--chunk` tokens per step (default: all at once; 1 = token by token), and writes
@@ -47,6 +48,14 @@ int cmd_tiny_model(int argc, char** argv) {
       dst = v;
     } else if (a == "--tied") {
       s.tied_output = true;
+    } else if (a == "--rope-freqs") {
+      s.rope_freqs = true;
+    } else if (a == "--kv") {
+      s.extra_kv.push_back(next());
+    } else if (a == "--extra-tensor") {
+      s.extra_tensors.push_back(next());
+    } else if (a == "--drop-tensor") {
+      s.drop_tensors.push_back(next());
     } else {
       throw Error(cat("unknown option ", a));
     }

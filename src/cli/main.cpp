@@ -31,6 +31,7 @@ constexpr Command kCommands[] = {
     {"bench", helix::cli::cmd_bench, "measure load, prefill and decode speed (JSON; see bench/compare_llama_cpp.py)"},
     {"tiny-model", helix::cli::cmd_tiny_model, "(for tests) write a tiny random model of an architecture"},
     {"logits", helix::cli::cmd_logits, "(for tests) write a model's logits for token sequences as raw f32"},
+    {"sample", helix::cli::cmd_sample, "(for tests) run the sampling chain on logits given as JSON on stdin"},
     {"quantize", helix::cli::cmd_quantize, "convert a GGUF model's weights to another type (Q4_K_M, Q8_0, F16, ...)"},
     {"dequant", helix::cli::cmd_dequant, "(for tests) write a GGUF file's tensors as raw f32"},
     {"tokenize", helix::cli::cmd_tokenize, "tokenize text with a model's tokenizer (ids and pieces)"},

@@ -1,4 +1,4 @@
-// Scalar reference row kernels, the tensor-level wrappers (shape checks, rows, threads), rope and
+// Scalar reference row kernels, the tensor-level wrappers (shape checks, rows, threads) and
 // get_rows. The AVX2 row kernels live in ops_avx2.cpp.
 #include "kernels/ops.h"
 
@@ -6,7 +6,6 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <vector>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -184,42 +183,6 @@ void gelu(const Tensor& x, Tensor& y) { unary(x, y, "gelu", row_ops().gelu); }
 void silu(const Tensor& x, Tensor& y) { unary(x, y, "silu", row_ops().silu); }
 void add(const Tensor& a, const Tensor& b, Tensor& y) { binary(a, b, y, "add", row_ops().add); }
 void mul(const Tensor& a, const Tensor& b, Tensor& y) { binary(a, b, y, "mul", row_ops().mul); }
-
-void rope(Tensor& x, const Tensor& pos, const RopeParams& p) {
-  check_f32_rows(x, "rope", "x");
-  HELIX_CHECK(pos.dtype() == DType::I32 && pos.is_contiguous() && pos.numel() == x.ne(2),
-              "rope: pos must be I32 with one position per token (", x.ne(2), "), got ",
-              pos.shape_str());
-  const int64_t head_dim = x.ne(0), n_head = x.ne(1), n_tok = x.ne(2);
-  const int n_dims = p.n_dims == 0 ? static_cast<int>(head_dim) : p.n_dims;
-  HELIX_CHECK(n_dims > 0 && n_dims % 2 == 0 && n_dims <= head_dim,
-              "rope: n_dims must be even and at most head_dim ", head_dim, ", got ", n_dims);
-  const int half = n_dims / 2;
-  std::vector<float> inv_freq(static_cast<size_t>(half));
-  for (int i = 0; i < half; ++i)
-    inv_freq[i] = static_cast<float>(
-        1.0 / std::pow(static_cast<double>(p.freq_base), 2.0 * i / static_cast<double>(n_dims)));
-  const int32_t* ps = pos.data_as<int32_t>();
-  for_rows(n_tok, head_dim * n_head, [&](int64_t t) {
-    std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
-    const float fp = static_cast<float>(ps[t]) * p.freq_scale;
-    for (int i = 0; i < half; ++i) {
-      const float theta = fp * inv_freq[i];
-      cs[i] = std::cos(theta);
-      sn[i] = std::sin(theta);
-    }
-    for (int64_t h = 0; h < n_head; ++h) {
-      float* v = reinterpret_cast<float*>(x.row(h, t));
-      for (int i = 0; i < half; ++i) {
-        float* a = p.mode == RopeMode::Neox ? v + i : v + 2 * i;
-        float* b = p.mode == RopeMode::Neox ? v + i + half : v + 2 * i + 1;
-        const float x0 = *a, x1 = *b;
-        *a = x0 * cs[i] - x1 * sn[i];
-        *b = x0 * sn[i] + x1 * cs[i];
-      }
-    }
-  });
-}
 
 void get_rows(const Tensor& table, const Tensor& ids, Tensor& out) {
   HELIX_CHECK(quant::can_dequantize(table.dtype()), "get_rows: cannot read rows of type ",

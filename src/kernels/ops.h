@@ -1,6 +1,6 @@
 // Row and elementwise ops for the model runtime: rmsnorm, layernorm, softmax, gelu (tanh
-// approximation), silu, add, mul, rope (normal and neox) and get_rows (embedding lookup that
-// dequantizes rows of any weight type).
+// approximation), silu, add, mul and get_rows (embedding lookup that dequantizes rows of any
+// weight type). RoPE lives with the decoder's attention (model/decoder_attention.cpp).
 //
 // Two levels:
 //   - RowOps: kernels over one contiguous row of n floats, a scalar reference table and an AVX2
@@ -47,22 +47,6 @@ void silu(const Tensor& x, Tensor& y);
 // y = a + b and y = a * b; b has a's shape or a single row broadcast over a's rows.
 void add(const Tensor& a, const Tensor& b, Tensor& y);
 void mul(const Tensor& a, const Tensor& b, Tensor& y);
-
-enum class RopeMode {
-  Normal,  // rotates pairs (x[2i], x[2i+1])  (llama, gpt-j)
-  Neox,    // rotates pairs (x[i], x[i + n_dims/2])  (gpt-neox, qwen2, gemma)
-};
-
-struct RopeParams {
-  int n_dims = 0;  // rotated dims per head (<= head_dim; the rest pass through); 0 = head_dim
-  float freq_base = 10000.0f;
-  float freq_scale = 1.0f;  // linear position scaling: theta = pos * freq_scale * base^(-2i/n_dims)
-  RopeMode mode = RopeMode::Normal;
-};
-
-// In place on x = [head_dim, n_head, n_tok] (strided rows allowed) at positions pos[n_tok]
-// (I32, one per token). Angles follow Hugging Face: inv_freq in f32, theta = pos * inv_freq in f32.
-void rope(Tensor& x, const Tensor& pos, const RopeParams& p);
 
 // out[:, i] = dequantized row ids[i] of table ([n_embd, n_rows], any type quant::dequantize_row
 // takes); ids is I32 [n]; out is F32 [n_embd, n]. Throws on an id out of range.

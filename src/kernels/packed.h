@@ -34,8 +34,8 @@ struct PackedKernels {
   // column c's result does not depend on nc (a token gives the same result in any batch).
   void (*dot)(const uint8_t* group, int64_t n, const uint8_t* act, size_t a_stride, int nc,
               float* y, size_t y_stride);
-  // Expands a group into a GEMM panel (kernels/gemm.h) of the same type; null if the type's GEMM
-  // reads the packed group itself (then gemm_run is set).
+  // Expands a group into a GEMM panel (kernels/gemm.h) of the same type; null if the type has no
+  // GEMM (prefill then runs `dot` over tiles of tokens).
   void (*to_panel)(const uint8_t* group, int64_t n, uint8_t* panel);
   // Dequantizes row r (< 8) of a group into out[n] (as quant::dequantize_row on the original).
   void (*get_row)(const uint8_t* group, int64_t n, int r, float* out);

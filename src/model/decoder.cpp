@@ -51,6 +51,7 @@ Decoder::Decoder(std::shared_ptr<const gguf::GGUFFile> f, HParams hp) : Model(st
 Tensor Decoder::optional(const std::string& name, std::initializer_list<int64_t> ne) const {
   const gguf::TensorInfo* info = file_->find_tensor(name);
   if (!info) return Tensor();
+  loaded_.push_back(name);
   int i = 0;
   for (int64_t want : ne) {
     HELIX_CHECK(info->ne[static_cast<size_t>(i)] == want, "tensor '", name, "' in '", file_->path(),
@@ -112,6 +113,7 @@ void Decoder::load_standard(const LoadOptions& o) {
       L.post_ffn_norm = weight(p + "post_ffw_norm.weight", {E});
     }
   }
+  check_no_unused_tensors(*file_, loaded_);
   pack_weights();
 }
 

@@ -84,6 +84,7 @@ class Decoder : public Model {
     std::vector<float> cs;
   };
   mutable std::vector<RopeCache> rope_cache_;
+  mutable std::vector<std::string> loaded_;  // names optional() found, for check_no_unused_tensors
   std::vector<std::shared_ptr<const kernels::PackedWeight>> packed_;
   int64_t forward_id_ = 0;
   void ensure_arena(int64_t n_tokens, int64_t n_logits);

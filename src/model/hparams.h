@@ -12,6 +12,25 @@ namespace helix::model {
 
 enum class RopeStyle { Norm, Neox };  // adjacent pairs (llama) or halves (neox, qwen2, gemma)
 
+// RoPE context extension, from "<arch>.rope.scaling.*" (the semantics llama.cpp gives the keys).
+// Pair i of a token at position p turns by theta = p * base^(-2i/n_rot) / freq_factors[i]; then
+//   linear: theta *= scale (scale = 1 / factor);
+//   yarn:   theta = mix * theta + (1 - mix) * scale * theta, where mix ramps from 1 (fast-turning
+//           pairs, kept) to 0 (slow pairs, interpolated) between the correction dims that
+//           beta_fast and beta_slow give for orig_ctx; cos and sin are multiplied by mscale.
+struct RopeScaling {
+  enum class Type { None, Linear, Yarn } type = Type::Linear;
+  int64_t orig_ctx = 0;       // rope.scaling.original_context_length (default: context_length)
+  float ext_factor = 0;       // yarn_ext_factor: weight of the ramp (1 for yarn unless given)
+  float attn_factor = 1;      // magnitude multiplier of cos/sin before the yarn correction
+  float beta_fast = 32, beta_slow = 1;
+  // The YaRN magnitude for a layer whose position scale is `scale`: 1 + 0.1 ln(1/scale) when
+  // the ramp is on, times attn_factor.
+  float mscale(float scale) const;
+  // Correction dims [lo, hi] of the ramp for a rope base.
+  void corr_dims(int64_t n_rot, float base, float dims[2]) const;
+};
+
 struct HParams {
   std::string arch;
   int64_t n_vocab = 0;
@@ -27,6 +46,9 @@ struct HParams {
   float rope_base = 10000.0f;
   float rope_scale = 1.0f;  // position multiplier (1 / linear scaling factor)
   RopeStyle rope_style = RopeStyle::Norm;
+  RopeScaling rope_scaling;
+  // rope_freqs.weight (Llama 3.1+): per-pair divisors of the RoPE frequency; empty: none.
+  std::vector<float> rope_freq_factors;
   float attn_scale = 0;  // multiplier of q.k; 0 means 1/sqrt(head_dim)
   // Sliding-window attention: layer il uses a window when swa_layers[il]; those layers use
   // rope_base_swa. n_swa == 0 means no sliding window.
@@ -40,7 +62,12 @@ struct HParams {
   bool is_swa(int64_t il) const { return n_swa > 0 && swa_layers[static_cast<size_t>(il)]; }
 };
 
-// Reads the keys every decoder shares; architecture files adjust what is specific to them.
+// Reads the keys every decoder shares (and rope_freqs.weight); architecture files adjust what is
+// specific to them.
 HParams read_decoder_hparams(const gguf::GGUFFile& f);
+
+// Refuses a file with a tensor the architecture does not use (a variant Helix does not run, whose
+// output would silently be wrong): `used` holds the names the loader took.
+void check_no_unused_tensors(const gguf::GGUFFile& f, const std::vector<std::string>& used);
 
 }  // namespace helix::model

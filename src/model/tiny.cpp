@@ -1,5 +1,7 @@
 #include "model/tiny.h"
 
+#include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -9,6 +11,21 @@
 #include "quant/quant.h"
 
 namespace helix::model {
+namespace {
+
+// "KEY=TYPE:VALUE" -> (KEY, Value).
+std::pair<std::string, gguf::Value> parse_kv(const std::string& spec) {
+  const size_t eq = spec.find('='), colon = spec.find(':', eq == std::string::npos ? 0 : eq);
+  HELIX_CHECK(eq != std::string::npos && colon != std::string::npos, "metadata '", spec,
+              "' should look like KEY=TYPE:VALUE (TYPE str, f32 or u32)");
+  const std::string k = spec.substr(0, eq), type = spec.substr(eq + 1, colon - eq - 1), v = spec.substr(colon + 1);
+  if (type == "str") return {k, gguf::Value::string(v)};
+  if (type == "f32") return {k, gguf::Value::f32(std::stof(v))};
+  if (type == "u32") return {k, gguf::Value::u32(static_cast<uint32_t>(std::stoul(v)))};
+  throw Error(cat("metadata type '", type, "' in '", spec, "' is not one of str, f32, u32"));
+}
+
+}  // namespace
 
 void write_tiny_model(const TinySpec& s, const std::string& path) {
   const std::string& a = s.arch;
@@ -32,6 +49,10 @@ void write_tiny_model(const TinySpec& s, const std::string& path) {
   w.set(a + ".attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-6f));
   w.set(a + ".rope.freq_base", gguf::Value::f32(gemma ? 1000000.0f : 10000.0f));
   if (gemma) w.set(a + ".attention.sliding_window", gguf::Value::u32(static_cast<uint32_t>(s.n_swa)));
+  for (const std::string& kv : s.extra_kv) {
+    auto [k, v] = parse_kv(kv);
+    w.set(k, std::move(v));
+  }
 
   // A SentencePiece-style vocabulary: <unk> <s> </s>, 256 byte tokens, then words.
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
@@ -61,6 +82,7 @@ void write_tiny_model(const TinySpec& s, const std::string& path) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<std::vector<uint8_t>> blobs;  // kept alive until write()
   auto add = [&](const std::string& name, int64_t ne0, int64_t ne1, float scale, float offset, bool matrix) {
+    if (std::find(s.drop_tensors.begin(), s.drop_tensors.end(), name) != s.drop_tensors.end()) return;
     const DType t = matrix ? s.weight_type : DType::F32;
     std::vector<float> vals(static_cast<size_t>(ne0 * ne1));
     for (auto& v : vals) v = offset + scale * normal(rng);
@@ -73,6 +95,16 @@ void write_tiny_model(const TinySpec& s, const std::string& path) {
   const auto inv = [](int64_t n) { return 1.0f / std::sqrt(static_cast<float>(n)); };
   add("token_embd.weight", E, V, gemma ? 0.05f : 1.0f, 0.0f, true);
   add("output_norm.weight", E, 1, 0.1f, 1.0f, false);
+  if (s.rope_freqs) {  // like Llama 3.1's: 1 for the fast-turning pairs, rising to 8 for the slow
+    const int64_t half = s.head_dim / 2;
+    std::vector<float> ff(static_cast<size_t>(half));
+    for (int64_t i = 0; i < half; ++i) ff[static_cast<size_t>(i)] = 1.0f + 7.0f * std::pow(static_cast<float>(i) / static_cast<float>(half - 1), 2.0f);
+    std::vector<uint8_t> bytes(ff.size() * 4);
+    std::memcpy(bytes.data(), ff.data(), bytes.size());
+    blobs.push_back(std::move(bytes));
+    w.add_tensor("rope_freqs.weight", DType::F32, Shape{half, 1, 1, 1}, 1, blobs.back().data());
+  }
+  for (const std::string& name : s.extra_tensors) add(name, E, 1, 0.1f, 0.0f, false);
   if (!s.tied_output) add("output.weight", E, V, inv(E), 0.0f, true);
   for (int64_t il = 0; il < n_layer; ++il) {
     const std::string p = "blk." + std::to_string(il) + ".";

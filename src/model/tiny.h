@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 
@@ -20,6 +21,10 @@ struct TinySpec {
   int64_t n_vocab = 320;
   int64_t n_swa = 8;  // gemma3's sliding window, small enough for tests to cross it
   bool tied_output = false;
+  bool rope_freqs = false;  // rope_freqs.weight: frequency factors from 1 (fast pairs) to 8 (slow)
+  // Variants for tests: extra metadata "KEY=TYPE:VALUE" (TYPE str, f32 or u32; replaces a key the
+  // writer sets), extra 1-D F32 tensors of n_embd values, and tensors left out.
+  std::vector<std::string> extra_kv, extra_tensors, drop_tensors;
 };
 
 void write_tiny_model(const TinySpec& spec, const std::string& path);

@@ -1,6 +1,6 @@
-// Row and elementwise ops: the AVX2 row kernels against the scalar ones, the scalar ones against
-// formulas evaluated in double, rope against the rotation written out, get_rows against the
-// reference dequantizer, and the tensor wrappers' broadcasting and checks.
+// Row and elementwise ops: the AVX2 row kernels against the scalar ones, the scalar ones and the
+// tensor functions (the fastest kernels) against formulas evaluated in double, get_rows against
+// the reference dequantizer, and the tensor wrappers' broadcasting and checks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -185,53 +185,70 @@ TEST(TensorOps, NormsAndActivationsUseRowOps) {
     for (int i = 0; i < 640; ++i) s += y2.data_as<float>()[r * 640 + i];
     EXPECT_NEAR(s, 1.0, 1e-5);
   }
-  gelu(x, y);
-  silu(x, y2);
-  layernorm(x, Tensor(), Tensor(), y, 1e-5f);
   EXPECT_THROW(rmsnorm(x, random_f32({639}, rng), y, 1e-6f), Error);
 }
 
-// rope written out in double: theta_i = pos * scale * base^(-2i/n_dims).
-void rope_expect(std::vector<double>& v, int head_dim, int n_dims, double theta_pos, double base,
-                 RopeMode mode) {
-  (void)head_dim;
-  for (int i = 0; i < n_dims / 2; ++i) {
-    const double th = theta_pos * std::pow(base, -2.0 * i / n_dims);
-    const int a = mode == RopeMode::Neox ? i : 2 * i;
-    const int b = mode == RopeMode::Neox ? i + n_dims / 2 : 2 * i + 1;
-    const double x0 = v[a], x1 = v[b];
-    v[a] = x0 * std::cos(th) - x1 * std::sin(th);
-    v[b] = x0 * std::sin(th) + x1 * std::cos(th);
+// gelu, silu and layernorm through the tensor functions (the fastest kernels this CPU runs, on
+// the pool) against the formulas in double, over inputs from tiny to saturating.
+double gelu_ref(double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); }
+double silu_ref(double v) { return v / (1 + std::exp(-v)); }
+
+TEST(TensorOps, ActivationsMatchDouble) {
+  std::mt19937 rng(11);
+  for (float range : {0.01f, 4.0f, 40.0f}) {
+    const Tensor x = random_f32({1001, 9}, rng, -range, range);
+    Tensor y = Tensor::empty(DType::F32, {1001, 9});
+    const float* xp = x.data_as<float>();
+    gelu(x, y);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      ASSERT_NEAR(y.data_as<float>()[i], gelu_ref(xp[i]), 2e-6 * std::fabs(gelu_ref(xp[i])) + 1e-6) << "gelu x=" << xp[i];
+    silu(x, y);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      ASSERT_NEAR(y.data_as<float>()[i], silu_ref(xp[i]), 2e-6 * std::fabs(silu_ref(xp[i])) + 1e-6) << "silu x=" << xp[i];
   }
+  // Exact points: gelu(0) = silu(0) = 0, both tend to x for large x and to 0 for very negative x.
+  Tensor x = Tensor::empty(DType::F32, {4}), y = Tensor::empty(DType::F32, {4});
+  const float pts[] = {0.0f, 30.0f, -30.0f, 1.0f};
+  std::memcpy(x.data(), pts, sizeof pts);
+  gelu(x, y);
+  EXPECT_EQ(y.data_as<float>()[0], 0.0f);
+  EXPECT_FLOAT_EQ(y.data_as<float>()[1], 30.0f);
+  EXPECT_NEAR(y.data_as<float>()[2], 0.0f, 1e-6);
+  EXPECT_NEAR(y.data_as<float>()[3], 0.841192, 1e-6);
+  silu(x, y);
+  EXPECT_EQ(y.data_as<float>()[0], 0.0f);
+  EXPECT_FLOAT_EQ(y.data_as<float>()[1], 30.0f);
+  EXPECT_NEAR(y.data_as<float>()[2], -30.0 / (1 + std::exp(30.0)), 1e-9);
+  EXPECT_NEAR(y.data_as<float>()[3], 0.731059, 1e-6);
 }
 
-TEST(TensorOps, RopeRotatesPairs) {
-  std::mt19937 rng(9);
-  const int head_dim = 64, n_head = 3, n_tok = 5;
-  for (RopeMode mode : {RopeMode::Normal, RopeMode::Neox}) {
-    for (int n_dims : {64, 32}) {
-      Tensor x = random_f32({head_dim, n_head, n_tok}, rng);
-      const Tensor x0 = random_f32({head_dim, n_head, n_tok}, rng);
-      std::memcpy(x.data(), x0.data(), x.nbytes());
-      Tensor pos = Tensor::empty(DType::I32, {n_tok});
-      const int32_t ps[] = {0, 1, 7, 100, 4000};
-      std::memcpy(pos.data(), ps, sizeof ps);
-      RopeParams p;
-      p.n_dims = n_dims;
-      p.freq_base = 10000.0f;
-      p.freq_scale = 0.5f;
-      p.mode = mode;
-      rope(x, pos, p);
-      for (int t = 0; t < n_tok; ++t)
-        for (int h = 0; h < n_head; ++h) {
-          const float* in = reinterpret_cast<const float*>(x0.row(h, t));
-          const float* out = reinterpret_cast<const float*>(x.row(h, t));
-          std::vector<double> v(in, in + head_dim);
-          rope_expect(v, head_dim, n_dims, ps[t] * 0.5, 10000.0, mode);
-          // f32 angles: error grows with pos * |theta| * 2^-24.
-          for (int i = 0; i < head_dim; ++i)
-            ASSERT_NEAR(out[i], v[i], 1e-5 + 2e-7 * ps[t]) << "t " << t << " i " << i;
-        }
+TEST(TensorOps, LayernormMatchesDouble) {
+  std::mt19937 rng(12);
+  for (int64_t n : {7, 384, 1001}) {
+    const int64_t rows = 13;
+    const Tensor x = random_f32({n, rows}, rng, -3, 5);  // a mean far from 0
+    const Tensor w = random_f32({n}, rng, 0.5f, 1.5f), b = random_f32({n}, rng, -1, 1);
+    Tensor y = Tensor::empty(DType::F32, {n, rows}), y0 = Tensor::empty(DType::F32, {n, rows});
+    layernorm(x, w, b, y, 1e-5f);
+    layernorm(x, Tensor(), Tensor(), y0, 1e-12f);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x.data_as<float>() + r * n;
+      double mean = 0, var = 0;
+      for (int64_t i = 0; i < n; ++i) mean += xr[i];
+      mean /= static_cast<double>(n);
+      for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+      var /= static_cast<double>(n);
+      double s0 = 0, s1 = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double z = (xr[i] - mean) / std::sqrt(var + 1e-5);
+        const double expect = z * w.data_as<float>()[i] + b.data_as<float>()[i];
+        ASSERT_NEAR(y.data_as<float>()[r * n + i], expect, 1e-5 * std::fabs(expect) + 1e-5) << "n " << n << " row " << r;
+        const double u = y0.data_as<float>()[r * n + i];
+        s0 += u, s1 += u * u;
+      }
+      // Without weight and bias each row has mean 0 and variance 1.
+      EXPECT_NEAR(s0 / static_cast<double>(n), 0.0, 1e-5);
+      EXPECT_NEAR(s1 / static_cast<double>(n), 1.0, 1e-4);
     }
   }
 }

@@ -26,7 +26,18 @@ class RefModel:
         self.n_rot = self._get(f"{a}.rope.dimension_count", self.head_dim)
         self.eps = self._get(f"{a}.attention.layer_norm_rms_epsilon")
         self.rope_base = self._get(f"{a}.rope.freq_base", 10000.0)
-        self.rope_scale = 1.0 / self._get(f"{a}.rope.scaling.factor", 1.0)
+        # RoPE scaling (Hugging Face's rope_scaling, as GGUF carries it): linear or YaRN.
+        self.rope_type = self._get(f"{a}.rope.scaling.type", "linear")
+        factor = self._get(f"{a}.rope.scaling.factor", 1.0) or 1.0
+        self.rope_scale = 1.0 if self.rope_type == "none" else 1.0 / factor
+        yarn = self.rope_type == "yarn"
+        self.yarn_ext = self._get(f"{a}.rope.scaling.yarn_ext_factor", 1.0 if yarn else 0.0)
+        self.yarn_beta_fast = self._get(f"{a}.rope.scaling.yarn_beta_fast", 32.0)
+        self.yarn_beta_slow = self._get(f"{a}.rope.scaling.yarn_beta_slow", 1.0)
+        self.yarn_orig_ctx = self._get(f"{a}.rope.scaling.original_context_length",
+                                       self._get(f"{a}.context_length", 4096))
+        self.rope_attn = self._get(f"{a}.rope.scaling.attn_factor", 1.0)
+        self.yarn_attn = self._get(f"{a}.rope.scaling.yarn_attn_factor", 1.0)
         self.n_swa = self._get(f"{a}.attention.sliding_window", 0)
         self.w = {}
         for t in self.reader.tensors:
@@ -51,12 +62,29 @@ class RefModel:
         """x: [n_tok, n_heads, head_dim]; rotates the first n_rot dims."""
         n_rot = self.n_rot
         half = n_rot // 2
-        inv = base ** (-np.arange(half, dtype=np.float64) * 2.0 / n_rot)
+        i = np.arange(half, dtype=np.float64)
+        inv = base ** (-i * 2.0 / n_rot)
         if freq_factors is not None:
             inv = inv / freq_factors
-        theta = (np.asarray(pos, dtype=np.float64) * scale)[:, None] * inv[None, :]  # [n_tok, half]
-        c = np.cos(theta)[:, None, :]
-        s = np.sin(theta)[:, None, :]
+        mscale = self.yarn_attn * self.rope_attn
+        if self.yarn_ext:
+            # YaRN (Peng et al. 2023; transformers' _compute_yarn_parameters): pairs that turn
+            # more than beta_fast times over the original context keep their frequency, those
+            # that turn fewer than beta_slow times are interpolated, a linear ramp in between;
+            # cos and sin get 0.1 ln(factor) + 1.
+            def corr_dim(rot):
+                return n_rot * math.log(self.yarn_orig_ctx / (rot * 2 * math.pi)) / (2 * math.log(base))
+            lo = max(math.floor(corr_dim(self.yarn_beta_fast)), 0)
+            hi = min(math.ceil(corr_dim(self.yarn_beta_slow)), n_rot - 1)
+            ramp = np.clip((i - lo) / max(hi - lo, 0.001), 0.0, 1.0)
+            extrap = (1.0 - ramp) * self.yarn_ext
+            inv = inv * scale * (1.0 - extrap) + inv * extrap
+            factor = 1.0 / scale
+            mscale = self.rope_attn * (0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0)
+            scale = 1.0
+        theta = np.asarray(pos, dtype=np.float64)[:, None] * scale * inv[None, :]  # [n_tok, half]
+        c = mscale * np.cos(theta)[:, None, :]
+        s = mscale * np.sin(theta)[:, None, :]
         out = x.copy()
         if neox:
             a, b = x[..., :half], x[..., half:n_rot]

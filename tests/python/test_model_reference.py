@@ -121,3 +121,79 @@ def test_against_llama_cpp(helix_bin, tiny_models, tmp_path, arch, wtype):
         e = rel_err(got[i], ref)
         assert e < tol, f"{arch} {wtype} prompt {i}: relative error vs llama.cpp {e:.2e} >= {tol}"
         check_top1(got[i], ref, tol)
+
+
+# RoPE variants of a tiny llama: Llama 3.1's rope_freqs.weight and the rope.scaling.* keys. A small
+# rope base (100) and a short original context make every variant change the logits of these
+# short prompts well beyond the tolerance (checked below, so that a Helix that ignored the tensor
+# or a key would fail). "yarn_keys" sets the keys llama.cpp does not read for llama (ext/attn
+# factor, betas), so it is checked against numpy only.
+_BASE = ["--kv", "llama.rope.freq_base=f32:100"]
+_YARN = _BASE + ["--kv", "llama.rope.scaling.type=str:yarn", "--kv", "llama.rope.scaling.factor=f32:4",
+                 "--kv", "llama.rope.scaling.original_context_length=u32:256"]
+ROPE_VARIANTS = {
+    "freqs": _BASE + ["--rope-freqs"],
+    "linear": _BASE + ["--rope-freqs", "--kv", "llama.rope.scaling.type=str:linear",
+                       "--kv", "llama.rope.scaling.factor=f32:4"],
+    "none": _BASE + ["--kv", "llama.rope.scaling.type=str:none", "--kv", "llama.rope.scaling.factor=f32:4"],
+    "yarn": _YARN + ["--kv", "llama.rope.scaling.yarn_beta_fast=f32:32", "--kv", "llama.rope.scaling.yarn_beta_slow=f32:1"],
+    "yarn_freqs": _YARN + ["--rope-freqs", "--kv", "llama.rope.scaling.attn_factor=f32:0.9"],
+    "yarn_keys": _YARN + ["--kv", "llama.rope.scaling.yarn_beta_fast=f32:8", "--kv", "llama.rope.scaling.yarn_beta_slow=f32:2",
+                          "--kv", "llama.rope.scaling.yarn_ext_factor=f32:0.5"],
+}
+ROPE_PROMPTS = PROMPTS + [[1] + [(17 * i) % 300 + 3 for i in range(60)]]
+
+
+@pytest.fixture(scope="module")
+def rope_models(helix_bin, tmp_path_factory):
+    d = tmp_path_factory.mktemp("rope")
+    models = {}
+    for name, flags in [("plain", _BASE)] + list(ROPE_VARIANTS.items()):
+        p = d / f"llama-{name}.gguf"
+        run_helix(helix_bin, "tiny-model", "llama", p, "--seed", "7", *flags)
+        models[name] = str(p)
+    return models
+
+
+@pytest.mark.parametrize("variant", list(ROPE_VARIANTS))
+def test_rope_variants_against_numpy(helix_bin, rope_models, tmp_path, variant):
+    path, tol = rope_models[variant], TYPES["F32"]
+    ref, plain = RefModel(path), RefModel(rope_models["plain"])
+    prefill = helix_logits(helix_bin, path, ROPE_PROMPTS, tmp_path, tag="prefill")
+    decode = helix_logits(helix_bin, path, ROPE_PROMPTS, tmp_path, chunk=1, tag="decode")
+    for i, p in enumerate(ROPE_PROMPTS):
+        r = ref.forward(p)
+        if i == len(ROPE_PROMPTS) - 1 and variant != "none":  # the variant matters for the long prompt
+            assert rel_err(plain.forward(p), r) > 10 * tol, f"{variant} does not change the logits"
+        for name, got in (("prefill", prefill[i]), ("decode", decode[i])):
+            e = rel_err(got, r)
+            assert e < tol, f"rope {variant} prompt {i} ({name}): relative error {e:.2e} >= {tol}"
+            check_top1(got, r, tol)
+
+
+@pytest.mark.parametrize("variant", [v for v in ROPE_VARIANTS if v != "yarn_keys"])
+def test_rope_variants_against_llama_cpp(helix_bin, rope_models, tmp_path, variant):
+    path, tol = rope_models[variant], 1e-2
+    got = helix_logits(helix_bin, path, ROPE_PROMPTS, tmp_path, tag="lc")
+    for i, p in enumerate(ROPE_PROMPTS):
+        ref = _llama_cpp_logits(path, p)
+        e = rel_err(got[i], ref)
+        assert e < tol, f"rope {variant} prompt {i}: relative error vs llama.cpp {e:.2e} >= {tol}"
+        check_top1(got[i], ref, tol)
+
+
+@pytest.mark.parametrize("flags,expect", [
+    (["--kv", "general.architecture=str:mamba"], ["architecture 'mamba'", "supported: llama, qwen2, gemma3, ernie4_5"]),
+    (["--drop-tensor", "blk.1.ffn_up.weight"], ["lacks the tensor 'blk.1.ffn_up.weight'"]),
+    (["--extra-tensor", "blk.0.attn_sinks.weight"], ["tensor 'blk.0.attn_sinks.weight'", "does not use"]),
+    (["--kv", "llama.rope.scaling.type=str:longrope"], ["RoPE scaling type 'longrope'", "supported: none, linear, yarn"]),
+])
+def test_unsupported_files_are_refused(helix_bin, tmp_path, flags, expect):
+    """A file of an architecture or a tensor set Helix does not run is refused, naming what."""
+    p = tmp_path / "odd.gguf"
+    run_helix(helix_bin, "tiny-model", "llama", p, *flags)
+    r = run_helix(helix_bin, "logits", "-m", p, "--tokens", "1,2,3", "--out", tmp_path / "x.f32", check=False)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode != 0, "helix ran a file it should refuse"
+    for e in expect:
+        assert e in err, f"{e!r} not in: {err}"

@@ -1,5 +1,5 @@
-// CUDA dequantization kernels (the CUDA backend's first ops). Compiled in CI wherever the
-// toolkit is present; executed only on machines with a GPU.
+// CUDA dequantization kernels (the CUDA backend's first ops). Not called or tested yet: compiled
+// only with -DHELIX_CUDA=ON (or AUTO with nvcc present), into a library nothing links.
 #pragma once
 
 #include <cstdint>
