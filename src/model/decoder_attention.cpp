@@ -10,6 +10,7 @@
 #include "kernels/profile.h"
 #include "model/attention.h"
 #include "model/decoder.h"
+#include "model/rope.h"
 #include "model/row_ranges.h"
 
 namespace helix::model {
@@ -50,33 +51,8 @@ const float* Decoder::rope_table(const Batch& batch, float base, float scale) co
   r.forward_id = forward_id_;
   r.base = base;
   r.scale = scale;
-  const int64_t n = batch.size(), half = hp_.n_rot / 2;
-  r.cs.resize(static_cast<size_t>(n * 2 * half));
-  // Per pair: the unscaled frequency (over the file's frequency factors, if any) and the YaRN
-  // ramp's share of it that stays unscaled (0 without YaRN: plain linear scaling).
-  const RopeScaling& rs = hp_.rope_scaling;
-  float corr[2] = {0, 0};
-  if (rs.ext_factor != 0) rs.corr_dims(hp_.n_rot, base, corr);
-  std::vector<double> inv(static_cast<size_t>(half)), keep(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i) {
-    const auto u = static_cast<size_t>(i);
-    inv[u] = std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(hp_.n_rot));
-    if (!hp_.rope_freq_factors.empty()) inv[u] /= hp_.rope_freq_factors[u];
-    const double y = (static_cast<double>(i) - corr[0]) / std::max(0.001, static_cast<double>(corr[1] - corr[0]));
-    keep[u] = rs.ext_factor != 0 ? (1.0 - std::clamp(y, 0.0, 1.0)) * rs.ext_factor : 0.0;
-  }
-  const double mscale = rs.mscale(scale);
-  for (int64_t t = 0; t < n; ++t) {
-    const auto p = static_cast<double>(batch.pos[static_cast<size_t>(t)]);
-    float* c = r.cs.data() + t * 2 * half;
-    for (int64_t i = 0; i < half; ++i) {
-      const auto u = static_cast<size_t>(i);
-      const double extrap = p * inv[u];
-      const double theta = extrap * scale * (1.0 - keep[u]) + extrap * keep[u];
-      c[i] = static_cast<float>(std::cos(theta) * mscale);
-      c[half + i] = static_cast<float>(std::sin(theta) * mscale);
-    }
-  }
+  r.cs.resize(static_cast<size_t>(batch.size() * hp_.n_rot));
+  rope_cos_sin(hp_, base, scale, batch.pos.data(), batch.size(), r.cs.data());
   return r.cs.data();
 }
 
