@@ -110,17 +110,21 @@ np.asarray(llm.scores[:len(toks)], dtype=np.float32).tofile(out)
         os.unlink(out)
 
 
+def check_against_llama_cpp(helix_bin, path, prompts, tmp_path, tol, label):
+    got = helix_logits(helix_bin, path, prompts, tmp_path, tag="lc")
+    for i, p in enumerate(prompts):
+        ref = _llama_cpp_logits(path, p)
+        e = rel_err(got[i], ref)
+        assert e < tol, f"{label} prompt {i}: relative error vs llama.cpp {e:.2e} >= {tol}"
+        check_top1(got[i], ref, tol)
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("wtype", ["F32", "Q8_0", "Q4_K"])
 def test_against_llama_cpp(helix_bin, tiny_models, tmp_path, arch, wtype):
     path = tiny_models[(arch, wtype)]
     tol = max(TYPES[wtype], 1e-2)  # llama.cpp itself uses f16 and 8-bit activations in places
-    got = helix_logits(helix_bin, path, PROMPTS, tmp_path, tag="lc")
-    for i, p in enumerate(PROMPTS):
-        ref = _llama_cpp_logits(path, p)
-        e = rel_err(got[i], ref)
-        assert e < tol, f"{arch} {wtype} prompt {i}: relative error vs llama.cpp {e:.2e} >= {tol}"
-        check_top1(got[i], ref, tol)
+    check_against_llama_cpp(helix_bin, path, PROMPTS, tmp_path, tol, f"{arch} {wtype}")
 
 
 # RoPE variants of a tiny llama: Llama 3.1's rope_freqs.weight and the rope.scaling.* keys. A small
@@ -174,12 +178,7 @@ def test_rope_variants_against_numpy(helix_bin, rope_models, tmp_path, variant):
 @pytest.mark.parametrize("variant", [v for v in ROPE_VARIANTS if v != "yarn_keys"])
 def test_rope_variants_against_llama_cpp(helix_bin, rope_models, tmp_path, variant):
     path, tol = rope_models[variant], 1e-2
-    got = helix_logits(helix_bin, path, ROPE_PROMPTS, tmp_path, tag="lc")
-    for i, p in enumerate(ROPE_PROMPTS):
-        ref = _llama_cpp_logits(path, p)
-        e = rel_err(got[i], ref)
-        assert e < tol, f"rope {variant} prompt {i}: relative error vs llama.cpp {e:.2e} >= {tol}"
-        check_top1(got[i], ref, tol)
+    check_against_llama_cpp(helix_bin, path, ROPE_PROMPTS, tmp_path, tol, f"rope {variant}")
 
 
 @pytest.mark.parametrize("flags,expect", [

@@ -83,20 +83,6 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_chain_matches_reference(helix_bin, case):
-    params, history = CASES[case]
-    logits = logits_row(list(CASES).index(case))
-    cands, _ = helix_sample(helix_bin, logits, params, history)
-    ref = reference(logits, params, history)
-    assert [c[0] for c in cands] == [r[0] for r in ref], f"{case}: the kept tokens differ"
-    got = np.array([c[1] for c in cands])
-    want = np.array([r[1] for r in ref])
-    assert np.max(np.abs(got - want)) < 2e-6, f"{case}: probabilities differ by {np.max(np.abs(got - want)):.2e}"
-    if case == "logit_bias":
-        assert 103 not in [c[0] for c in cands] and cands[0][0] == 3  # the top token banned, token 3 lifted to the top
-
-
 def llama_cpp_chain(logits, params, history=()):
     """[(id, p)] after llama.cpp's samplers in the chain's order (logit bias, penalties, top-k,
     top-p, min-p, temperature), probabilities by softmax over what they keep."""
@@ -132,14 +118,17 @@ def llama_cpp_chain(logits, params, history=()):
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_chain_matches_llama_cpp(helix_bin, case):
+@pytest.mark.parametrize("ref_name,ref_fn,tol", [("numpy", reference, 2e-6), ("llama.cpp", llama_cpp_chain, 1e-5)])
+def test_chain_matches_reference(helix_bin, case, ref_name, ref_fn, tol):
     params, history = CASES[case]
     logits = logits_row(list(CASES).index(case))
     cands, _ = helix_sample(helix_bin, logits, params, history)
-    ref = llama_cpp_chain(logits, params, history)
-    assert [c[0] for c in cands] == [r[0] for r in ref], f"{case}: the kept tokens differ from llama.cpp's"
+    ref = ref_fn(logits, params, history)
+    assert [c[0] for c in cands] == [r[0] for r in ref], f"{case}: the kept tokens differ from {ref_name}'s"
     err = np.max(np.abs(np.array([c[1] for c in cands]) - np.array([r[1] for r in ref])))
-    assert err < 1e-5, f"{case}: probabilities differ from llama.cpp's by {err:.2e}"
+    assert err < tol, f"{case}: probabilities differ from {ref_name}'s by {err:.2e}"
+    if case == "logit_bias":
+        assert 103 not in [c[0] for c in cands] and cands[0][0] == 3  # the top token banned, token 3 lifted to the top
 
 
 def chi2_stat(tokens, dist):
