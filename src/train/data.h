@@ -139,12 +139,14 @@ class MixStream {
  public:
   MixStream(std::vector<const std::vector<Sample>*> sets, std::vector<double> ratios, uint64_t seed);
   const Sample& next();
+  const Sample& peek() const;  // what next() would return, without drawing it
   int64_t position() const { return drawn_; }  // samples drawn so far
   void seek(int64_t n);                         // the state after n draws from the start (resume)
   int64_t epochs_of(size_t set) const { return epoch_[set]; }
 
  private:
   void reshuffle(size_t s);
+  size_t pick() const;  // the set the next draw comes from
   std::vector<const std::vector<Sample>*> sets_;
   std::vector<double> ratios_;
   uint64_t seed_;
@@ -152,6 +154,13 @@ class MixStream {
   std::vector<int64_t> taken_, epoch_, cursor_;
   std::vector<std::vector<uint32_t>> order_;
 };
+
+// Fills up to `rows` rows of seq_len positions with samples drawn from `mix`, first-fit: a sample
+// goes into the first row with room, else starts a new row while fewer than `rows` exist; the first
+// sample that fits nowhere stays in the mix for the next call (so mix.position() after a call is
+// where to resume). Returns each row's samples in order, for the trainer's batch builder or
+// pack_samples. Throws for a sample longer than seq_len.
+std::vector<std::vector<const Sample*>> draw_rows(MixStream& mix, int64_t rows, int64_t seq_len);
 
 // A seeded permutation of 0..n-1 (SplitMix64 + Fisher-Yates; the same on every platform).
 std::vector<uint32_t> seeded_permutation(size_t n, uint64_t seed);

@@ -100,7 +100,7 @@ void MixStream::seek(int64_t n) {
   for (int64_t i = 0; i < n; ++i) next();
 }
 
-const Sample& MixStream::next() {
+size_t MixStream::pick() const {
   // The set whose share of the draws so far lags its ratio the most (deficit rounding).
   size_t best = 0;
   double best_gap = -1e300;
@@ -111,6 +111,11 @@ const Sample& MixStream::next() {
       best = s;
     }
   }
+  return best;
+}
+
+const Sample& MixStream::next() {
+  const size_t best = pick();
   if (cursor_[best] == static_cast<int64_t>(order_[best].size())) {
     ++epoch_[best];
     reshuffle(best);
@@ -118,6 +123,33 @@ const Sample& MixStream::next() {
   const Sample& out = (*sets_[best])[order_[best][cursor_[best]++]];
   ++taken_[best];
   ++drawn_;
+  return out;
+}
+
+const Sample& MixStream::peek() const {
+  MixStream copy = *this;
+  return copy.next();  // the sets are shared, so the reference stays valid
+}
+
+std::vector<std::vector<const Sample*>> draw_rows(MixStream& mix, int64_t rows, int64_t seq_len) {
+  HELIX_CHECK(rows > 0 && seq_len > 0, "draw_rows: rows and seq_len must be positive");
+  std::vector<std::vector<const Sample*>> out;
+  std::vector<int64_t> used;
+  for (;;) {
+    const Sample& s = mix.peek();
+    const int64_t n = static_cast<int64_t>(s.tokens.size());
+    HELIX_CHECK(n > 0 && n <= seq_len, s.file, ":", s.line, ": the sample is ", n, " tokens; it must have 1 to seq_len (",
+                seq_len, ") tokens");
+    size_t r = 0;
+    while (r < out.size() && used[r] + n > seq_len) ++r;
+    if (r == out.size()) {
+      if (static_cast<int64_t>(out.size()) == rows) break;
+      out.emplace_back();
+      used.push_back(0);
+    }
+    out[r].push_back(&mix.next());
+    used[r] += n;
+  }
   return out;
 }
 

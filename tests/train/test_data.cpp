@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -269,6 +270,37 @@ TEST(TrainData, MixFollowsRatiosDeterministically) {
   EXPECT_NE(seq3, seq);
   EXPECT_THROW(MixStream({&a}, {0.0}, 1), Error);
   EXPECT_EQ(seeded_permutation(5, 9), seeded_permutation(5, 9));
+}
+
+TEST(TrainData, DrawRowsFillsRowsFromTheMixAndResumes) {
+  std::vector<Sample> a, b;
+  for (int i = 0; i < 9; ++i) a.push_back(make(std::vector<int32_t>(1 + i % 5, i), std::vector<uint8_t>(1 + i % 5, 1)));
+  for (int i = 0; i < 4; ++i) b.push_back(make(std::vector<int32_t>(3, 100 + i), std::vector<uint8_t>(3, 1)));
+  MixStream plain({&a, &b}, {2.0, 1.0}, 5), m({&a, &b}, {2.0, 1.0}, 5);
+  std::vector<int32_t> expect, got;
+  int calls = 0;
+  while (m.position() < 60) {
+    const auto rows = draw_rows(m, 2, 8);
+    ++calls;
+    ASSERT_LE(rows.size(), 2u);
+    for (const auto& row : rows) {
+      size_t used = 0;
+      for (const Sample* s : row) used += s->tokens.size();
+      EXPECT_LE(used, 8u);
+      EXPECT_GT(used, 0u);
+    }
+    for (const auto& row : rows)
+      for (const Sample* s : row) got.push_back(s->tokens[0]);
+  }
+  ASSERT_EQ(static_cast<int64_t>(got.size()), m.position());
+  for (size_t i = 0; i < got.size(); ++i) expect.push_back(plain.next().tokens[0]);
+  std::sort(got.begin(), got.end());
+  std::sort(expect.begin(), expect.end());
+  EXPECT_EQ(got, expect);  // the same draws as the plain stream: none lost or repeated across calls
+  EXPECT_GE(calls, 60 * 3 / 16);
+  std::vector<Sample> big = {make(std::vector<int32_t>(9, 1), std::vector<uint8_t>(9, 1))};
+  MixStream mb({&big}, {1.0}, 1);
+  EXPECT_THROW(draw_rows(mb, 1, 8), Error);
 }
 
 }  // namespace
