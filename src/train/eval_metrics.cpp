@@ -3,7 +3,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <set>
+
+#include "core/error.h"
+#include "train/data.h"
+#include "train/recipe.h"
 
 namespace helix::train {
 
@@ -232,6 +237,31 @@ ojson MetricTotals::report() const {
   }
   r["n"] = n_;
   return r;
+}
+
+ojson evaluate_answers(const EvalSet& set, const SampleRenderer& r, const GenerateFn& generate) {
+  std::ifstream in(set.path, std::ios::binary);
+  HELIX_CHECK(in, "cannot open the eval set ", set.path);
+  MetricTotals totals(set.metrics);
+  std::string line;
+  int64_t lineno = 0, n = 0;
+  while (std::getline(in, line) && (set.max_samples == 0 || n < set.max_samples)) {
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    ojson rec;
+    std::vector<int32_t> prompt;
+    std::string reference;
+    try {
+      rec = ojson::parse(line);
+      prompt = r.prompt_tokens(rec, &reference);
+    } catch (const std::exception& e) {
+      throw Error(cat(set.path, ":", lineno, ": ", e.what()));
+    }
+    const ojson meta = rec.contains("meta") ? rec["meta"] : ojson(nullptr);
+    totals.add(generate(prompt, set.max_new_tokens), reference, meta);
+    ++n;
+  }
+  return totals.report();
 }
 
 }  // namespace helix::train

@@ -14,6 +14,7 @@
 // `loss` (mean loss on the eval set's assistant tokens) is the trainer's, not computed here.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -41,5 +42,18 @@ class MetricTotals {
   std::vector<std::string> metrics_;
   int64_t n_ = 0, fmt_ = 0, exact_ = 0, cite_ = 0, cite_n_ = 0;
 };
+
+class SampleRenderer;
+struct EvalSet;
+
+// Generates an answer for prompt tokens (greedy, at most max_new_tokens, stopping at end of turn)
+// and returns its text without the end-of-turn token: the trainer's or the runtime's generator.
+using GenerateFn = std::function<std::string(const std::vector<int32_t>& prompt, int64_t max_new_tokens)>;
+
+// Scores an eval set's answer metrics (all but `loss`): for the first max_samples records of
+// set.path (0: all), the prompt is the conversation before its last assistant turn and the
+// reference is that turn (rendered by `r`). Returns MetricTotals::report(); an unreadable file or
+// a bad record throws helix::Error naming file and line.
+nlohmann::ordered_json evaluate_answers(const EvalSet& set, const SampleRenderer& r, const GenerateFn& generate);
 
 }  // namespace helix::train

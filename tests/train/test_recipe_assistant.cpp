@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "train/data.h"
@@ -103,6 +104,45 @@ TEST(TrainRecipeAssistant, DataMatchesItsGenerator) {
   for (const auto& f : std::filesystem::directory_iterator(dir))
     EXPECT_EQ(slurp(f.path().string()), slurp(out + "/" + f.path().filename().string())) << f.path();
   std::filesystem::remove_all(out);
+}
+
+// evaluate_answers feeds each record's prompt to the generator and scores what comes back: a
+// generator that answers from a table of references scores 1.0; one that answers "I don't know"
+// scores 0 on exact match and on the citation checks.
+TEST(TrainRecipeAssistant, EvaluateAnswersScoresGeneratedText) {
+  const Recipe r = load_recipe(recipe_path("recipe.toml"));
+  auto tok = test_util::vocab_with("llama-spm", {"<bos>", "<start_of_turn>", "<end_of_turn>"}, "<bos>", false);
+  const SampleRenderer rend(*tok, slurp(r.chat_template));
+  const EvalSet* grounded = nullptr;
+  for (const auto& e : r.evals)
+    if (e.name == "grounded") grounded = &e;
+  ASSERT_NE(grounded, nullptr);
+  std::map<std::vector<int32_t>, std::string> answers;
+  {
+    std::ifstream in(grounded->path);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::string ref;
+      const auto p = rend.prompt_tokens(ojson::parse(line), &ref);
+      answers[p] = ref;
+    }
+  }
+  int64_t calls = 0;
+  const ojson good = evaluate_answers(*grounded, rend, [&](const std::vector<int32_t>& p, int64_t max_new) {
+    ++calls;
+    EXPECT_EQ(max_new, grounded->max_new_tokens);
+    return answers.at(p);
+  });
+  EXPECT_EQ(calls, grounded->max_samples);
+  EXPECT_EQ(good["n"], grounded->max_samples);
+  EXPECT_DOUBLE_EQ(good["exact_match"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(good["citation_correct"].get<double>(), 1.0);
+  const ojson bad = evaluate_answers(*grounded, rend, [](const std::vector<int32_t>&, int64_t) { return std::string("I don't know."); });
+  EXPECT_LT(bad["exact_match"].get<double>(), 0.3);
+  EXPECT_LT(bad["format_valid"].get<double>(), 0.3);
+  EvalSet missing = *grounded;
+  missing.path += ".missing";
+  EXPECT_THROW(evaluate_answers(missing, rend, [](const std::vector<int32_t>&, int64_t) { return std::string(); }), Error);
 }
 
 }  // namespace
