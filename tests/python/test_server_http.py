@@ -176,9 +176,12 @@ class Flood:
                     except (BlockingIOError, OSError):
                         pass
                 next_send = time.time() + self.every
-            live = {e[0]: i for i, e in enumerate(socks) if e is not None}
-            readable, _, _ = select.select(list(live), [], [], 0.2) if live else ([], [], time.sleep(0.2))
-            for s in readable:
+            live = {e[0].fileno(): (i, e[0]) for i, e in enumerate(socks) if e is not None}
+            poller = select.poll()  # any number of descriptors (select() stops at 1024)
+            for fd in live:
+                poller.register(fd, select.POLLIN)
+            for fd, _ in poller.poll(200):
+                i, s = live[fd]
                 try:
                     data = s.recv(4096)
                 except OSError:
@@ -186,7 +189,7 @@ class Flood:
                 if not data:  # closed (or answered and closed) by the server
                     s.close()
                     self.closed_by_server += 1
-                    socks[live[s]] = None
+                    socks[i] = None
         for e in socks:
             if e is not None:
                 e[0].close()
