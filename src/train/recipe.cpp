@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -285,6 +286,35 @@ Recipe parse_recipe(const std::string& text, const std::string& path) {
     }
   }
   return read_recipe(root, lines, path);
+}
+
+MixStream StageData::mix(uint64_t seed) const {
+  std::vector<const std::vector<Sample>*> ptrs;
+  for (const auto& s : sets) ptrs.push_back(&s.samples);
+  return MixStream(std::move(ptrs), weights, seed);
+}
+
+int64_t StageData::steps_for(const Stage& s) const {
+  if (s.steps > 0) return s.steps;
+  const double per_step = static_cast<double>(s.batch * s.grad_accum * s.seq_len);
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(s.epochs * static_cast<double>(n_tokens) / per_step)));
+}
+
+StageData load_stage_data(const Recipe& rec, size_t stage, const SampleRenderer& r) {
+  HELIX_CHECK(stage < rec.stages.size(), "the recipe has no stage ", stage + 1);
+  const Stage& st = rec.stages[stage];
+  LoadOptions o;
+  o.seq_len = st.seq_len;
+  o.on_bad_data = parse_on_bad_data(rec.on_bad_data);
+  StageData d;
+  for (const auto& ds : st.datasets) {
+    d.sets.push_back(load_jsonl(ds.path, ds.type, r, o));
+    HELIX_CHECK(!d.sets.back().samples.empty(), rec.path, ": stage '", st.name, "': dataset '", ds.name, "' (",
+                ds.path, ") has no usable samples");
+    d.weights.push_back(ds.weight);
+    d.n_tokens += d.sets.back().n_tokens;
+  }
+  return d;
 }
 
 Recipe load_recipe(const std::string& path) {

@@ -35,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include "train/data.h"
+
 namespace helix::train {
 
 // The metric names an eval set may list (eval_metrics.h computes them).
@@ -88,5 +90,19 @@ struct Recipe {
 Recipe load_recipe(const std::string& path);
 // The same from text; `path` names the file in messages, resolves relative paths and picks the format.
 Recipe parse_recipe(const std::string& text, const std::string& path);
+
+// One stage's training data, loaded: each dataset rendered with `r`, samples longer than the
+// stage's seq_len and other bad lines handled per the recipe's on_bad_data.
+struct StageData {
+  std::vector<LoadResult> sets;  // in the stage's dataset order
+  std::vector<double> weights;
+  int64_t n_tokens = 0;  // tokens of all samples of all sets
+  // The stage's mix, seeded with recipe seed + stage index; it points into `sets` (keep this alive).
+  MixStream mix(uint64_t seed) const;
+  // Optimizer steps of the stage: s.steps, or for epochs, enough steps of batch * grad_accum rows
+  // of seq_len tokens to see epochs * n_tokens tokens (rounded up; at least 1).
+  int64_t steps_for(const Stage& s) const;
+};
+StageData load_stage_data(const Recipe& rec, size_t stage, const SampleRenderer& r);
 
 }  // namespace helix::train

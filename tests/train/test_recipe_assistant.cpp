@@ -145,5 +145,38 @@ TEST(TrainRecipeAssistant, EvaluateAnswersScoresGeneratedText) {
   EXPECT_THROW(evaluate_answers(missing, rend, [](const std::vector<int32_t>&, int64_t) { return std::string(); }), Error);
 }
 
+TEST(TrainRecipeAssistant, TinyStagesLoadAndMix) {
+  const Recipe r = load_recipe(recipe_path("tiny.toml"));
+  auto tok = test_util::vocab_with("llama-spm", {"<bos>", "<start_of_turn>", "<end_of_turn>"}, "<bos>", false);
+  const SampleRenderer rend(*tok, slurp(r.chat_template));
+  const StageData d = load_stage_data(r, 0, rend);
+  ASSERT_EQ(d.sets.size(), 2u);
+  EXPECT_EQ(d.sets[0].samples.size(), 400u);
+  EXPECT_TRUE(d.sets[0].bad.empty());
+  EXPECT_EQ(d.sets[0].samples[0].type, "math");
+  EXPECT_EQ(d.steps_for(r.stages[0]), 2);
+  Stage by_epochs = r.stages[0];
+  by_epochs.steps = 0;
+  by_epochs.epochs = 1;
+  EXPECT_EQ(d.steps_for(by_epochs), (d.n_tokens + 255) / 256);
+  MixStream m = d.mix(r.seed);
+  const auto rows = draw_rows(m, r.stages[0].batch, r.stages[0].seq_len);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_GE(rows[0].size(), 2u);
+  EXPECT_THROW(load_stage_data(r, 3, rend), Error);
+  // A stage whose seq_len is too short for its samples: every line is bad; with "stop" the first
+  // one stops the load, naming the file and line.
+  Recipe shorter = r;
+  shorter.stages[1].seq_len = 16;
+  try {
+    load_stage_data(shorter, 1, rend);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("grounded.train.jsonl:1: the sample is"), std::string::npos) << e.what();
+  }
+  shorter.on_bad_data = "skip";
+  EXPECT_THROW(load_stage_data(shorter, 1, rend), Error);  // nothing usable left
+}
+
 }  // namespace
 }  // namespace helix::train
