@@ -1,12 +1,15 @@
 // Training recipes: a TOML (toml++) or JSON (nlohmann) file listing the stages of a supervised
 // fine-tuning run. Stage N starts from stage N-1's result (the same adapter keeps training, or the
 // fully tuned weights); a stage's settings not written in it carry over from the stage before
-// (stage 1 from the defaults below), except `name` and `datasets`, which each stage states.
+// (stage 1 from the defaults below), except `name`, `datasets` and `evals`, which each stage
+// states. Keys below are shown several to a line with ";" for brevity; in TOML write one per line.
+// recipes/assistant/recipe.toml is a full example.
 //
 //   name = "assistant"                 # optional; default: the file's stem
 //   model = "default"                  # optional: a GGUF path (relative to the recipe) or "default"
 //   chat_template = "chat.jinja"       # optional: a Jinja file; default: the model's (data.h)
-//   out = "assistant.gguf"             # optional: the final adapter/model; default NAME.gguf
+//   out = "assistant.gguf"             # optional: the final adapter/model (relative to the working
+//                                      # directory, not the recipe); default NAME.gguf
 //   seed = 1
 //   on_bad_data = "stop"               # or "skip"
 //   [[evals]]                          # held-out sets, evaluated before and after each stage
@@ -25,7 +28,8 @@
 //   eval_every = 100                   # steps; 0: only before and after the stage
 //   [[stages.datasets]]
 //   name = "format"; path = "data/format.train.jsonl"; type = "instruction"; weight = 3.0
-//   eval = "data/format.eval.jsonl"    # optional shortcut: adds an [[evals]] entry named like the dataset
+//   eval = "data/format.eval.jsonl"    # optional shortcut: adds an [[evals]] entry named like the
+//   metrics = ["loss", "exact_match"]  # dataset, with these metrics (default ["loss"])
 //
 // Paths are relative to the recipe file. Every error names the file, the key (and for TOML the
 // line), what was wrong and what is allowed; unknown keys are errors (they are usually typos).
