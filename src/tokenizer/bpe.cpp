@@ -20,7 +20,8 @@ struct Symbol {
   int32_t prev;
   int32_t next;
   uint32_t start;
-  uint32_t n;  // 0 once merged into its left neighbour
+  uint32_t end;  // bytes [start, end) of the word (with any dropped bytes inside)
+  uint32_t n;    // bytes it stands for; 0 once merged into its left neighbour
 };
 
 struct Bigram {
@@ -61,10 +62,18 @@ void merge_word(const Vocab& v, std::string_view word, uint32_t base, Work& w,
   std::vector<Bigram>& heap = w.heap;
   sym.clear();
   heap.clear();
-  const auto n = static_cast<int32_t>(word.size());
-  for (int32_t i = 0; i < n; ++i)
-    sym.push_back({v.byte_sid[static_cast<uint8_t>(word[i])], i - 1, i + 1 == n ? -1 : i + 1,
-                   base + static_cast<uint32_t>(i), 1});
+  // A byte that no token spells is dropped before merging, as Hugging Face does (so its
+  // neighbours may merge); llama.cpp keeps it between them and drops it at the end.
+  for (uint32_t i = 0; i < word.size(); ++i) {
+    const auto b = static_cast<uint8_t>(word[i]);
+    if (v.byte_sid[b] >= v.n_vocab() && v.byte_fallback[b][0] < 0 && v.byte_fallback[b][1] < 0)
+      continue;
+    const auto idx = static_cast<int32_t>(sym.size());
+    sym.push_back({v.byte_sid[b], idx - 1, idx + 1, base + i, base + i + 1, 1});
+  }
+  if (sym.empty()) return;
+  sym.back().next = -1;
+  const auto n = static_cast<int32_t>(sym.size());
   auto add = [&](int32_t l, int32_t r) {
     if (l < 0 || r < 0) return;
     const PairMap::Value* m = v.merges.find(pair_key(sym[l].sid, sym[r].sid));
@@ -82,6 +91,7 @@ void merge_word(const Vocab& v, std::string_view word, uint32_t base, Work& w,
     if (l.n == 0 || r.n == 0 || l.n + r.n != bg.size) continue;  // outdated
     l.sid = bg.result;
     l.n += r.n;
+    l.end = r.end;
     r.n = 0;
     l.next = r.next;
     if (r.next >= 0) sym[r.next].prev = bg.left;
@@ -94,8 +104,8 @@ void merge_word(const Vocab& v, std::string_view word, uint32_t base, Work& w,
       out.push_back(s.sid);
       continue;
     }
-    for (uint32_t k = 0; k < s.n; ++k)
-      for (const int32_t t : v.byte_fallback[static_cast<uint8_t>(word[s.start - base + k])])
+    for (uint32_t k = s.start; k < s.end; ++k)
+      for (const int32_t t : v.byte_fallback[static_cast<uint8_t>(word[k - base])])
         if (t >= 0) out.push_back(t);
   }
 }
@@ -156,7 +166,7 @@ void encode_bpe(const Vocab& v, std::string_view text, std::vector<int32_t>& out
   thread_local Work w;
   const std::string_view clean = sanitize_utf8(text, w.clean);
   w.words.clear();
-  pretokenize(v.pre, clean, w.words);
+  pretokenize(*v.pre, clean, w.words);
   for (const Span sp : w.words) {
     const std::string_view word = clean.substr(sp.begin, sp.end - sp.begin);
     if (v.ignore_merges) {

@@ -1,12 +1,10 @@
-// Pre-tokenizer scanners (see pretokenize.h). Text is decoded once into code points with their
-// category flags; each stage turns a list of pieces (code point ranges) into a finer list.
-// The gpt2 and llama3 scanners follow the alternation order of their regexes branch by branch;
-// the generic stages emulate a regex iterator: the leftmost match, then the next search after
-// it, with the unmatched gaps kept as pieces of their own.
+// Pre-tokenizers (see pretokenize.h): the family table, the stages that run a family's regex
+// sequence, and the hand-written scanners for the most common patterns. Text is decoded once
+// into code points with their category flags; each stage turns a list of pieces (code point
+// ranges) into a finer list.
 #include "tokenizer/pretokenize.h"
 
-#include <algorithm>
-#include <iterator>
+#include <utility>
 
 #include "core/error.h"
 #include "tokenizer/unicode.h"
@@ -187,230 +185,266 @@ void scan_llama3(const Ctx& c, Piece pc, size_t max_digits, std::vector<Piece>& 
   }
 }
 
-// Regex-iterator emulation: `match(p, e)` returns the end of the match that starts at p (0 if
-// none); matches and the gaps between them become pieces.
-template <class Match>
-void split_matches(const std::vector<Piece>& in, std::vector<Piece>& out, Match match) {
+// Hugging Face's Split(regex, "isolated") on each piece: the matches found left to right
+// (Oniguruma's find_iter: after an empty match the search moves on by one code point, and an
+// empty match right where the previous match ended is skipped) and the gaps between them.
+void split_regex(const PreRegex& re, const Ctx& c, const std::vector<Piece>& in,
+                 std::vector<Piece>& out) {
+  const CpText t{c.cp.data(), c.fl.data()};
   for (const Piece pc : in) {
     uint32_t gap = pc.b;
-    for (uint32_t p = pc.b; p < pc.e;) {
-      const uint32_t m = match(p, pc.e);
-      if (m > p) {
-        if (p > gap) out.push_back({gap, p});
-        out.push_back({p, m});
-        p = gap = m;
-      } else {
-        ++p;
+    int64_t last_end = -1;
+    for (uint32_t p = pc.b; p <= pc.e;) {
+      int64_t m = -1;
+      uint32_t q = p;
+      for (; q <= pc.e; ++q) {
+        m = re.match_at(t, pc.b, pc.e, q);
+        if (m >= 0 && !(m == q && last_end == q)) break;
+        m = -1;
       }
+      if (m < 0) break;
+      const auto me = static_cast<uint32_t>(m);
+      if (q > gap) out.push_back({gap, q});
+      if (me > q) out.push_back({q, me});
+      gap = me;
+      last_end = m;
+      p = me > q ? me : q + 1;
     }
     if (gap < pc.e) out.push_back({gap, pc.e});
   }
 }
 
-// [class]+ where class(i) tests code point index i.
-template <class Cls>
-auto run_of(Cls cls) {
-  return [cls](uint32_t p, uint32_t e) -> uint32_t {
-    if (!cls(p)) return 0;
-    while (p < e && cls(p)) ++p;
-    return p;
-  };
-}
-
-// \s?[class]+ (greedy optional whitespace, as a backtracking regex engine takes it).
-template <class Cls>
-auto space_then_run_of(const Ctx& c, Cls cls) {
-  return [&c, cls](uint32_t p, uint32_t e) -> uint32_t {
-    uint32_t q = p;
-    if ((c.fl[p] & kWs) && p + 1 < e && cls(p + 1)) q = p + 1;
-    if (!cls(q)) return 0;
-    while (q < e && cls(q)) ++q;
-    return q;
-  };
-}
-
-// \s+$ : the whitespace that ends a piece.
-void split_trailing_space(const Ctx& c, const std::vector<Piece>& in, std::vector<Piece>& out) {
+// (?=(\d{3})+(?!\d)) split: cuts every run of decimal digits so that, from its end, it falls
+// into groups of three (superbpe's "1234567" -> "1" "234" "567").
+void split_thousands(const Ctx& c, const std::vector<Piece>& in, std::vector<Piece>& out) {
   for (const Piece pc : in) {
-    uint32_t t = pc.e;
-    while (t > pc.b && (c.fl[t - 1] & kWs)) --t;
-    if (t < pc.e && t > pc.b) out.push_back({pc.b, t});
-    out.push_back({t < pc.e ? t : pc.b, pc.e});
+    uint32_t gap = pc.b;
+    for (uint32_t p = pc.b; p < pc.e;) {
+      if (!(c.fl[p] & kDigit)) {
+        ++p;
+        continue;
+      }
+      uint32_t r = p;
+      while (r < pc.e && (c.fl[r] & kDigit)) ++r;
+      for (uint32_t cut = p + (r - p) % 3; cut < r; cut += 3)
+        if (cut > gap) out.push_back({gap, cut}), gap = cut;
+      p = r;
+    }
+    if (gap < pc.e) out.push_back({gap, pc.e});
   }
 }
 
-struct Range {
-  uint32_t lo, hi;
+// ---- the family table ------------------------------------------------------------------------
+
+#define GPT2_RE R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)re"
+#define LLAMA3_RE(D)                                                        \
+  R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N})re" D \
+  R"re(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re"
+#define PREFIX R"re([^\r\n\p{L}\p{N}]?)re"
+#define UPPER R"re([\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}])re"
+#define LOWER R"re([\p{Ll}\p{Lm}\p{Lo}\p{M}])re"
+#define UPPER_NOT_HAN R"re([\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]])re"
+#define LOWER_NOT_HAN R"re([\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]])re"
+#define CONTRACTION R"re((?i:'s|'t|'re|'ve|'m|'ll|'d))re"
+#define TAIL R"re(|\s*[\r\n]+|\s+(?!\S)|\s+)re"
+#define PORO_RE R"re( ?[^(\s|.,!?\x{2026}\x{3002}\x{FF0C}\x{3001}\x{964}\x{6D4}\x{60C})]+)re"
+#define CJK_RE R"re([\x{4E00}-\x{9FA5}\x{800}-\x{4E00}\x{AC00}-\x{D7FF}]+)re"
+// DeepSeek LLM's letters: cased letters of many scripts (its tokenizer.json spells them out).
+#define DEEPSEEK_LETTERS \
+  R"re(A-Za-z\x{B5}\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{1BA}\x{1BC}-\x{1BF}\x{1C4}-\x{293})re" \
+  R"re(\x{295}-\x{2AF}\x{370}-\x{373}\x{376}-\x{377}\x{37B}-\x{37D}\x{37F}\x{386})re" \
+  R"re(\x{388}-\x{38A}\x{38C}\x{38E}-\x{3A1}\x{3A3}-\x{3F5}\x{3F7}-\x{481}\x{48A}-\x{52F})re" \
+  R"re(\x{531}-\x{556}\x{10A0}-\x{10C5}\x{13A0}-\x{13F5}\x{13F8}-\x{13FD}\x{1C90}-\x{1CBA})re" \
+  R"re(\x{1CBD}-\x{1CBF}\x{1D00}-\x{1D2B}\x{1D6B}-\x{1D77}\x{1D79}-\x{1D9A})re" \
+  R"re(\x{1E00}-\x{1F15}\x{1F18}-\x{1F1D}\x{1F20}-\x{1F45}\x{1F48}-\x{1F4D})re" \
+  R"re(\x{1F50}-\x{1F57}\x{1F59}\x{1F5B}\x{1F5D}\x{1F5F}-\x{1F7D}\x{1F80}-\x{1FB4})re" \
+  R"re(\x{1FB6}-\x{1FBC}\x{1FBE}\x{1FC2}-\x{1FC4}\x{1FC6}-\x{1FCC}\x{1FD0}-\x{1FD3})re" \
+  R"re(\x{1FD6}-\x{1FDB}\x{1FE0}-\x{1FEC}\x{1FF2}-\x{1FF4}\x{1FF6}-\x{1FFC}\x{2102}\x{2107})re" \
+  R"re(\x{210A}-\x{2113}\x{2115}\x{2119}-\x{211D}\x{2124}\x{2126}\x{2128}\x{212A}-\x{212D})re" \
+  R"re(\x{212F}-\x{2134}\x{2139}\x{213C}-\x{213F}\x{2145}-\x{2149}\x{214E}\x{2183}-\x{2184})re" \
+  R"re(\x{2C00}-\x{2C7B}\x{2C7E}-\x{2CE4}\x{2CEB}-\x{2CEE}\x{2CF2}-\x{2CF3})re" \
+  R"re(\x{A640}-\x{A66D}\x{A680}-\x{A69B}\x{A722}-\x{A76F}\x{A771}-\x{A787})re" \
+  R"re(\x{A78B}-\x{A78E}\x{AB70}-\x{ABBF}\x{FB00}-\x{FB06}\x{FB13}-\x{FB17})re" \
+  R"re(\x{FF21}-\x{FF3A}\x{FF41}-\x{FF5A}\x{10400}-\x{1044F}\x{104B0}-\x{104D3})re" \
+  R"re(\x{104D8}-\x{104FB}\x{10C80}-\x{10CB2}\x{10CC0}-\x{10CF2}\x{118A0}-\x{118DF})re" \
+  R"re(\x{1E900}-\x{1E943})re"
+
+const char* const kGpt2Re = GPT2_RE;
+const char* const kLlama3Re = LLAMA3_RE("{1,3}");
+const char* const kQwen2Re = LLAMA3_RE("");
+const char* const kThousandsRe = R"re((?=(\d{3})+(?!\d)))re";
+
+struct FamilyDef {
+  const char* names;  // space-separated; the first names the family
+  std::vector<std::string> regexes;
+  bool ignore_merges = false;
+  bool add_bos = false;
+  bool no_bos = false;
 };
 
-bool in_ranges(uint32_t cp, const Range* r, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (cp >= r[i].lo && cp <= r[i].hi) return true;
-  return false;
+// The pre-tokenizer types of llama.cpp's vocabulary loader (llama-vocab.cpp) with the regexes
+// of the models' tokenizer.json files (where llama.cpp rewrote one for std::regex, the
+// original).
+const std::vector<FamilyDef>& family_defs() {
+  static const std::vector<FamilyDef> defs = {
+      {"default", {R"re([\p{P}\$\+<=>\^~\|]+)re", kGpt2Re, R"re(\p{N}+)re", "[0-9][0-9][0-9]"}},
+      {"gpt-2 gpt2 phi-2 jina-es jina-de gigachat jina-v2-es jina-v2-de a.x-4.0 mellum "
+       "modern-bert jina-v1-en jina-v2-code roberta-bpe mpt olmo jais trillion granite-docling "
+       "exaone4",
+       {kGpt2Re}},
+      {"llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2 jina-v5-nano",
+       {kLlama3Re}, true, true},
+      {"dbrx smaug-bpe", {kLlama3Re}},
+      {"chatglm-bpe glm4", {kLlama3Re}, false, false, true},
+      {"qwen2 deepseek-r1-qwen kormo f2llmv2 stablelm2 hunyuan solar-open megrez grok-2",
+       {kQwen2Re}},
+      {"bailingmoe bailingmoe2 llada-moe",
+       {R"re('(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*)re"
+        R"re(|\s*[\r\n]|\s+(?!\S)|\s+)re"}},
+      {"deepseek-llm",
+       {"[\r\n]", R"re(\s?[)re" DEEPSEEK_LETTERS "]+",
+        R"re(\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E}\x{2018}-\x{201F}\x{3000}-\x{3002}]+)re",
+        R"re(\s+$)re", CJK_RE, R"re(\p{N}+)re"}},
+      {"deepseek-coder", {"[\r\n]", R"re(\s?\p{L}+)re", R"re(\s?\p{P}+)re", CJK_RE, R"re(\p{N})re"}},
+      {"deepseek-v3 hunyuan-dense joyai-llm hy_v4",
+       {R"re(\p{N}{1,3})re", R"re([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)re",
+        R"re([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+)re"
+        R"re(|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*)re" TAIL}},
+      {"falcon", {R"re([\p{P}\$\+<=>\^~\|`]+)re", kGpt2Re, "[0-9][0-9][0-9]"}},
+      {"starcoder refact command-r smollm codeshell exaone minerva-7b mellum2",
+       {R"re(\p{N})re", kGpt2Re}},
+      {"poro-chat bloom gpt3-finnish", {PORO_RE}},
+      {"viking", {PORO_RE, R"re(\p{N})re"}},
+      {"tekken",
+       {PREFIX UPPER "*" LOWER "+|" PREFIX UPPER "+" LOWER
+        R"re(*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*)re" TAIL},
+       true, true},
+      {"chameleon",
+       {"<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\t\n]|    |  )",
+        R"re(\p{N})re", R"re([\p{P}!-/:-@\[-`{-~])re", kGpt2Re},
+       false, true},
+      {"gpt-4o llama4 kanana2 talkie minimax-m2",
+       {PREFIX UPPER "*" LOWER "+" CONTRACTION "?|" PREFIX UPPER "+" LOWER "*" CONTRACTION
+        R"re(?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*)re" TAIL}},
+      {"superbpe", {R"re(\p{N}+)re", kThousandsRe}},
+      {"seed-coder",
+       {R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1})re"
+        R"re(| ?[^\s\p{L}\p{N}\r\n]+)re" TAIL}},
+      {"kimi-k2",
+       {R"re([\p{Han}]+|)re" PREFIX UPPER_NOT_HAN "*" LOWER_NOT_HAN "+" CONTRACTION "?|" PREFIX
+            UPPER_NOT_HAN "+" LOWER_NOT_HAN "*" CONTRACTION
+        R"re(?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*)re" TAIL}},
+  };
+  return defs;
 }
 
-// DeepSeek LLM's letter class (from its tokenizer.json; cased letters of many scripts).
-constexpr Range kDeepseekLetters[] = {
-    {0x41, 0x5a}, {0x61, 0x7a}, {0xb5, 0xb5}, {0xc0, 0xd6}, {0xd8, 0xf6}, {0xf8, 0x1ba},
-    {0x1bc, 0x1bf}, {0x1c4, 0x293}, {0x295, 0x2af}, {0x370, 0x373}, {0x376, 0x377},
-    {0x37b, 0x37d}, {0x37f, 0x37f}, {0x386, 0x386}, {0x388, 0x38a}, {0x38c, 0x38c},
-    {0x38e, 0x3a1}, {0x3a3, 0x3f5}, {0x3f7, 0x481}, {0x48a, 0x52f}, {0x531, 0x556},
-    {0x10a0, 0x10c5}, {0x13a0, 0x13f5}, {0x13f8, 0x13fd}, {0x1c90, 0x1cba}, {0x1cbd, 0x1cbf},
-    {0x1d00, 0x1d2b}, {0x1d6b, 0x1d77}, {0x1d79, 0x1d9a}, {0x1e00, 0x1f15}, {0x1f18, 0x1f1d},
-    {0x1f20, 0x1f45}, {0x1f48, 0x1f4d}, {0x1f50, 0x1f57}, {0x1f59, 0x1f59}, {0x1f5b, 0x1f5b},
-    {0x1f5d, 0x1f5d}, {0x1f5f, 0x1f7d}, {0x1f80, 0x1fb4}, {0x1fb6, 0x1fbc}, {0x1fbe, 0x1fbe},
-    {0x1fc2, 0x1fc4}, {0x1fc6, 0x1fcc}, {0x1fd0, 0x1fd3}, {0x1fd6, 0x1fdb}, {0x1fe0, 0x1fec},
-    {0x1ff2, 0x1ff4}, {0x1ff6, 0x1ffc}, {0x2102, 0x2102}, {0x2107, 0x2107}, {0x210a, 0x2113},
-    {0x2115, 0x2115}, {0x2119, 0x211d}, {0x2124, 0x2124}, {0x2126, 0x2126}, {0x2128, 0x2128},
-    {0x212a, 0x212d}, {0x212f, 0x2134}, {0x2139, 0x2139}, {0x213c, 0x213f}, {0x2145, 0x2149},
-    {0x214e, 0x214e}, {0x2183, 0x2184}, {0x2c00, 0x2c7b}, {0x2c7e, 0x2ce4}, {0x2ceb, 0x2cee},
-    {0x2cf2, 0x2cf3}, {0xa640, 0xa66d}, {0xa680, 0xa69b}, {0xa722, 0xa76f}, {0xa771, 0xa787},
-    {0xa78b, 0xa78e}, {0xab70, 0xabbf}, {0xfb00, 0xfb06}, {0xfb13, 0xfb17}, {0xff21, 0xff3a},
-    {0xff41, 0xff5a}, {0x10400, 0x1044f}, {0x104b0, 0x104d3}, {0x104d8, 0x104fb},
-    {0x10c80, 0x10cb2}, {0x10cc0, 0x10cf2}, {0x118a0, 0x118df}, {0x1e900, 0x1e943},
-};
-// [!-/:-~！-／：-～‘-‟　-。]
-constexpr Range kDeepseekPunct[] = {{0x21, 0x2f},     {0x3a, 0x7e},     {0xff01, 0xff0f},
-                                    {0xff1a, 0xff5e}, {0x2018, 0x201f}, {0x3000, 0x3002}};
-// [一-龥ࠀ-一가-퟿]
-constexpr Range kDeepseekCjk[] = {{0x4e00, 0x9fa5}, {0x800, 0x4e00}, {0xac00, 0xd7ff}};
+#undef GPT2_RE
+#undef LLAMA3_RE
+#undef PREFIX
+#undef UPPER
+#undef LOWER
+#undef UPPER_NOT_HAN
+#undef LOWER_NOT_HAN
+#undef CONTRACTION
+#undef TAIL
+#undef PORO_RE
+#undef CJK_RE
+#undef DEEPSEEK_LETTERS
 
-// ASCII members of llama.cpp's \p{P} stand-in, !-#%-*,-/:-;?-@[-]_{}
-bool ascii_punct(uint32_t cp) {
-  return (cp >= 0x21 && cp <= 0x23) || (cp >= 0x25 && cp <= 0x2a) || (cp >= 0x2c && cp <= 0x2f) ||
-         cp == 0x3a || cp == 0x3b || cp == 0x3f || cp == 0x40 || (cp >= 0x5b && cp <= 0x5d) ||
-         cp == 0x5f || cp == 0x7b || cp == 0x7d;
-}
-
-// Code point class tests the way llama.cpp's regex fallback sees them: non-ASCII whitespace
-// stands in as \v, other non-ASCII code points as their category.
-struct Classes {
-  const Ctx& c;
-  bool ws(uint32_t i) const { return c.fl[i] & kWs; }
-  bool wide(uint32_t i, const Range* r, size_t n) const {  // std::wregex class on the text
-    return !(c.cp[i] > 0x7f && ws(i)) && in_ranges(c.cp[i], r, n);
+std::vector<std::string> split_names(const char* names) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (const char* p = names;; ++p) {
+    if (*p == ' ' || *p == 0) {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+      if (*p == 0) return out;
+    } else {
+      cur.push_back(*p);
+    }
   }
-  bool number(uint32_t i) const {  // \p{N}
-    const uint32_t x = c.cp[i];
-    return x < 0x80 ? (x >= '0' && x <= '9') : (!ws(i) && (c.fl[i] & kNumber));
-  }
-  bool punct(uint32_t i, bool with_backtick) const {  // [\p{P}\$\+<=>\^~\|] (+ `)
-    const uint32_t x = c.cp[i];
-    if (x >= 0x80) return !ws(i) && (c.fl[i] & kPunct);
-    return ascii_punct(x) || x == '$' || x == '+' || x == '<' || x == '=' || x == '>' ||
-           x == '^' || x == '~' || x == '|' || (with_backtick && x == '`');
-  }
-  bool ascii_digit(uint32_t i) const { return c.cp[i] >= '0' && c.cp[i] <= '9'; }
-};
-
-void stage_gpt2(const Ctx& c, const std::vector<Piece>& in, std::vector<Piece>& out) {
-  for (const Piece pc : in) scan_gpt2(c, pc, out);
 }
 
-void stage_three_digits(const Ctx& c, const std::vector<Piece>& in, std::vector<Piece>& out) {
-  const Classes k{c};
-  split_matches(in, out, [&](uint32_t p, uint32_t e) -> uint32_t {
-    return p + 3 <= e && k.ascii_digit(p) && k.ascii_digit(p + 1) && k.ascii_digit(p + 2) ? p + 3 : 0;
-  });
+const std::vector<PreTokenizer>& families() {
+  static const std::vector<PreTokenizer> all = [] {
+    std::vector<PreTokenizer> v;
+    for (const FamilyDef& d : family_defs()) {
+      PreTokenizer p = make_pre_tokenizer(d.regexes);
+      p.family = split_names(d.names).front();
+      p.ignore_merges = d.ignore_merges;
+      p.add_bos = d.add_bos;
+      p.no_bos = d.no_bos;
+      v.push_back(std::move(p));
+    }
+    return v;
+  }();
+  return all;
 }
-
 
 }  // namespace
 
-PreType pre_type_from_name(const std::string& n) {
-  if (n.empty() || n == "default") return PreType::kDefault;
-  for (const char* s : {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
-                        "midm-2.0", "lfm2", "dbrx", "smaug-bpe", "glm4", "chatglm-bpe"})
-    if (n == s) return PreType::kLlama3;
-  for (const char* s : {"qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "stablelm2", "hunyuan",
-                        "solar-open", "grok-2"})
-    if (n == s) return PreType::kQwen2;
-  for (const char* s : {"gpt-2", "gpt2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es",
-                        "jina-v2-de", "a.x-4.0", "mellum", "modern-bert", "jina-v1-en",
-                        "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais", "trillion",
-                        "granite-docling"})
-    if (n == s) return PreType::kGpt2;
-  if (n == "deepseek-llm") return PreType::kDeepseekLlm;
-  if (n == "falcon") return PreType::kFalcon;
-  throw Error(cat("unsupported pre-tokenizer '", n,
-                  "' (known: default, gpt2 family, llama3 family, qwen2 family, deepseek-llm, falcon)"));
+PreTokenizer make_pre_tokenizer(const std::vector<std::string>& regexes, bool native) {
+  PreTokenizer p;
+  p.regexes = regexes;
+  for (const std::string& re : regexes) {
+    PreStage s;
+    if (native && re == kGpt2Re) {
+      s.kind = PreStage::kGpt2;
+    } else if (native && (re == kLlama3Re || re == kQwen2Re)) {
+      s.kind = PreStage::kLlama3;
+      s.max_digits = re == kLlama3Re ? 3 : 1;
+    } else if (native && re == kThousandsRe) {
+      s.kind = PreStage::kThousands;
+    } else {
+      s.regex = std::make_shared<PreRegex>(re);
+    }
+    p.stages.push_back(std::move(s));
+  }
+  return p;
 }
 
-bool pre_ignores_merges(const std::string& n) {
-  for (const char* s : {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
-                        "midm-2.0", "lfm2"})
-    if (n == s) return true;
-  return false;
+std::vector<std::string> pre_tokenizer_names() {
+  std::vector<std::string> out;
+  for (const FamilyDef& d : family_defs()) out.push_back(d.names);
+  return out;
 }
 
-void pretokenize(PreType type, std::string_view text, std::vector<Span>& out) {
+const PreTokenizer& pre_tokenizer(const std::string& name) {
+  const std::string n = name.empty() ? "default" : name;
+  const auto& defs = family_defs();
+  for (size_t i = 0; i < defs.size(); ++i)
+    for (const std::string& x : split_names(defs[i].names))
+      if (x == n) return families()[i];
+  std::string known;
+  for (const FamilyDef& d : defs) known += cat(known.empty() ? "" : ", ", d.names);
+  throw Error(cat("unsupported pre-tokenizer type '", name, "' (tokenizer.ggml.pre); known types: ",
+                  known));
+}
+
+void pretokenize(const PreTokenizer& pre, std::string_view text, std::vector<Span>& out) {
   if (text.empty()) return;
   thread_local Ctx c;
   c.decode(text);
-  const auto n = static_cast<uint32_t>(c.cp.size());
   std::vector<Piece>& a = c.a;
   std::vector<Piece>& b = c.b;
-  a.clear();
-  b.clear();
-  const Piece whole{0, n};
-  const Classes k{c};
-  auto next = [&]() {  // the output of a stage becomes the input of the next
-    a.swap(b);
+  a.assign(1, Piece{0, static_cast<uint32_t>(c.cp.size())});
+  for (const PreStage& s : pre.stages) {
     b.clear();
-  };
-  switch (type) {
-    case PreType::kGpt2:
-      scan_gpt2(c, whole, a);
-      break;
-    case PreType::kLlama3:
-      scan_llama3(c, whole, 3, a);
-      break;
-    case PreType::kQwen2:
-      scan_llama3(c, whole, 1, a);
-      break;
-    case PreType::kDefault:
-      a.push_back(whole);
-      split_matches(a, b, run_of([&](uint32_t i) { return k.punct(i, false); }));
-      next();
-      stage_gpt2(c, a, b);
-      next();
-      split_matches(a, b, run_of([&](uint32_t i) { return k.number(i); }));
-      next();
-      stage_three_digits(c, a, b);
-      next();
-      break;
-    case PreType::kFalcon:
-      a.push_back(whole);
-      split_matches(a, b, run_of([&](uint32_t i) { return k.punct(i, true); }));
-      next();
-      stage_gpt2(c, a, b);
-      next();
-      stage_three_digits(c, a, b);
-      next();
-      break;
-    case PreType::kDeepseekLlm:
-      a.push_back(whole);
-      split_matches(a, b, [&](uint32_t p, uint32_t) -> uint32_t {
-        return c.cp[p] == '\r' || c.cp[p] == '\n' ? p + 1 : 0;
-      });
-      next();
-      split_matches(a, b, space_then_run_of(c, [&](uint32_t i) {
-                      return k.wide(i, kDeepseekLetters, std::size(kDeepseekLetters));
-                    }));
-      next();
-      split_matches(a, b, space_then_run_of(c, [&](uint32_t i) {
-                      return k.wide(i, kDeepseekPunct, std::size(kDeepseekPunct));
-                    }));
-      next();
-      split_trailing_space(c, a, b);
-      next();
-      split_matches(a, b, run_of([&](uint32_t i) {
-                      return k.wide(i, kDeepseekCjk, std::size(kDeepseekCjk));
-                    }));
-      next();
-      split_matches(a, b, run_of([&](uint32_t i) { return k.number(i); }));
-      next();
-      break;
+    switch (s.kind) {
+      case PreStage::kGpt2:
+        for (const Piece pc : a) scan_gpt2(c, pc, b);
+        break;
+      case PreStage::kLlama3:
+        for (const Piece pc : a) scan_llama3(c, pc, s.max_digits, b);
+        break;
+      case PreStage::kThousands:
+        split_thousands(c, a, b);
+        break;
+      case PreStage::kRegex:
+        split_regex(*s.regex, c, a, b);
+        break;
+    }
+    a.swap(b);
   }
   out.reserve(out.size() + a.size());
   for (const Piece pc : a) out.push_back({c.off[pc.b], c.off[pc.e]});

@@ -1,32 +1,46 @@
-// Pre-tokenizers for byte-level BPE: split text into words before merging. Each is a
-// hand-written scanner over Unicode categories that reproduces the regex (or the sequence of
-// regexes) of its model family exactly, with the semantics of the reference implementations
-// (leftmost match, ordered alternation, greedy quantifiers; llama.cpp's splitting where each
-// regex of a sequence splits the pieces left by the previous one into matches and gaps).
+// Pre-tokenizers for byte-level BPE: split text into words before merging. A GGUF file names
+// its pre-tokenizer (`tokenizer.ggml.pre`); each name belongs to a family in a table, and a
+// family is a sequence of regexes, the ones of the model's tokenizer.json. Each regex splits
+// the pieces left by the previous one into its matches and the gaps between them (Hugging
+// Face's Split(pattern, "isolated"); llama.cpp's unicode_regex_split), with Oniguruma's
+// semantics. The common patterns (GPT-2's, Llama 3's, Qwen2's, digit grouping by thousands) run
+// as hand-written scanners; the rest through the small regex engine of pre_regex.h.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/pre_regex.h"
+
 namespace helix::tok {
 
-enum class PreType {
-  kDefault,      // llama.cpp's fallback sequence for BPE without a known pre-tokenizer
-  kGpt2,         // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-  kLlama3,       // (?i:'s|...)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|...
-  kQwen2,        // as llama3 with \p{N} (one digit per word)
-  kDeepseekLlm,  // [\r\n] / \s?[Latin...]+ / \s?[punct]+ / \s+$ / [CJK]+ / \p{N}+
-  kFalcon,       // [\p{P}$+<=>^~|`]+ / gpt2 / [0-9][0-9][0-9]
+struct PreStage {
+  enum Kind : uint8_t { kGpt2, kLlama3, kThousands, kRegex };
+  Kind kind = kRegex;
+  uint32_t max_digits = 0;          // kLlama3: \p{N}{1,max_digits}
+  std::shared_ptr<PreRegex> regex;  // kRegex
 };
 
-// Maps a `tokenizer.ggml.pre` name to its pre-tokenizer; throws helix::Error for names this
-// implementation does not know (so a model is never silently mis-tokenized).
-PreType pre_type_from_name(const std::string& name);
-// Flags llama.cpp attaches to a pre-tokenizer name: whether whole words found in the vocabulary
-// bypass merging (llama3 family).
-bool pre_ignores_merges(const std::string& name);
+struct PreTokenizer {
+  std::string family;                // the family's first name
+  std::vector<std::string> regexes;  // the tokenizer.json patterns, in order
+  std::vector<PreStage> stages;      // how they run
+  bool ignore_merges = false;  // llama.cpp: whole words found in the vocabulary bypass merging
+  bool add_bos = false;        // llama.cpp's default for add_bos_token
+  bool no_bos = false;         // no BOS token unless the file names one (ChatGLM)
+};
+
+// The pre-tokenizer of a `tokenizer.ggml.pre` name ("" and "default" are llama.cpp's fallback
+// sequence). Throws helix::Error naming the type and listing the known names for any other.
+const PreTokenizer& pre_tokenizer(const std::string& name);
+// Every name pre_tokenizer() accepts, family by family (names of one family space-separated).
+std::vector<std::string> pre_tokenizer_names();
+// A pre-tokenizer for the given regex sequence; native = false runs every regex through the
+// regex engine (tests compare the hand-written scanners with it).
+PreTokenizer make_pre_tokenizer(const std::vector<std::string>& regexes, bool native = true);
 
 // A word: a byte range of the input.
 struct Span {
@@ -36,6 +50,6 @@ struct Span {
 
 // Splits `text` (which must already be canonical UTF-8, see sanitize_utf8) into words, appended
 // to `out` in order; together they cover the text exactly.
-void pretokenize(PreType type, std::string_view text, std::vector<Span>& out);
+void pretokenize(const PreTokenizer& pre, std::string_view text, std::vector<Span>& out);
 
 }  // namespace helix::tok

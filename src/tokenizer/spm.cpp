@@ -62,7 +62,9 @@ void merge_spm(const Vocab& v, std::string_view text, std::vector<int32_t>& out)
     if (l < 0 || r < 0) return;
     const std::string_view s(text.data() + sym[l].start, sym[l].n + sym[r].n);
     const int32_t id = v.map.find(s);
-    if (id < 0) return;
+    // Byte tokens come from byte fallback only: text that spells one ("<0x41>") stays text, as in
+    // SentencePiece and HF (llama.cpp merges into it when the vocabulary has the pieces to).
+    if (id < 0 || (v.attr[id] & kAttrByte)) return;
     heap.push_back({v.score[id], l, r, static_cast<uint32_t>(s.size()), id});
     std::push_heap(heap.begin(), heap.end(), Lower{});
   };

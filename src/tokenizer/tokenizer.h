@@ -1,8 +1,9 @@
 // Tokenizers built from a model's own vocabulary: SentencePiece-style BPE with scores and byte
-// fallback (`tokenizer.ggml.model` = llama; Llama 2, Phi-3, Gemma), byte-level BPE with merges
-// and a named pre-tokenizer (gpt2; GPT-2, Llama 3, Qwen2, DeepSeek, Falcon) and WordPiece
-// (bert). Built from GGUF metadata or from a Hugging Face tokenizer.json. Token ids match
-// llama.cpp's tokenizer for the same file.
+// fallback (`tokenizer.ggml.model` = llama; Llama 2, Phi-3, Gemma, ERNIE 4.5), byte-level BPE with
+// merges and a named pre-tokenizer (gpt2; every type of llama.cpp's loader: GPT-2, Llama 3, Qwen2,
+// DeepSeek, Falcon, StarCoder, GPT-4o, Tekken, Kimi-K2, ..., see pretokenize.h) and WordPiece
+// (bert). Built from GGUF metadata or from a Hugging Face tokenizer.json. Token ids match Hugging
+// Face tokenizers for the same vocabulary, and llama.cpp's tokenizer where it agrees with them.
 //
 //   auto tok = Tokenizer::from_gguf(gguf::GGUFFile::open(path));
 //   std::vector<int32_t> ids = tok->encode("Hello", /*add_special=*/true, /*parse_special=*/false);

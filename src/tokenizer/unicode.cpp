@@ -36,6 +36,12 @@ struct FlagTable {
       const auto f = static_cast<uint16_t>((tables::kBertRuns[r] & 0xff) << 9);  // kBert* bits
       for (uint32_t cp = first; cp < last; ++cp) flat[cp] |= f;
     }
+    for (size_t r = 0; r < tables::kSubRunsSize; ++r) {
+      const uint32_t first = tables::kSubRuns[r] >> 8;
+      const uint32_t last = r + 1 < tables::kSubRunsSize ? (tables::kSubRuns[r + 1] >> 8) : kMaxCp;
+      const auto f = static_cast<uint16_t>((tables::kSubRuns[r] & 0xff) << 12);  // kUpper...
+      for (uint32_t cp = first; cp < last; ++cp) flat[cp] |= f;
+    }
     std::map<std::vector<uint16_t>, uint16_t> seen;
     index.resize(kMaxCp / kBlock);
     for (uint32_t b = 0; b < kMaxCp / kBlock; ++b) {

@@ -29,6 +29,11 @@ enum CpFlags : uint16_t {
   kBertControl = 512,      // removed by clean_text: Cc Cf Co Cs but tab LF CR; U+0000, U+FFFD
   kBertNonspacing = 1024,  // Mn: dropped by BERT's accent stripping (after NFD)
   kBertPunct = 2048,       // split off as a word: ASCII 33-47 58-64 91-96 123-126, and P*
+  // Finer classes that some pre-tokenizer regexes name.
+  kUpper = 4096,    // Lu, Lt
+  kLower = 8192,    // Ll
+  kDigit = 16384,   // Nd (\d)
+  kHan = 32768,     // the Han script (\p{Han})
 };
 
 namespace tables {
@@ -64,6 +69,8 @@ extern const NfdRun kNfdRuns[];
 extern const size_t kNfdRunsSize;
 extern const uint32_t kBertRuns[];
 extern const size_t kBertRunsSize;
+extern const uint32_t kSubRuns[];
+extern const size_t kSubRunsSize;
 extern const CccRun kCombiningRuns[];
 extern const size_t kCombiningRunsSize;
 extern const NfdSeq kNfdBert[];

@@ -240,11 +240,11 @@ Vocab build_vocab(const VocabSpec& spec) {
     v.add_bos = true;
   } else if (spec.model == "gpt2") {
     v.type = VocabType::kBpe;
-    bos = 11, eos = 11;
     v.pre_name = spec.pre;
-    v.pre = pre_type_from_name(spec.pre);
-    v.ignore_merges = pre_ignores_merges(spec.pre);
-    v.add_bos = v.pre == PreType::kLlama3 && v.ignore_merges;
+    v.pre = &pre_tokenizer(spec.pre);
+    bos = v.pre->no_bos ? -1 : 11, eos = 11;
+    v.ignore_merges = v.pre->ignore_merges;
+    v.add_bos = v.pre->add_bos;
   } else if (spec.model == "bert") {
     v.type = VocabType::kWpm;
     bos = 101, unk = 100, sep = 102, pad = 0, mask = 103;

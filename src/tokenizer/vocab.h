@@ -138,7 +138,7 @@ class WordCache {
 struct Vocab {
   uint64_t serial = 0;  // unique per built vocabulary (for WordCache)
   VocabType type = VocabType::kSpm;
-  PreType pre = PreType::kDefault;
+  const PreTokenizer* pre = nullptr;  // byte-level BPE
   std::string pre_name;
   std::vector<std::string> text;
   std::vector<float> score;

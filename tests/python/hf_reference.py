@@ -9,7 +9,7 @@ added tokens.
 import mmap
 import struct
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 
 # GGUF metadata value types (ggml docs/gguf.md).
@@ -116,6 +116,24 @@ def gemma_like_spm(path):
     return tok
 
 
+def ernie_spm(path):
+    """ERNIE 4.5's tokenizer as transformers converts it (LlamaTokenizerFast from the
+    SentencePiece model, legacy, add_prefix_space=False): BPE with byte fallback, merges from the
+    scores, spaces as U+2581 with none prepended, control and unknown tokens as special tokens."""
+    tokens, scores, types, meta = read_vocab(path)
+    assert not meta["add_space_prefix"]
+    vocab = {t: i for i, t in enumerate(tokens)}
+    unk = types.index(2) if 2 in types else None
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=spm_merges(tokens, scores, types), byte_fallback=True,
+                               fuse_unk=True, unk_token=tokens[unk] if unk is not None else None))
+    tok.normalizer = normalizers.Replace(" ", "\u2581")
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(),
+                                     decoders.Fuse()])
+    tok.add_tokens([AddedToken(t, special=types[i] in (2, 3), normalized=False)
+                    for i, t in enumerate(tokens) if types[i] in (2, 3, 4)])
+    return tok
+
+
 def byte_level_bpe(path):
     """GPT-2 style byte-level BPE (tokenizer.ggml.model = gpt2, pre-tokenizer gpt-2)."""
     tokens, _, types, meta = read_vocab(path)
@@ -149,4 +167,114 @@ def bert_wordpiece(path):
     tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.post_processor = processors.TemplateProcessing(single=f"{cls} $A {sep}", special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])])
+    return tok
+
+
+# ---- byte-level BPE pre-tokenizer families (tokenizer.ggml.pre) -------------------------------
+# Each family as Hugging Face runs it: the pre_tokenizer of the models' tokenizer.json (Split
+# regexes with behavior "isolated", Digits, ByteLevel), written here independently of helix's
+# table. A string is a Split regex; the last ByteLevel maps bytes (use_regex=False) unless the
+# family's own ByteLevel does the GPT-2 split (use_regex=True).
+_GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+
+def _llama3(digits):
+    return (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}" + digits +
+            r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+_UP = r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]"
+_LO = r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]"
+_CONTR = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)"
+_PORO = r" ?[^(\s|.,!?\x{2026}\x{3002}\x{FF0C}\x{3001}\x{964}\x{6D4}\x{60C})]+"
+# DeepSeek LLM's letter class (cased letters of many scripts), as its tokenizer.json has it.
+_DEEPSEEK_LETTERS = (
+    r"A-Za-z\x{B5}\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{1BA}\x{1BC}-\x{1BF}\x{1C4}-\x{293}"
+    r"\x{295}-\x{2AF}\x{370}-\x{373}\x{376}-\x{377}\x{37B}-\x{37D}\x{37F}\x{386}"
+    r"\x{388}-\x{38A}\x{38C}\x{38E}-\x{3A1}\x{3A3}-\x{3F5}\x{3F7}-\x{481}\x{48A}-\x{52F}"
+    r"\x{531}-\x{556}\x{10A0}-\x{10C5}\x{13A0}-\x{13F5}\x{13F8}-\x{13FD}\x{1C90}-\x{1CBA}"
+    r"\x{1CBD}-\x{1CBF}\x{1D00}-\x{1D2B}\x{1D6B}-\x{1D77}\x{1D79}-\x{1D9A}"
+    r"\x{1E00}-\x{1F15}\x{1F18}-\x{1F1D}\x{1F20}-\x{1F45}\x{1F48}-\x{1F4D}"
+    r"\x{1F50}-\x{1F57}\x{1F59}\x{1F5B}\x{1F5D}\x{1F5F}-\x{1F7D}\x{1F80}-\x{1FB4}"
+    r"\x{1FB6}-\x{1FBC}\x{1FBE}\x{1FC2}-\x{1FC4}\x{1FC6}-\x{1FCC}\x{1FD0}-\x{1FD3}"
+    r"\x{1FD6}-\x{1FDB}\x{1FE0}-\x{1FEC}\x{1FF2}-\x{1FF4}\x{1FF6}-\x{1FFC}\x{2102}\x{2107}"
+    r"\x{210A}-\x{2113}\x{2115}\x{2119}-\x{211D}\x{2124}\x{2126}\x{2128}\x{212A}-\x{212D}"
+    r"\x{212F}-\x{2134}\x{2139}\x{213C}-\x{213F}\x{2145}-\x{2149}\x{214E}\x{2183}-\x{2184}"
+    r"\x{2C00}-\x{2C7B}\x{2C7E}-\x{2CE4}\x{2CEB}-\x{2CEE}\x{2CF2}-\x{2CF3}"
+    r"\x{A640}-\x{A66D}\x{A680}-\x{A69B}\x{A722}-\x{A76F}\x{A771}-\x{A787}"
+    r"\x{A78B}-\x{A78E}\x{AB70}-\x{ABBF}\x{FB00}-\x{FB06}\x{FB13}-\x{FB17}"
+    r"\x{FF21}-\x{FF3A}\x{FF41}-\x{FF5A}\x{10400}-\x{1044F}\x{104B0}-\x{104D3}"
+    r"\x{104D8}-\x{104FB}\x{10C80}-\x{10CB2}\x{10CC0}-\x{10CF2}\x{118A0}-\x{118DF}"
+    r"\x{1E900}-\x{1E943}")
+_CJK = r"[\x{4E00}-\x{9FA5}\x{800}-\x{4E00}\x{AC00}-\x{D7FF}]+"
+_DIGITS = "DIGITS"          # pre_tokenizers.Digits(individual_digits=True)
+_BYTE_LEVEL = "BYTE_LEVEL"  # pre_tokenizers.ByteLevel(use_regex=True): the GPT-2 split + bytes
+
+# family (its first tokenizer.ggml.pre name) -> (pre-tokenizer steps, ignore_merges)
+BPE_FAMILIES = {
+    "default": ([r"[\p{P}\$\+<=>\^~\|]+", _GPT2, r"\p{N}+", "[0-9][0-9][0-9]"], False),
+    "gpt-2": ([_BYTE_LEVEL], False),
+    "llama3": ([_llama3("{1,3}")], True),
+    "dbrx": ([_llama3("{1,3}")], False),
+    "chatglm-bpe": ([_llama3("{1,3}")], False),
+    "qwen2": ([_llama3("")], False),
+    "bailingmoe": ([r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*"
+                    r"|\s*[\r\n]|\s+(?!\S)|\s+"], False),
+    "deepseek-llm": (["[\r\n]", r"\s?[" + _DEEPSEEK_LETTERS + "]+",
+                      r"\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E}\x{2018}-\x{201F}\x{3000}-\x{3002}]+",
+                      r"\s+$", _CJK, r"\p{N}+"], False),
+    "deepseek-coder": (["[\r\n]", r"\s?\p{L}+", r"\s?\p{P}+", _CJK, _DIGITS], False),
+    "deepseek-v3": ([r"\p{N}{1,3}", r"[\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+",
+                     r"""[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"""
+                     r"| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"], False),
+    "falcon": ([r"[\p{P}\$\+<=>\^~\|`]+", _GPT2, "[0-9][0-9][0-9]"], False),
+    "starcoder": ([_DIGITS, _BYTE_LEVEL], False),
+    "poro-chat": ([_PORO], False),
+    "viking": ([_PORO, _DIGITS], False),
+    "tekken": ([r"[^\r\n\p{L}\p{N}]?" + _UP + "*" + _LO + r"+|[^\r\n\p{L}\p{N}]?" + _UP + "+" + _LO +
+                r"*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"], True),
+    "chameleon": (["<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\t\n]|    |  )",
+                   _DIGITS, r"[\p{P}!-/:-@\[-`{-~]", _GPT2], False),
+    "gpt-4o": ([r"[^\r\n\p{L}\p{N}]?" + _UP + "*" + _LO + "+" + _CONTR + r"?|[^\r\n\p{L}\p{N}]?" + _UP +
+                "+" + _LO + "*" + _CONTR + r"?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"],
+               False),
+    "superbpe": ([r"\p{N}+", r"(?=(\d{3})+(?!\d))"], False),
+    "seed-coder": ([r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+"
+                    r"|\s*[\r\n]+|\s+(?!\S)|\s+"], False),
+    "kimi-k2": ([r"[\p{Han}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*"
+                 r"[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+" + _CONTR +
+                 r"?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+"
+                 r"[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*" + _CONTR +
+                 r"?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"], False),
+}
+
+
+def bpe_family(family, vocab, merges):
+    """A Hugging Face byte-level BPE tokenizer with the family's pre-tokenizer."""
+    steps, ignore_merges = BPE_FAMILIES[family]
+    pts = []
+    for s in steps:
+        if s == _DIGITS:
+            pts.append(pre_tokenizers.Digits(individual_digits=True))
+        elif s == _BYTE_LEVEL:
+            pts.append(pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True))
+        else:
+            pts.append(pre_tokenizers.Split(Regex(s), behavior="isolated"))
+    if steps[-1] != _BYTE_LEVEL:
+        pts.append(pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=ignore_merges))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(pts)
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
+def bpe_family_from_gguf(path):
+    """bpe_family() with a GGUF file's vocabulary, merges and tokenizer.ggml.pre (user-defined
+    tokens as added tokens: both sides always match them)."""
+    tokens, _, types, meta = read_vocab(path)
+    pre = read_metadata(path, {"tokenizer.ggml.pre"}).get("tokenizer.ggml.pre", "default")
+    merges = [tuple(m.split(" ", 1)) for m in meta["merges"]]
+    tok = bpe_family(pre, {t: i for i, t in enumerate(tokens)}, merges)
+    tok.add_tokens([AddedToken(t, special=False, normalized=False)
+                    for i, t in enumerate(tokens) if types[i] == 4])
     return tok

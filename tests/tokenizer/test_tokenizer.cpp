@@ -103,31 +103,99 @@ TEST(Unicode, Utf8Helpers) {
   EXPECT_EQ(byte_to_cp(' '), 0x120u);  // 'Ġ'
 }
 
-std::vector<std::string> words(PreType t, const std::string& s) {
+std::vector<std::string> split(const PreTokenizer& p, const std::string& s) {
   std::vector<Span> sp;
-  pretokenize(t, s, sp);
+  pretokenize(p, s, sp);
   std::vector<std::string> out;
   for (const Span x : sp) out.push_back(s.substr(x.begin, x.end - x.begin));
   return out;
 }
 
+std::vector<std::string> words(const char* pre, const std::string& s) {
+  return split(pre_tokenizer(pre), s);
+}
+
 TEST(Pretokenize, Gpt2) {
   using V = std::vector<std::string>;
-  EXPECT_EQ(words(PreType::kGpt2, "Hello world's  x\n"), (V{"Hello", " world", "'s", " ", " x", "\n"}));
-  EXPECT_EQ(words(PreType::kGpt2, "a123 !!  "), (V{"a", "123", " !!", "  "}));
+  EXPECT_EQ(words("gpt-2", "Hello world's  x\n"), (V{"Hello", " world", "'s", " ", " x", "\n"}));
+  EXPECT_EQ(words("gpt-2", "a123 !!  "), (V{"a", "123", " !!", "  "}));
 }
 
 TEST(Pretokenize, Llama3AndQwen2) {
   using V = std::vector<std::string>;
-  EXPECT_EQ(words(PreType::kLlama3, "12345 I'M ok\n\n  x"), (V{"123", "45", " I", "'M", " ok", "\n\n", " ", " x"}));
-  EXPECT_EQ(words(PreType::kQwen2, "123"), (V{"1", "2", "3"}));
+  EXPECT_EQ(words("llama-bpe", "12345 I'M ok\n\n  x"), (V{"123", "45", " I", "'M", " ok", "\n\n", " ", " x"}));
+  EXPECT_EQ(words("qwen2", "123"), (V{"1", "2", "3"}));
 }
 
 TEST(Pretokenize, SequencesSplitFurther) {
   using V = std::vector<std::string>;
-  EXPECT_EQ(words(PreType::kFalcon, "x 1234567"), (V{"x", " ", "123", "456", "7"}));
-  EXPECT_EQ(words(PreType::kDeepseekLlm, "Hi 中文\n12"), (V{"Hi", " ", "中文", "\n", "12"}));
-  EXPECT_THROW(pre_type_from_name("no-such-pre"), helix::Error);
+  EXPECT_EQ(words("falcon", "x 1234567"), (V{"x", " ", "123", "456", "7"}));
+  EXPECT_EQ(words("deepseek-llm", "Hi 中文\n12"), (V{"Hi", " ", "中文", "\n", "12"}));
+  EXPECT_EQ(words("starcoder", "x=12 ab"), (V{"x", "=", "1", "2", " ab"}));
+  EXPECT_EQ(words("deepseek-coder", "if x:\n  return 42"),
+            (V{"if", " x", ":", "\n", " ", " return", " ", "4", "2"}));
+  EXPECT_EQ(words("refact", "v1"), (V{"v", "1"}));
+  EXPECT_EQ(words("superbpe", "in 1234567 days"), (V{"in ", "1", "234", "567", " days"}));
+  EXPECT_EQ(words("gpt-4o", "HelloWorld's DON'T"), (V{"Hello", "World's", " DON'T"}));
+  EXPECT_EQ(words("tekken", "HTTPServer"), (V{"HTTPServer"}));
+  EXPECT_EQ(words("kimi-k2", "ab中文cd"), (V{"ab", "中文", "cd"}));
+  EXPECT_EQ(words("bloom", "a, b!"), (V{"a", ",", " b", "!"}));
+  EXPECT_EQ(words("chameleon", "x 7 IMGIMGABZ"), (V{"x", " ", "7", " ", "IMGIMGABZ"}));
+}
+
+TEST(Pretokenize, UnknownTypeNamesItAndTheKnownOnes) {
+  try {
+    pre_tokenizer("no-such-pre");
+    FAIL() << "no error";
+  } catch (const helix::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("'no-such-pre'"), std::string::npos) << m;
+    EXPECT_NE(m.find("starcoder"), std::string::npos) << m;
+    EXPECT_NE(m.find("deepseek-coder"), std::string::npos) << m;
+  }
+  EXPECT_NO_THROW(pre_tokenizer(""));
+  EXPECT_EQ(pre_tokenizer("llama4").family, "gpt-4o");
+  EXPECT_TRUE(pre_tokenizer("llama-bpe").ignore_merges);
+  EXPECT_TRUE(pre_tokenizer("tekken").ignore_merges);
+  EXPECT_FALSE(pre_tokenizer("dbrx").ignore_merges);
+}
+
+// The hand-written scanners give the same words as the regex engine running their patterns.
+TEST(Pretokenize, ScannersMatchTheRegexEngine) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> parts = {"Hello", " world", "'s", "'LL", " ", "  ", "\n", "\r\n", "\t",
+                                          "123", "4567", "!!", " ?", "中文", "é", "e\xcc\x81", "\xc2\xa0",
+                                          "\xe3\x80\x80", "\xf0\x9f\xa6\x99", "x", "_", "\xc2\xbd"};
+  for (const char* fam : {"gpt-2", "llama-bpe", "qwen2", "superbpe", "falcon", "starcoder"}) {
+    const PreTokenizer& native = pre_tokenizer(fam);
+    const PreTokenizer engine = make_pre_tokenizer(native.regexes, false);
+    for (int n = 0; n < 400; ++n) {
+      std::string s;
+      for (int k = static_cast<int>(rng() % 12); k >= 0; --k) s += parts[rng() % parts.size()];
+      ASSERT_EQ(split(native, s), split(engine, s)) << fam << ": " << s;
+    }
+  }
+}
+
+TEST(PreRegex, Syntax) {
+  const std::string s = "ab12";
+  std::vector<uint32_t> cp;
+  std::vector<uint16_t> fl;
+  for (const char ch : s) cp.push_back(static_cast<uint8_t>(ch)), fl.push_back(cp_flags(cp.back()));
+  const CpText t{cp.data(), fl.data()};
+  EXPECT_EQ(PreRegex("[a-z]+").match_at(t, 0, 4, 0), 2);
+  EXPECT_EQ(PreRegex("[a-z]+").match_at(t, 0, 4, 2), -1);
+  EXPECT_EQ(PreRegex("a|ab").match_at(t, 0, 4, 0), 1);            // ordered alternation
+  EXPECT_EQ(PreRegex("\\p{L}*b").match_at(t, 0, 4, 0), 2);         // backtracking
+  EXPECT_EQ(PreRegex("\\p{L}*+b").match_at(t, 0, 4, 0), -1);       // possessive
+  EXPECT_EQ(PreRegex("(?i:AB)\\d{1,3}").match_at(t, 0, 4, 0), 4);
+  EXPECT_EQ(PreRegex("ab(?=1)").match_at(t, 0, 4, 0), 2);
+  EXPECT_EQ(PreRegex("ab(?!1)").match_at(t, 0, 4, 0), -1);
+  EXPECT_EQ(PreRegex("\\d+$").match_at(t, 0, 4, 2), 4);
+  EXPECT_EQ(PreRegex("[\\p{L}&&[^a]]").match_at(t, 0, 4, 1), 2);
+  EXPECT_EQ(PreRegex("[\\p{L}&&[^a]]").match_at(t, 0, 4, 0), -1);
+  for (const char* bad : {"a(", "a)", "[a", "\\q", "a*?", "\\p{Xx}", "(ab)++", "."})
+    EXPECT_THROW(PreRegex{bad}, helix::Error) << bad;
 }
 
 TEST(Spm, MergesByScoreWithPrefixAndBytes) {
