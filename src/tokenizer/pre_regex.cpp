@@ -377,7 +377,21 @@ class Matcher {
     return false;
   }
 
+  // Each group iteration nests a few calls: a word long enough to exhaust the stack is refused.
+  struct Depth {
+    explicit Depth(Matcher& m) : m_(m) {
+      if (++m_.depth_ > kMaxDepth)
+        throw Error(cat("pre-tokenizer regex '", m_.p_.pattern.substr(0, 60),
+                        "...': a word too long for its repeated group (about ", kMaxDepth / 2,
+                        " code points at most)"));
+    }
+    ~Depth() { --m_.depth_; }
+    Matcher& m_;
+  };
+  static constexpr int kMaxDepth = 4000;  // ~10 calls of ~150 bytes each per level
+
   bool repeat(const Node& n, uint32_t count, uint32_t pos, const K* k) {
+    const Depth guard(*this);
     if (count < n.max) {
       const K again{K::kRepeat, nullptr, 0, &n, count + 1, pos, k};
       if (alt(n.arg, pos, &again)) return true;
@@ -422,6 +436,7 @@ class Matcher {
   const CpText& t_;
   uint32_t b_, e_;
   uint32_t end_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -334,6 +334,40 @@ const std::vector<FamilyDef>& family_defs() {
        {R"re([\p{Han}]+|)re" PREFIX UPPER_NOT_HAN "*" LOWER_NOT_HAN "+" CONTRACTION "?|" PREFIX
             UPPER_NOT_HAN "+" LOWER_NOT_HAN "*" CONTRACTION
         R"re(?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*)re" TAIL}},
+      // Types of newer llama.cpp versions.
+      {"qwen35",
+       {CONTRACTION R"re(|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*)re" TAIL}},
+      {"exaone-moe",
+       {CONTRACTION R"re(|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N})re"
+                    R"re(| ?[^\s\p{L}\p{N}]+[\r\n/]?|\s*[\r\n]|\s+(?!\S)|\s+)re"}},
+      {"youtu",
+       {R"re([\x{AC00}-\x{D7A3}\x{3131}-\x{318E}]+)re"
+        R"re(|[\x{FF01}\x{2026}\x{201C}\x{201D}\x{2018}\x{2019}\x{2014}\x{FF1A}\x{FF1B}\x{FF0C})re"
+        R"re(\x{3001}-\x{303F}\x{FE30}-\x{FE4F}]+|[\x{3105}-\x{312F}]+)re"
+        R"re(|[\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)re",
+        PREFIX UPPER "*" LOWER "+" CONTRACTION "?|" PREFIX UPPER "+" LOWER "*" CONTRACTION
+        R"re(?|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*)re" TAIL},
+       true},
+      {"spark2_5",
+       {R"re(\p{N}{1,3})re", R"re([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)re",
+        R"re([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+)re"
+        R"re(|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+|[\r\n]|\s+(?!\S)|\s+)re",
+        R"re(\p{N})re"}},
+      {"ufakzeka", {R"re([^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*)re" TAIL}},
+      {"minicpm5",
+       {R"re(\p{N}{1,3})re",
+        CONTRACTION R"re(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}+| ?[^\s\p{L}\p{N}]+[\r\n]*)re" TAIL},
+       true},
+      {"jais-2",
+       {CONTRACTION R"re(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+)re"
+        R"re(|\s{512}(?!\S)|\s{256}(?!\S)|\s{128}(?!\S)|\s{64}(?!\S)|\s{32}(?!\S)|\s{16}(?!\S))re"
+        R"re(|\s{8}(?!\S)|\s{4}(?!\S)|\s{1,2}(?!\S)|\s{1})re"}},
+      {"laguna", {R"re([^\n]+|[\n]+)re", kQwen2Re}},
+      {"granite-embed-multi-97m",
+       {R"re([^\r\n\p{L}\p{N}]?((?=[\p{L}\p{M}])([^a-z]))*((?=[\p{L}\p{M}])([^A-Z]))+)re" CONTRACTION
+        R"re(?|[^\r\n\p{L}\p{N}]?((?=[\p{L}\p{M}])([^a-z]))+((?=[\p{L}\p{M}])([^A-Z]))*)re" CONTRACTION
+        R"re(?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*)re" TAIL},
+       true},
   };
   return defs;
 }

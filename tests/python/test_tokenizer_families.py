@@ -25,7 +25,7 @@ import tokenizer_corpus
 from conftest import run_helix
 from test_tokenizer_reference import compare, helix_ids
 
-N_TEXTS = 1500
+N_TEXTS = 1000
 
 # Texts aimed at the differences between families (contractions in any case, title case and
 # camel case, digit runs, Han next to kana and Latin, marks, non-ASCII spaces, chameleon's
@@ -66,6 +66,21 @@ def bpe_vocab(texts):
     return tokens, merges
 
 
+@pytest.fixture(scope="module")
+def hf_ids(bpe_vocab, texts):
+    """family -> HF's ids of every text (computed once per family)."""
+    tokens, merges = bpe_vocab
+    vocab = {t: i for i, t in enumerate(tokens)}
+    cache = {}
+
+    def get(family):
+        if family not in cache:
+            ref = hf_reference.bpe_family(family, vocab, merges)
+            cache[family] = [e.ids for e in ref.encode_batch(texts, add_special_tokens=False)]
+        return cache[family]
+    return get
+
+
 def write_bpe_gguf(path, pre, tokens, merges):
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_tokenizer_model("gpt2")
@@ -81,24 +96,20 @@ def write_bpe_gguf(path, pre, tokens, merges):
 
 
 @pytest.mark.parametrize("family", sorted(hf_reference.BPE_FAMILIES))
-def test_bpe_family_matches_hf(helix_bin, bpe_vocab, texts, tmp_path, family):
+def test_bpe_family_matches_hf(helix_bin, bpe_vocab, texts, hf_ids, tmp_path, family):
     tokens, merges = bpe_vocab
     path = tmp_path / f"{family}.gguf"
     write_bpe_gguf(path, family, tokens, merges)
-    ref = hf_reference.bpe_family(family, {t: i for i, t in enumerate(tokens)}, merges)
-    want = [e.ids for e in ref.encode_batch(texts, add_special_tokens=False)]
+    want = hf_ids(family)
     got = helix_ids(helix_bin, str(path), texts, tmp_path, False, False)
     compare(texts, got, want, f"pre-tokenizer {family} vs HF tokenizers")
 
 
-def test_families_differ(bpe_vocab, texts):
+def test_families_differ(hf_ids):
     """The families are not all the same split of the corpus (so each comparison means something)."""
-    tokens, merges = bpe_vocab
-    vocab = {t: i for i, t in enumerate(tokens)}
     seen = {}
     for family in hf_reference.BPE_FAMILIES:
-        ids = tuple(tuple(e.ids) for e in hf_reference.bpe_family(family, vocab, merges).encode_batch(texts))
-        seen.setdefault(ids, []).append(family)
+        seen.setdefault(tuple(map(tuple, hf_ids(family))), []).append(family)
     same = [f for f in seen.values() if len(f) > 1]
     # dbrx and chatglm differ from llama3 only in flags (merges, BOS); bailingmoe's regex (possessive
     # quantifiers, \s*[\r\n]) splits as qwen2's does.
@@ -159,10 +170,16 @@ def ernie_like_gguf(path, texts):
     w.close()
 
 
-@pytest.mark.parametrize("parse_special", [False, True])
-def test_ernie_like_spm_matches_hf(helix_bin, texts, tmp_path, parse_special):
-    path = tmp_path / "ernie.gguf"
+@pytest.fixture(scope="module")
+def ernie_gguf(texts, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ernie") / "ernie.gguf"
     ernie_like_gguf(path, texts)
+    return path
+
+
+@pytest.mark.parametrize("parse_special", [False, True])
+def test_ernie_like_spm_matches_hf(helix_bin, texts, ernie_gguf, tmp_path, parse_special):
+    path = ernie_gguf
     ref = hf_reference.ernie_spm(str(path))
     texts = texts + ["<|begin_of_sentence|>User: hi\nAssistant: ok<|end_of_sentence|>",
                      "<mask:1> x <s>y</s>", " lead", "\u2581\u2581x"]

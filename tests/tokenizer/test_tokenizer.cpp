@@ -177,6 +177,13 @@ TEST(Pretokenize, ScannersMatchTheRegexEngine) {
   }
 }
 
+TEST(Pretokenize, LongWordsInRepeatedGroupsAreAnErrorNotACrash) {
+  const std::string word(1000, 'a');
+  EXPECT_EQ(words("exaone-moe", word + " b!"), (std::vector<std::string>{word + " b", "!"}));
+  EXPECT_THROW(words("exaone-moe", std::string(200000, 'a')), helix::Error);
+  EXPECT_EQ(words("gpt-4o", std::string(200000, 'a')).size(), 1u);  // no repeated group
+}
+
 TEST(PreRegex, Syntax) {
   const std::string s = "ab12";
   std::vector<uint32_t> cp;
