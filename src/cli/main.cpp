@@ -37,6 +37,7 @@ constexpr Command kCommands[] = {
     {"tokenize", helix::cli::cmd_tokenize, "tokenize text with a model's tokenizer (ids and pieces)"},
     {"template", helix::cli::cmd_template, "render a model's chat template for a conversation"},
     {"serve", helix::cli::cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
+    {"sft", helix::cli::cmd_sft, "fine-tune a LoRA adapter on JSONL conversations (supervised)"},
     {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
     {"version", cmd_version, "print the version (also --version)"},
 };

@@ -5,7 +5,6 @@
 #include <random>
 
 #include "core/error.h"
-#include "model/model.h"
 #include "quant/quant.h"
 #include "train/attention.h"
 #include "train/model_internal.h"
@@ -40,16 +39,31 @@ TrainBatch make_batch(const std::vector<const Sample*>& samples) {
 TrainModel::TrainModel(const std::string& path, const TrainOptions& opt)
     : TrainModel(std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(path)), opt) {}
 
+// The architecture rules of model/<arch>.cpp for the four trainable architectures (RoPE style,
+// Gemma 3's sliding-window pattern and attention scale), without building the serving model (which
+// would repack its weights). test_train_model.cpp checks them against the serving loader's result.
+model::HParams training_hparams(const gguf::GGUFFile& f) {
+  model::HParams hp = model::read_decoder_hparams(f);
+  const std::string& a = hp.arch;
+  HELIX_CHECK(a == "llama" || a == "qwen2" || a == "gemma3" || a == "ernie4_5", "training supports llama, qwen2, ",
+              "gemma3 and ernie4_5 models; '", f.path(), "' is a ", a, " model");
+  hp.rope_style = a == "qwen2" || a == "gemma3" ? model::RopeStyle::Neox : model::RopeStyle::Norm;
+  if (a == "gemma3") {
+    hp.n_swa = static_cast<int64_t>(f.get_uint("gemma3.attention.sliding_window", 0));
+    for (int64_t il = 0; il < hp.n_layer; ++il) hp.swa_layers[static_cast<size_t>(il)] = il % 6 < 5;
+    hp.rope_base_swa = 10000.0f;
+    hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  }
+  if (hp.n_vocab == 0)
+    if (const gguf::TensorInfo* emb = f.find_tensor("token_embd.weight")) hp.n_vocab = emb->ne[1];
+  return hp;
+}
+
 TrainModel::TrainModel(std::shared_ptr<const gguf::GGUFFile> file, const TrainOptions& opt)
     : file_(std::move(file)), opt_(opt), acts_(std::make_unique<Acts>()) {
-  // The serving loader owns the per-architecture hyper-parameter rules (RoPE style, sliding
-  // layers, attention scale); take its result rather than repeating them.
-  hp_ = model::load_model(file_)->hparams();
-  const std::string& a = hp_.arch;
-  HELIX_CHECK(a == "llama" || a == "qwen2" || a == "gemma3" || a == "ernie4_5", "training supports llama, qwen2, ",
-              "gemma3 and ernie4_5 models; '", file_->path(), "' is a ", a, " model");
+  hp_ = training_hparams(*file_);
   // As model/gemma3.cpp: GELU(tanh) gate and embeddings scaled by sqrt(n_embd).
-  if (a == "gemma3") {
+  if (hp_.arch == "gemma3") {
     act_ = Act::GeluTanh;
     emb_scale_ = std::sqrt(static_cast<float>(hp_.n_embd));
   }

@@ -53,6 +53,10 @@ struct TrainBatch {
 };
 TrainBatch make_batch(const std::vector<const Sample*>& samples);
 
+// The hyper-parameters a training run uses (the serving loader's rules for these architectures);
+// throws for an architecture training does not support.
+model::HParams training_hparams(const gguf::GGUFFile& f);
+
 class TrainModel {
  public:
   TrainModel(const std::string& path, const TrainOptions& opt);
