@@ -1,5 +1,5 @@
-// Tokenizers from a Hugging Face tokenizer.json: byte-level BPE (GPT-2, RoBERTa, Llama 3, Qwen2:
-// a ByteLevel pre-tokenizer, alone or after a Split with one of the known regexes) and
+// Tokenizers from a Hugging Face tokenizer.json: byte-level BPE (GPT-2, RoBERTa, Llama 3, Qwen2,
+// ...: a ByteLevel pre-tokenizer, alone or after the Split/Digits steps of a known family) and
 // WordPiece (BERT). The file is turned into the same VocabSpec a GGUF file gives (WordPiece
 // entries get GGUF's U+2581 word-start convention) so both paths share one implementation.
 // Anything this cannot reproduce exactly (other models, normalizers or regexes) is refused with
@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer.h"
 
 namespace helix::tok {
@@ -17,47 +18,48 @@ namespace {
 
 using nlohmann::json;
 
-const char* kGpt2Regex =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-const char* kLlama3Regex =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const char* kQwen2Regex =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
-    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-
 std::string type_of(const json& j) {
   return j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
 }
 
-// The pre-tokenizer name (as GGUF's tokenizer.ggml.pre) for a byte-level BPE pre_tokenizer.
+// The pre-tokenizer name (as GGUF's tokenizer.ggml.pre) for a byte-level BPE pre_tokenizer: the
+// family (pretokenize.h) whose regex sequence its steps spell: Split regexes ("isolated"), Digits,
+// then ByteLevel (whose use_regex adds GPT-2's split).
 std::string byte_level_pre(const json& pt) {
-  auto check_byte_level = [](const json& b, bool regex_expected) {
-    HELIX_CHECK(!b.value("add_prefix_space", false),
-                "tokenizer.json: ByteLevel with add_prefix_space is not supported");
-    HELIX_CHECK(b.value("use_regex", true) == regex_expected,
-                "tokenizer.json: unsupported ByteLevel use_regex setting");
-  };
-  const std::string t = type_of(pt);
-  if (t == "ByteLevel") {
-    check_byte_level(pt, true);
-    return "gpt-2";
+  std::vector<json> steps;
+  if (type_of(pt) == "Sequence") {
+    for (const json& x : pt.at("pretokenizers")) steps.push_back(x);
+  } else {
+    steps.push_back(pt);
   }
-  HELIX_CHECK(t == "Sequence" && pt.contains("pretokenizers") && pt["pretokenizers"].size() == 2,
+  HELIX_CHECK(type_of(steps.back()) == "ByteLevel",
               "tokenizer.json: unsupported pre_tokenizer (", pt.dump().substr(0, 200), ")");
-  const json& split = pt["pretokenizers"][0];
-  const json& bl = pt["pretokenizers"][1];
-  HELIX_CHECK(type_of(split) == "Split" && type_of(bl) == "ByteLevel",
-              "tokenizer.json: unsupported pre_tokenizer sequence");
-  check_byte_level(bl, false);
-  HELIX_CHECK(split.value("behavior", "") == "Isolated" && !split.value("invert", false),
-              "tokenizer.json: unsupported Split behaviour");
-  const json& pat = split.at("pattern");
-  const std::string re = pat.contains("Regex") ? pat["Regex"].get<std::string>() : "";
-  if (re == kLlama3Regex) return "llama3";
-  if (re == kQwen2Regex) return "qwen2";
-  if (re == kGpt2Regex) return "gpt-2";
-  throw Error(cat("tokenizer.json: unsupported pre-tokenizer regex ", re));
+  const json& bl = steps.back();
+  HELIX_CHECK(!bl.value("add_prefix_space", false),
+              "tokenizer.json: ByteLevel with add_prefix_space is not supported");
+  std::vector<std::string> regexes;
+  for (size_t i = 0; i + 1 < steps.size(); ++i) {
+    const json& st = steps[i];
+    const std::string t = type_of(st);
+    if (t == "Split") {
+      HELIX_CHECK(st.value("behavior", "") == "Isolated" && !st.value("invert", false),
+                  "tokenizer.json: unsupported Split behaviour");
+      const json& pat = st.at("pattern");
+      HELIX_CHECK(pat.contains("Regex"), "tokenizer.json: Split needs a Regex pattern");
+      regexes.push_back(pat["Regex"].get<std::string>());
+    } else if (t == "Digits") {
+      regexes.push_back(st.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+");
+    } else {
+      throw Error(cat("tokenizer.json: unsupported pre-tokenizer step ", t));
+    }
+  }
+  if (bl.value("use_regex", true)) regexes.push_back(pre_tokenizer("gpt-2").regexes.at(0));
+  for (const std::string& names : pre_tokenizer_names()) {
+    const std::string family = names.substr(0, names.find(' '));
+    if (pre_tokenizer(family).regexes == regexes) return family;
+  }
+  throw Error(cat("tokenizer.json: unsupported pre-tokenizer regexes (no known family splits so): ",
+                  regexes.front().substr(0, 120)));
 }
 
 // BOS/EOS (or CLS/SEP) that the post-processor adds around a single sequence.

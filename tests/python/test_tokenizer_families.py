@@ -105,6 +105,16 @@ def test_bpe_family_matches_hf(helix_bin, bpe_vocab, texts, hf_ids, tmp_path, fa
     compare(texts, got, want, f"pre-tokenizer {family} vs HF tokenizers")
 
 
+@pytest.mark.parametrize("family", sorted(hf_reference.BPE_FAMILIES))
+def test_bpe_family_tokenizer_json_matches_hf(helix_bin, bpe_vocab, texts, hf_ids, tmp_path, family):
+    """The same tokenizer saved by HF as tokenizer.json, which helix reads itself."""
+    tokens, merges = bpe_vocab
+    path = tmp_path / "tokenizer.json"
+    hf_reference.bpe_family(family, {t: i for i, t in enumerate(tokens)}, merges).save(str(path))
+    got = helix_ids(helix_bin, str(path), texts, tmp_path, False, False)
+    compare(texts, got, hf_ids(family), f"tokenizer.json of {family} vs HF tokenizers")
+
+
 def test_families_differ(hf_ids):
     """The families are not all the same split of the corpus (so each comparison means something)."""
     seen = {}

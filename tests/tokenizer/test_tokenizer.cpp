@@ -376,6 +376,26 @@ TEST(HfJson, ByteLevelBpeAndWordPiece) {
   EXPECT_THROW(Tokenizer::from_hf_json(R"({"model": {"type": "Unigram", "vocab": []}})"), helix::Error);
 }
 
+TEST(HfJson, SplitStepsNameTheirFamily) {
+  auto with_pre = [](const std::string& pre) {
+    return R"({"pre_tokenizer": )" + pre + R"(, "model": {"type": "BPE", "vocab": {"a": 0, "1": 1,
+              "b": 2, "ab": 3}, "merges": ["a b"]}})";
+  };
+  const std::string byte_level = R"({"type": "ByteLevel", "add_prefix_space": false, "use_regex": true})";
+  // StarCoder: Digits (one per digit) before the GPT-2 split.
+  const auto sc = Tokenizer::from_hf_json(with_pre(R"({"type": "Sequence", "pretokenizers": [
+      {"type": "Digits", "individual_digits": true}, )" + byte_level + "]}"));
+  EXPECT_EQ(sc->encode("ab11", false), (Ids{3, 1, 1}));
+  try {
+    Tokenizer::from_hf_json(with_pre(R"({"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "a+"}, "behavior": "Isolated", "invert": false},
+        )" + byte_level + "]}"));
+    FAIL() << "no error";
+  } catch (const helix::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a+"), std::string::npos) << e.what();
+  }
+}
+
 TEST(StreamDecoder, HoldsBackIncompleteCharacters) {
   const auto tok = Tokenizer::from_spec(tiny_spm());
   StreamDecoder sd(*tok);
