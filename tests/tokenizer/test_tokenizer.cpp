@@ -184,6 +184,27 @@ TEST(Pretokenize, LongWordsInRepeatedGroupsAreAnErrorNotACrash) {
   EXPECT_EQ(words("gpt-4o", std::string(200000, 'a')).size(), 1u);  // no repeated group
 }
 
+TEST(Pretokenize, FamilyFlagsReachTheVocabulary) {
+  VocabSpec s;
+  s.model = "gpt2";
+  for (char c = 'a'; c <= 'p'; ++c) s.tokens.push_back(std::string(1, c));
+  s.merges = {"a b"};
+  s.pre = "llama-bpe";  // llama.cpp: BOS added, whole words bypass merges
+  auto t = Tokenizer::from_spec(s);
+  EXPECT_TRUE(t->add_bos());
+  EXPECT_EQ(t->bos(), 11);
+  s.pre = "glm4";  // no BOS unless the file names one
+  t = Tokenizer::from_spec(s);
+  EXPECT_EQ(t->bos(), -1);
+  EXPECT_FALSE(t->add_bos());
+  s.pre = "starcoder";
+  t = Tokenizer::from_spec(s);
+  EXPECT_EQ(t->bos(), 11);
+  EXPECT_FALSE(t->add_bos());
+  s.pre = "no-such-pre";
+  EXPECT_THROW(Tokenizer::from_spec(s), helix::Error);
+}
+
 TEST(PreRegex, Syntax) {
   const std::string s = "ab12";
   std::vector<uint32_t> cp;
