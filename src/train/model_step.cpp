@@ -78,8 +78,8 @@ LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward) {
     // A sliding layer sees the n_swa most recent positions of the token's own sample.
     a.lo_swa[static_cast<size_t>(t)] = hp_.n_swa > 0 ? std::max(lo, static_cast<int32_t>(std::max<int64_t>(0, t - hp_.n_swa + 1))) : lo;
   }
-  a.rope = rope_table(b.pos.data(), T, hp_.n_rot, hp_.rope_base, hp_.rope_scale);
-  if (hp_.n_swa > 0) a.rope_swa = rope_table(b.pos.data(), T, hp_.n_rot, hp_.rope_base_swa, 1.0f);
+  a.rope = rope_table(hp_, b.pos.data(), T, hp_.rope_base, hp_.rope_scale);
+  if (hp_.n_swa > 0) a.rope_swa = rope_table(hp_, b.pos.data(), T, hp_.rope_base_swa, 1.0f);
 
   embedding_forward(tok_embd_, b.tokens.data(), T, emb_scale_, a.layers[0].x_in);
   for (int il = 0; il < hp_.n_layer; ++il) block_forward(il, b, a);

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "kernels/matmul_backward.h"
 #include "kernels/ops.h"
+#include "model/rope.h"
 #include "quant/quant.h"
 
 namespace helix::train {
@@ -59,21 +60,9 @@ void rmsnorm_backward(const float* x, const float* w, const float* dy, float* dx
 
 // ---- RoPE ---------------------------------------------------------------------------------------
 
-std::vector<float> rope_table(const int32_t* pos, int64_t n_tok, int64_t n_rot, float base, float scale) {
-  const int64_t half = n_rot / 2;
-  std::vector<float> cs(static_cast<size_t>(n_tok * n_rot));
-  std::vector<double> inv(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i)
-    inv[static_cast<size_t>(i)] = std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(n_rot));
-  for (int64_t t = 0; t < n_tok; ++t) {
-    const double p = static_cast<double>(pos[t]) * scale;
-    float* c = cs.data() + t * n_rot;
-    for (int64_t i = 0; i < half; ++i) {
-      const double th = p * inv[static_cast<size_t>(i)];
-      c[i] = static_cast<float>(std::cos(th));
-      c[half + i] = static_cast<float>(std::sin(th));
-    }
-  }
+std::vector<float> rope_table(const model::HParams& hp, const int32_t* pos, int64_t n_tok, float base, float scale) {
+  std::vector<float> cs(static_cast<size_t>(n_tok * hp.n_rot));
+  model::rope_cos_sin(hp, base, scale, pos, n_tok, cs.data());
   return cs;
 }
 

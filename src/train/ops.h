@@ -27,8 +27,9 @@ void rmsnorm_backward(const float* x, const float* w, const float* dy, float* dx
                       int64_t d, float eps, bool accumulate);
 
 // RoPE angles per token: cs[t * n_rot + i] = cos, cs[t * n_rot + n_rot/2 + i] = sin of pair i,
-// computed as the serving decoder computes them (double precision, then rounded).
-std::vector<float> rope_table(const int32_t* pos, int64_t n_tok, int64_t n_rot, float base, float scale);
+// from model::rope_cos_sin (the serving decoder's one implementation: frequency factors, linear
+// and YaRN scaling) for a layer's base and scale.
+std::vector<float> rope_table(const model::HParams& hp, const int32_t* pos, int64_t n_tok, float base, float scale);
 // Rotates the first n_rot dims of each of the n_heads vectors of hd floats in every token column
 // of x in place; inverse rotates by -θ, which is RoPE's backward (the rotation is orthogonal).
 void rope_apply(float* x, int64_t n_tok, int64_t n_heads, int64_t hd, int64_t n_rot, RopeStyle style,

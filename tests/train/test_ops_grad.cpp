@@ -115,7 +115,10 @@ TEST(TrainGrad, Rope) {
   const int64_t T = static_cast<int64_t>(pos.size());
   for (RopeStyle st : {RopeStyle::Norm, RopeStyle::Neox}) {
     auto x = randn(T * nh * hd, 4), dy = randn(x.size(), 5);
-    const auto cs = rope_table(pos.data(), T, n_rot, 10000.0f, 1.0f);
+    model::HParams hp;
+    hp.n_rot = n_rot;
+    hp.head_dim = hd;
+    const auto cs = rope_table(hp, pos.data(), T, 10000.0f, 1.0f);
     auto y = x;
     rope_apply(y.data(), T, nh, hd, n_rot, st, cs.data(), false);
     expect_close(y, rope_ref(to_d(x), pos, nh, hd, n_rot, st, 10000.0), 1e-5, "forward");
