@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "cli/default_model.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/thread_pool.h"
 #include "model/bert.h"
 
@@ -40,11 +42,10 @@ void usage(FILE* out) {
 }
 
 void read_lines(const std::string& path, std::vector<std::string>& texts) {
-  std::ifstream file;
+  std::istringstream file;
   std::istream* in = &std::cin;
   if (path != "-") {
-    file.open(path, std::ios::binary);
-    HELIX_CHECK(file, "cannot open ", path);
+    file.str(read_file(path, "text file"));
     in = &file;
   }
   for (std::string line; std::getline(*in, line);) {

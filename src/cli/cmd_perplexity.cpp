@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
+#include "core/files.h"
 
 namespace helix::cli {
 
@@ -19,12 +20,9 @@ int cmd_perplexity(int argc, char** argv) {
                          "usage: helix perplexity [-m MODEL] -f FILE [-c N (512)] [-b N] [-t N]\n"))
     return 0;
   HELIX_CHECK(!o.prompt_file.empty(), "perplexity needs a text file: -f FILE");
-  std::ifstream f(o.prompt_file, std::ios::binary);
-  HELIX_CHECK(f, "cannot read '", o.prompt_file, "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
+  const std::string text = read_file(o.prompt_file, "text file");
   Loaded l = load_for_generation(o);
-  std::vector<int32_t> toks = l.tokenizer->encode(ss.str(), true, false);
+  std::vector<int32_t> toks = l.tokenizer->encode(text, true, false);
   const int64_t n_ctx = o.n_ctx;
   const int64_t n_chunks = static_cast<int64_t>(toks.size()) / n_ctx;
   HELIX_CHECK(n_chunks > 0, "the text has ", toks.size(), " tokens, fewer than one chunk of ", n_ctx,

@@ -15,6 +15,7 @@
 #include "cli/gen_options.h"
 #include "cli/terminal.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "kernels/profile.h"
 
 namespace helix::cli {
@@ -39,13 +40,6 @@ constexpr const char* kUsage =
     "  --json             reply with a JSON object (constrained decoding)\n"
     "  --json-schema FILE reply with JSON valid under the JSON Schema in FILE\n";
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  HELIX_CHECK(f, "cannot read prompt file '", path, "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 }  // namespace
 
@@ -63,7 +57,7 @@ int cmd_run(int argc, char** argv) {
   GenOptions o;
   if (!parse_gen_options(argc, argv, o, kUsage)) return 0;
   std::string prompt = o.prompt;
-  if (!o.prompt_file.empty()) prompt = read_file(o.prompt_file);
+  if (!o.prompt_file.empty()) prompt = read_file(o.prompt_file, "prompt file");
   HELIX_CHECK(!prompt.empty(), "no prompt: give -p TEXT or -f FILE (see --help)");
   Loaded l = load_for_generation(o);
   bind_grammar(o, l);

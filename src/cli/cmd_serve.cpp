@@ -14,6 +14,7 @@
 #include "cli/default_model.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "model/bert.h"
 #include "runtime/session.h"
 #include "server/api.h"
@@ -116,8 +117,7 @@ int cmd_serve(int argc, char** argv) {
     else if (a == "--api-key") api.api_keys.insert(val());
     else if (a == "--api-keys") {
       const std::string path = val();
-      std::ifstream f(path);
-      HELIX_CHECK(f, "cannot read API key file '", path, "'");
+      std::istringstream f(read_file(path, "API key file"));
       std::string line;
       while (std::getline(f, line)) {
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();

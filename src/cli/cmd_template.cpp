@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "io/gguf.h"
 #include "runtime/session.h"
 
@@ -56,9 +57,7 @@ std::string read_all(const std::string& path) {
     ss << std::cin.rdbuf();
     return ss.str();
   }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(cat("cannot open ", path));
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return read_file(path, "file");
 }
 
 Json read_json(const std::string& path) {

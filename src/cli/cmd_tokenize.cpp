@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "io/gguf.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
@@ -46,9 +47,7 @@ std::string read_all(const std::string& path) {
     ss << std::cin.rdbuf();
     return ss.str();
   }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(cat("cannot open ", path));
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return read_file(path, "file");
 }
 
 // The piece made printable on one line.

@@ -13,6 +13,7 @@
 #include "chat/template.h"
 #include "cli/default_model.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/thread_pool.h"
 #include "grammar/token_matcher.h"
 
@@ -23,11 +24,7 @@ constexpr int64_t kMaxThreads = 1024;
 constexpr int64_t kMaxCtx = int64_t{1} << 24;
 
 std::string read_text_file(const std::string& what, const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  HELIX_CHECK(f, "cannot read the ", what, " file '", path, "': ", std::strerror(errno));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return read_file(path, cat(what, " file"));  // stat-checked: a FIFO is an error, not a hang
 }
 
 // --chat-template FILE: read and parsed once here, so a bad file is reported before the model loads.

@@ -9,18 +9,12 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace helix {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(cat("cannot open '", path, "': ", std::strerror(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(cat("'", path, "' is not a regular file"));
-  }
-  size_ = static_cast<size_t>(st.st_size);
+  const int fd = open_regular_file(path, "file", &size_);
   if (size_ > 0) {
     data_ = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
     if (data_ == MAP_FAILED) {

@@ -37,6 +37,7 @@ class Compiler {
   std::shared_ptr<const Grammar> run() {
     g_->root_ = compile(doc_, "#");
     check_anyof_cycles();
+    check_finite();
     compute_first_sets();
     return g_;
   }
@@ -103,7 +104,14 @@ class Compiler {
     fail(path, cat("'", key, "' must be a non-negative integer"));
   }
 
+  // Compiles one schema, remembering where the node came from for error messages.
   int32_t compile(const ojson& s, const std::string& path) {
+    const int32_t id = compile_node(s, path);
+    where_.emplace(id, path);
+    return id;
+  }
+
+  int32_t compile_node(const ojson& s, const std::string& path) {
     if (++depth_ > 200) fail(path, "the schema is nested too deeply");
     struct Leave {
       int& d;
@@ -393,6 +401,49 @@ class Compiler {
     for (size_t i = 0; i < n; ++i) visit(static_cast<int32_t>(i));
   }
 
+  // Every node must admit some finite value: one that does not (an object that requires a
+  // property whose schema is the object again, with no alternative that ends) would leave the
+  // model writing until max_tokens with no valid reply possible. Least fixpoint over the graph:
+  // a node is finite once the parts it cannot do without are.
+  void check_finite() {
+    const size_t n = g_->nodes_.size();
+    std::vector<char> fin(n, 0);
+    auto ok = [&](int32_t id) { return id >= 0 && fin[static_cast<size_t>(id)]; };
+    // Passes from the last node down: a node mostly depends on nodes made after it.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t i = n; i-- > 0;) {
+        if (fin[i]) continue;
+        const Node& nd = g_->nodes_[i];
+        bool f = true;
+        switch (nd.kind) {
+          case Kind::kObject:
+            for (const auto& p : nd.props) f = f && (!p.required || ok(p.value));
+            break;
+          case Kind::kArray:
+            for (size_t k = 0; k < nd.prefix.size() && static_cast<int64_t>(k) < nd.min_items; ++k)
+              f = f && ok(nd.prefix[k]);
+            if (nd.min_items > static_cast<int64_t>(nd.prefix.size())) f = f && ok(nd.items);
+            break;
+          case Kind::kAnyOf:
+            f = false;
+            for (int32_t a : nd.alts) f = f || ok(a);
+            break;
+          default: break;  // strings, numbers and literals always have a value
+        }
+        if (f) fin[i] = 1, changed = true;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (fin[i]) continue;
+      auto w = where_.find(static_cast<int32_t>(i));
+      throw SchemaError(cat("JSON schema at ", w != where_.end() ? w->second : std::string("#"),
+                            ": no finite JSON value satisfies it (it requires itself, through '$ref' or nesting, ",
+                            "with no alternative that ends); make the recursive property optional or add an ",
+                            "alternative without it"));
+    }
+  }
+
   void compute_first_sets() {
     auto set = [](Node& n, uint8_t c) { n.first[c >> 6] |= uint64_t{1} << (c & 63); };
     std::vector<bool> done(g_->nodes_.size(), false);
@@ -425,6 +476,7 @@ class Compiler {
   const ojson& doc_;
   std::shared_ptr<Grammar> g_ = std::make_shared<Grammar>();
   std::map<std::string, int32_t> refs_;
+  std::map<int32_t, std::string> where_;  // node -> schema path (first seen)
   int32_t any_ = -1, free_string_ = -1;
   int depth_ = 0;
 };

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/mapped_file.h"
 
 namespace helix::io {
@@ -64,11 +65,7 @@ ojson parse_json(const char* begin, const char* end, const std::string& what) {
 }
 
 ojson read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(cat("cannot open '", path, "'"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  const std::string text = read_file(path, "JSON file");
   return parse_json(text.data(), text.data() + text.size(), cat("'", path, "'"));
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/thread_pool.h"
 #include "io/safetensors.h"
 #include "kernels/matmul.h"
@@ -35,10 +36,9 @@ const char* bert_pooling_name(BertPooling p) {
 namespace {
 
 json read_json(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  HELIX_CHECK(f, "cannot open '", p.string(), "'");
+  const std::string text = read_file(p.string(), "JSON file");
   try {
-    return json::parse(f);
+    return json::parse(text);
   } catch (const std::exception& e) {
     throw Error(cat("'", p.string(), "' is not valid JSON: ", e.what()));
   }

@@ -12,7 +12,9 @@
 #include "core/error.h"
 #include "model/bert.h"
 #include "server/api_json.h"
+#include "server/chat_messages.h"
 #include "server/embeddings.h"
+#include "server/memory.h"
 
 namespace helix::server {
 
@@ -96,17 +98,7 @@ httplib::Server::Handler guarded(F f) {
 }  // namespace
 
 std::vector<int32_t> Api::Impl::chat_prompt(const ojson& body) {
-  auto it = body.find("messages");
-  if (it == body.end() || !it->is_array() || it->empty())
-    throw ApiError{400, "'messages' must be a non-empty array", "invalid_request_error", "messages", "invalid_value"};
-  for (const auto& m : *it) {
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
-      throw ApiError{400, "each message must be an object with a string 'role'", "invalid_request_error", "messages",
-                     "invalid_value"};
-    if (m.contains("content") && !(m["content"].is_string() || m["content"].is_array() || m["content"].is_null()))
-      throw ApiError{400, "a message's 'content' must be a string or an array of parts", "invalid_request_error",
-                     "messages", "invalid_value"};
-  }
+  const ojson messages = chat_messages(body);
   ojson tools = nullptr;
   if (auto t = body.find("tools"); t != body.end() && !t->is_null()) {
     if (!t->is_array()) throw ApiError{400, "'tools' must be an array", "invalid_request_error", "tools", "invalid_value"};
@@ -115,13 +107,7 @@ std::vector<int32_t> Api::Impl::chat_prompt(const ojson& body) {
   const auto& tok = eng.tokenizer();
   const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
   const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-  std::string text;
-  try {
-    text = chat::render_chat(opt.chat_template, *it, tools, true, bos, eos);
-  } catch (const std::exception& e) {
-    throw ApiError{400, cat("the chat template could not render these messages: ", e.what()), "invalid_request_error",
-                   "messages", "invalid_value"};
-  }
+  const std::string text = render_chat_messages(opt.chat_template, messages, tools, bos, eos);
   auto ids = tok.encode(text, false, true);
   if (tok.add_bos() && tok.bos() >= 0 && (ids.empty() || ids[0] != tok.bos())) ids.insert(ids.begin(), tok.bos());
   return ids;
@@ -154,10 +140,11 @@ std::vector<int32_t> Api::Impl::completion_prompt(const ojson& body) {
 void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
   if (draining.load()) throw ApiError{503, "the server is shutting down", "server_error", "", "shutting_down"};
   auto guard = std::make_shared<InflightGuard>(inflight);
-  const ojson body = parse_body(req.body);
+  ReleaseAfterRequest release(req.body.size());
+  const ojson body = parse_body(req.body, generation_limits(eng.options().n_ctx, eng.tokenizer()));
   // Any model name is answered by the one model served (clients such as LangChain send a
   // default name), as llama-server does; the response names the model that answered.
-  RequestSpec spec = parse_spec(body, chat, false, random_seed());
+  RequestSpec spec = parse_spec(body, chat, false, random_seed(), eng.tokenizer().n_vocab());
   spec.gen.prompt = chat ? chat_prompt(body) : completion_prompt(body);
   const int64_t n_ctx = eng.options().n_ctx;
   const auto n_prompt = static_cast<int64_t>(spec.gen.prompt.size());
@@ -170,6 +157,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
                    cat("This model's maximum context length is ", n_ctx, " tokens, but the prompt has ", n_prompt,
                        " tokens (at least one must be left for the completion)"),
                    "invalid_request_error", chat ? "messages" : "prompt", "context_length_exceeded"};
+  check_completion_budget(spec, n_ctx, n_prompt, chat);
   spec.gen.timeout_s = opt.timeout_s;
 
   auto ch = std::make_shared<Channel>();
@@ -339,6 +327,7 @@ void Api::Impl::embeddings(const httplib::Request& req, httplib::Response& res) 
                    "invalid_request_error", "model", "model_not_found"};
   if (draining.load()) throw ApiError{503, "the server is shutting down", "server_error", "", "shutting_down"};
   InflightGuard guard(inflight);
+  ReleaseAfterRequest release(req.body.size());
   const ojson body = parse_body(req.body);
   const EmbeddingRequest er = parse_embedding_request(body, *opt.embedder);
   if (!er.model.empty() && er.model != opt.embed_model_id)
@@ -520,6 +509,7 @@ void Api::Impl::routes() {
 }
 
 Api::Api(Engine& engine, ApiOptions opt) : impl_(std::make_unique<Impl>(engine, std::move(opt))) {
+  tune_allocator_for_serving();
   impl_->routes();
   impl_->logging();
 }

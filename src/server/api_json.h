@@ -29,8 +29,24 @@ ojson error_json(const ApiError& e);
 // JSON text that never throws on invalid UTF-8 (replaced by U+FFFD).
 std::string dump(const ojson& j);
 
-// Parses a request body: must be a JSON object.
-ojson parse_body(const std::string& body);
+// Bounds on one request body, checked by a counting pass over its text before any JSON value
+// is built: a request over a bound costs no more memory than its body, and is refused with 413
+// naming the bound (400 for nesting).
+struct RequestLimits {
+  size_t max_chars = 8u << 20;      // bytes in all strings and keys together
+  size_t max_values = 1u << 20;     // JSON values of any kind (containers included)
+  size_t max_messages = 1u << 20;   // entries of the top-level "messages" array
+  size_t max_parts = 256;           // entries of one message's "content" array
+  size_t max_depth = 128;           // arrays and objects inside each other
+  std::string chars_reason;         // why max_chars is what it is (said in the error)
+  std::string messages_reason;      // why max_messages is what it is
+};
+// Bounds for the completion routes: what can fit in a context of n_ctx tokens of `tok` (no
+// token spells more bytes than the longest vocabulary entry, and every message takes a token).
+RequestLimits generation_limits(int64_t n_ctx, const tok::Tokenizer& tok);
+
+// Parses a request body within `limits`: must be a JSON object.
+ojson parse_body(const std::string& body, const RequestLimits& limits = RequestLimits{});
 
 // Everything a completion request asks for besides its prompt.
 struct RequestSpec {
@@ -43,7 +59,13 @@ struct RequestSpec {
 };
 // Reads the sampling and output fields shared by both completion routes. `chat` selects the
 // chat spelling of logprobs (bool + top_logprobs) over the completions one (an int).
-RequestSpec parse_spec(const ojson& body, bool chat, bool has_seed_default, uint64_t random_seed);
+// n_vocab > 0: token ids (logit_bias) are checked against the vocabulary. /v1/completions'
+// `echo` and `suffix` (fill-in-the-middle) are refused with 400: this server does neither.
+RequestSpec parse_spec(const ojson& body, bool chat, bool has_seed_default, uint64_t random_seed,
+                       int32_t n_vocab = 0);
+// max_tokens against the context (as OpenAI: prompt + max_tokens must fit, else 400 naming the
+// numbers); call once the prompt's length is known.
+void check_completion_budget(const RequestSpec& spec, int64_t n_ctx, int64_t n_prompt, bool chat);
 
 // Logprobs of generated tokens in each route's shape.
 ojson chat_logprobs(const tok::Tokenizer& tok, const std::vector<TokenLogprob>& lps);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer.h"
 
@@ -209,9 +210,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf_json(std::string_view json_text) {
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_hf_json_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  HELIX_CHECK(f, "cannot open ", path);
-  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string text = read_file(path, "tokenizer file");
   try {
     return from_hf_json(text);
   } catch (const Error& e) {
