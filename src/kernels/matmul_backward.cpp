@@ -22,7 +22,11 @@ float dot_ref(const float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) s += x[i] * y[i];
   return s;
 }
-constexpr BackwardKernels kRef = {axpy4_ref, axpy_ref, dot_ref};
+void rows_t_ref(const float* w, int64_t nr, int64_t n, const float* g, int64_t gs, int nt, float* dx, int64_t ds) {
+  for (int t = 0; t < nt; ++t)
+    for (int64_t r = 0; r < nr; ++r) axpy_ref(g[t * gs + r], w + r * n, dx + t * ds, n);
+}
+constexpr BackwardKernels kRef = {axpy4_ref, axpy_ref, dot_ref, rows_t_ref};
 
 void check_f32_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* op, const char* what) {
   HELIX_CHECK(t.dtype() == DType::F32 && t.is_contiguous(), op, ": ", what, " must be contiguous F32");
@@ -31,7 +35,7 @@ void check_f32_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* o
 }
 
 constexpr int64_t kRowBlock = 64;   // weight rows dequantized at a time (64 x n_in floats)
-constexpr int64_t kTokBlock = 16;   // tokens per task
+constexpr int64_t kTokBlock = 64;   // tokens per task when threads split the tokens
 
 }  // namespace
 
@@ -57,32 +61,46 @@ void matmul_backward_x(const Tensor& w, const Tensor& dy, Tensor& dx, bool accum
   const float* dyp = dy.data_as<float>();
   float* dxp = dx.data_as<float>();
   const bool f32 = w.dtype() == DType::F32 && w.nb(1) == static_cast<size_t>(n_in) * 4;
-  const int64_t n_tasks = (n_tok + kTokBlock - 1) / kTokBlock;
-  auto task = [&](int64_t t0, int64_t t1) {
+  // dx[t0..t1) += rows [o0, o1) of W against dy, into out (row stride n_in, token t at out + (t - t0) * n_in).
+  auto block = [&](int64_t o0, int64_t o1, int64_t t0, int64_t t1, float* out) {
     thread_local std::vector<float> rows;
     if (!f32) rows.resize(static_cast<size_t>(kRowBlock * n_in));
-    if (!accumulate) std::fill(dxp + t0 * n_in, dxp + t1 * n_in, 0.0f);
-    for (int64_t o0 = 0; o0 < n_out; o0 += kRowBlock) {
-      const int64_t nr = std::min(kRowBlock, n_out - o0);
+    for (int64_t b = o0; b < o1; b += kRowBlock) {
+      const int64_t nr = std::min(kRowBlock, o1 - b);
       const float* wr = nullptr;
       if (f32) {
-        wr = w.data_as<float>() + o0 * n_in;
+        wr = w.data_as<float>() + b * n_in;
       } else {
-        for (int64_t r = 0; r < nr; ++r) quant::dequantize_row(w.dtype(), w.row(o0 + r), rows.data() + r * n_in, n_in);
+        for (int64_t r = 0; r < nr; ++r) quant::dequantize_row(w.dtype(), w.row(b + r), rows.data() + r * n_in, n_in);
         wr = rows.data();
       }
-      for (int64_t t = t0; t < t1; ++t) {
-        const float* g = dyp + t * n_out + o0;
-        float* d = dxp + t * n_in;
-        int64_t r = 0;
-        for (; r + 4 <= nr; r += 4) k.axpy4(g + r, wr + r * n_in, n_in, d, n_in);
-        for (; r < nr; ++r) k.axpy(g[r], wr + r * n_in, d, n_in);
+      for (int64_t t = t0; t < t1; t += 4) {
+        const int nt = static_cast<int>(std::min<int64_t>(4, t1 - t));
+        k.rows_t(wr, nr, n_in, dyp + t * n_out + b, n_out, nt, out + (t - t0) * n_in, n_in);
       }
     }
   };
-  ThreadPool::global().parallel_for(n_tasks, 1, [&](int64_t b, int64_t e) {
-    task(b * kTokBlock, std::min(n_tok, e * kTokBlock));
+  ThreadPool& pool = ThreadPool::global();
+  const int64_t n_tok_tasks = (n_tok + kTokBlock - 1) / kTokBlock;
+  if (n_tok_tasks >= 2 * pool.size() || pool.size() == 1 || n_out < 4 * kRowBlock) {
+    pool.parallel_for(n_tok_tasks, 1, [&](int64_t b, int64_t e) {
+      const int64_t t0 = b * kTokBlock, t1 = std::min(n_tok, e * kTokBlock);
+      if (!accumulate) std::fill(dxp + t0 * n_in, dxp + t1 * n_in, 0.0f);
+      block(0, n_out, t0, t1, dxp + t0 * n_in);
+    });
+    return;
+  }
+  // Few tokens, many rows: each thread sums its share of the rows into its own dx, then the
+  // shares are added (in thread order, so the result does not depend on timing).
+  const int nt = pool.size();
+  std::vector<float> part(static_cast<size_t>(nt) * static_cast<size_t>(n_in * n_tok), 0.0f);
+  const int64_t n_blocks = (n_out + kRowBlock - 1) / kRowBlock;
+  pool.run([&](int ti, int n_threads) {
+    const int64_t b0 = n_blocks * ti / n_threads, b1 = n_blocks * (ti + 1) / n_threads;
+    block(b0 * kRowBlock, std::min(n_out, b1 * kRowBlock), 0, n_tok, part.data() + static_cast<size_t>(ti) * n_in * n_tok);
   });
+  if (!accumulate) std::fill(dxp, dxp + n_in * n_tok, 0.0f);
+  for (int ti = 0; ti < nt; ++ti) k.axpy(1.0f, part.data() + static_cast<size_t>(ti) * n_in * n_tok, dxp, n_in * n_tok);
 }
 
 void matmul_backward_w(const Tensor& dy, const Tensor& x, Tensor& dw, Isa isa) {

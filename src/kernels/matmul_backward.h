@@ -4,10 +4,11 @@
 // Shapes in ggml order: w.ne = {n_in, n_out}, dy.ne = {n_out, n_tok}, x/dx.ne = {n_in, n_tok},
 // dw.ne = {n_in, n_out}; all activations and gradients are contiguous F32.
 //
-// Wᵀ·dy dequantizes blocks of weight rows on the fly (quant::dequantize_row; f32 rows are read in
-// place) and accumulates dx one token at a time with a four-row multiply-add, so each token's dx
-// row stays in L1 while a block of weight rows streams from L2. Work is split over token ranges
-// on ThreadPool::global(). The inner multiply-add has a scalar reference and an AVX2+FMA version
+// Wᵀ·dy dequantizes blocks of 64 weight rows on the fly (quant::dequantize_row; f32 rows are read
+// in place) and multiplies them against four tokens at a time with a register tile (rows_t). Many
+// tokens: threads take ranges of tokens (each dequantizes the rows once per range). Few tokens
+// against many rows (the LM head's chunks): threads take ranges of rows into private dx sums,
+// added at the end. The inner kernels have a scalar reference and an AVX2+FMA version
 // (matmul_backward_avx2.cpp), chosen at run time.
 #pragma once
 
@@ -25,6 +26,10 @@ struct BackwardKernels {
   void (*axpy)(float a, const float* x, float* y, int64_t n);
   // sum x[i]·y[i]
   float (*dot)(const float* x, const float* y, int64_t n);
+  // dx[t * dx_stride + i] += Σ_{r < nr} g[t * g_stride + r] · w[r * n + i] for t < nt (<= 4),
+  // i < n: a block of nr weight rows against up to four tokens, register-tiled.
+  void (*rows_t)(const float* w, int64_t nr, int64_t n, const float* g, int64_t g_stride, int nt, float* dx,
+                 int64_t dx_stride);
 };
 
 const BackwardKernels& backward_kernels(Isa isa);  // throws if the CPU lacks isa

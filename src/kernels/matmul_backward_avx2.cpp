@@ -49,7 +49,45 @@ float dot_avx2(const float* x, const float* y, int64_t n) {
   return s;
 }
 
-constexpr BackwardKernels kAvx2 = {axpy4_avx2, axpy_avx2, dot_avx2};
+template <int NT>
+void rows_t_tile(const float* w, int64_t nr, int64_t n, const float* g, int64_t gs, float* dx, int64_t ds) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 acc[NT][2];
+    for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    const float* wr = w + i;
+    for (int64_t r = 0; r < nr; ++r, wr += n) {
+      const __m256 w0 = _mm256_loadu_ps(wr), w1 = _mm256_loadu_ps(wr + 8);
+      for (int t = 0; t < NT; ++t) {
+        const __m256 gv = _mm256_broadcast_ss(g + t * gs + r);
+        acc[t][0] = _mm256_fmadd_ps(gv, w0, acc[t][0]);
+        acc[t][1] = _mm256_fmadd_ps(gv, w1, acc[t][1]);
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      float* d = dx + t * ds + i;
+      _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), acc[t][0]));
+      _mm256_storeu_ps(d + 8, _mm256_add_ps(_mm256_loadu_ps(d + 8), acc[t][1]));
+    }
+  }
+  for (; i < n; ++i)
+    for (int t = 0; t < NT; ++t) {
+      float s = 0;
+      for (int64_t r = 0; r < nr; ++r) s += g[t * gs + r] * w[r * n + i];
+      dx[t * ds + i] += s;
+    }
+}
+
+void rows_t_avx2(const float* w, int64_t nr, int64_t n, const float* g, int64_t gs, int nt, float* dx, int64_t ds) {
+  switch (nt) {
+    case 4: rows_t_tile<4>(w, nr, n, g, gs, dx, ds); break;
+    case 3: rows_t_tile<3>(w, nr, n, g, gs, dx, ds); break;
+    case 2: rows_t_tile<2>(w, nr, n, g, gs, dx, ds); break;
+    default: rows_t_tile<1>(w, nr, n, g, gs, dx, ds); break;
+  }
+}
+
+constexpr BackwardKernels kAvx2 = {axpy4_avx2, axpy_avx2, dot_avx2, rows_t_avx2};
 
 }  // namespace
 

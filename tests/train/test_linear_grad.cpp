@@ -62,25 +62,31 @@ void expect_close(const std::vector<float>& got, const Vec& want, double tol, co
 
 class MatmulBackwardTypes : public ::testing::TestWithParam<DType> {};
 
+// Two shapes: many tokens (threads split the tokens) and few tokens against many rows (threads
+// split the rows into private sums, as for the LM head's chunks).
 TEST_P(MatmulBackwardTypes, WTransposeDyMatchesDoubleOnEveryPath) {
   const DType type = GetParam();
-  const int64_t n_in = 512, n_out = 70, n_tok = 37;  // rows not a multiple of 4 or 64; tokens of 16
-  const Weight w = make_weight(type, n_in, n_out, 1);
-  auto dy = randn(static_cast<size_t>(n_out * n_tok), 2);
-  Vec want(static_cast<size_t>(n_in * n_tok), 0.0);
-  for (int64_t t = 0; t < n_tok; ++t)
-    for (int64_t o = 0; o < n_out; ++o)
-      for (int64_t i = 0; i < n_in; ++i) want[t * n_in + i] += static_cast<double>(w.deq[o * n_in + i]) * dy[t * n_out + o];
-  for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2}) {
-    if (!kernels::isa_available(isa)) continue;
-    std::vector<float> dx(want.size(), 0.5f);
-    Tensor dxt = f32(dx, n_in, n_tok);
-    kernels::matmul_backward_x(w.t, f32(dy, n_out, n_tok), dxt, false, isa);
-    expect_close(dx, want, 1e-5, std::string(kernels::isa_name(isa)) + " " + std::string(dtype_name(type)));
-    kernels::matmul_backward_x(w.t, f32(dy, n_out, n_tok), dxt, true, isa);  // accumulate: twice
-    Vec twice = want;
-    for (auto& v : twice) v *= 2;
-    expect_close(dx, twice, 1e-5, "accumulate");
+  for (auto [n_out, n_tok] : {std::pair<int64_t, int64_t>{70, 301}, {300, 5}}) {
+    const int64_t n_in = 512;  // rows and tokens not multiples of the 64-row / 4-token tiles
+    const Weight w = make_weight(type, n_in, n_out, 1);
+    auto dy = randn(static_cast<size_t>(n_out * n_tok), 2);
+    Vec want(static_cast<size_t>(n_in * n_tok), 0.0);
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t o = 0; o < n_out; ++o)
+        for (int64_t i = 0; i < n_in; ++i) want[t * n_in + i] += static_cast<double>(w.deq[o * n_in + i]) * dy[t * n_out + o];
+    for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2}) {
+      if (!kernels::isa_available(isa)) continue;
+      const std::string what = std::string(kernels::isa_name(isa)) + " " + std::string(dtype_name(type)) + " " +
+                               std::to_string(n_out) + "x" + std::to_string(n_tok);
+      std::vector<float> dx(want.size(), 0.5f);
+      Tensor dxt = f32(dx, n_in, n_tok);
+      kernels::matmul_backward_x(w.t, f32(dy, n_out, n_tok), dxt, false, isa);
+      expect_close(dx, want, 1e-5, what);
+      kernels::matmul_backward_x(w.t, f32(dy, n_out, n_tok), dxt, true, isa);  // accumulate: twice
+      Vec twice = want;
+      for (auto& v : twice) v *= 2;
+      expect_close(dx, twice, 1e-5, what + " accumulate");
+    }
   }
 }
 
