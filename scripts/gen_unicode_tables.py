@@ -30,6 +30,9 @@ Tables (all sorted by code point):
   kSubRuns        one uint32 per run of code points with the same finer classes that some
                   pre-tokenizer regexes name: (first_code_point << 8) | bits, bits 1 = Lu or Lt
                   (\\p{Lu}, \\p{Lt}), 2 = Ll, 4 = Nd (\\d), 8 = the Han script (\\p{Han}); Oniguruma's.
+  kWordExtra      {first, last}: code points in Oniguruma's \\w that are not letters, marks,
+                  decimal digits or connector punctuation (circled letters, letter numbers, ...).
+  kConnectorPunct Pc (connector punctuation: \\w too).
   kNfdBert        {cp, n, {d0, d1, d2}}: BERT's NFD decomposition of cp less its trailing run of
                   nonspacing non-starters (Mn with combining class > 0, which BERT drops and
                   which never move another code point), where that is not just the first code
@@ -129,7 +132,8 @@ def onig_classes():
     """(category flags, kSubRuns bits) per code point from Oniguruma's Unicode data (the regex
     engine of Hugging Face `tokenizers`, the reference for pre-tokenizers; its Unicode version is
     newer than Python's): the general category class, Lu/Lt, Ll, Nd and the Han script."""
-    sets = oniguruma_sets(["L", "N", "Z", "M", "P", "S", "Cn", "Lu", "Lt", "Ll", "Nd", "Han"])
+    sets = oniguruma_sets(["L", "N", "Z", "M", "P", "S", "Cn", "Lu", "Lt", "Ll", "Nd", "Han", "Word",
+                           "Pc"])
     cats = [CONTROL] * MAX_CP
     for prop, flag in (("Cn", UNDEFINED), ("L", LETTER), ("N", NUMBER), ("Z", SEPARATOR),
                        ("M", MARK), ("P", PUNCT), ("S", SYMBOL)):
@@ -142,7 +146,10 @@ def onig_classes():
                       ("Han", SUB_HAN)):
         for cp in sets[prop]:
             sub[cp] |= bit
-    return cats, sub
+    # \\w beyond letters, marks, decimal digits and connector punctuation (Other_Alphabetic
+    # symbols such as circled letters, letter numbers, joiners): ranges for kWordExtra.
+    extra = sorted(sets["Word"] - sets["L"] - sets["M"] - sets["Nd"] - sets["Pc"])
+    return cats, sub, ranges(extra), sorted(sets["Pc"])
 
 
 def bert_classes():
@@ -323,7 +330,7 @@ def main():
     if "--check-hf" in sys.argv[1:]:
         check_hf(bits)
         return
-    onig_cats, onig_sub = onig_classes()
+    onig_cats, onig_sub, word_extra, pc = onig_classes()
     cats = value_runs(onig_cats)
     lower = []
     nfd = []
@@ -399,6 +406,15 @@ def main():
     out.append(wrap(["0x%x," % ((cp << 8) | b) for cp, b in sub], 8))
     out.append("};")
     out.append("const size_t kSubRunsSize = sizeof(kSubRuns) / sizeof(kSubRuns[0]);")
+    out.append("")
+    out.append("const uint32_t kWordExtra[][2] = {")
+    out.append(wrap(["{0x%x, 0x%x}," % (a, b) for a, b in word_extra], 6))
+    out.append("};")
+    out.append("const size_t kWordExtraSize = sizeof(kWordExtra) / sizeof(kWordExtra[0]);")
+    out.append("const uint32_t kConnectorPunct[] = {")
+    out.append(wrap(["0x%x," % cp for cp in pc], 10))
+    out.append("};")
+    out.append("const size_t kConnectorPunctSize = sizeof(kConnectorPunct) / sizeof(kConnectorPunct[0]);")
     out.append("")
     out.append("const CccRun kCombiningRuns[] = {")
     out.append(wrap(["{0x%x,%d,%d}," % tuple(r) for r in ccc], 6))

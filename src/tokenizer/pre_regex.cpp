@@ -31,7 +31,7 @@ struct CharClass {
 };
 
 struct Node {
-  enum Kind : uint8_t { kClass, kGroup, kAhead, kNotAhead, kEol };
+  enum Kind : uint8_t { kClass, kGroup, kAhead, kNotAhead, kEol, kWordBoundary };
   Kind kind = kClass;
   bool possessive = false;
   uint32_t min = 1, max = 1;
@@ -127,8 +127,7 @@ class Parser {
     } else {
       return n;
     }
-    if (n.kind == Node::kEol || n.kind == Node::kAhead || n.kind == Node::kNotAhead)
-      fail("quantified assertion");
+    if (n.kind != Node::kClass && n.kind != Node::kGroup) fail("quantified assertion");
     n.min = lo;
     n.max = hi;
     if (at('?')) fail("lazy quantifiers are not supported");
@@ -183,6 +182,11 @@ class Parser {
     }
     if (c == '$') {
       n.kind = Node::kEol;
+      return n;
+    }
+    if (c == '\\' && at('b')) {
+      ++i_;
+      n.kind = Node::kWordBoundary;
       return n;
     }
     if (c == '.' || c == '^' || c == ')' || c == '|' || c == '*' || c == '+' || c == '?')
@@ -353,6 +357,10 @@ class Matcher {
     const K* next;
   };
 
+  bool word(uint32_t pos) const {
+    return pos >= b_ && pos < e_ && is_word_char(t_.cp[pos], t_.fl[pos]);
+  }
+
   bool cls(int k, uint32_t pos) const {
     return pos >= b_ && pos < e_ && p_.class_match(k, t_.cp[pos], t_.fl[pos]);
   }
@@ -427,6 +435,9 @@ class Matcher {
       }
       case Node::kEol:
         if (pos != e_ && t_.cp[pos] != '\n') return false;
+        return seq(s, i + 1, pos, k);
+      case Node::kWordBoundary:
+        if (word(pos - 1) == word(pos)) return false;
         return seq(s, i + 1, pos, k);
     }
     return false;

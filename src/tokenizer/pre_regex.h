@@ -3,7 +3,7 @@
 // subset those patterns use, with Oniguruma's semantics (leftmost match, ordered alternation,
 // greedy and possessive quantifiers, backtracking):
 //   alternation |, groups ( ) (?: ) (?i: ) and lookaheads (?= ) (?! ), quantifiers ? * + {n}
-//   {n,} {n,m} (a trailing + makes them possessive), $ (end of the piece or before \n),
+//   {n,} {n,m} (a trailing + makes them possessive), $ (end of the piece or before \n), \b,
 //   classes [...] [^...] with ranges, nested classes and intersections (&&), \s \S \d \D,
 //   \p{X} \P{X} for X in L Lu Ll Lt Lm Lo M N Nd P S Z Han, \r \n \t \f \v, \xHH,
 //   \x{H...} and escaped punctuation. Lm and Lo are one class here (letters that are neither upper nor lower case),

@@ -363,6 +363,10 @@ const std::vector<FamilyDef>& family_defs() {
         R"re(|\s{512}(?!\S)|\s{256}(?!\S)|\s{128}(?!\S)|\s{64}(?!\S)|\s{32}(?!\S)|\s{16}(?!\S))re"
         R"re(|\s{8}(?!\S)|\s{4}(?!\S)|\s{1,2}(?!\S)|\s{1})re"}},
       {"laguna", {R"re([^\n]+|[\n]+)re", kQwen2Re}},
+      {"tiny_aya cohere2moe",
+       {R"re(\d{1,3}(?=(?:\d{3})*\b))re",
+        PREFIX UPPER "*" LOWER "+" CONTRACTION "?|" PREFIX UPPER "+" LOWER "*" CONTRACTION
+        R"re(?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*)re" TAIL}},
       {"granite-embed-multi-97m",
        {R"re([^\r\n\p{L}\p{N}]?((?=[\p{L}\p{M}])([^a-z]))*((?=[\p{L}\p{M}])([^A-Z]))+)re" CONTRACTION
         R"re(?|[^\r\n\p{L}\p{N}]?((?=[\p{L}\p{M}])([^a-z]))+((?=[\p{L}\p{M}])([^A-Z]))*)re" CONTRACTION

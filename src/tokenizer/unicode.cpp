@@ -89,6 +89,16 @@ uint16_t cp_flags(uint32_t cp) {
   return t.blocks[static_cast<size_t>(t.index[cp >> 8]) * kBlock + (cp & 0xff)];
 }
 
+bool is_word_char(uint32_t cp, uint16_t flags) {
+  if (flags & (kLetter | kMark | kDigit)) return true;
+  if (std::binary_search(tables::kConnectorPunct, tables::kConnectorPunct + tables::kConnectorPunctSize, cp))
+    return true;
+  const auto* end = tables::kWordExtra + tables::kWordExtraSize;
+  const auto* it = std::upper_bound(tables::kWordExtra, end, cp,
+                                    [](uint32_t v, const uint32_t (&r)[2]) { return v < r[0]; });
+  return it != tables::kWordExtra && cp <= (it - 1)[0][1];
+}
+
 uint32_t to_lower(uint32_t cp) {
   if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
   const auto* begin = tables::kLowerRuns;

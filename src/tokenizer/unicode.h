@@ -71,6 +71,10 @@ extern const uint32_t kBertRuns[];
 extern const size_t kBertRunsSize;
 extern const uint32_t kSubRuns[];
 extern const size_t kSubRunsSize;
+extern const uint32_t kWordExtra[][2];
+extern const size_t kWordExtraSize;
+extern const uint32_t kConnectorPunct[];
+extern const size_t kConnectorPunctSize;
 extern const CccRun kCombiningRuns[];
 extern const size_t kCombiningRunsSize;
 extern const NfdSeq kNfdBert[];
@@ -83,6 +87,9 @@ uint16_t cp_flags(uint32_t cp);
 inline bool is_letter(uint32_t cp) { return cp_flags(cp) & kLetter; }
 inline bool is_number(uint32_t cp) { return cp_flags(cp) & kNumber; }
 inline bool is_space(uint32_t cp) { return cp_flags(cp) & kWhitespaceBit; }
+// \w as Oniguruma has it (regex word characters): letters, marks, decimal digits, connector
+// punctuation and a few more (circled letters, letter numbers, ...). `flags` = cp_flags(cp).
+bool is_word_char(uint32_t cp, uint16_t flags);
 
 // The first code point of the lowercase mapping (only U+0130 has more: U+0069 U+0307).
 uint32_t to_lower(uint32_t cp);

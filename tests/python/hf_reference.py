@@ -267,6 +267,9 @@ BPE_FAMILIES = {
                 r"|\s{512}(?!\S)|\s{256}(?!\S)|\s{128}(?!\S)|\s{64}(?!\S)|\s{32}(?!\S)|\s{16}(?!\S)"
                 r"|\s{8}(?!\S)|\s{4}(?!\S)|\s{1,2}(?!\S)|\s{1}"], False),
     "laguna": ([r"[^\n]+|[\n]+", _llama3("")], False),
+    "tiny_aya": ([r"\d{1,3}(?=(?:\d{3})*\b)",
+                  r"[^\r\n\p{L}\p{N}]?" + _UP + "*" + _LO + "+" + _CONTR + r"?|[^\r\n\p{L}\p{N}]?" + _UP +
+                  "+" + _LO + "*" + _CONTR + r"?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*" + _TAIL], False),
     "granite-embed-multi-97m": (
         [r"[^\r\n\p{L}\p{N}]?((?=[\p{L}\p{M}])([^a-z]))*((?=[\p{L}\p{M}])([^A-Z]))+" + _CONTR +
          r"?|[^\r\n\p{L}\p{N}]?((?=[\p{L}\p{M}])([^a-z]))+((?=[\p{L}\p{M}])([^A-Z]))*" + _CONTR +
