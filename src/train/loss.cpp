@@ -27,21 +27,27 @@ double loss_columns(float* logits, int64_t V, const int32_t* tgt, int64_t nc, fl
       if (softcap > 0)
         for (int64_t i = 0; i < V; ++i) z[i] = softcap * std::tanh(z[i] / softcap);
       const float m = *std::max_element(z, z + V);
-      double l = 0;
-      for (int64_t i = 0; i < V; ++i) l += std::exp(static_cast<double>(z[i] - m));
-      const double lse = m + std::log(l);
       const int32_t y = tgt[c];
-      col_loss[static_cast<size_t>(c)] = lse - z[y];
-      if (!backward) continue;
-      for (int64_t i = 0; i < V; ++i) {
-        const float zi = z[i];
-        float g = static_cast<float>(std::exp(zi - lse)) - (i == y ? 1.0f : 0.0f);
-        if (softcap > 0) {
-          const float t = zi / softcap;  // tanh of the raw logit / softcap
-          g *= 1.0f - t * t;
+      const float zy = z[y];
+      double l = 0;
+      if (softcap > 0 && backward) {  // the softcap's derivative needs the capped logits: two passes
+        for (int64_t i = 0; i < V; ++i) l += std::exp(z[i] - m);
+        const float inv = static_cast<float>(1.0 / l);
+        for (int64_t i = 0; i < V; ++i) {
+          const float t = z[i] / softcap;  // tanh(raw / softcap)
+          z[i] = (std::exp(z[i] - m) * inv - (i == y ? 1.0f : 0.0f)) * (1.0f - t * t) * grad_scale;
         }
-        z[i] = g * grad_scale;
+      } else {  // one exp per logit: z holds exp(z - m), then the gradient
+        for (int64_t i = 0; i < V; ++i) {
+          z[i] = std::exp(z[i] - m);
+          l += z[i];
+        }
+        if (backward) {
+          const float inv = static_cast<float>(1.0 / l);
+          for (int64_t i = 0; i < V; ++i) z[i] = (z[i] * inv - (i == y ? 1.0f : 0.0f)) * grad_scale;
+        }
       }
+      col_loss[static_cast<size_t>(c)] = m + std::log(l) - zy;
     }
   });
   double s = 0;

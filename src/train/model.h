@@ -38,7 +38,7 @@ struct TrainOptions {
   // A ~ U(-1/sqrt(n_in), 1/sqrt(n_in)) as PEFT does; B starts at zero unless this is > 0 (tests
   // start both factors random so that both gradients are non-zero).
   float lora_b_init_std = 0;
-  int64_t head_chunk = 32;  // positions per LM-head chunk
+  int64_t head_chunk = 64;  // positions per LM-head chunk (64 x 262,144 logits = 64 MiB)
   // Quantized bases: forward with dequantized f32 rows instead of the serving matmul's 8-bit
   // activations (slower; gradients match a float reference to f32 rounding). See Linear.
   bool exact_base = false;

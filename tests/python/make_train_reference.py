@@ -95,7 +95,7 @@ class Ref:
         half = self.D // 2
         inv = base ** (-torch.arange(half, dtype=torch.float64) * 2.0 / self.D)
         th = pos.double()[:, None] * inv[None, :]
-        c, s = torch.cos(th)[:, None, :], torch.sin(th)[:, None, :]
+        c, s = torch.cos(th)[:, None, :].to(x.dtype), torch.sin(th)[:, None, :].to(x.dtype)
         if neox:
             a, b = x[..., :half], x[..., half:]
             return torch.cat([a * c - b * s, a * s + b * c], -1)
