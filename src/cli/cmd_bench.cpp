@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/gen_options.h"
+#include "cli/lora_flags.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/profile.h"
@@ -34,6 +35,7 @@ constexpr const char* kUsage =
     "  --depths LIST      context depths to time decoding at (default 0,1024)\n"
     "  --decode-tokens N  tokens decoded per depth (default 32)\n"
     "  --streams N        sequences decoded together, 1 to 256 (default 1)\n"
+    "  --lora FILE[:S]    apply a LoRA adapter (decode speed with adapters)\n"
     "HELIX_PROFILE=1 adds a per-op profile table on stderr.\n";
 
 std::vector<int64_t> parse_list(const std::string& flag, const std::string& s, int64_t lo) {
@@ -54,6 +56,7 @@ int cmd_bench(int argc, char** argv) {
   std::string path;
   std::vector<int64_t> prefill = {64, 512}, depths = {0, 1024};
   int64_t n_decode = 32, threads = 0, n_batch = 512, n_streams = 1;
+  std::vector<std::string> lora;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto val = [&]() -> std::string {
@@ -70,11 +73,13 @@ int cmd_bench(int argc, char** argv) {
     else if (a == "--depths") depths = parse_list(a, val(), 0);
     else if (a == "--decode-tokens") n_decode = int_flag(a, val(), 1, int64_t{1} << 24);
     else if (a == "--streams") n_streams = int_flag(a, val(), 1, 256);
+    else if (a == "--lora") lora.push_back(val());  // decode speed with adapters (cli/lora_flags.h)
     else throw Error(cat("unknown option '", a, "' (see helix bench --help)"));
   }
   if (threads > 0) ThreadPool::set_global_threads(static_cast<int>(threads));
   const double t0 = now_s();
   auto m = model::load_model(resolve_model_path(path));
+  apply_default_loras(lora, *m);
   const double load_s = now_s() - t0;
   const int64_t V = m->hparams().n_vocab;
   int64_t max_ctx = 16;

@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/lora_flags.h"
 #include "core/error.h"
 #include "model/model.h"
 #include "model/tiny.h"
@@ -67,6 +68,7 @@ int cmd_tiny_model(int argc, char** argv) {
 int cmd_logits(int argc, char** argv) {
   std::string path, tokens_arg, out;
   int64_t chunk = 0, n_ctx = 2048;
+  std::vector<std::string> lora;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -78,9 +80,10 @@ int cmd_logits(int argc, char** argv) {
     else if (a == "--chunk") chunk = std::stoll(next());
     else if (a == "--ctx" || a == "-c") n_ctx = std::stoll(next());
     else if (a == "--out") out = next();
+    else if (a == "--lora") lora.push_back(next());
     else throw Error(cat("unknown option ", a));
   }
-  HELIX_CHECK(!tokens_arg.empty() && !out.empty(), "usage: helix logits -m MODEL --tokens 1,2;3 --out FILE");
+  HELIX_CHECK(!tokens_arg.empty() && !out.empty(), "usage: helix logits -m MODEL --tokens 1,2;3 --out FILE [--lora FILE[:SCALE]]");
   std::vector<std::vector<int32_t>> seqs;
   std::stringstream ss(tokens_arg);
   for (std::string part; std::getline(ss, part, ';');) {
@@ -91,6 +94,7 @@ int cmd_logits(int argc, char** argv) {
     seqs.push_back(ids);
   }
   auto m = model::load_model(resolve_model_path(path));
+  apply_default_loras(lora, *m);
   const int64_t V = m->hparams().n_vocab;
   model::KVCache kv(m->hparams(), n_ctx, static_cast<int>(seqs.size()));
   std::vector<std::vector<float>> result(seqs.size());

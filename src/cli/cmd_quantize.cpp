@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/convert_model.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -187,6 +189,80 @@ void check_output(const std::string& in_path, const std::string& out_path, uint6
 
 }  // namespace
 
+void convert_model(const gguf::GGUFFile& in, const std::string& out_path, const std::string& type,
+                   const ReplaceFn& replace) {
+  const Target* target = type.empty() ? nullptr : find_target(type);
+  HELIX_CHECK(type.empty() || target, "unknown target type '", type, "'; choose one of F32 F16 BF16 Q8_0 Q4_0 ",
+              "Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K Q4_K_M Q5_K_M");
+  const auto& infos = in.tensors();
+
+  // Plan every tensor first, so that problems show up before any work is done. Without a target
+  // every tensor keeps its type (one that Helix cannot write back becomes F32).
+  std::optional<Planner> planner;
+  if (target) planner.emplace(*target, infos);
+  std::vector<DType> out_types;
+  std::set<std::string> requantized;
+  bool any_quantized = false;
+  uint64_t out_bytes = 0;  // tensor data of the output, padded: with the header, its file size
+  for (const auto& ti : infos) {
+    const DType t = planner ? planner->choose(ti) : quant::can_quantize(ti.type) ? ti.type : DType::F32;
+    HELIX_CHECK(ti.type == t || quant::can_dequantize(ti.type), "tensor '", ti.name, "' has type ",
+                dtype_name(ti.type), ", which Helix cannot convert");
+    if (ti.type != t && dtype_is_quantized(ti.type) && dtype_is_quantized(t))
+      requantized.insert(std::string(dtype_name(ti.type)));
+    any_quantized = any_quantized || dtype_is_quantized(t);
+    out_types.push_back(t);
+    const int64_t rows = ti.ne[1] * ti.ne[2] * ti.ne[3];
+    out_bytes += dtype_row_bytes(t, ti.ne[0]) * static_cast<uint64_t>(rows) + in.alignment();
+  }
+  check_output(in.path(), out_path, out_bytes + in.data_offset());
+  if (!requantized.empty() && target) {
+    std::string types;
+    for (const auto& s : requantized) types += (types.empty() ? "" : ", ") + s;
+    std::fprintf(stderr,
+                 "helix: warning: %s is already quantized (%s); requantizing adds the errors of "
+                 "both formats - quantize from an F16/BF16/F32 model where you can\n",
+                 in.path().c_str(), types.c_str());
+  }
+
+  gguf::GGUFWriter w;
+  for (const auto& [key, value] : in.metadata()) w.set(key, value);
+  if (target) w.set("general.file_type", gguf::Value::u32(target->file_type));
+  if (any_quantized) w.set("general.quantization_version", gguf::Value::u32(2));
+
+  std::deque<Tensor> keep;  // converted data must outlive w.write()
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const auto& ti = infos[i];
+    const DType to = out_types[i];
+    const std::vector<float> replaced = replace ? replace(ti) : std::vector<float>();
+    std::fprintf(stderr, "[%zu/%zu] %-32s %-6s -> %-6s %s%s\n", i + 1, infos.size(), ti.name.c_str(),
+                 std::string(dtype_name(ti.type)).c_str(), std::string(dtype_name(to)).c_str(),
+                 shape_of(ti).c_str(), replaced.empty() ? "" : " (updated)");
+    const Tensor src = in.tensor(ti);
+    if (to == ti.type && replaced.empty()) {
+      w.add_tensor(ti.name, to, ti.ne, ti.n_dims, src.data());
+      continue;
+    }
+    Tensor f32;
+    if (!replaced.empty()) {
+      HELIX_CHECK(static_cast<int64_t>(replaced.size()) == src.numel(), "new values for '", ti.name, "': ",
+                  replaced.size(), ", the tensor has ", src.numel());
+      f32 = Tensor::empty(DType::F32, ti.ne, ti.n_dims);
+      std::copy(replaced.begin(), replaced.end(), f32.data_as<float>());
+    } else {
+      f32 = ti.type == DType::F32 ? src : quant::dequantize(src);
+    }
+    if (dtype_is_quantized(to)) check_finite(f32, ti.name);
+    keep.push_back(to == DType::F32 ? f32 : quant::quantize(f32, to));
+    w.add_tensor(ti.name, to, ti.ne, ti.n_dims, keep.back().data());
+  }
+  w.write(out_path);
+  const uint64_t size_out = std::filesystem::file_size(out_path);
+  std::fprintf(stderr, "helix: wrote %s (%s): file size %.1f MiB -> %.1f MiB (%" PRIu64 " -> %" PRIu64
+               " bytes)\n", out_path.c_str(), target ? target->name : "types kept", mib(in.file_size()),
+               mib(size_out), in.file_size(), size_out);
+}
+
 int cmd_quantize(int argc, char** argv) {
   std::vector<std::string> pos;
   for (int i = 1; i < argc; ++i) {
@@ -207,67 +283,9 @@ int cmd_quantize(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  const std::string &in_path = pos[0], &out_path = pos[1];
-  const Target* target = find_target(pos[2]);
-  HELIX_CHECK(target, "unknown target type '", pos[2], "'; choose one of F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 ",
-              "Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K Q4_K_M Q5_K_M");
-
-  const gguf::GGUFFile in = gguf::GGUFFile::open(in_path);
-  const auto& infos = in.tensors();
-
-  // Plan every tensor first, so that problems show up before any work is done.
-  Planner planner(*target, infos);
-  std::vector<DType> out_types;
-  std::set<std::string> requantized;
-  bool any_quantized = false;
-  uint64_t out_bytes = 0;  // tensor data of the output, padded: with the header, its file size
-  for (const auto& ti : infos) {
-    const DType t = planner.choose(ti);
-    HELIX_CHECK(ti.type == t || quant::can_dequantize(ti.type), "tensor '", ti.name, "' has type ",
-                dtype_name(ti.type), ", which Helix cannot convert");
-    if (ti.type != t && dtype_is_quantized(ti.type) && dtype_is_quantized(t))
-      requantized.insert(std::string(dtype_name(ti.type)));
-    any_quantized = any_quantized || dtype_is_quantized(t);
-    out_types.push_back(t);
-    const int64_t rows = ti.ne[1] * ti.ne[2] * ti.ne[3];
-    out_bytes += dtype_row_bytes(t, ti.ne[0]) * static_cast<uint64_t>(rows) + in.alignment();
-  }
-  check_output(in_path, out_path, out_bytes + in.data_offset());
-  if (!requantized.empty()) {
-    std::string types;
-    for (const auto& s : requantized) types += (types.empty() ? "" : ", ") + s;
-    std::fprintf(stderr,
-                 "helix quantize: warning: %s is already quantized (%s); requantizing adds the errors of "
-                 "both formats - quantize from an F16/BF16/F32 model where you can\n",
-                 in_path.c_str(), types.c_str());
-  }
-
-  gguf::GGUFWriter w;
-  for (const auto& [key, value] : in.metadata()) w.set(key, value);
-  w.set("general.file_type", gguf::Value::u32(target->file_type));
-  if (any_quantized) w.set("general.quantization_version", gguf::Value::u32(2));
-
-  std::deque<Tensor> keep;  // converted data must outlive w.write()
-  for (size_t i = 0; i < infos.size(); ++i) {
-    const auto& ti = infos[i];
-    const DType to = out_types[i];
-    std::fprintf(stderr, "[%zu/%zu] %-32s %-6s -> %-6s %s\n", i + 1, infos.size(), ti.name.c_str(),
-                 std::string(dtype_name(ti.type)).c_str(), std::string(dtype_name(to)).c_str(),
-                 shape_of(ti).c_str());
-    const Tensor src = in.tensor(ti);
-    if (to == ti.type) {
-      w.add_tensor(ti.name, to, ti.ne, ti.n_dims, src.data());
-      continue;
-    }
-    const Tensor f32 = ti.type == DType::F32 ? src : quant::dequantize(src);
-    if (dtype_is_quantized(to)) check_finite(f32, ti.name);
-    keep.push_back(quant::quantize(f32, to));
-    w.add_tensor(ti.name, to, ti.ne, ti.n_dims, keep.back().data());
-  }
-  w.write(out_path);
-  const uint64_t size_out = std::filesystem::file_size(out_path);
-  std::fprintf(stderr, "helix quantize: wrote %s (%s): file size %.1f MiB -> %.1f MiB (%" PRIu64 " -> %" PRIu64
-               " bytes)\n", out_path.c_str(), target->name, mib(in.file_size()), mib(size_out), in.file_size(), size_out);
+  HELIX_CHECK(find_target(pos[2]), "unknown target type '", pos[2], "'; choose one of F32 F16 BF16 Q8_0 Q4_0 Q4_1 ",
+              "Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K Q4_K_M Q5_K_M");
+  convert_model(gguf::GGUFFile::open(pos[0]), pos[1], pos[2]);
   return 0;
 }
 

@@ -36,6 +36,8 @@ constexpr const char* kUsage =
     "  --chat             the prompt is a user message (-s TEXT: system prompt), rendered with the\n"
     "                     model's chat template\n"
     "  --chat-template F  same, with the Jinja chat template in file F\n"
+    "  --lora FILE[:S]    apply a LoRA adapter (GGUF, llama.cpp layout) at scale S (default 1);\n"
+    "                     repeatable: the adapters add\n"
     "  --profile          time per op and per layer (prefill and decode), a table on stderr\n"
     "  --json             reply with a JSON object (constrained decoding)\n"
     "  --json-schema FILE reply with JSON valid under the JSON Schema in FILE\n";

@@ -12,6 +12,7 @@
 
 #include "chat/template.h"
 #include "cli/default_model.h"
+#include "cli/lora_flags.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/thread_pool.h"
@@ -141,6 +142,7 @@ bool parse_gen_options(int argc, char** argv, GenOptions& o, const char* usage) 
     else if (a == "--no-bos") o.no_bos = true;
     else if (a == "--chat") o.chat = true;
     else if (a == "--chat-template") o.chat_template = load_chat_template(val()), o.chat = true;
+    else if (a == "--lora") o.lora.push_back(val());  // LoRA adapters (cli/lora_flags.h)
     else if (a == "--json") o.grammar = grammar::Grammar::any_object();
     else if (a == "--json-schema") {
       const std::string path = val();
@@ -166,6 +168,7 @@ Loaded load_for_generation(const GenOptions& o) {
   auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(l.path));
   l.tokenizer = std::shared_ptr<tok::Tokenizer>(tok::Tokenizer::from_gguf(*file));
   l.model = std::shared_ptr<model::Model>(model::load_model(file));
+  apply_default_loras(o.lora, *l.model);
   l.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& hp = l.model->hparams();
   for (const auto& [id, bias] : o.gen.sampling.logit_bias)

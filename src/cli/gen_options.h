@@ -32,6 +32,7 @@ struct GenOptions {
   std::string chat_template;  // --chat-template FILE's text, checked to parse; empty: the model's own
   runtime::GenerateOptions gen;
   std::shared_ptr<const grammar::Grammar> grammar;  // --json (any object) or --json-schema FILE
+  std::vector<std::string> lora;  // --lora FILE[:SCALE] | NAME=FILE[:SCALE] (cli/lora_flags.h)
   std::vector<std::string> rest;  // positional arguments
 };
 

@@ -40,6 +40,7 @@ constexpr Command kCommands[] = {
     {"sft", helix::cli::cmd_sft, "fine-tune a LoRA adapter on JSONL conversations (supervised)"},
     {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
     {"version", cmd_version, "print the version (also --version)"},
+    {"lora", helix::cli::cmd_lora, "merge a LoRA adapter into a model (helix lora merge BASE ADAPTER OUT)"},
 };
 
 void usage(FILE* out) {

@@ -175,20 +175,22 @@ void Decoder::rms_norm(const Tensor& x, const Tensor& w, Tensor& out) const {
 
 void Decoder::linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y) const {
   profiled_matmul(w, x, y);
+  lora_add(w, x, y, batch_seq_);
   if (bias.data()) kernels::add(y, bias, y);  // the bias row added to every token's row
 }
 
 void Decoder::qkv(const LayerWeights& L, const Tensor& x, Tensor& q, Tensor& k, Tensor& v) const {
+  const Tensor* ws[3] = {&L.wq, &L.wk, &L.wv};
+  Tensor* ys[3] = {&q, &k, &v};
   {
     prof::Scope ps(x.ne(1) <= kernels::kMaxCols ? "matmul q/k/v" : nullptr);
-    const Tensor* ws[3] = {&L.wq, &L.wk, &L.wv};
-    Tensor* ys[3] = {&q, &k, &v};
     if (x.ne(1) <= kernels::kMaxCols) {
       kernels::matmul_many(ws, ys, 3, x);
     } else {
       for (int i = 0; i < 3; ++i) profiled_matmul(*ws[i], x, *ys[i]);
     }
   }
+  for (int i = 0; i < 3; ++i) lora_add(*ws[i], x, *ys[i], batch_seq_);
   for (auto [b, y] : {std::pair<const Tensor*, Tensor*>{&L.bq, &q}, {&L.bk, &k}, {&L.bv, &v}})
     if (b->data()) kernels::add(*y, *b, *y);
 }
@@ -217,6 +219,8 @@ void Decoder::gated_ffn(const LayerWeights& L, const Tensor& x, Tensor& out, Act
     profiled_matmul(L.w_gate, x, gate);
     profiled_matmul(L.w_up, x, up);
   }
+  lora_add(L.w_gate, x, gate, batch_seq_);
+  lora_add(L.w_up, x, up, batch_seq_);
   {
     prof::Scope ps("ffn_act");
     float* g = gate.data_as<float>();
@@ -232,6 +236,7 @@ void Decoder::gated_ffn(const LayerWeights& L, const Tensor& x, Tensor& out, Act
     });
   }
   profiled_matmul(L.w_down, gate, out);
+  lora_add(L.w_down, gate, out, batch_seq_);
   arena_.release(m);
 }
 
@@ -260,6 +265,7 @@ void Decoder::forward(const Batch& batch, KVCache& kv, std::vector<float>& logit
   const int64_t n_out = batch.n_logits();
   const int64_t E = hp_.n_embd, V = hp_.n_vocab;
   ++forward_id_;
+  batch_seq_ = batch.seq.data();
 
   // Reserve cache room per sequence.
   std::map<int, std::pair<int64_t, int64_t>> span;  // seq -> (min pos, max pos + 1)
@@ -292,9 +298,10 @@ void Decoder::forward(const Batch& batch, KVCache& kv, std::vector<float>& logit
       kernels::packed_get_row(*packed_embd, tok, xt);
     else
       quant::dequantize_row(tok_embd_.dtype(), tok_embd_.row(tok), xt, E);
-    if (es != 1.0f)
-      for (int64_t i = 0; i < E; ++i) xt[i] *= es;
   }
+  lora_embed(batch, x);  // before the embedding scale, as llama.cpp adds it
+  if (es != 1.0f)
+    for (float* p = x.data_as<float>(), *e = p + n * E; p < e; ++p) *p *= es;
   ps.reset();
   for (int il = 0; il < hp_.n_layer; ++il) {
     const size_t m = arena_.mark();  // a layer's scratch lives only while it runs
@@ -318,6 +325,12 @@ void Decoder::forward(const Batch& batch, KVCache& kv, std::vector<float>& logit
     {
       prof::Scope po("output_head");
       kernels::matmul(output_, xn, y);
+    }
+    if (!lora_sets_.empty()) {
+      std::vector<int32_t> out_seq;  // the sequence of each logits column
+      for (int64_t t = 0; t < n; ++t)
+        if (batch.want_logits[static_cast<size_t>(t)]) out_seq.push_back(batch.seq[static_cast<size_t>(t)]);
+      lora_add(output_, xn, y, out_seq.data());
     }
     if (hp_.final_logit_softcap > 0) {
       prof::Scope pc("softcap");

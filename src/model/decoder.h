@@ -8,6 +8,7 @@
 
 #include <array>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/arena.h"
@@ -26,6 +27,7 @@ enum class Act { Silu, GeluTanh };
 class Decoder : public Model {
  public:
   void forward(const Batch& batch, KVCache& kv, std::vector<float>& logits) override;
+  int add_lora_set(const std::vector<LoraUse>& uses) override;  // model/decoder_lora.cpp
 
  protected:
   Decoder(std::shared_ptr<const gguf::GGUFFile> f, HParams hp);
@@ -76,6 +78,12 @@ class Decoder : public Model {
   Tensor tok_embd_, output_norm_, output_;
   std::vector<LayerWeights> layers_;
 
+  // LoRA (model/decoder_lora.cpp): y[:, t] += B·(A·x[:, t]) for each column t whose sequence
+  // (col_seq[t]) uses an adapter set that adapts w; linear(), qkv(), gated_ffn() and the output
+  // head call it for the current batch. lora_embed adds the embedding adapters to rows of x.
+  void lora_add(const Tensor& w, const Tensor& x, Tensor& y, const int32_t* col_seq) const;
+  void lora_embed(const Batch& batch, Tensor& x) const;
+
  private:
   Arena arena_{1};
   struct RopeCache {
@@ -86,6 +94,19 @@ class Decoder : public Model {
   mutable std::vector<RopeCache> rope_cache_;
   mutable std::vector<std::string> loaded_;  // names optional() found, for check_no_unused_tensors
   std::vector<std::shared_ptr<const kernels::PackedWeight>> packed_;
+  // One adapter set's factors per base weight, all of its adapters concatenated along the rank
+  // (a: F32 {n_in, rank}; b: F32 {rank, n_out} with every adapter's scale folded in).
+  struct LoraMat {
+    Tensor a, b;
+  };
+  struct LoraSet {
+    std::unordered_map<const void*, LoraMat> by_weight;  // keyed by the base tensor's data
+    std::vector<float> embd_a;  // token_embd: n_vocab rows of rank (empty: not adapted)
+    Tensor embd_b;              // F32 {rank, n_embd}, scaled
+  };
+  std::vector<LoraSet> lora_sets_;  // set id - 1
+  const int32_t* batch_seq_ = nullptr;  // the running batch's sequence of each token
+  mutable std::vector<float> lora_tmp_, lora_delta_, lora_x_;
   int64_t forward_id_ = 0;
   void ensure_arena(int64_t n_tokens, int64_t n_logits);
 };

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "io/gguf.h"
 #include "quant/quant.h"
 
@@ -153,6 +154,43 @@ void check_lora(const LoraAdapter& adapter, const gguf::GGUFFile& base, const st
                 "': the factors of '", name, "' map ", p.n_in, " -> ", p.n_out, " values, but the model's tensor is ",
                 want_in, " -> ", want_out, " (is the adapter for another base model of the same architecture?)");
   }
+}
+
+std::vector<float> merge_lora_weight(const gguf::GGUFFile& base, const gguf::TensorInfo& info,
+                                     const std::vector<LoraUse>& uses) {
+  std::vector<float> w = read_f32(base, info);
+  const int64_t n0 = info.ne[0], n1 = info.ne[1];  // n1 rows of n0
+  const bool emb = lora_is_embedding(info.name);
+  for (const LoraUse& u : uses) {
+    auto it = u.adapter->weights.find(info.name);
+    if (it == u.adapter->weights.end()) continue;
+    const LoraPair& p = it->second;
+    const float s = u.scale * u.adapter->scale(p);
+    const int64_t R = p.rank;
+    // Row r of the tensor is output o = r (weights) or token t = r (embedding); element c is
+    // input i = c (weights) or embedding dimension e = c.
+    ThreadPool::global().parallel_for(n1, 64, [&](int64_t r0, int64_t r1) {
+      std::vector<float> coef(static_cast<size_t>(R));
+      for (int64_t r = r0; r < r1; ++r) {
+        float* row = w.data() + r * n0;
+        if (emb) {  // row t: += s * B·A[:, t]: element e gets sum_j B[e, j] A[j, t]
+          for (int64_t j = 0; j < R; ++j) coef[static_cast<size_t>(j)] = s * p.a[static_cast<size_t>(j * n1 + r)];
+          for (int64_t e = 0; e < n0; ++e) {
+            float acc = 0;
+            for (int64_t j = 0; j < R; ++j) acc += p.b[static_cast<size_t>(e * R + j)] * coef[static_cast<size_t>(j)];
+            row[e] += acc;
+          }
+        } else {  // row o: += s * sum_j B[o, j] A[j, :]
+          for (int64_t j = 0; j < R; ++j) {
+            const float c = s * p.b[static_cast<size_t>(r * R + j)];
+            const float* aj = p.a.data() + j * n0;
+            for (int64_t i = 0; i < n0; ++i) row[i] += c * aj[i];
+          }
+        }
+      }
+    });
+  }
+  return w;
 }
 
 }  // namespace helix::model

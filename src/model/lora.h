@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,13 @@ struct LoraAdapter {
   float scale(const LoraPair& p) const { return alpha > 0 && p.rank > 0 ? alpha / static_cast<float>(p.rank) : 1.0f; }
 };
 
+// One adapter applied with a user scale (on top of its alpha / rank).
+struct LoraUse {
+  std::shared_ptr<const LoraAdapter> adapter;
+  float scale = 1.0f;
+  std::string path;  // for messages
+};
+
 // Reads an adapter GGUF; throws helix::Error naming the file and what is wrong (not an adapter,
 // a tensor without its partner, shapes that disagree).
 LoraAdapter load_lora(const std::string& path);
@@ -43,6 +51,11 @@ void save_lora(const LoraAdapter& adapter, const std::string& path);
 // Checks an adapter against the base model file it is applied to: same architecture, every
 // adapted tensor present in the base with matching shape. Throws helix::Error naming both files.
 void check_lora(const LoraAdapter& adapter, const gguf::GGUFFile& base, const std::string& adapter_path = "");
+// The base tensor `info` of `base` in f32 (ne[1] rows of ne[0]) with the adapters' updates added:
+// W + sum of scale * (alpha / rank) * B·A (for the embedding, row t gains B·A[:, t]). The uses
+// must have passed check_lora. For `helix lora merge` and tests.
+std::vector<float> merge_lora_weight(const gguf::GGUFFile& base, const gguf::TensorInfo& info,
+                                     const std::vector<LoraUse>& uses);
 // Whether the base tensor is the token embedding (whose A factor is stored transposed).
 bool lora_is_embedding(const std::string& base_name);
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "model/batch.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
+#include "model/lora.h"
 
 namespace helix::model {
 
@@ -26,6 +28,21 @@ class Model {
   // want_logits (in batch order), a row of n_vocab logits in `logits`.
   virtual void forward(const Batch& batch, KVCache& kv, std::vector<float>& logits) = 0;
 
+  // LoRA adapters at inference. add_lora_set checks the adapters against this model (throws
+  // helix::Error naming the adapter and the tensor) and returns the set's id (> 0; 0 is the base
+  // model alone). Every sequence uses the default set unless set_seq_lora chose another for it,
+  // so one batch may mix sequences under different adapters.
+  virtual int add_lora_set(const std::vector<LoraUse>& uses);
+  void set_default_lora(int set) { default_lora_ = set; }
+  void set_seq_lora(int seq, int set) {  // set < 0: back to the default
+    if (set < 0) seq_lora_.erase(seq); else seq_lora_[seq] = set;
+  }
+  int lora_set_for(int seq) const {
+    if (seq_lora_.empty()) return default_lora_;
+    auto it = seq_lora_.find(seq);
+    return it == seq_lora_.end() ? default_lora_ : it->second;
+  }
+
   // Optional profiling: time per op type, accumulated across forward calls.
   void set_profiling(bool on) { profiling_ = on; }
 
@@ -34,6 +51,8 @@ class Model {
   std::shared_ptr<const gguf::GGUFFile> file_;
   HParams hp_;
   bool profiling_ = false;
+  int default_lora_ = 0;
+  std::map<int, int> seq_lora_;
 };
 
 using ModelFactory = std::function<std::unique_ptr<Model>(std::shared_ptr<const gguf::GGUFFile>)>;

@@ -42,6 +42,10 @@ std::unique_ptr<Model> load_model(std::shared_ptr<const gguf::GGUFFile> file) {
                   "', which Helix does not run; supported: ", known));
 }
 
+int Model::add_lora_set(const std::vector<LoraUse>&) {
+  throw Error(cat("the ", hp_.arch, " model '", file_->path(), "' takes no LoRA adapters (only decoder models do)"));
+}
+
 std::unique_ptr<Model> load_model(const std::string& path) {
   return load_model(std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(path)));
 }

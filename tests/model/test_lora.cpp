@@ -3,14 +3,20 @@
 // back, and broken adapters are refused with messages that say what is wrong.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <random>
 
 #include <unistd.h>
 
 #include "core/error.h"
 #include "io/gguf.h"
+#include "model/batch.h"
+#include "model/kv_cache.h"
 #include "model/lora.h"
+#include "model/model.h"
 #include "model/tiny.h"
 #include "quant/quant.h"
 
@@ -192,6 +198,122 @@ TEST(Lora, RefusesBrokenAdaptersWithClearMessages) {
   a.weights["blk.0.attn_k.weight"] = random_pair(256, 256, 4, 5);  // k is 256 -> 128
   expect_error([&] { check_lora(a, base); }, "map 256 -> 256 values, but the model's tensor is 256 -> 128");
   std::filesystem::remove(base_path);
+  std::filesystem::remove(path);
+}
+
+// An adapter on every weight a decoder multiplies with, and on the embedding.
+LoraAdapter full_adapter(const gguf::GGUFFile& base, int64_t rank, uint64_t seed) {
+  LoraAdapter a;
+  a.arch = base.architecture();
+  a.alpha = 2.0f * static_cast<float>(rank);
+  for (const gguf::TensorInfo& t : base.tensors()) {
+    if (t.n_dims != 2) continue;
+    const bool emb = lora_is_embedding(t.name);
+    // A tied model's embedding is also its output head: merging an embedding adapter would change
+    // both, while inference (like llama.cpp) adapts only the lookup; untied models cover it.
+    if (emb && !base.find_tensor("output.weight")) continue;
+    a.weights[t.name] = random_pair(emb ? t.ne[1] : t.ne[0], emb ? t.ne[0] : t.ne[1], rank, seed++);
+  }
+  return a;
+}
+
+// The base model with the adapters merged in f32 (every tensor written as F32).
+void write_merged(const gguf::GGUFFile& base, const std::vector<LoraUse>& uses, const std::string& path) {
+  gguf::GGUFWriter w;
+  for (const auto& [k, v] : base.metadata()) w.set(k, v);
+  std::deque<std::vector<float>> keep;
+  for (const gguf::TensorInfo& t : base.tensors()) {
+    keep.push_back(merge_lora_weight(base, t, uses));
+    w.add_tensor(t.name, DType::F32, t.ne, t.n_dims, keep.back().data());
+  }
+  w.write(path);
+}
+
+// Logits of every token of `tokens` (one sequence per entry), all sequences in one batch.
+std::vector<std::vector<float>> run(Model& m, const std::vector<std::vector<int32_t>>& seqs) {
+  KVCache kv(m.hparams(), 64, static_cast<int>(seqs.size()));
+  Batch b;
+  for (size_t s = 0; s < seqs.size(); ++s)
+    for (size_t i = 0; i < seqs[s].size(); ++i)
+      b.add(seqs[s][i], static_cast<int64_t>(i), static_cast<int32_t>(s), true);
+  std::vector<float> logits;
+  m.forward(b, kv, logits);
+  const int64_t V = m.hparams().n_vocab;
+  std::vector<std::vector<float>> out(seqs.size());
+  for (int64_t t = 0; t < b.size(); ++t)
+    out[static_cast<size_t>(b.seq[static_cast<size_t>(t)])].insert(
+        out[static_cast<size_t>(b.seq[static_cast<size_t>(t)])].end(), logits.begin() + t * V,
+        logits.begin() + (t + 1) * V);
+  return out;
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float d = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+  return d;
+}
+
+class LoraInference : public ::testing::TestWithParam<std::string> {};
+
+// Base + adapter at inference == the merged model, on every adapted weight (projections, output
+// head, embedding), for prefill (6 tokens) and decode (1 token) batches.
+TEST_P(LoraInference, AdapterEqualsMergedWeights) {
+  TinySpec spec;
+  spec.arch = GetParam();
+  spec.tied_output = spec.arch == "gemma3";  // gemma3: tied (no output head, no embedding adapter)
+  const std::string base_path = tmp_path("inf_base_" + spec.arch), merged_path = tmp_path("inf_merged_" + spec.arch);
+  write_tiny_model(spec, base_path);
+  auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(base_path));
+  const LoraUse use{std::make_shared<const LoraAdapter>(full_adapter(*file, 4, 11)), 0.75f, "test"};
+  write_merged(*file, {use}, merged_path);
+  auto base = load_model(file);
+  auto merged = load_model(merged_path);
+  const std::vector<std::vector<int32_t>> seqs{{5, 77, 300, 12, 9, 41}, {200}};
+  const auto want = run(*merged, seqs);
+  const auto plain = run(*base, seqs);
+  base->set_default_lora(base->add_lora_set({use}));
+  const auto got = run(*base, seqs);
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    float scale = 0;
+    for (float v : want[s]) scale = std::max(scale, std::fabs(v));
+    EXPECT_LT(max_abs_diff(got[s], want[s]), 2e-4f * scale) << "sequence " << s;
+    EXPECT_GT(max_abs_diff(plain[s], want[s]), 0.05f * scale) << "the adapter changes nothing";
+  }
+  std::filesystem::remove(base_path);
+  std::filesystem::remove(merged_path);
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, LoraInference, ::testing::Values("llama", "qwen2", "gemma3", "ernie4_5"));
+
+// Sequences under different adapters (and none) in one batch get what each gets alone; one
+// adapter given twice at half scale equals it once at full scale.
+TEST(Lora, MixedAdaptersInOneBatch) {
+  TinySpec spec;
+  const std::string path = tmp_path("mixed");
+  write_tiny_model(spec, path);
+  auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(path));
+  auto m = load_model(file);
+  const auto a = std::make_shared<const LoraAdapter>(full_adapter(*file, 4, 100));
+  const auto b = std::make_shared<const LoraAdapter>(full_adapter(*file, 8, 200));
+  const int sa = m->add_lora_set({{a, 1.0f, "a"}}), sb = m->add_lora_set({{b, 1.0f, "b"}});
+  const int sa2 = m->add_lora_set({{a, 0.5f, "a"}, {a, 0.5f, "a"}});
+  const std::vector<int32_t> p0{5, 6, 7, 8}, p1{9, 10, 11}, p2{12, 13};
+  auto alone = [&](int set, const std::vector<int32_t>& p) {
+    m->set_default_lora(set);
+    auto r = run(*m, {p});
+    m->set_default_lora(0);
+    return r[0];
+  };
+  const auto w0 = alone(0, p0), w1 = alone(sa, p1), w2 = alone(sb, p2), w1b = alone(sa2, p1);
+  EXPECT_LT(max_abs_diff(w1b, w1), 1e-4f);
+  m->set_seq_lora(1, sa);
+  m->set_seq_lora(2, sb);
+  const auto got = run(*m, {p0, p1, p2});
+  EXPECT_LT(max_abs_diff(got[0], w0), 1e-4f);
+  EXPECT_LT(max_abs_diff(got[1], w1), 1e-4f);
+  EXPECT_LT(max_abs_diff(got[2], w2), 1e-4f);
+  EXPECT_GT(max_abs_diff(w1, alone(0, p1)), 1e-2f);
   std::filesystem::remove(path);
 }
 
