@@ -15,6 +15,7 @@
 #include "server/chat_messages.h"
 #include "server/embeddings.h"
 #include "server/memory.h"
+#include "tools/tools.h"
 
 namespace helix::server {
 
@@ -51,7 +52,7 @@ struct Api::Impl {
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
   void embeddings(const httplib::Request& req, httplib::Response& res);
   ojson model_card(const std::string& id) const;
-  std::vector<int32_t> chat_prompt(const ojson& body);
+  std::vector<int32_t> chat_prompt(const ojson& body, tools::Plan& plan);
   std::vector<int32_t> completion_prompt(const ojson& body);
   uint64_t random_seed() {
     std::lock_guard<std::mutex> lk(rng_mu);
@@ -95,19 +96,46 @@ httplib::Server::Handler guarded(F f) {
   };
 }
 
+// The reply's message: tool calls read out of the text when the request offered tools.
+ojson assistant_message(const tools::Plan& plan, const std::string& text, std::string& finish) {
+  if (!plan.parse) return {{"role", "assistant"}, {"content", text}};
+  tools::Parsed r = tools::parse_output(plan, plan.prefill + text);
+  if (r.calls.empty()) return {{"role", "assistant"}, {"content", text}};
+  if (finish == "stop") finish = "tool_calls";
+  return {{"role", "assistant"},
+          {"content", r.content.empty() ? ojson(nullptr) : ojson(r.content)},
+          {"tool_calls", tools::tool_calls_json(r.calls)}};
+}
+
+// A message as stream deltas, as OpenAI streams tool calls: the content, then per call one delta
+// with its id, type, name and empty arguments and one with the arguments, by index.
+std::vector<ojson> tool_call_deltas(const ojson& msg) {
+  std::vector<ojson> out;
+  if (msg["content"].is_string() && !msg["content"].get<std::string>().empty()) out.push_back({{"content", msg["content"]}});
+  if (!msg.contains("tool_calls")) return out;
+  for (size_t i = 0; i < msg["tool_calls"].size(); ++i) {
+    const ojson& c = msg["tool_calls"][i];
+    out.push_back({{"tool_calls", ojson::array({{{"index", i}, {"id", c["id"]}, {"type", "function"},
+                                                 {"function", {{"name", c["function"]["name"]}, {"arguments", ""}}}}})}});
+    out.push_back({{"tool_calls", ojson::array({{{"index", i}, {"function", {{"arguments", c["function"]["arguments"]}}}}})}});
+  }
+  return out;
+}
+
 }  // namespace
 
-std::vector<int32_t> Api::Impl::chat_prompt(const ojson& body) {
+std::vector<int32_t> Api::Impl::chat_prompt(const ojson& body, tools::Plan& plan) {
   const ojson messages = chat_messages(body);
-  ojson tools = nullptr;
-  if (auto t = body.find("tools"); t != body.end() && !t->is_null()) {
-    if (!t->is_array()) throw ApiError{400, "'tools' must be an array", "invalid_request_error", "tools", "invalid_value"};
-    tools = *t;
+  try {
+    plan = tools::plan_tools(opt.chat_template, body, messages);
+  } catch (const tools::RequestError& e) {
+    throw ApiError{400, e.what(), "invalid_request_error", e.param(), "invalid_value"};
   }
   const auto& tok = eng.tokenizer();
   const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
   const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-  const std::string text = render_chat_messages(opt.chat_template, messages, tools, bos, eos);
+  const std::string text =
+      render_chat_messages(opt.chat_template, plan.messages, plan.template_tools, bos, eos) + plan.prefill;
   auto ids = tok.encode(text, false, true);
   if (tok.add_bos() && tok.bos() >= 0 && (ids.empty() || ids[0] != tok.bos())) ids.insert(ids.begin(), tok.bos());
   return ids;
@@ -145,7 +173,9 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
   // Any model name is answered by the one model served (clients such as LangChain send a
   // default name), as llama-server does; the response names the model that answered.
   RequestSpec spec = parse_spec(body, chat, false, random_seed(), eng.tokenizer().n_vocab());
-  spec.gen.prompt = chat ? chat_prompt(body) : completion_prompt(body);
+  auto plan = std::make_shared<tools::Plan>();
+  spec.gen.prompt = chat ? chat_prompt(body, *plan) : completion_prompt(body);
+  if (plan->grammar) spec.gen.grammar = plan->grammar;  // a forced tool call
   const int64_t n_ctx = eng.options().n_ctx;
   const auto n_prompt = static_cast<int64_t>(spec.gen.prompt.size());
   http::RequestLog* log = http::current_request_log();
@@ -206,7 +236,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
     for (size_t k = 0; k < texts.size(); ++k) {
       ojson c = {{"index", k}};
       if (chat) {
-        c["message"] = {{"role", "assistant"}, {"content", texts[k]}};
+        c["message"] = assistant_message(*plan, texts[k], reasons[k]);
         c["logprobs"] = spec.logprobs ? chat_logprobs(tok, lps[k]) : ojson(nullptr);
       } else {
         c["text"] = texts[k];
@@ -253,6 +283,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
           }
         }
         std::vector<size_t> offsets(static_cast<size_t>(n), 0);
+        std::vector<std::string> held(static_cast<size_t>(n));  // replies read for tool calls at their end
         int left = n;
         int64_t completion = 0, cached = 0;
         while (left > 0) {
@@ -269,7 +300,9 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
           http::RequestLog* rl = http::current_request_log();
           if (rl && rl->ttft_ms < 0)
             rl->ttft_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_start).count();
-          if (!e.text.empty() || !e.logprobs.empty()) {
+          if (plan->parse) {
+            held[k] += e.text;
+          } else if (!e.text.empty() || !e.logprobs.empty()) {
             ojson c = {{"index", e.index}};
             if (chat) {
               c["delta"] = {{"content", e.text}};
@@ -293,11 +326,20 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
             if (!e.error.empty()) {
               send(error_json(ApiError{500, cat("generation failed: ", e.error), "server_error", "", ""}));
             }
+            std::string finish = finish_name(e.finish_reason);
+            if (plan->parse) {
+              for (const ojson& d : tool_call_deltas(assistant_message(*plan, held[k], finish))) {
+                if (!send(chunk({{"index", e.index}, {"delta", d}, {"logprobs", nullptr}, {"finish_reason", nullptr}}))) {
+                  ch->cancel();
+                  return false;
+                }
+              }
+            }
             ojson c = {{"index", e.index}};
             if (chat) c["delta"] = ojson::object();
             else c["text"] = "";
             c["logprobs"] = nullptr;
-            c["finish_reason"] = finish_name(e.finish_reason);
+            c["finish_reason"] = finish;
             if (!send(chunk(c))) {
               ch->cancel();
               return false;

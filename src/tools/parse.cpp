@@ -1,0 +1,182 @@
+// Template families and the parsers of their call syntax (see tools.h).
+#include <cctype>
+
+#include "tools/tools.h"
+
+namespace helix::tools {
+
+namespace {
+
+bool has(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
+
+std::string trim(std::string_view s) {
+  size_t a = 0, b = s.size();
+  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
+  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
+  return std::string(s.substr(a, b - a));
+}
+
+// The end of the JSON object or array that starts at s[pos] ('{' or '['), or npos when the text
+// ends first. Strings (with escapes) are skipped, so braces inside them do not count.
+size_t json_end(std::string_view s, size_t pos) {
+  int depth = 0;
+  bool in_str = false, esc = false;
+  for (size_t i = pos; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_str) {
+      if (esc) esc = false;
+      else if (c == '\\') esc = true;
+      else if (c == '"') in_str = false;
+      continue;
+    }
+    if (c == '"') in_str = true;
+    else if (c == '{' || c == '[') ++depth;
+    else if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+  }
+  return std::string_view::npos;
+}
+
+// The JSON value at s[pos], or null when there is no complete, valid one; `end` gets its end.
+ojson json_at(std::string_view s, size_t pos, size_t& end) {
+  end = json_end(s, pos);
+  if (end == std::string_view::npos) return nullptr;
+  ojson j = ojson::parse(s.substr(pos, end - pos), nullptr, false);
+  return j.is_discarded() ? ojson(nullptr) : j;
+}
+
+// {"name": ..., <args_key>: {...}} (arguments may also be a JSON string holding an object).
+bool call_from(const ojson& j, ToolCall& out) {
+  if (!j.is_object()) return false;
+  auto n = j.find("name");
+  if (n == j.end() || !n->is_string()) return false;
+  const ojson* args = nullptr;
+  for (const char* k : {"arguments", "parameters"})
+    if (auto a = j.find(k); a != j.end()) args = &*a;
+  ojson a = args ? *args : ojson::object();
+  if (a.is_string()) a = ojson::parse(a.get<std::string>(), nullptr, false);
+  if (!a.is_object()) return false;
+  out.name = n->get<std::string>();
+  out.arguments = a.dump();
+  return true;
+}
+
+Parsed parse_hermes(std::string_view text) {
+  static constexpr std::string_view open = "<tool_call>", close = "</tool_call>";
+  Parsed r;
+  std::string rest;
+  size_t pos = 0;
+  while (true) {
+    const size_t at = text.find(open, pos);
+    if (at == std::string_view::npos) break;
+    size_t j = at + open.size();
+    while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+    size_t end = 0;
+    ToolCall c;
+    if (j >= text.size() || text[j] != '{' || !call_from(json_at(text, j, end), c)) break;
+    rest += text.substr(pos, at - pos);
+    r.calls.push_back(std::move(c));
+    while (end < text.size() && std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+    if (text.substr(end, close.size()) == close) end += close.size();  // missing at the very end: tolerated
+    pos = end;
+  }
+  rest += text.substr(pos);
+  r.content = trim(rest);
+  return r;
+}
+
+// One or more JSON calls making up the whole reply, separated by whitespace or ';' (Llama 3.x),
+// optionally after <|python_tag|>.
+Parsed parse_llama3(std::string_view text) {
+  Parsed r;
+  std::string_view t = text;
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+  if (t.substr(0, 14) == "<|python_tag|>") t.remove_prefix(14);
+  size_t pos = 0;
+  while (true) {
+    while (pos < t.size() && (std::isspace(static_cast<unsigned char>(t[pos])) || t[pos] == ';')) ++pos;
+    if (pos >= t.size()) break;
+    size_t end = 0;
+    ToolCall c;
+    if (t[pos] != '{' || !call_from(json_at(t, pos, end), c)) return Parsed{trim(text), {}};
+    r.calls.push_back(std::move(c));
+    pos = end;
+  }
+  if (r.calls.empty()) r.content = trim(text);
+  return r;
+}
+
+Parsed parse_mistral(std::string_view text) {
+  static constexpr std::string_view tag = "[TOOL_CALLS]";
+  const size_t at = text.find(tag);
+  if (at == std::string_view::npos) return Parsed{trim(text), {}};
+  size_t j = at + tag.size();
+  while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+  size_t end = 0;
+  const ojson arr = j < text.size() && text[j] == '[' ? json_at(text, j, end) : ojson(nullptr);
+  if (!arr.is_array()) return Parsed{trim(text), {}};
+  Parsed r;
+  for (const auto& item : arr) {
+    ToolCall c;
+    if (!call_from(item, c)) return Parsed{trim(text), {}};
+    r.calls.push_back(std::move(c));
+  }
+  r.content = trim(std::string(text.substr(0, at)) + std::string(text.substr(end)));
+  return r;
+}
+
+// The whole reply is {"tool_calls": [...]} (or {"tool_call": {...}}, or {"response": "text"}).
+Parsed parse_generic(std::string_view text) {
+  const std::string t = trim(text);
+  Parsed plain{t, {}};
+  if (t.empty() || t[0] != '{') return plain;
+  size_t end = 0;
+  const ojson j = json_at(t, 0, end);
+  if (!j.is_object() || end != t.size()) return plain;
+  Parsed r;
+  if (auto it = j.find("tool_calls"); it != j.end() && it->is_array() && !it->empty()) {
+    for (const auto& item : *it) {
+      ToolCall c;
+      if (!call_from(item, c)) return plain;
+      r.calls.push_back(std::move(c));
+    }
+    return r;
+  }
+  ToolCall c;
+  if (auto it = j.find("tool_call"); it != j.end() && call_from(*it, c)) {
+    r.calls.push_back(std::move(c));
+    return r;
+  }
+  if (auto it = j.find("response"); it != j.end() && it->is_string() && j.size() == 1) return Parsed{it->get<std::string>(), {}};
+  return plain;
+}
+
+}  // namespace
+
+const char* family_name(Family f) {
+  switch (f) {
+    case Family::kHermes: return "hermes";
+    case Family::kLlama3: return "llama3";
+    case Family::kMistral: return "mistral";
+    case Family::kGeneric: break;
+  }
+  return "generic";
+}
+
+Family detect_family(std::string_view src) {
+  if (has(src, "<tool_call>")) return Family::kHermes;
+  if (has(src, "[TOOL_CALLS]")) return Family::kMistral;
+  if (has(src, "<|start_header_id|>") && has(src, "\"parameters\"") && has(src, "tool_calls")) return Family::kLlama3;
+  return Family::kGeneric;
+}
+
+Parsed parse_tool_calls(Family f, std::string_view text) {
+  switch (f) {
+    case Family::kHermes: return parse_hermes(text);
+    case Family::kLlama3: return parse_llama3(text);
+    case Family::kMistral: return parse_mistral(text);
+    case Family::kGeneric: break;
+  }
+  return parse_generic(text);
+}
+
+}  // namespace helix::tools

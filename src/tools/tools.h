@@ -1,0 +1,96 @@
+// Tool calling (OpenAI's `tools` / `tool_choice` on chat completions), independent of HTTP:
+//   - which call syntax a chat template uses (its family),
+//   - the request's tools and tool_choice, checked, and the conversation prepared for the template
+//     (arguments strings parsed into objects, Mistral's 9-character ids; for templates without tool
+//     support a system message that Helix writes: the server's render_chat_messages then turns
+//     calls and results into text turns for such templates),
+//   - for a forced call (tool_choice "required" or a named function) the text the reply starts with
+//     and the grammar (JSON Schema with each function's `parameters`) the call is generated under;
+//     forced parallel calls (generic and Mistral families) are at most one per tool offered,
+//   - the parser that turns generated text into content plus tool calls.
+//
+//   Plan p = plan_tools(template_source, body, messages);  // throws RequestError (a 400)
+//   text = render_chat(tmpl, p.messages, p.template_tools, ...) + p.prefill;
+//   gen.grammar = p.grammar;                             // null unless the call is forced
+//   Parsed r = parse_output(p, p.prefill + generated);   // r.calls empty: plain content
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "grammar/grammar.h"
+
+namespace helix::tools {
+
+using ojson = nlohmann::ordered_json;
+
+// A request field that is wrong; `param` names it (OpenAI's error param).
+class RequestError : public Error {
+ public:
+  RequestError(const std::string& param, const std::string& what) : Error(what), param_(param) {}
+  const std::string& param() const { return param_; }
+
+ private:
+  std::string param_;
+};
+
+enum class Family {
+  kGeneric,  // no tool support in the template: {"tool_calls": [{"name", "arguments"}]} as the whole reply
+  kHermes,   // Hermes 2 Pro, Qwen 2.5/3: <tool_call>{"name", "arguments"}</tool_call>, one block per call
+  kLlama3,   // Llama 3.1/3.2/3.3: the reply is {"name", "parameters"}
+  kMistral,  // Mistral Nemo and others: [TOOL_CALLS][{"name", "arguments"}, ...]
+};
+const char* family_name(Family f);
+// Decided from the template's source text (the markers each family's template writes).
+Family detect_family(std::string_view template_source);
+
+struct ToolCall {
+  std::string name;
+  std::string arguments;  // JSON text of an object
+};
+struct Parsed {
+  std::string content;  // the text outside the calls (trimmed)
+  std::vector<ToolCall> calls;
+};
+// Reads the calls of family `f` out of generated text; text that holds no well-formed call is
+// all content.
+Parsed parse_tool_calls(Family f, std::string_view text);
+
+enum class Choice { kNone, kAuto, kRequired, kNamed };
+
+struct Plan {
+  Family family = Family::kGeneric;
+  ojson tools = ojson::array();  // the request's tools, checked (function tools only)
+  Choice choice = Choice::kAuto;
+  std::string named;             // kNamed: the function that must be called
+  bool parallel = true;
+  ojson messages;                // the conversation as the template should see it
+  ojson template_tools;          // passed to the template as `tools` (null: none; generic family: never)
+  std::string prefill;           // text the reply starts with (forced calls)
+  std::shared_ptr<const grammar::Grammar> grammar;  // forced calls: the call's grammar
+  bool parse = false;            // read tool calls out of the reply
+};
+// Reads `tools`, `tool_choice` and `parallel_tool_calls` from a chat request body and prepares
+// `messages` (the body's, already checked: objects with a known role, content a string or null,
+// tool_calls an array of {"function": {"name", ...}}).
+Plan plan_tools(std::string_view template_source, const ojson& body, const ojson& messages);
+
+// The reply's calls, with the names checked against the offered tools (calls to tools that
+// were not offered are left in the content, as text).
+Parsed parse_output(const Plan& plan, std::string_view text);
+
+// OpenAI's `tool_calls` array: [{"id": "call_...", "type": "function", "function": {"name",
+// "arguments"}}]; ids are random.
+ojson tool_calls_json(const std::vector<ToolCall>& calls);
+std::string new_call_id();
+
+// Whether `arguments` (JSON text) is an instance of the function's `parameters` schema as the
+// grammar engine reads it (properties in schema order).
+bool arguments_match(const ojson& parameters, std::string_view arguments);
+
+}  // namespace helix::tools
