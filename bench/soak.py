@@ -155,18 +155,20 @@ class Client:
 
 
 class Flood:
-    """n slow clients from 127.0.0.2-9: a request line, then one header line every `every` s;
-    a socket the server closes comes back at the next tick."""
+    """n slow clients that each send a request line, then one header line every `every` s, and
+    come back (at the next tick) when the server closes them; from several loopback addresses
+    (127.0.0.2-9 unless told). Also used by tests/python/test_server_http.py."""
 
-    def __init__(self, port, n, every=5.0):
+    def __init__(self, port, n, every=5.0, sources=None):
         self.port, self.n, self.every = port, n, every
+        self.sources = sources or [f"127.0.0.{k}" for k in range(2, 10)]
         self.stop = threading.Event()
         self.closed_by_server = 0
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def connect(self, i):
         s = socket.socket()
-        s.bind((f"127.0.0.{2 + i % 8}", 0))
+        s.bind((self.sources[i % len(self.sources)], 0))
         s.setblocking(False)
         try:
             s.connect(("127.0.0.1", self.port))
@@ -191,7 +193,7 @@ class Flood:
                         pass
                 next_send = time.time() + self.every
             live = {e[0].fileno(): (i, e[0]) for i, e in enumerate(socks) if e is not None}
-            poller = select.poll()
+            poller = select.poll()  # any number of descriptors (select() stops at 1024)
             for fd in live:
                 poller.register(fd, select.POLLIN)
             for fd, _ in poller.poll(200):
@@ -200,7 +202,7 @@ class Flood:
                     data = s.recv(4096)
                 except OSError:
                     data = b""
-                if not data:
+                if not data:  # closed (or answered and closed) by the server
                     s.close()
                     self.closed_by_server += 1
                     socks[i] = None

@@ -10,17 +10,20 @@ import http.client
 import json
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 import openai
 import pytest
 
-from conftest import openai_client, server_log, start_server, stop_server
+from conftest import ROOT, openai_client, server_log, start_server, stop_server
+
+sys.path.insert(0, str(ROOT / "bench"))
+from soak import Flood  # noqa: E402  (the soak benchmark's slow-client flood)
 
 KEY = "http-test-key"
 ORIGIN = "http://app.example"
@@ -140,59 +143,6 @@ def test_one_log_line_per_request(server):
         assert line["method"] == "POST" and line["client"] == "127.0.0.1" and re.match(r"\d{4}-\d\d-\d\dT", line["time"])
     assert not [l for l in lines if l["route"] == "/health"]  # probes only with --verbose
     assert any(l["status"] == 431 for l in lines)
-
-
-class Flood:
-    """n slow clients that each send a request line, then one header line every `every` s, and
-    come back (at the next tick) when the server closes them; from several loopback addresses."""
-
-    def __init__(self, port, n, every, sources):
-        self.port, self.n, self.every, self.sources = port, n, every, sources
-        self.stop = threading.Event()
-        self.closed_by_server = 0
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def connect(self, i):
-        s = socket.socket()
-        s.bind((self.sources[i % len(self.sources)], 0))
-        s.setblocking(False)
-        try:
-            s.connect(("127.0.0.1", self.port))
-        except BlockingIOError:
-            pass
-        return [s, b"POST /v1/chat/completions HTTP/1.1\r\n"]
-
-    def run(self):
-        socks = [None] * self.n
-        next_send = time.time()
-        while not self.stop.is_set():
-            if time.time() >= next_send:
-                for i, entry in enumerate(socks):
-                    if entry is None:
-                        entry = socks[i] = self.connect(i)
-                    try:
-                        entry[0].send(entry[1])
-                        entry[1] = b"X-Slow: %d\r\n" % i
-                    except (BlockingIOError, OSError):
-                        pass
-                next_send = time.time() + self.every
-            live = {e[0].fileno(): (i, e[0]) for i, e in enumerate(socks) if e is not None}
-            poller = select.poll()  # any number of descriptors (select() stops at 1024)
-            for fd in live:
-                poller.register(fd, select.POLLIN)
-            for fd, _ in poller.poll(200):
-                i, s = live[fd]
-                try:
-                    data = s.recv(4096)
-                except OSError:
-                    data = b""
-                if not data:  # closed (or answered and closed) by the server
-                    s.close()
-                    self.closed_by_server += 1
-                    socks[i] = None
-        for e in socks:
-            if e is not None:
-                e[0].close()
 
 
 def test_slow_client_flood_does_not_stop_health_or_generation(helix_bin, default_model):
