@@ -20,7 +20,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # 1. Debian packages -------------------------------------------------------------------------
 APT_PACKAGES=(build-essential cmake g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev
               libbenchmark-dev nlohmann-json3-dev libcpp-httplib-dev libtomlplusplus-dev pkg-config python3 python3-pip git
-              libedit-dev tzdata)
+              libedit-dev tzdata
+              libxml2-dev libpoppler-cpp-dev libzip-dev libpugixml-dev libsqlite3-dev libssl-dev libhnswlib-dev poppler-utils)
 if [ "${HELIX_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do
@@ -41,7 +42,7 @@ PY=${PYTHON:-python3}
 pip_install() { "$PY" -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v -i "running pip as the 'root' user" || true; }
 if ! "$PY" - <<'PYEOF' 2>/dev/null
 import importlib.util, sys
-mods = ["gguf", "numpy", "pytest", "jinja2", "tokenizers", "safetensors", "matplotlib", "openai"]
+mods = ["gguf", "numpy", "pytest", "jinja2", "tokenizers", "safetensors", "matplotlib", "openai", "docx", "reportlab", "rank_bm25"]
 sys.exit(0 if all(importlib.util.find_spec(m) for m in mods) else 1)
 PYEOF
 then

@@ -39,6 +39,7 @@ constexpr Command kCommands[] = {
     {"serve", helix::cli::cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
     {"sft", helix::cli::cmd_sft, "fine-tune a LoRA adapter on JSONL conversations (supervised)"},
     {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
+    {"kb", helix::cli::cmd_kb, "knowledge bases: add documents (txt, md, html, pdf, docx), hybrid search"},
     {"version", cmd_version, "print the version (also --version)"},
     {"lora", helix::cli::cmd_lora, "merge a LoRA adapter into a model (helix lora merge BASE ADAPTER OUT)"},
 };

@@ -1,0 +1,70 @@
+// A small RAII layer over SQLite: a connection, prepared statements with typed binds and
+// columns, and a transaction guard that rolls back unless committed. Errors throw helix::Error
+// with SQLite's message and the database's path.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace helix::knowledge {
+
+class Db {
+ public:
+  explicit Db(const std::string& path);  // opens (creating) the file; WAL mode, foreign keys on
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  void exec(const std::string& sql);
+  int64_t last_insert_id() const;
+  sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+  [[noreturn]] void fail(const std::string& what) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+class Stmt {
+ public:
+  Stmt(Db& db, const std::string& sql);
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, int64_t v);
+  Stmt& bind(int i, double v);
+  Stmt& bind(int i, std::string_view v);
+  Stmt& bind_blob(int i, const void* data, size_t bytes);
+  bool step();  // true while a row is available
+  void run() { step(); reset(); }
+  void reset();
+
+  int64_t i64(int col) const;
+  double f64(int col) const;
+  std::string str(int col) const;
+  std::vector<float> floats(int col) const;  // a BLOB of f32
+
+ private:
+  Db& db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+class Transaction {
+ public:
+  explicit Transaction(Db& db);
+  ~Transaction();  // rolls back unless commit() ran
+  void commit();
+
+ private:
+  Db& db_;
+  bool done_ = false;
+};
+
+}  // namespace helix::knowledge
