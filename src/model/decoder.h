@@ -83,6 +83,8 @@ class Decoder : public Model {
   // head call it for the current batch. lora_embed adds the embedding adapters to rows of x.
   void lora_add(const Tensor& w, const Tensor& x, Tensor& y, const int32_t* col_seq) const;
   void lora_embed(const Batch& batch, Tensor& x) const;
+  // One adapter set on n_cols columns of x and y (cols: their indices; null: the first n_cols).
+  void lora_apply(const Tensor& w, const Tensor& x, Tensor& y, int set, const int64_t* cols, int64_t n_cols) const;
 
  private:
   Arena arena_{1};
@@ -106,7 +108,7 @@ class Decoder : public Model {
   };
   std::vector<LoraSet> lora_sets_;  // set id - 1
   const int32_t* batch_seq_ = nullptr;  // the running batch's sequence of each token
-  mutable std::vector<float> lora_tmp_, lora_delta_, lora_x_;
+  mutable std::vector<float> lora_tmp_;
   int64_t forward_id_ = 0;
   void ensure_arena(int64_t n_tokens, int64_t n_logits);
 };

@@ -2,17 +2,18 @@
 // projections (attn_q/k/v/output, ffn_gate/up/down, the output head) whatever the base weight's
 // type, and on the token embedding (a token's row gains B·A[:, token]), as llama.cpp applies them
 // (src/llama-graph.cpp build_lora_mm and build_inp_embd). The base weights are never touched: the
-// update is two thin f32 matmuls beside the base one. An adapter set's adapters are concatenated
-// along the rank with their scales folded into B, so several adapters cost one pair of matmuls.
+// update is two thin f32 products beside the base matmul (model/lora_kernels.h). An adapter set's
+// adapters are concatenated along the rank with their scales folded into B, so several adapters
+// cost one pair of products.
 #include <algorithm>
 #include <set>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
-#include "kernels/matmul.h"
-#include "kernels/ops.h"
+#include "core/thread_pool.h"
 #include "kernels/profile.h"
 #include "model/decoder.h"
-#include "model/row_ranges.h"
+#include "model/lora_kernels.h"
 
 namespace helix::model {
 
@@ -91,56 +92,73 @@ int Decoder::add_lora_set(const std::vector<LoraUse>& uses) {
 
 void Decoder::lora_add(const Tensor& w, const Tensor& x, Tensor& y, const int32_t* col_seq) const {
   if (lora_sets_.empty()) return;
-  const int64_t n = x.ne(1), n_in = x.ne(0), n_out = y.ne(0);
+  const int64_t n = x.ne(1);
   const int s0 = lora_set_for(col_seq[0]);
   bool uniform = true;
   for (int64_t t = 1; t < n && uniform; ++t) uniform = lora_set_for(col_seq[t]) == s0;
-  std::vector<int> sets;
   if (uniform) {
-    sets.push_back(s0);
-  } else {
-    for (int64_t t = 0; t < n; ++t) sets.push_back(lora_set_for(col_seq[t]));
-    std::sort(sets.begin(), sets.end());
-    sets.erase(std::unique(sets.begin(), sets.end()), sets.end());
+    lora_apply(w, x, y, s0, nullptr, n);
+    return;
   }
-  const auto add = kernels::row_ops().add;
+  std::vector<int> sets;
+  for (int64_t t = 0; t < n; ++t) sets.push_back(lora_set_for(col_seq[t]));
+  std::sort(sets.begin(), sets.end());
+  sets.erase(std::unique(sets.begin(), sets.end()), sets.end());
+  std::vector<int64_t> cols;
   for (const int s : sets) {
-    if (s <= 0 || s > static_cast<int>(lora_sets_.size())) continue;
-    const auto& by = lora_sets_[static_cast<size_t>(s - 1)].by_weight;
-    auto it = by.find(w.data());
-    if (it == by.end()) continue;
-    prof::Scope ps("lora");
-    const LoraMat& m = it->second;
-    const int64_t R = m.a.ne(1);
-    // The columns of this set (all of them when the batch is uniform).
-    std::vector<int64_t> cols;
-    Tensor xs = x;
-    if (!uniform) {
-      for (int64_t t = 0; t < n; ++t)
-        if (lora_set_for(col_seq[t]) == s) cols.push_back(t);
-      lora_x_.resize(static_cast<size_t>(n_in) * cols.size());
-      for (size_t c = 0; c < cols.size(); ++c)
-        std::copy_n(x.data_as<float>() + cols[c] * n_in, n_in, lora_x_.data() + c * static_cast<size_t>(n_in));
-      xs = Tensor::wrap(nullptr, lora_x_.data(), DType::F32, Shape{n_in, static_cast<int64_t>(cols.size()), 1, 1}, 2);
-    }
-    const int64_t k = xs.ne(1);
-    lora_tmp_.resize(static_cast<size_t>(R * k));
-    lora_delta_.resize(static_cast<size_t>(n_out * k));
-    Tensor tmp = Tensor::wrap(nullptr, lora_tmp_.data(), DType::F32, Shape{R, k, 1, 1}, 2);
-    Tensor d = Tensor::wrap(nullptr, lora_delta_.data(), DType::F32, Shape{n_out, k, 1, 1}, 2);
-    kernels::matmul(m.a, xs, tmp);  // [R, k]
-    kernels::matmul(m.b, tmp, d);   // [n_out, k], scales folded into B
-    float* yp = y.data_as<float>();
-    const float* dp = lora_delta_.data();
-    if (uniform) {
-      for_row_ranges(k, n_out, [&](int64_t r0, int64_t r1) {
-        add(yp + r0 * n_out, dp + r0 * n_out, yp + r0 * n_out, (r1 - r0) * n_out);
-      });
-    } else {
-      for (size_t c = 0; c < cols.size(); ++c)
-        add(yp + cols[c] * n_out, dp + c * static_cast<size_t>(n_out), yp + cols[c] * n_out, n_out);
-    }
+    cols.clear();
+    for (int64_t t = 0; t < n; ++t)
+      if (lora_set_for(col_seq[t]) == s) cols.push_back(t);
+    lora_apply(w, x, y, s, cols.data(), static_cast<int64_t>(cols.size()));
   }
+}
+
+void Decoder::lora_apply(const Tensor& w, const Tensor& x, Tensor& y, int set, const int64_t* cols,
+                         int64_t n_cols) const {
+  if (set <= 0 || set > static_cast<int>(lora_sets_.size())) return;
+  const auto& by = lora_sets_[static_cast<size_t>(set - 1)].by_weight;
+  auto it = by.find(w.data());
+  if (it == by.end()) return;
+  prof::Scope ps("lora");
+  const LoraKernels& K = lora_kernels();
+  const int64_t n_in = x.ne(0), n_out = y.ne(0), R = it->second.a.ne(1);
+  const float* a = it->second.a.data_as<float>();
+  const float* b = it->second.b.data_as<float>();
+  const float* xp = x.data_as<float>();
+  float* yp = y.data_as<float>();
+  lora_tmp_.resize(static_cast<size_t>(R * n_cols));
+  float* tmp = lora_tmp_.data();
+  ThreadPool& pool = ThreadPool::global();
+  constexpr int64_t kSerial = 1 << 13;  // multiply-adds below which threads cost more than they save
+  if (n_cols == 1) {  // decode: A·x here, then B·tmp over row ranges
+    const int64_t t = cols ? cols[0] : 0;
+    const float* xt = xp + t * n_in;
+    float* yt = yp + t * n_out;
+    if (R * (n_in + n_out) < kSerial || pool.size() == 1) {
+      K.a(a, R, n_in, xt, tmp);
+      K.b(b, R, 0, n_out, tmp, yt);
+    } else {  // both threads stream the factors (the products are bound by memory bandwidth)
+      pool.parallel_for(R, 1, [&](int64_t j0, int64_t j1) { K.a(a + j0 * n_in, j1 - j0, n_in, xt, tmp + j0); });
+      pool.parallel_for(n_out, 256, [&](int64_t o0, int64_t o1) { K.b(b, R, o0, o1, tmp, yt); });
+    }
+    return;
+  }
+  auto columns = [&](int64_t c0, int64_t c1) {  // prefill: whole columns
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t t = cols ? cols[c] : c;
+      K.a(a, R, n_in, xp + t * n_in, tmp + c * R);
+      K.b(b, R, 0, n_out, tmp + c * R, yp + t * n_out);
+    }
+  };
+  if (n_cols * R * (n_in + n_out) < kSerial || pool.size() == 1)
+    columns(0, n_cols);
+  else
+    pool.parallel_for(n_cols, 1, columns);
+}
+
+const LoraKernels& lora_kernels() {
+  static const LoraKernels scalar{lora_a_impl, lora_b_impl};
+  return cpu_features().has_avx2_fma() ? lora_kernels_avx2() : scalar;
 }
 
 void Decoder::lora_embed(const Batch& batch, Tensor& x) const {

@@ -1,0 +1,41 @@
+// The two thin f32 products of LoRA at inference (model/decoder_lora.cpp), written once as plain
+// loops and compiled twice: for the baseline ISA (decoder_lora.cpp) and for AVX2+FMA
+// (lora_kernels_avx2.cpp), where eight partial sums vectorize into one 8-wide register.
+//   lora_a: tmp[j] = A[j, :] · x          (A: R rows of n_in)
+//   lora_b: y[o] += B[o, :] · tmp, o in [o0, o1)   (B: n_out rows of R, scales folded in)
+// Include only from those two files: the anonymous namespace gives each its own copy.
+#pragma once
+
+#include <cstdint>
+
+namespace helix::model {
+
+struct LoraKernels {
+  void (*a)(const float* a, int64_t rank, int64_t n_in, const float* x, float* tmp);
+  void (*b)(const float* b, int64_t rank, int64_t o0, int64_t o1, const float* tmp, float* y);
+};
+const LoraKernels& lora_kernels();  // the best for this CPU
+const LoraKernels& lora_kernels_avx2();
+
+namespace {
+
+inline float lora_dot(const float* a, const float* b, int64_t n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) s[l] += a[i + l] * b[i + l];
+  float r = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+inline void lora_a_impl(const float* a, int64_t rank, int64_t n_in, const float* x, float* tmp) {
+  for (int64_t j = 0; j < rank; ++j) tmp[j] = lora_dot(a + j * n_in, x, n_in);
+}
+
+inline void lora_b_impl(const float* b, int64_t rank, int64_t o0, int64_t o1, const float* tmp, float* y) {
+  for (int64_t o = o0; o < o1; ++o) y[o] += lora_dot(b + o * rank, tmp, rank);
+}
+
+}  // namespace
+}  // namespace helix::model
