@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -113,8 +114,20 @@ std::unique_ptr<model::BertEncoder> load_encoder(const KbArgs& a) {
   return model::BertEncoder::load(resolve_embed_model_path(a.model));
 }
 
-// The files under the given paths: folders walked recursively (supported types, hidden entries
-// skipped), files taken as given; sorted within each folder.
+// True when a file without a type extension looks like text (no NUL byte in its first 8 KiB), as
+// README, LICENSE or Debian's /usr/share/common-licenses files do.
+bool looks_like_text(const fs::path& p) {
+  std::FILE* f = std::fopen(p.c_str(), "rb");
+  if (!f) return false;
+  char buf[8192];
+  const size_t n = std::fread(buf, 1, sizeof buf, f);
+  std::fclose(f);
+  return n > 0 && std::memchr(buf, 0, n) == nullptr;
+}
+
+// The files under the given paths: folders walked recursively (supported types, and files
+// without an extension that look like text; hidden entries skipped), files taken as given;
+// sorted within each folder.
 std::vector<std::string> collect_files(const std::vector<std::string>& paths) {
   std::vector<std::string> files;
   for (const auto& p : paths) {
@@ -129,8 +142,10 @@ std::vector<std::string> collect_files(const std::vector<std::string>& paths) {
           if (it->is_directory(ec)) it.disable_recursion_pending();
           continue;
         }
-        if (it->is_regular_file(ec) && docs::is_supported(it->path().string()) && it->path().has_extension())
-          found.push_back(it->path().string());
+        if (!it->is_regular_file(ec) || !docs::is_supported(it->path().string())) continue;
+        const std::string ext = it->path().extension().string();
+        const bool by_name = ext.size() > 1 && ext.find_first_not_of("0123456789", 1) != std::string::npos;
+        if (by_name || looks_like_text(it->path())) found.push_back(it->path().string());
       }
       std::sort(found.begin(), found.end());
       files.insert(files.end(), found.begin(), found.end());

@@ -73,7 +73,13 @@ Document DocumentBuilder::finish() {
         break;
       }
   }
-  if (doc_.title.empty()) doc_.title = std::filesystem::path(doc_.path).stem().string();
+  if (doc_.title.empty()) {  // the file name without its type (but "Apache-2.0" keeps its version)
+    const std::filesystem::path p(doc_.path);
+    doc_.title = is_supported(p.filename().string()) && p.extension().string().find_first_not_of(".0123456789") ==
+                                                            std::string::npos
+                     ? p.filename().string()
+                     : p.stem().string();
+  }
   return std::move(doc_);
 }
 
@@ -90,6 +96,8 @@ std::string lower_ext(const std::string& path) {
 bool is_supported(const std::string& path) {
   static const char* kExt[] = {"", ".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml", ".pdf", ".docx"};
   const std::string e = lower_ext(path);
+  // A version suffix (LICENSE-2.0, GPL-3, Apache-2.0) is no file type: read as text.
+  if (e.size() > 1 && e.find_first_not_of("0123456789", 1) == std::string::npos) return true;
   return std::any_of(std::begin(kExt), std::end(kExt), [&](const char* k) { return e == k; });
 }
 

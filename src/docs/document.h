@@ -55,7 +55,7 @@ class DocumentBuilder {
 };
 
 // The file formats parse_file() reads, by extension (.txt .text .md .markdown .html .htm .pdf .docx;
-// files without an extension are read as text).
+// files without an extension, or with a number as one (Apache-2.0), are read as text).
 bool is_supported(const std::string& path);
 // Parses a file by its extension. Throws helix::Error naming the file when it is unreadable,
 // damaged or of an unsupported type.

@@ -151,6 +151,14 @@ TEST(Errors, DamagedAndUnsupportedFilesNamed) {
   }
 }
 
+TEST(Formats, ByExtension) {
+  for (const char* p : {"a.md", "b.PDF", "c.docx", "d.htm", "README", "Apache-2.0", "GPL-3", "x.txt"})
+    EXPECT_TRUE(is_supported(p)) << p;
+  for (const char* p : {"a.xlsx", "b.png", "c.doc", "LICENSE-2.0a"}) EXPECT_FALSE(is_supported(p)) << p;
+  EXPECT_EQ(parse_text("x\n", "/d/Apache-2.0").title, "Apache-2.0");
+  EXPECT_EQ(parse_text("x\n", "/d/notes.txt").title, "notes");
+}
+
 TEST(Chunker, SpansBudgetAndHeadings) {
   const Document d = parse_file(kData + "tomatoes.md");
   ChunkOptions o;

@@ -198,3 +198,21 @@ def test_kill_mid_ingest_then_resume(helix_bin, tmp_path):
     assert len(hits) == 10
     names = {pathlib.Path(d["path"]).name for d in json.loads(kb(helix_bin, kb_dir, "docs", "killed", "--json").stdout)}
     assert len(names) == 6
+
+
+def test_folder_takes_text_files_without_a_type_extension(helix_bin, tmp_path):
+    src = tmp_path / "src"
+    (src / ".hidden").mkdir(parents=True)
+    (src / "NOTES").write_text("Helix reads plain notes without an extension.\n")
+    (src / "LICENSE-2.0").write_text("Permission is granted to copy this licence text.\n")
+    (src / "blob").write_bytes(b"\x00\x01binary")
+    (src / "table.xlsx").write_bytes(b"PK\x03\x04")
+    (src / ".hidden" / "secret.md").write_text("# not indexed\n")
+    kb_dir = tmp_path / "kbs"
+    kb(helix_bin, kb_dir, "create", "t")
+    log = kb(helix_bin, kb_dir, "add", "t", src).stderr.decode()
+    assert "2 added, 0 replaced, 0 unchanged, 0 failed" in log, log
+    names = sorted(pathlib.Path(d["path"]).name for d in json.loads(kb(helix_bin, kb_dir, "docs", "t", "--json").stdout))
+    assert names == ["LICENSE-2.0", "NOTES"]
+    r = kb(helix_bin, kb_dir, "add", "t", src / "table.xlsx")  # named on its own: reported, not silently dropped
+    assert b"unsupported file type '.xlsx'" in r.stderr and b"1 failed" in r.stderr
