@@ -34,6 +34,15 @@ void check_f32_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* o
               rows, ", ", cols, "]");
 }
 
+// w: a matrix of a dequantizable type; a ([a_rows, n_tok]) and b ([b_rows, n_tok]) f32 matrices.
+void check_weight_and_io(const Tensor& w, const Tensor& a, int64_t a_rows, const char* a_name, const Tensor& b,
+                         int64_t b_rows, const char* b_name, const char* op) {
+  HELIX_CHECK(w.ne(2) == 1 && w.ne(3) == 1, op, ": w must be a matrix, got ", w.shape_str());
+  HELIX_CHECK(quant::can_dequantize(w.dtype()), op, ": weights of type ", dtype_name(w.dtype()), " are not supported");
+  check_f32_matrix(a, a_rows, a.nrows(), op, a_name);
+  check_f32_matrix(b, b_rows, a.nrows(), op, b_name);
+}
+
 constexpr int64_t kRowBlock = 64;   // weight rows dequantized at a time (64 x n_in floats)
 constexpr int64_t kTokBlock = 64;   // tokens per task when threads split the tokens
 
@@ -52,11 +61,7 @@ const BackwardKernels& backward_kernels() {
 
 void matmul_backward_x(const Tensor& w, const Tensor& dy, Tensor& dx, bool accumulate, Isa isa) {
   const int64_t n_in = w.ne(0), n_out = w.ne(1), n_tok = dy.nrows();
-  HELIX_CHECK(w.ne(2) == 1 && w.ne(3) == 1, "matmul_backward_x: w must be a matrix, got ", w.shape_str());
-  HELIX_CHECK(quant::can_dequantize(w.dtype()), "matmul_backward_x: weights of type ", dtype_name(w.dtype()),
-              " are not supported");
-  check_f32_matrix(dy, n_out, n_tok, "matmul_backward_x", "dy");
-  check_f32_matrix(dx, n_in, n_tok, "matmul_backward_x", "dx");
+  check_weight_and_io(w, dy, n_out, "dy", dx, n_in, "dx", "matmul_backward_x");
   const BackwardKernels& k = backward_kernels(isa);
   const float* dyp = dy.data_as<float>();
   float* dxp = dx.data_as<float>();
@@ -128,11 +133,7 @@ void matmul_backward_w(const Tensor& dy, const Tensor& x, Tensor& dw, Isa isa) {
 
 void matmul_dequant_f32(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
   const int64_t n_in = w.ne(0), n_out = w.ne(1), n_tok = x.nrows();
-  HELIX_CHECK(w.ne(2) == 1 && w.ne(3) == 1, "matmul_dequant_f32: w must be a matrix, got ", w.shape_str());
-  HELIX_CHECK(quant::can_dequantize(w.dtype()), "matmul_dequant_f32: weights of type ", dtype_name(w.dtype()),
-              " are not supported");
-  check_f32_matrix(x, n_in, n_tok, "matmul_dequant_f32", "x");
-  check_f32_matrix(y, n_out, n_tok, "matmul_dequant_f32", "y");
+  check_weight_and_io(w, x, n_in, "x", y, n_out, "y", "matmul_dequant_f32");
   const BackwardKernels& k = backward_kernels(isa);
   const float* xp = x.data_as<float>();
   float* yp = y.data_as<float>();

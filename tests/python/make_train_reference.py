@@ -173,31 +173,46 @@ def segments(start):
     return list(zip(b[:-1], b[1:]))
 
 
-def make_case(helix, arch, case, tmp):
-    mode, wtype, shape = CASES[case]
-    model = os.path.join(tmp, f"{arch}_{case}.gguf")
-    argv = ["tiny-model", arch, "MODEL", "--type", wtype, "--seed", "7"] + shape
-    subprocess.run([helix] + [model if a == "MODEL" else a for a in argv], check=True)
-    ref = Ref(model)
-    tokens, targets, pos, start = batch(int(shape[shape.index("--vocab") + 1]), 11)
+def tiny_model(helix, arch, wtype, seed, shape, path):
+    """Writes the tiny model with `helix tiny-model`; returns its argument list (MODEL for the path)."""
+    argv = ["tiny-model", arch, "MODEL", "--type", wtype, "--seed", str(seed)] + shape
+    subprocess.run([helix] + [path if a == "MODEL" else a for a in argv], check=True)
+    return argv
+
+
+def trainable(ref, mode, seed, random_b):
+    """The parameters a step trains: every tensor (full), or LoRA factors on the seven projections
+    (f32 values, as Helix stores them, held in float64; B random or zero)."""
     params = {}
     if mode == "full":
         for n, t in ref.w.items():
             t.requires_grad_(True)
             params[n] = t
-    else:
-        rng = np.random.default_rng(5)
-        for il in range(ref.L):
-            for tgt in TARGETS:
-                n = f"blk.{il}.{tgt}.weight"
-                n_out, n_in = ref.w[n].shape
-                # f32 values (what Helix stores), held in float64
-                a = (rng.uniform(-1, 1, (LORA_RANK, n_in)) / math.sqrt(n_in)).astype(np.float32)
+        return params
+    rng = np.random.default_rng(seed)
+    for il in range(ref.L):
+        for tgt in TARGETS:
+            n = f"blk.{il}.{tgt}.weight"
+            n_out, n_in = ref.w[n].shape
+            a = (rng.uniform(-1, 1, (LORA_RANK, n_in)) / math.sqrt(n_in)).astype(np.float32)
+            A = torch.tensor(a.astype(np.float64), requires_grad=True)
+            if random_b:
                 b = rng.normal(0, 0.05, (n_out, LORA_RANK)).astype(np.float32)
-                A = torch.tensor(a.astype(np.float64), requires_grad=True)
                 B = torch.tensor(b.astype(np.float64), requires_grad=True)
-                ref.lora[n] = (A, B)
-                params[n + ".lora_a"], params[n + ".lora_b"] = A, B
+            else:
+                B = torch.zeros((n_out, LORA_RANK), requires_grad=True)  # the usual start
+            ref.lora[n] = (A, B)
+            params[n + ".lora_a"], params[n + ".lora_b"] = A, B
+    return params
+
+
+def make_case(helix, arch, case, tmp):
+    mode, wtype, shape = CASES[case]
+    model = os.path.join(tmp, f"{arch}_{case}.gguf")
+    argv = tiny_model(helix, arch, wtype, 7, shape, model)
+    ref = Ref(model)
+    tokens, targets, pos, start = batch(int(shape[shape.index("--vocab") + 1]), 11)
+    params = trainable(ref, mode, 5, True)
     loss = ref.loss(tokens, targets, start)
     loss.backward()
     w = gguf.GGUFWriter(str(OUT / f"{arch}_{case}.gguf"), "helix-train-reference")
@@ -237,25 +252,9 @@ def lr_factor(step):
 def make_curve(helix, name, tmp):
     arch, mode, lr = CURVES[name]
     model = os.path.join(tmp, f"{name}.gguf")
-    argv = ["tiny-model", arch, "MODEL", "--type", "F32", "--seed", "9"] + SMALL
-    subprocess.run([helix] + [model if a == "MODEL" else a for a in argv], check=True)
+    argv = tiny_model(helix, arch, "F32", 9, SMALL, model)
     ref = Ref(model)
-    params = {}
-    if mode == "full":
-        for n, t in ref.w.items():
-            t.requires_grad_(True)
-            params[n] = t
-    else:
-        rng = np.random.default_rng(6)
-        for il in range(ref.L):
-            for tgt in TARGETS:
-                n = f"blk.{il}.{tgt}.weight"
-                n_out, n_in = ref.w[n].shape
-                a = (rng.uniform(-1, 1, (LORA_RANK, n_in)) / math.sqrt(n_in)).astype(np.float32)
-                A = torch.tensor(a.astype(np.float64), requires_grad=True)
-                B = torch.zeros((n_out, LORA_RANK), requires_grad=True)  # the usual start
-                ref.lora[n] = (A, B)
-                params[n + ".lora_a"], params[n + ".lora_b"] = A, B
+    params = trainable(ref, mode, 6, False)
     init = {n: t.detach().numpy().astype(np.float32).copy() for n, t in params.items()}
     opt = torch.optim.AdamW(list(params.values()), lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=WD)
     batches = [batch(272, 100 + i % ACCUM) for i in range(STEPS * ACCUM)]  # the same two, learnable

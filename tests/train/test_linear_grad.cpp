@@ -12,19 +12,10 @@
 #include "kernels/matmul_backward.h"
 #include "quant/quant.h"
 #include "train/linear.h"
+#include "grad_test_util.h"
 
 namespace helix::train {
 namespace {
-
-using Vec = std::vector<double>;
-
-std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 // A weight [n_in, n_out] of type t (quantized from random values) and its dequantized values.
 struct Weight {
@@ -48,16 +39,6 @@ Weight make_weight(DType type, int64_t n_in, int64_t n_out, uint64_t seed) {
 
 Tensor f32(std::vector<float>& v, int64_t ne0, int64_t ne1) {
   return Tensor::wrap(nullptr, v.data(), DType::F32, Shape{ne0, ne1, 1, 1}, 2);
-}
-
-void expect_close(const std::vector<float>& got, const Vec& want, double tol, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double mx = 1e-12, err = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    mx = std::max(mx, std::abs(want[i]));
-    err = std::max(err, std::abs(got[i] - want[i]));
-  }
-  EXPECT_LE(err, tol * std::max(1.0, mx)) << what << " (max |want| " << mx << ")";
 }
 
 class MatmulBackwardTypes : public ::testing::TestWithParam<DType> {};
@@ -158,19 +139,6 @@ struct LinRef {
   }
 };
 
-Vec numeric(const std::function<double(const Vec&)>& f, Vec x) {
-  Vec g(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double x0 = x[i], h = 1e-5;
-    x[i] = x0 + h;
-    const double a = f(x);
-    x[i] = x0 - h;
-    g[i] = (a - f(x)) / (2 * h);
-    x[i] = x0;
-  }
-  return g;
-}
-
 // LoRA over a frozen base of each type, and full fine-tuning of an f32 weight with a bias.
 TEST(LinearGrad, LoraOverFrozenBasesAndFullWeights) {
   const int64_t n_in = 256, n_out = 24, rank = 3, n = 5;
@@ -210,13 +178,13 @@ TEST(LinearGrad, LoraOverFrozenBasesAndFullWeights) {
       const std::string what = std::string(dtype_name(type)) + (full ? " full" : " lora");
       // The forward runs the serving matmul (8-bit activations for quantized weights): close, not exact.
       expect_close(y, ref.forward(W, bd, Ad, Bd, xd), type == DType::F32 ? 1e-5 : 2e-2, what + " forward");
-      expect_close(dx, numeric([&](const Vec& v) { return L_of(W, bd, Ad, Bd, v); }, xd), 1e-4, what + " dx");
+      expect_close(dx, numeric_grad([&](const Vec& v) { return L_of(W, bd, Ad, Bd, v); }, xd), 1e-4, what + " dx");
       if (full) {
-        expect_close(Wp.grad, numeric([&](const Vec& v) { return L_of(v, bd, Ad, Bd, xd); }, W), 1e-4, what + " dW");
-        expect_close(bp.grad, numeric([&](const Vec& v) { return L_of(W, v, Ad, Bd, xd); }, bd), 1e-4, what + " db");
+        expect_close(Wp.grad, numeric_grad([&](const Vec& v) { return L_of(v, bd, Ad, Bd, xd); }, W), 1e-4, what + " dW");
+        expect_close(bp.grad, numeric_grad([&](const Vec& v) { return L_of(W, v, Ad, Bd, xd); }, bd), 1e-4, what + " db");
       } else {
-        expect_close(A.grad, numeric([&](const Vec& v) { return L_of(W, bd, v, Bd, xd); }, Ad), 1e-4, what + " dA");
-        expect_close(B.grad, numeric([&](const Vec& v) { return L_of(W, bd, Ad, v, xd); }, Bd), 1e-4, what + " dB");
+        expect_close(A.grad, numeric_grad([&](const Vec& v) { return L_of(W, bd, v, Bd, xd); }, Ad), 1e-4, what + " dA");
+        expect_close(B.grad, numeric_grad([&](const Vec& v) { return L_of(W, bd, Ad, v, xd); }, Bd), 1e-4, what + " dB");
       }
     }
   }

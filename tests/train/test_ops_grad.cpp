@@ -12,49 +12,10 @@
 #include "train/attention.h"
 #include "train/loss.h"
 #include "train/ops.h"
+#include "grad_test_util.h"
 
 namespace helix::train {
 namespace {
-
-using Vec = std::vector<double>;
-
-std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-Vec to_d(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }
-
-// Central differences of the scalar f at x (double), h scaled to each value.
-Vec numeric_grad(const std::function<double(const Vec&)>& f, Vec x, double h = 1e-5) {
-  Vec g(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double x0 = x[i];
-    x[i] = x0 + h;
-    const double fp = f(x);
-    x[i] = x0 - h;
-    const double fm = f(x);
-    x[i] = x0;
-    g[i] = (fp - fm) / (2 * h);
-  }
-  return g;
-}
-
-// max |a − b| ≤ tol · max(1, max |b|)
-void expect_close(const std::vector<float>& got, const Vec& want, double tol, const char* what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double mx = 1e-12, err = 0;
-  size_t worst = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    mx = std::max(mx, std::abs(want[i]));
-    const double e = std::abs(got[i] - want[i]);
-    if (e > err) err = e, worst = i;
-  }
-  EXPECT_LE(err, tol * std::max(1.0, mx)) << what << ": worst at " << worst << " got " << got[worst] << " want "
-                                          << want[worst] << " (max |grad| " << mx << ")";
-}
 
 double dot(const Vec& w, const Vec& y) {
   double s = 0;
