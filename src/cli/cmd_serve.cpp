@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/gen_options.h"
+#include "cli/lora_flags.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "model/bert.h"
@@ -36,6 +37,9 @@ constexpr const char* kUsage =
     "  --timeout S        per-request time limit in seconds (default 600)\n"
     "  --max-body BYTES   largest request body (default 8388608)\n"
     "  --alias NAME       the model name clients use (default: the file name without .gguf)\n"
+    "  --lora FILE[:S]    apply a LoRA adapter to every request (repeatable)\n"
+    "  --lora NAME=FILE[:S]  serve an adapter that a request picks with the model name ALIAS:NAME\n"
+    "                     (repeatable; requests under different adapters share one batch)\n"
     "  --api-key KEY      require 'Authorization: Bearer KEY'\n"
     "  --api-keys FILE    accepted keys, one per line\n"
     "  --embed-model PATH also serve /v1/embeddings with this BERT encoder (directory or GGUF)\n"
@@ -139,6 +143,7 @@ int cmd_serve(int argc, char** argv) {
 
   Loaded l = load_for_generation(o);
   api.model_id = alias.empty() ? std::filesystem::path(l.path).stem().string() : alias;
+  api.lora_sets = add_named_loras(o.lora, *l.model);  // --lora NAME=FILE (cli/lora_flags.h)
   api.chat_template = chat_template_of(o, l);
   api.model = server::http::model_facts(*l.model);
   if (embeddings) {

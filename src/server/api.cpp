@@ -173,6 +173,20 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
   // Any model name is answered by the one model served (clients such as LangChain send a
   // default name), as llama-server does; the response names the model that answered.
   RequestSpec spec = parse_spec(body, chat, false, random_seed(), eng.tokenizer().n_vocab());
+  std::string served = opt.model_id;  // the name the response gives: MODEL_ID or MODEL_ID:ADAPTER
+  if (const size_t c = spec.model.rfind(':'); c != std::string::npos && !opt.lora_sets.empty()) {
+    const std::string name = spec.model.substr(c + 1);
+    auto it = opt.lora_sets.find(name);
+    if (it == opt.lora_sets.end()) {
+      std::string names;
+      for (const auto& [n, id] : opt.lora_sets) names += (names.empty() ? "" : ", ") + opt.model_id + ":" + n;
+      throw ApiError{404, cat("The model '", spec.model, "' does not exist: no adapter '", name, "' is served; use one of ",
+                              names, " or '", opt.model_id, "'"),
+                     "invalid_request_error", "model", "model_not_found"};
+    }
+    spec.gen.lora_set = it->second;
+    served = opt.model_id + ":" + name;
+  }
   auto plan = std::make_shared<tools::Plan>();
   spec.gen.prompt = chat ? chat_prompt(body, *plan) : completion_prompt(body);
   if (plan->grammar) spec.gen.grammar = plan->grammar;  // a forced tool call
@@ -203,7 +217,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
   }
   const std::string id = cat(chat ? "chatcmpl-" : "cmpl-", now_s(), "-", next_id.fetch_add(1));
   const int64_t created = now_s();
-  const std::string model = opt.model_id;
+  const std::string model = served;
   const tok::Tokenizer& tok = eng.tokenizer();
   auto finish_name = [](const std::string& r) { return r == "timeout" ? std::string("length") : r; };
 
@@ -473,12 +487,15 @@ void Api::Impl::routes() {
   });
   svr.Get("/v1/models", guarded([this](const httplib::Request&, httplib::Response& res) {
             ojson data = ojson::array({model_card(opt.model_id)});
+            for (const auto& [name, id] : opt.lora_sets) data.push_back(model_card(opt.model_id + ":" + name));
             if (opt.embedder) data.push_back(model_card(opt.embed_model_id));
             send_json(res, {{"object", "list"}, {"data", data}});
           }));
   svr.Get("/v1/models/(.+)", guarded([this](const httplib::Request& req, httplib::Response& res) {
             const std::string id = req.matches[1];
-            if (id != opt.model_id && !(opt.embedder && id == opt.embed_model_id))
+            const bool adapter = id.rfind(opt.model_id + ":", 0) == 0 &&
+                                 opt.lora_sets.count(id.substr(opt.model_id.size() + 1));
+            if (id != opt.model_id && !adapter && !(opt.embedder && id == opt.embed_model_id))
               throw ApiError{404, cat("The model '", id, "' does not exist"), "invalid_request_error", "model",
                              "model_not_found"};
             send_json(res, model_card(id));

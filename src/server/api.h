@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -33,6 +34,9 @@ struct ApiOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string model_id;          // the name /v1/models lists and requests must use
+  // LoRA adapters served over the model (helix serve --lora NAME=FILE): NAME -> the model's adapter
+  // set; a request picks one with the model name "MODEL_ID:NAME".
+  std::map<std::string, int> lora_sets;
   std::string chat_template;     // Jinja source
   std::set<std::string> api_keys;  // empty: no authentication
   size_t max_body = 8u << 20;    // bytes

@@ -107,6 +107,7 @@ Engine::Engine(std::shared_ptr<model::Model> model, std::shared_ptr<tok::Tokeniz
     : model_(std::move(model)), tok_(std::move(tok)), opt_(opt), kv_(model_->hparams(), opt.n_ctx, opt.n_parallel, opt.prefill_chunk + 1, /*keep_window_blocks=*/true),
       sched_(opt.n_parallel) {
   HELIX_CHECK(opt_.prefill_chunk > 0, "prefill chunk must be positive");
+  slot_lora_.assign(static_cast<size_t>(opt_.n_parallel), -1);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -209,6 +210,10 @@ void Engine::admit(std::unique_ptr<Seq> s) {
   const auto pick = sched_.pick(s->p.prompt);
   int64_t reuse = pick.reuse;
   if (reuse > 0 && !kv_.can_resume_at(pick.slot, reuse)) reuse = 0;
+  // A cached prefix is reusable only under the adapter that computed it.
+  if (slot_lora_[static_cast<size_t>(pick.slot)] != s->p.lora_set) reuse = 0;
+  slot_lora_[static_cast<size_t>(pick.slot)] = s->p.lora_set;
+  model_->set_seq_lora(pick.slot, s->p.lora_set);
   sched_.acquire(pick.slot);
   kv_.truncate(pick.slot, reuse);
   if (reuse > 0) {

@@ -42,6 +42,7 @@ struct GenParams {
   // Structured output: the reply must match this grammar (null: free text). The engine binds it
   // to the model's vocabulary and gives each sequence its own matcher.
   std::shared_ptr<const grammar::Grammar> grammar;
+  int lora_set = -1;  // LoRA adapter set (model::Model::add_lora_set) for this sequence; -1: the default
 };
 
 struct TokenLogprob {
@@ -141,6 +142,7 @@ class Engine {
   EngineOptions opt_;
   model::KVCache kv_;
   Scheduler sched_;
+  std::vector<int> slot_lora_;  // the adapter set each slot's cached tokens were computed under
   std::vector<std::unique_ptr<Seq>> active_;  // engine thread only
   std::vector<float> logits_;
   std::once_flag gvocab_once_;
