@@ -81,6 +81,7 @@ double to_seconds(const std::string& flag, const std::string& v) {
 
 int cmd_serve(int argc, char** argv) {
   GenOptions o;
+  o.named_lora = true;  // --lora NAME=FILE: adapters that requests pick by model name
   server::ApiOptions api;
   server::EngineOptions eo;
   std::string alias, embed_model;

@@ -168,7 +168,7 @@ Loaded load_for_generation(const GenOptions& o) {
   auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(l.path));
   l.tokenizer = std::shared_ptr<tok::Tokenizer>(tok::Tokenizer::from_gguf(*file));
   l.model = std::shared_ptr<model::Model>(model::load_model(file));
-  apply_default_loras(o.lora, *l.model);
+  apply_default_loras(o.lora, *l.model, o.named_lora);
   l.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& hp = l.model->hparams();
   for (const auto& [id, bias] : o.gen.sampling.logit_bias)

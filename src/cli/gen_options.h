@@ -33,6 +33,7 @@ struct GenOptions {
   runtime::GenerateOptions gen;
   std::shared_ptr<const grammar::Grammar> grammar;  // --json (any object) or --json-schema FILE
   std::vector<std::string> lora;  // --lora FILE[:SCALE] | NAME=FILE[:SCALE] (cli/lora_flags.h)
+  bool named_lora = false;        // NAME=FILE allowed (helix serve)
   std::vector<std::string> rest;  // positional arguments
 };
 

@@ -45,10 +45,12 @@ model::LoraUse load_use(const LoraFlag& f) {
 
 }  // namespace
 
-void apply_default_loras(const std::vector<std::string>& specs, model::Model& m) {
+void apply_default_loras(const std::vector<std::string>& specs, model::Model& m, bool named_ok) {
   std::vector<model::LoraUse> uses;
   for (const std::string& s : specs) {
     const LoraFlag f = parse_lora_flag(s);
+    HELIX_CHECK(f.name.empty() || named_ok, "--lora '", s, "': named adapters (NAME=FILE) are for helix serve; ",
+                "here give --lora FILE[:SCALE]");
     if (!f.name.empty()) continue;
     uses.push_back(load_use(f));
     std::fprintf(stderr, "LoRA adapter %s (%zu tensors, alpha %g) at scale %g\n", f.path.c_str(),

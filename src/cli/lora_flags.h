@@ -19,8 +19,8 @@ struct LoraFlag {
 LoraFlag parse_lora_flag(const std::string& spec);
 
 // Loads the unnamed adapters of `specs` into one set and makes it the model's default; reports
-// them on stderr. Does nothing when there are none.
-void apply_default_loras(const std::vector<std::string>& specs, model::Model& m);
+// them on stderr. Does nothing when there are none. Named ones are refused unless named_ok.
+void apply_default_loras(const std::vector<std::string>& specs, model::Model& m, bool named_ok = false);
 // Loads each named adapter (NAME=FILE[:SCALE]; one NAME given twice combines both) as its own
 // set: returns NAME -> set id.
 std::map<std::string, int> add_named_loras(const std::vector<std::string>& specs, model::Model& m);

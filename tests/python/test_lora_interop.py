@@ -181,6 +181,8 @@ def test_errors_are_clear(helix_bin, tmp_path):
     assert r.returncode != 0 and b"is for a qwen2 model" in r.stderr, r.stderr
     r = run_helix(helix_bin, "lora", "merge", base, lora, tmp_path / "m.gguf", check=False)
     assert r.returncode != 0 and b"is for a qwen2 model" in r.stderr, r.stderr
+    r = run_helix(helix_bin, "run", "-m", other, "-p", "hi", "-n", "1", "--lora", f"x={lora}", check=False)
+    assert r.returncode != 0 and b"named adapters (NAME=FILE) are for helix serve" in r.stderr, r.stderr
 
 
 PROMPTS_DEFAULT = ["The capital of France is", "def fibonacci(n):\n    ", "To make a cup of tea, first",
