@@ -1,6 +1,8 @@
 // Shared by the training tests that read the PyTorch references (tests/python/data/train_ref).
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -45,7 +47,9 @@ inline std::string write_model(const gguf::GGUFFile& ref, const std::string& nam
       d = std::stoll(v);
     }
   }
-  const std::string path = (std::filesystem::temp_directory_path() / ("helix_train_ref_" + name)).string();
+  // The process id keeps parallel test processes (ctest -j) from writing the same file.
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("helix_train_ref_" + std::to_string(getpid()) + "_" + name)).string();
   model::write_tiny_model(s, path);
   return path;
 }
