@@ -241,4 +241,12 @@ bool TokenMatcher::accept(int32_t id) {
   return true;
 }
 
+bool TokenMatcher::accept_bytes(std::string_view bytes) {
+  State s = state_;
+  if (!m_.advance(s, bytes)) return false;
+  state_ = std::move(s);
+  fresh_ = false;
+  return true;
+}
+
 }  // namespace helix::grammar

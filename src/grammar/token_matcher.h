@@ -100,6 +100,9 @@ class TokenMatcher {
   void apply(float* logits, int64_t n_logits);
   // Moves past a token; false (and nothing changes) when the grammar does not allow it.
   bool accept(int32_t id);
+  // Moves past bytes that were generated before the grammar applied (a lazy grammar's first
+  // token may hold more than its trigger); false (and nothing changes) when they are refused.
+  bool accept_bytes(std::string_view bytes);
   bool complete() const { return m_.complete(state_); }  // the text so far is a whole value
   bool done() const { return done_; }                    // an end-of-generation token was accepted
   const State& state() const { return state_; }

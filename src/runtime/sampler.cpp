@@ -10,13 +10,17 @@ namespace helix::runtime {
 
 Sampler::Sampler(SamplingParams p)
     : p_(std::move(p)),
-      matcher_(p_.constraint ? std::make_unique<grammar::TokenMatcher>(p_.constraint) : nullptr),
+      matcher_(p_.constraint && p_.grammar_trigger.empty() ? std::make_unique<grammar::TokenMatcher>(p_.constraint) : nullptr),
       rng_(p_.seed) {}
 
 int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
   HELIX_CHECK(n_vocab > 0, "sampling from an empty vocabulary");
   const bool penalties = p_.repeat_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f;
-  if (!matcher_ && p_.logit_bias.empty() && !penalties) return pick(logits, n_vocab);  // nothing to change
+  if (!matcher_ && p_.logit_bias.empty() && !penalties) {  // nothing to change
+    const int32_t id = pick(logits, n_vocab);
+    if (p_.constraint) watch(id);
+    return id;
+  }
   work_.assign(logits, logits + n_vocab);
   if (matcher_) matcher_->apply(work_.data(), n_vocab);
   for (const auto& [id, bias] : p_.logit_bias)
@@ -37,7 +41,25 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<
   }
   const int32_t id = pick(work_.data(), n_vocab);
   if (matcher_) HELIX_CHECK(matcher_->accept(id), "token ", id, " is not allowed by the grammar (a logit bias of +inf?)");
+  else if (p_.constraint) watch(id);
   return id;
+}
+
+void Sampler::watch(int32_t id) {
+  const auto& vocab = *p_.constraint->vocab;
+  if (id < 0 || id >= vocab.size()) return;
+  tail_ += vocab.piece(id);
+  const std::string& trig = p_.grammar_trigger;
+  if (trig.empty()) return;
+  const size_t at = tail_.find(trig);
+  if (at != std::string::npos) {
+    auto m = std::make_unique<grammar::TokenMatcher>(p_.constraint);
+    // Bytes after the trigger in the same token that the grammar refuses: stay free.
+    if (m->accept_bytes(std::string_view(tail_).substr(at + trig.size()))) matcher_ = std::move(m);
+    tail_.clear();
+    return;
+  }
+  if (tail_.size() >= trig.size()) tail_.erase(0, tail_.size() - (trig.size() - 1));
 }
 
 int32_t Sampler::pick(const float* l, int64_t n_vocab) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct SamplingParams {
   // Structured output: a grammar bound to the vocabulary, shared by every sampler made from
   // these params; each Sampler keeps its own position in it.
   std::shared_ptr<const grammar::Constraint> constraint;
+  // A lazy constraint: free text until the generated text holds this trigger (e.g. <tool_call>),
+  // then the grammar applies to what follows it (empty: from the first token).
+  std::string grammar_trigger;
 };
 
 class Sampler {
@@ -51,9 +55,12 @@ class Sampler {
  private:
   // The chain from top-k on, over logits l (the caller's row or work_ after bias and penalties).
   int32_t pick(const float* l, int64_t n_vocab);
+  // Lazy constraint: looks for the trigger in the text so far; starts the matcher after it.
+  void watch(int32_t id);
 
   SamplingParams p_;
   std::unique_ptr<grammar::TokenMatcher> matcher_;
+  std::string tail_;  // lazy constraint: the end of the text so far, as long as the trigger
   std::mt19937_64 rng_;
   std::vector<Candidate> cands_;
   std::vector<float> work_;  // a copy of the logits when the grammar, a bias or a penalty changes them

@@ -189,7 +189,12 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
   }
   auto plan = std::make_shared<tools::Plan>();
   spec.gen.prompt = chat ? chat_prompt(body, *plan) : completion_prompt(body);
-  if (plan->grammar) spec.gen.grammar = plan->grammar;  // a forced tool call
+  // Tool calls: forced from the first token, or lazily after their trigger (unless response_format
+  // already constrains the reply).
+  if (plan->grammar && (plan->trigger.empty() || !spec.gen.grammar)) {
+    spec.gen.grammar = plan->grammar;
+    spec.gen.sampling.grammar_trigger = plan->trigger;
+  }
   const int64_t n_ctx = eng.options().n_ctx;
   const auto n_prompt = static_cast<int64_t>(spec.gen.prompt.size());
   http::RequestLog* log = http::current_request_log();

@@ -157,7 +157,10 @@ ojson call_schema(const ojson& tool, const char* args_key) {
           {"required", {"name", args_key}}};
 }
 
-void forced_call(Plan& p) {
+// The grammar of the calls: forced from the reply's first token (after the prefill), or for
+// "auto" in the Hermes and Mistral families lazily, once the model writes the call's opening tag.
+void call_grammar(Plan& p) {
+  const bool forced = p.choice == Choice::kRequired || p.choice == Choice::kNamed;
   ojson alts = ojson::array();
   const char* key = p.family == Family::kLlama3 ? "parameters" : "arguments";
   for (const auto& t : p.tools)
@@ -168,16 +171,18 @@ void forced_call(Plan& p) {
   if (!p.parallel || p.choice == Choice::kNamed) many["maxItems"] = 1;
   ojson schema;
   switch (p.family) {
-    case Family::kHermes: p.prefill = "<tool_call>\n", schema = one; break;
+    case Family::kHermes: (forced ? p.prefill = "<tool_call>\n" : p.trigger = "<tool_call>"), schema = one; break;
     case Family::kLlama3: schema = one; break;
-    case Family::kMistral: p.prefill = "[TOOL_CALLS]", schema = many; break;
+    case Family::kMistral: (forced ? p.prefill : p.trigger) = "[TOOL_CALLS]", schema = many; break;
     case Family::kGeneric:
       schema = {{"type", "object"}, {"properties", {{"tool_calls", many}}}, {"required", {"tool_calls"}}};
       break;
   }
+  if (!forced && p.trigger.empty()) return;  // Llama 3.x and generic replies have no opening tag
   try {
     p.grammar = grammar::Grammar::from_json_schema(schema);
   } catch (const grammar::SchemaError& e) {
+    if (!forced) return;  // "auto": the call is then free text, parsed as written
     throw RequestError("tools", cat("a function's parameters cannot be used to force a call: ", e.what()));
   }
 }
@@ -194,7 +199,7 @@ Plan plan_tools(std::string_view template_source, const ojson& body, const ojson
   // Templates with tool support see the tools even under "none" (some cannot render without
   // them); the reply is then not read for calls.
   if (!p.tools.empty() && p.family != Family::kGeneric) p.template_tools = p.tools;
-  if (p.choice == Choice::kRequired || p.choice == Choice::kNamed) forced_call(p);
+  if (p.choice != Choice::kNone) call_grammar(p);
   return p;
 }
 

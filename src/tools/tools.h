@@ -11,7 +11,8 @@
 //
 //   Plan p = plan_tools(template_source, body, messages);  // throws RequestError (a 400)
 //   text = render_chat(tmpl, p.messages, p.template_tools, ...) + p.prefill;
-//   gen.grammar = p.grammar;                             // null unless the call is forced
+//   gen.grammar = p.grammar;                             // forced: from the first token;
+//   sampling.grammar_trigger = p.trigger;                // "auto": lazily, after the call's tag
 //   Parsed r = parse_output(p, p.prefill + generated);   // r.calls empty: plain content
 #pragma once
 
@@ -72,7 +73,8 @@ struct Plan {
   ojson messages;                // the conversation as the template should see it
   ojson template_tools;          // passed to the template as `tools` (null: none; generic family: never)
   std::string prefill;           // text the reply starts with (forced calls)
-  std::shared_ptr<const grammar::Grammar> grammar;  // forced calls: the call's grammar
+  std::shared_ptr<const grammar::Grammar> grammar;  // the calls' grammar (null: free text)
+  std::string trigger;           // non-empty: the grammar applies only after this text (lazy, "auto")
   bool parse = false;            // read tool calls out of the reply
 };
 // Reads `tools`, `tool_choice` and `parallel_tool_calls` from a chat request body and prepares

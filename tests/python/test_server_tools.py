@@ -171,6 +171,9 @@ def test_template_families_end_to_end(helix_bin, default_model, testdata, templa
         assert finish == "tool_calls"
         assert [(c["name"], c["arguments"]) for c in calls] == [
             (c.function.name, c.function.arguments) for c in r.choices[0].message.tool_calls]
+        # "auto": free text with the call's grammar armed for its opening tag (Hermes, Mistral).
+        c = _ask(client, tool_choice="auto", max_tokens=24).choices[0]
+        assert c.message.tool_calls is None or c.finish_reason == "tool_calls"
         call = r.choices[0].message.tool_calls[0]
         msgs = ASK + [{"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
                       {"role": "tool", "tool_call_id": call.id, "content": "done"}]

@@ -9,6 +9,8 @@
 
 #include "chat/template.h"
 #include "grammar/matcher.h"
+#include "grammar/token_matcher.h"
+#include "runtime/sampler.h"
 #include "tools/tools.h"
 
 using helix::tools::Family;
@@ -249,4 +251,54 @@ TEST(ToolCalls, OpenAIShape) {
   EXPECT_EQ(j[0]["function"]["arguments"], R"({"a":1})");
   EXPECT_EQ(j[0]["id"].get<std::string>().rfind("call_", 0), 0u);
   EXPECT_NE(tools::new_call_id(), tools::new_call_id());
+}
+
+// "auto": the call's grammar is switched on lazily, once the generated text holds the trigger.
+// A tiny vocabulary whose logits always prefer "x": before the trigger "x" is drawn; after it the
+// grammar masks "x" and the next-best tokens that continue the call are drawn, then the end.
+TEST(ToolLazyGrammar, AppliesOnlyAfterTheTrigger) {
+  const std::vector<std::string> pieces = {"</s>", "x", " <tool", "_call>", "{\"a\":", "1", "}", "_call>\n{", "\"a\": 2}"};
+  auto vocab = std::make_shared<helix::grammar::Vocabulary>(pieces, std::vector<int32_t>{0});
+  auto g = helix::grammar::Grammar::from_json_schema_text(
+      R"({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]})");
+  auto run = [&](std::vector<std::vector<int32_t>> prefs) {  // per step: token ids from best to worst (after "x")
+    helix::runtime::SamplingParams sp;
+    sp.temperature = 0;
+    sp.constraint = std::make_shared<helix::grammar::Constraint>(helix::grammar::Constraint{g, vocab});
+    sp.grammar_trigger = "<tool_call>";
+    helix::runtime::Sampler s(sp);
+    std::vector<int32_t> out;
+    for (const auto& pref : prefs) {
+      std::vector<float> logits(pieces.size(), -10.0f);
+      logits[1] = 10.0f;  // "x" is always the model's favourite
+      float v = 5.0f;
+      for (int32_t id : pref) logits[static_cast<size_t>(id)] = v--;
+      out.push_back(s.sample(logits.data(), static_cast<int64_t>(logits.size()), out));
+    }
+    return out;
+  };
+  // Free text first ("x" wins), then the trigger is written (the test prefers it over "x" by
+  // giving "x" nothing better: the sampler is greedy, so the trigger pieces are forced below).
+  EXPECT_EQ(run({{}, {}}), (std::vector<int32_t>{1, 1}));
+  auto forced_trigger = [&](std::vector<std::vector<int32_t>> rest) {
+    helix::runtime::SamplingParams sp;
+    sp.temperature = 0;
+    sp.constraint = std::make_shared<helix::grammar::Constraint>(helix::grammar::Constraint{g, vocab});
+    sp.grammar_trigger = "<tool_call>";
+    sp.logit_bias = {{1, -100.0f}};  // no "x" while the trigger is written
+    helix::runtime::Sampler s(sp);
+    std::vector<int32_t> out;
+    for (size_t step = 0; step < rest.size(); ++step) {
+      std::vector<float> logits(pieces.size(), -10.0f);
+      logits[1] = step < 2 ? -1000.0f : 1000.0f;  // after the trigger "x" would win again, unless masked
+      float v = 5.0f;
+      for (int32_t id : rest[step]) logits[static_cast<size_t>(id)] = v--;
+      out.push_back(s.sample(logits.data(), static_cast<int64_t>(logits.size()), out));
+    }
+    return out;
+  };
+  // " <tool" "_call>" then the grammar: "{\"a\":" "1" "}" and only the end may follow.
+  EXPECT_EQ(forced_trigger({{2}, {3}, {4}, {5}, {6}, {8}}), (std::vector<int32_t>{2, 3, 4, 5, 6, 0}));
+  // A token holding the trigger and more ("_call>\n{"): the grammar starts from its tail.
+  EXPECT_EQ(forced_trigger({{2}, {7}, {4, 8}, {0}}), (std::vector<int32_t>{2, 7, 8, 0}));
 }
