@@ -20,6 +20,7 @@
 #include "runtime/session.h"
 #include "server/api.h"
 #include "server/engine.h"
+#include "server/feedback.h"
 
 namespace helix::cli {
 namespace {
@@ -44,6 +45,8 @@ constexpr const char* kUsage =
     "  --api-keys FILE    accepted keys, one per line\n"
     "  --embed-model PATH also serve /v1/embeddings with this BERT encoder (directory or GGUF)\n"
     "  --embeddings       same, with the installed embedding model (all-MiniLM-L6-v2)\n"
+    "  --feedback-db FILE record every answer in this SQLite file and accept POST /v1/feedback\n"
+    "                     (ratings and corrections; `helix flywheel export` makes training data)\n"
     "  --cors ORIGIN...   let browser pages from these origins call the API (e.g. https://app.example.com; * for any)\n"
     "  --max-connections N             open client connections at most (default 1024)\n"
     "  --max-connections-per-client N  from one client address at most (default 64); at a cap the\n"
@@ -84,7 +87,7 @@ int cmd_serve(int argc, char** argv) {
   o.named_lora = true;  // --lora NAME=FILE: adapters that requests pick by model name
   server::ApiOptions api;
   server::EngineOptions eo;
-  std::string alias, embed_model;
+  std::string alias, embed_model, feedback_db;
   bool embeddings = false;
   // Serve's own flags are taken out first; the rest go through the shared parser (-m -c -t).
   std::vector<char*> rest{argv[0]};
@@ -104,6 +107,7 @@ int cmd_serve(int argc, char** argv) {
     else if (a == "--alias") alias = val();
     else if (a == "--embed-model") embed_model = val(), embeddings = true;
     else if (a == "--embeddings") embeddings = true;
+    else if (a == "--feedback-db") feedback_db = val();
     else if (a == "--cors") {
       // One or more origins: the arguments up to the next option, each possibly comma-separated.
       size_t before = api.cors_origins.size();
@@ -155,6 +159,11 @@ int cmd_serve(int argc, char** argv) {
     api.embed_model_id = path == installed_embed_model_dir() ? "all-MiniLM-L6-v2" : std::filesystem::path(path).stem().string();
     std::fprintf(stderr, "helix serve: embeddings from '%s' (%d dimensions)\n", api.embed_model_id.c_str(),
                  api.embedder->dim());
+  }
+
+  if (!feedback_db.empty()) {
+    api.feedback = std::make_shared<server::FeedbackStore>(feedback_db);
+    std::fprintf(stderr, "helix serve: recording answers and feedback in '%s'\n", feedback_db.c_str());
   }
 
   struct sigaction sa {};

@@ -16,6 +16,7 @@
 #include "server/embeddings.h"
 #include "server/memory.h"
 #include "tools/tools.h"
+#include "server/feedback.h"
 
 namespace helix::server {
 
@@ -54,6 +55,8 @@ struct Api::Impl {
   ojson model_card(const std::string& id) const;
   std::vector<int32_t> chat_prompt(const ojson& body, tools::Plan& plan);
   std::vector<int32_t> completion_prompt(const ojson& body);
+  void record_answer(const std::string& id, bool chat, const ojson& body, const std::vector<std::string>& texts,
+                     int64_t created) const;
   uint64_t random_seed() {
     std::lock_guard<std::mutex> lk(rng_mu);
     return rng();
@@ -264,6 +267,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
       c["finish_reason"] = reasons[k];
       choices.push_back(c);
     }
+    record_answer(id, chat, body, texts, created);
     send_json(res, {{"id", id},
                     {"object", chat ? "chat.completion" : "text_completion"},
                     {"created", created},
@@ -279,7 +283,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
   const bool include_usage = spec.include_usage, want_lp = spec.logprobs;
   res.set_chunked_content_provider(
       "text/event-stream",
-      [=, &tok](size_t, httplib::DataSink& sink) {
+      [=, this, &tok](size_t, httplib::DataSink& sink) {
         (void)guard;
         auto send = [&](const ojson& j) {
           const std::string s = "data: " + dump(j) + "\n\n";
@@ -303,6 +307,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
         }
         std::vector<size_t> offsets(static_cast<size_t>(n), 0);
         std::vector<std::string> held(static_cast<size_t>(n));  // replies read for tool calls at their end
+        std::vector<std::string> texts(static_cast<size_t>(n));
         int left = n;
         int64_t completion = 0, cached = 0;
         while (left > 0) {
@@ -332,6 +337,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
             }
             c["finish_reason"] = nullptr;
             offsets[k] += e.text.size();
+            if (opt.feedback) texts[k] += e.text;
             if (!send(chunk(c))) {
               ch->cancel();
               return false;
@@ -371,6 +377,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
           u["usage"] = usage_json(n_prompt, completion, cached);
           send(u);
         }
+        record_answer(id, chat, body, texts, created);
         const std::string done = "data: [DONE]\n\n";
         sink.write(done.data(), done.size());
         sink.done();
@@ -379,6 +386,19 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
       [ch](bool success) {
         if (!success) ch->cancel();
       });
+}
+
+// The flywheel's hook: stores a completed answer with its request before the client sees its id
+// (a failed write is logged; the answer is still sent).
+void Api::Impl::record_answer(const std::string& id, bool chat, const ojson& body,
+                              const std::vector<std::string>& texts, int64_t created) const {
+  if (!opt.feedback) return;
+  try {
+    const std::string requested = body.contains("model") && body["model"].is_string() ? body["model"].get<std::string>() : "";
+    opt.feedback->record_response({id, chat ? "chat" : "completion", opt.model_id, requested, body, texts, created});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "helix serve: warning: feedback store: answer %s not recorded: %s\n", id.c_str(), e.what());
+  }
 }
 
 void Api::Impl::embeddings(const httplib::Request& req, httplib::Response& res) {
@@ -507,6 +527,9 @@ void Api::Impl::routes() {
           }));
   svr.Post("/v1/chat/completions", guarded([this](const httplib::Request& req, httplib::Response& res) { generate(req, res, true); }));
   svr.Post("/v1/completions", guarded([this](const httplib::Request& req, httplib::Response& res) { generate(req, res, false); }));
+  svr.Post("/v1/feedback", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             send_json(res, post_feedback(opt.feedback.get(), req.body));
+           }));
   svr.Post("/v1/embeddings", guarded([this](const httplib::Request& req, httplib::Response& res) { embeddings(req, res); }));
   svr.Post("/tokenize", guarded([this](const httplib::Request& req, httplib::Response& res) {
              const ojson b = parse_body(req.body);

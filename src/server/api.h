@@ -6,6 +6,7 @@
 //   POST /v1/completions         raw prompt completion; stream (SSE) or not
 //   POST /v1/embeddings          sentence embeddings (when an embedding model is loaded)
 //   POST /tokenize, /detokenize  {"content"} <-> {"tokens"}
+//   POST /v1/feedback            rate/correct an answer (with --feedback-db; see feedback.h)
 //   GET  /metrics                Prometheus text
 //   OPTIONS *                    CORS preflight for the --cors origins (no key needed)
 // Errors have OpenAI's shape {"error":{"message","type","param","code"}}. A generation request
@@ -30,6 +31,8 @@ class BertEncoder;
 
 namespace helix::server {
 
+class FeedbackStore;
+
 struct ApiOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -51,6 +54,8 @@ struct ApiOptions {
   // Optional embedding model for /v1/embeddings, listed by /v1/models as embed_model_id.
   std::shared_ptr<model::BertEncoder> embedder;
   std::string embed_model_id;
+  // The flywheel: when set, every completed answer is recorded and POST /v1/feedback stores ratings.
+  std::shared_ptr<FeedbackStore> feedback;
 };
 
 class Api {

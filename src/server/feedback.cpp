@@ -1,0 +1,372 @@
+// The feedback store over SQLite and its export to training JSONL (see feedback.h).
+#include "server/feedback.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "server/api_json.h"
+
+namespace helix::server {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+// One prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
+      throw Error(cat("feedback store: ", sqlite3_errmsg(db), " (in: ", sql, ")"));
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt& text(int i, const std::string& s) {
+    check(sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Stmt& text(int i, const std::optional<std::string>& s) { return s ? text(i, *s) : null(i); }
+  Stmt& i64(int i, int64_t v) {
+    check(sqlite3_bind_int64(st_, i, v));
+    return *this;
+  }
+  Stmt& real(int i, double v) {
+    check(sqlite3_bind_double(st_, i, v));
+    return *this;
+  }
+  Stmt& null(int i) {
+    check(sqlite3_bind_null(st_, i));
+    return *this;
+  }
+  // True while a row is available.
+  bool step() {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw Error(cat("feedback store: ", sqlite3_errmsg(db_)));
+  }
+  bool is_null(int c) const { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
+  std::string col_text(int c) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, c));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, c))) : std::string();
+  }
+  std::optional<std::string> col_opt_text(int c) const {
+    return is_null(c) ? std::nullopt : std::optional<std::string>(col_text(c));
+  }
+  int64_t col_i64(int c) const { return sqlite3_column_int64(st_, c); }
+  double col_real(int c) const { return sqlite3_column_double(st_, c); }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw Error(cat("feedback store: ", sqlite3_errmsg(db_)));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE responses(
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  model TEXT NOT NULL,
+  requested_model TEXT NOT NULL,
+  request TEXT NOT NULL,
+  choices TEXT NOT NULL,
+  created INTEGER NOT NULL);
+CREATE TABLE feedback(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  response_id TEXT NOT NULL REFERENCES responses(id),
+  rating REAL,
+  comment TEXT,
+  correction TEXT,
+  preferred_choice INTEGER,
+  created INTEGER NOT NULL);
+CREATE INDEX feedback_by_response ON feedback(response_id);
+PRAGMA user_version = 1;
+)sql";
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+FeedbackStore::FeedbackStore(const std::string& path) {
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(cat("cannot open the feedback database '", path, "': ", msg,
+                    " (give a writable file path; its folder must exist)"));
+  }
+  try {
+    sqlite3_busy_timeout(db_, 10000);  // an export reading while the server writes waits, not fails
+    int64_t version = 0;
+    {
+      Stmt s(db_, "PRAGMA user_version");
+      if (s.step()) version = s.col_i64(0);
+    }
+    if (version > kSchemaVersion)
+      throw Error(cat("the feedback database '", path, "' has schema version ", version, "; this helix reads up to ",
+                      kSchemaVersion, " (use a newer helix)"));
+    exec("PRAGMA journal_mode = WAL");
+    exec("PRAGMA synchronous = FULL");
+    exec("PRAGMA foreign_keys = ON");
+    if (version == 0) {
+      exec("BEGIN IMMEDIATE");
+      try {
+        Stmt t(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+        t.step();
+        if (t.col_i64(0) != 0)
+          throw Error(cat("'", path, "' is a SQLite database but not a Helix feedback store (it has other tables)"));
+        exec(kSchema);
+        exec("COMMIT");
+      } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+    }
+  } catch (const Error& e) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    const std::string what = e.what();
+    if (what.find("file is not a database") != std::string::npos)
+      throw Error(cat("'", path, "' is not a SQLite database; give a new file name or an existing feedback store"));
+    throw;
+  }
+}
+
+FeedbackStore::~FeedbackStore() { sqlite3_close(db_); }
+
+void FeedbackStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    throw Error(cat("feedback store: ", msg));
+  }
+}
+
+// A single INSERT is its own transaction in SQLite (autocommit): with WAL and synchronous=FULL
+// it is on disk when sqlite3_step returns.
+void FeedbackStore::record_response(const ResponseRecord& r) {
+  std::lock_guard<std::mutex> lk(mu_);
+  Stmt s(db_,
+         "INSERT INTO responses(id, kind, model, requested_model, request, choices, created) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?)");
+  s.text(1, r.id).text(2, r.kind).text(3, r.model).text(4, r.requested_model).text(5, dump(r.request));
+  s.text(6, dump(ojson(r.choices))).i64(7, r.created ? r.created : unix_now());
+  s.step();
+}
+
+std::optional<int64_t> FeedbackStore::add_feedback(Feedback f) {
+  std::lock_guard<std::mutex> lk(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    Stmt q(db_, "SELECT choices FROM responses WHERE id = ?");
+    q.text(1, f.response_id);
+    if (!q.step()) {
+      exec("ROLLBACK");
+      return std::nullopt;
+    }
+    const size_t n = ojson::parse(q.col_text(0)).size();
+    if (f.preferred_choice && (*f.preferred_choice < 0 || static_cast<size_t>(*f.preferred_choice) >= n))
+      throw InvalidFeedback(cat("'preferred_choice' is ", *f.preferred_choice, " but response '", f.response_id, "' has ", n,
+                      n == 1 ? " choice (index 0)" : cat(" choices (indices 0..", n - 1, ")")));
+    if (f.created == 0) f.created = unix_now();
+    Stmt s(db_,
+           "INSERT INTO feedback(response_id, rating, comment, correction, preferred_choice, created) "
+           "VALUES(?, ?, ?, ?, ?, ?)");
+    s.text(1, f.response_id);
+    if (f.rating) s.real(2, *f.rating);
+    else s.null(2);
+    s.text(3, f.comment).text(4, f.correction);
+    if (f.preferred_choice) s.i64(5, *f.preferred_choice);
+    else s.null(5);
+    s.i64(6, f.created).step();
+    const int64_t id = sqlite3_last_insert_rowid(db_);
+    exec("COMMIT");
+    return id;
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::optional<ResponseRecord> FeedbackStore::response(const std::string& id) {
+  std::lock_guard<std::mutex> lk(mu_);
+  Stmt s(db_, "SELECT id, kind, model, requested_model, request, choices, created FROM responses WHERE id = ?");
+  s.text(1, id);
+  if (!s.step()) return std::nullopt;
+  ResponseRecord r;
+  r.id = s.col_text(0);
+  r.kind = s.col_text(1);
+  r.model = s.col_text(2);
+  r.requested_model = s.col_text(3);
+  r.request = ojson::parse(s.col_text(4));
+  r.choices = ojson::parse(s.col_text(5)).get<std::vector<std::string>>();
+  r.created = s.col_i64(6);
+  return r;
+}
+
+std::vector<Feedback> FeedbackStore::all_feedback() {
+  std::lock_guard<std::mutex> lk(mu_);
+  Stmt s(db_, "SELECT id, response_id, rating, comment, correction, preferred_choice, created FROM feedback ORDER BY id");
+  std::vector<Feedback> out;
+  while (s.step()) {
+    Feedback f;
+    f.id = s.col_i64(0);
+    f.response_id = s.col_text(1);
+    if (!s.is_null(2)) f.rating = s.col_real(2);
+    f.comment = s.col_opt_text(3);
+    f.correction = s.col_opt_text(4);
+    if (!s.is_null(5)) f.preferred_choice = static_cast<int>(s.col_i64(5));
+    f.created = s.col_i64(6);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::string FeedbackStore::integrity_check() {
+  std::lock_guard<std::mutex> lk(mu_);
+  Stmt s(db_, "PRAGMA integrity_check");
+  std::string out;
+  while (s.step()) out += (out.empty() ? "" : "\n") + s.col_text(0);
+  return out;
+}
+
+Feedback parse_feedback_request(const ojson& body) {
+  auto bad = [](const std::string& field, const std::string& msg) {
+    return ApiError{400, msg, "invalid_request_error", field, "invalid_value"};
+  };
+  Feedback f;
+  auto id = body.find("id");
+  if (id == body.end() || !id->is_string() || id->get<std::string>().empty())
+    throw bad("id", "'id' must be the id of a chat or completion response (e.g. \"chatcmpl-...\")");
+  f.response_id = id->get<std::string>();
+  if (auto r = body.find("rating"); r != body.end() && !r->is_null()) {
+    if (!r->is_number() || r->get<double>() < -1 || r->get<double>() > 1)
+      throw bad("rating", "'rating' must be a number from -1 (bad) to 1 (good); 0 is neutral");
+    f.rating = r->get<double>();
+  }
+  auto opt_text = [&](const char* key) -> std::optional<std::string> {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (!it->is_string()) throw bad(key, cat("'", key, "' must be a string"));
+    return it->get<std::string>();
+  };
+  f.comment = opt_text("comment");
+  f.correction = opt_text("correction");
+  if (f.correction && f.correction->empty())
+    throw bad("correction", "'correction' must not be empty (it is the corrected answer text)");
+  if (auto p = body.find("preferred_choice"); p != body.end() && !p->is_null()) {
+    if (!p->is_number_integer() || p->get<int64_t>() < 0 || p->get<int64_t>() > 1000000)
+      throw bad("preferred_choice", "'preferred_choice' must be the index of a choice (0, 1, ...)");
+    f.preferred_choice = p->get<int>();
+  }
+  if (!f.rating && !f.correction && !f.preferred_choice)
+    throw bad("rating", "give at least one of 'rating' (-1..1), 'correction' or 'preferred_choice'");
+  return f;
+}
+
+ojson post_feedback(FeedbackStore* store, const std::string& body) {
+  if (!store)
+    throw ApiError{404, "this server does not store feedback; start helix serve with --feedback-db FILE to turn it on",
+                   "invalid_request_error", "", "feedback_disabled"};
+  Feedback f = parse_feedback_request(parse_body(body));
+  std::optional<int64_t> id;
+  try {
+    id = store->add_feedback(f);
+  } catch (const InvalidFeedback& e) {
+    throw ApiError{400, e.what(), "invalid_request_error", "preferred_choice", "invalid_value"};
+  }
+  if (!id)
+    throw ApiError{404, cat("no response with id '", f.response_id, "' is stored (only answers given while --feedback-db was on are)"),
+                   "invalid_request_error", "id", "response_not_found"};
+  return {{"id", *id}, {"object", "feedback"}, {"response_id", f.response_id}};
+}
+
+namespace {
+
+// The prompt of a stored request as training fields: {"messages": [...], "tools"?} for chat,
+// {"prompt": text} for completions; null when the prompt was token ids (no text to train on).
+ojson prompt_fields(const ResponseRecord& r) {
+  ojson out = ojson::object();
+  if (r.kind == "chat") {
+    out["messages"] = r.request.value("messages", ojson::array());
+    if (r.request.contains("tools") && r.request["tools"].is_array()) out["tools"] = r.request["tools"];
+    return out;
+  }
+  const ojson p = r.request.value("prompt", ojson());
+  if (p.is_string()) out["prompt"] = p;
+  else if (p.is_array() && p.size() == 1 && p[0].is_string()) out["prompt"] = p[0];
+  else return nullptr;
+  return out;
+}
+
+ojson sft_line(const ojson& prompt, const std::string& answer, const ojson& meta) {
+  ojson line = ojson::object();
+  if (prompt.contains("messages")) {
+    line["messages"] = prompt["messages"];
+    line["messages"].push_back({{"role", "assistant"}, {"content", answer}});
+    if (prompt.contains("tools")) line["tools"] = prompt["tools"];
+  } else {
+    line["prompt"] = prompt["prompt"];
+    line["completion"] = answer;
+  }
+  line["meta"] = meta;
+  return line;
+}
+
+ojson pref_line(const ojson& prompt, const std::string& chosen, const std::string& rejected, const ojson& meta) {
+  ojson line = prompt;
+  line["chosen"] = chosen;
+  line["rejected"] = rejected;
+  line["meta"] = meta;
+  return line;
+}
+
+}  // namespace
+
+ExportResult export_training_data(FeedbackStore& store, double min_rating) {
+  ExportResult out;
+  for (const Feedback& f : store.all_feedback()) {
+    ++out.feedback;
+    const std::optional<ResponseRecord> r = store.response(f.response_id);
+    if (!r || r->choices.empty()) continue;  // foreign keys make this impossible; be safe
+    const ojson prompt = prompt_fields(*r);
+    if (prompt.is_null()) {
+      ++out.skipped;
+      continue;
+    }
+    const size_t rated = f.preferred_choice ? static_cast<size_t>(*f.preferred_choice) : 0;
+    if (rated >= r->choices.size()) continue;
+    auto meta = [&](const char* from) {
+      ojson m = {{"source", "flywheel"},     {"from", from},           {"response_id", r->id},
+                 {"feedback_id", f.id},      {"model", r->model},      {"requested_model", r->requested_model},
+                 {"created", r->created},    {"feedback_created", f.created}};
+      m["rating"] = f.rating ? ojson(*f.rating) : ojson(nullptr);
+      return m;
+    };
+    const std::string& answer = r->choices[rated];
+    if (f.correction) {
+      out.sft.push_back(sft_line(prompt, *f.correction, meta("correction")));
+      if (*f.correction != answer) out.pref.push_back(pref_line(prompt, *f.correction, answer, meta("correction")));
+    } else if (f.rating && *f.rating >= min_rating) {
+      out.sft.push_back(sft_line(prompt, answer, meta("rating")));
+    }
+    if (f.preferred_choice) {
+      for (size_t k = 0; k < r->choices.size(); ++k)
+        if (k != rated && r->choices[k] != answer)
+          out.pref.push_back(pref_line(prompt, answer, r->choices[k], meta("preferred_choice")));
+    }
+  }
+  return out;
+}
+
+}  // namespace helix::server
