@@ -1,6 +1,6 @@
 """The flywheel through the real server: `helix serve --feedback-db` records answers given to the
 official openai client, POST /v1/feedback stores ratings, corrections and preferred choices,
-`helix flywheel export` writes SFT and preference JSONL, and the store is intact after the server
+`helix flywheel export` writes SFT and preference JSONL that `helix sft` loads, and the store is intact after the server
 is killed with SIGKILL (checked with Python's own sqlite3: PRAGMA integrity_check)."""
 import json
 import signal
@@ -25,7 +25,7 @@ def served(helix_bin, default_model, tmp_path_factory):
         stop_server(proc)
 
 
-def test_feedback_round_trip_export_and_kill9(served, helix_bin, tmp_path):
+def test_feedback_round_trip_export_and_kill9(served, helix_bin, default_model, tmp_path):
     proc, port, db = served
     client = openai_client(port)
     model = client.models.list().data[0].id
@@ -84,6 +84,10 @@ def test_feedback_round_trip_export_and_kill9(served, helix_bin, tmp_path):
                              "rejected": one.choices[0].message.content}
     differ = two.choices[0].message.content != two.choices[1].message.content
     assert len(pref_lines) == 1 + differ
+    # The training loader (helix sft, --on-bad-data stop by default) reads every exported sample.
+    r = run_helix(helix_bin, "sft", "-m", default_model, "--data", sft, "--out", tmp_path / "a.gguf", "--steps", 1,
+                  "--batch", 1, "--seq-len", 128, "--lora-rank", 2)
+    assert b"data: 4 samples" in r.stderr, r.stderr
     # Export errors are clear.
     r = run_helix(helix_bin, "flywheel", "export", "--db", tmp_path / "none.db", "--sft", sft, check=False)
     assert r.returncode == 1 and b"no feedback database" in r.stderr
