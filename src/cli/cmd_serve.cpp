@@ -163,6 +163,9 @@ int cmd_serve(int argc, char** argv) {
 
   if (!feedback_db.empty()) {
     api.feedback = std::make_shared<server::FeedbackStore>(feedback_db);
+    std::string adapters;
+    for (const auto& a : o.lora) adapters += (adapters.empty() ? "" : ",") + a;
+    api.feedback->set_served_adapters(adapters);
     std::fprintf(stderr, "helix serve: recording answers and feedback in '%s'\n", feedback_db.c_str());
   }
 

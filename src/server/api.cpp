@@ -395,7 +395,9 @@ void Api::Impl::record_answer(const std::string& id, bool chat, const ojson& bod
   if (!opt.feedback) return;
   try {
     const std::string requested = body.contains("model") && body["model"].is_string() ? body["model"].get<std::string>() : "";
-    opt.feedback->record_response({id, chat ? "chat" : "completion", opt.model_id, requested, body, texts, created});
+    opt.feedback->record_response({.id = id, .kind = chat ? "chat" : "completion", .model = opt.model_id,
+                                   .requested_model = requested, .adapters = "", .request = body, .choices = texts,
+                                   .created = created});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "helix serve: warning: feedback store: answer %s not recorded: %s\n", id.c_str(), e.what());
   }

@@ -73,6 +73,7 @@ CREATE TABLE responses(
   kind TEXT NOT NULL,
   model TEXT NOT NULL,
   requested_model TEXT NOT NULL,
+  adapters TEXT NOT NULL,
   request TEXT NOT NULL,
   choices TEXT NOT NULL,
   created INTEGER NOT NULL);
@@ -157,10 +158,11 @@ void FeedbackStore::exec(const char* sql) {
 void FeedbackStore::record_response(const ResponseRecord& r) {
   std::lock_guard<std::mutex> lk(mu_);
   Stmt s(db_,
-         "INSERT INTO responses(id, kind, model, requested_model, request, choices, created) "
-         "VALUES(?, ?, ?, ?, ?, ?, ?)");
-  s.text(1, r.id).text(2, r.kind).text(3, r.model).text(4, r.requested_model).text(5, dump(r.request));
-  s.text(6, dump(ojson(r.choices))).i64(7, r.created ? r.created : unix_now());
+         "INSERT INTO responses(id, kind, model, requested_model, adapters, request, choices, created) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  s.text(1, r.id).text(2, r.kind).text(3, r.model).text(4, r.requested_model);
+  s.text(5, r.adapters.empty() ? served_adapters_ : r.adapters).text(6, dump(r.request));
+  s.text(7, dump(ojson(r.choices))).i64(8, r.created ? r.created : unix_now());
   s.step();
 }
 
@@ -200,7 +202,8 @@ std::optional<int64_t> FeedbackStore::add_feedback(Feedback f) {
 
 std::optional<ResponseRecord> FeedbackStore::response(const std::string& id) {
   std::lock_guard<std::mutex> lk(mu_);
-  Stmt s(db_, "SELECT id, kind, model, requested_model, request, choices, created FROM responses WHERE id = ?");
+  Stmt s(db_,
+         "SELECT id, kind, model, requested_model, adapters, request, choices, created FROM responses WHERE id = ?");
   s.text(1, id);
   if (!s.step()) return std::nullopt;
   ResponseRecord r;
@@ -208,9 +211,10 @@ std::optional<ResponseRecord> FeedbackStore::response(const std::string& id) {
   r.kind = s.col_text(1);
   r.model = s.col_text(2);
   r.requested_model = s.col_text(3);
-  r.request = ojson::parse(s.col_text(4));
-  r.choices = ojson::parse(s.col_text(5)).get<std::vector<std::string>>();
-  r.created = s.col_i64(6);
+  r.adapters = s.col_text(4);
+  r.request = ojson::parse(s.col_text(5));
+  r.choices = ojson::parse(s.col_text(6)).get<std::vector<std::string>>();
+  r.created = s.col_i64(7);
   return r;
 }
 
@@ -349,7 +353,7 @@ ExportResult export_training_data(FeedbackStore& store, double min_rating) {
     auto meta = [&](const char* from) {
       ojson m = {{"source", "flywheel"},     {"from", from},           {"response_id", r->id},
                  {"feedback_id", f.id},      {"model", r->model},      {"requested_model", r->requested_model},
-                 {"created", r->created},    {"feedback_created", f.created}};
+                 {"adapters", r->adapters},  {"created", r->created},    {"feedback_created", f.created}};
       m["rating"] = f.rating ? ojson(*f.rating) : ojson(nullptr);
       return m;
     };

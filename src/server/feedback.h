@@ -33,6 +33,7 @@ struct ResponseRecord {
   std::string kind;             // "chat" or "completion"
   std::string model;            // the served model alias that answered
   std::string requested_model;  // body["model"] ("" when absent): the model or adapter asked for
+  std::string adapters;         // the LoRA adapters served (helix serve --lora flags, comma-joined)
   nlohmann::ordered_json request;
   std::vector<std::string> choices;  // the text of every choice, by index
   int64_t created = 0;               // Unix seconds
@@ -64,6 +65,9 @@ class FeedbackStore {
 
   static constexpr int kSchemaVersion = 1;
 
+  // The adapters the server applies (its --lora flags): recorded with responses that name none.
+  void set_served_adapters(std::string adapters) { served_adapters_ = std::move(adapters); }
+
   // Each is one transaction, durable when it returns (thread-safe).
   void record_response(const ResponseRecord& r);
   // Checks f against its response (preferred_choice in range) and stores it; returns the new
@@ -79,6 +83,7 @@ class FeedbackStore {
   void exec(const char* sql);
   sqlite3* db_ = nullptr;
   std::mutex mu_;
+  std::string served_adapters_;
 };
 
 // Training data from a store: SFT conversations ({"messages": [...], "meta": provenance}, or

@@ -74,6 +74,7 @@ def test_feedback_round_trip_export_and_kill9(served, helix_bin, default_model, 
     assert len(sft_lines) == 4
     for line in sft_lines:
         assert line["meta"]["source"] == "flywheel" and line["meta"]["model"] == model
+        assert line["meta"]["requested_model"] == model and line["meta"]["adapters"] == ""
         if "messages" in line:
             assert line["messages"][:-1] == msgs and line["messages"][-1]["role"] == "assistant"
         else:

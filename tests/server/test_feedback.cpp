@@ -56,6 +56,7 @@ TEST(Feedback, RoundTripAndPersistence) {
   const std::string path = temp_db("roundtrip.db");
   {
     FeedbackStore s(path);
+    s.set_served_adapters("tone.gguf:0.5");
     s.record_response(chat_response("chatcmpl-1", {"Hi!", "Hello."}));
     Feedback f;
     f.response_id = "chatcmpl-1";
@@ -75,6 +76,7 @@ TEST(Feedback, RoundTripAndPersistence) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->choices, (std::vector<std::string>{"Hi!", "Hello."}));
   EXPECT_EQ(r->requested_model, "my-adapter");
+  EXPECT_EQ(r->adapters, "tone.gguf:0.5");
   EXPECT_EQ(r->request["temperature"], 0.5);
   EXPECT_EQ(r->created, 1700000000);
   const auto all = s.all_feedback();
