@@ -55,8 +55,8 @@ struct Api::Impl {
   ojson model_card(const std::string& id) const;
   std::vector<int32_t> chat_prompt(const ojson& body, tools::Plan& plan);
   std::vector<int32_t> completion_prompt(const ojson& body);
-  void record_answer(const std::string& id, bool chat, const ojson& body, const std::vector<std::string>& texts,
-                     int64_t created) const;
+  void record_answer(const std::string& id, bool chat, const std::string& model, const ojson& body,
+                     const std::vector<std::string>& texts, int64_t created) const;
   uint64_t random_seed() {
     std::lock_guard<std::mutex> lk(rng_mu);
     return rng();
@@ -267,7 +267,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
       c["finish_reason"] = reasons[k];
       choices.push_back(c);
     }
-    record_answer(id, chat, body, texts, created);
+    record_answer(id, chat, model, body, texts, created);
     send_json(res, {{"id", id},
                     {"object", chat ? "chat.completion" : "text_completion"},
                     {"created", created},
@@ -377,7 +377,7 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
           u["usage"] = usage_json(n_prompt, completion, cached);
           send(u);
         }
-        record_answer(id, chat, body, texts, created);
+        record_answer(id, chat, model, body, texts, created);
         const std::string done = "data: [DONE]\n\n";
         sink.write(done.data(), done.size());
         sink.done();
@@ -390,12 +390,12 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
 
 // The flywheel's hook: stores a completed answer with its request before the client sees its id
 // (a failed write is logged; the answer is still sent).
-void Api::Impl::record_answer(const std::string& id, bool chat, const ojson& body,
+void Api::Impl::record_answer(const std::string& id, bool chat, const std::string& model, const ojson& body,
                               const std::vector<std::string>& texts, int64_t created) const {
   if (!opt.feedback) return;
   try {
     const std::string requested = body.contains("model") && body["model"].is_string() ? body["model"].get<std::string>() : "";
-    opt.feedback->record_response({.id = id, .kind = chat ? "chat" : "completion", .model = opt.model_id,
+    opt.feedback->record_response({.id = id, .kind = chat ? "chat" : "completion", .model = model,
                                    .requested_model = requested, .adapters = "", .request = body, .choices = texts,
                                    .created = created});
   } catch (const std::exception& e) {

@@ -31,7 +31,7 @@ namespace helix::server {
 struct ResponseRecord {
   std::string id;               // the response id the client saw ("chatcmpl-...", "cmpl-...")
   std::string kind;             // "chat" or "completion"
-  std::string model;            // the served model alias that answered
+  std::string model;            // the model that answered: ALIAS, or ALIAS:ADAPTER (serve --lora NAME=FILE)
   std::string requested_model;  // body["model"] ("" when absent): the model or adapter asked for
   std::string adapters;         // the LoRA adapters served (helix serve --lora flags, comma-joined)
   nlohmann::ordered_json request;
