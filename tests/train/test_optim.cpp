@@ -3,6 +3,7 @@
 // float64: torch.optim.AdamW, clip_grad_norm_, Hugging Face's warmup + cosine). Then the SFT
 // loop's checkpoints: a run stopped and resumed continues exactly as an uninterrupted one.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -109,7 +110,8 @@ std::vector<Sample> random_samples(int n, int64_t vocab) {
 
 TEST(SftTrainer, ResumesFromCheckpointAsIfUninterrupted) {
   const auto dir = std::filesystem::temp_directory_path();
-  const std::string model_path = (dir / "helix_sft_resume.gguf").string(), ckpt = (dir / "helix_sft_resume.ckpt").string();
+  const std::string tag = "helix_sft_resume_" + std::to_string(::getpid());  // ctest may run tests in parallel
+  const std::string model_path = (dir / (tag + ".gguf")).string(), ckpt = (dir / (tag + ".ckpt")).string();
   model::TinySpec spec;
   spec.n_embd = 32, spec.n_ff = 64, spec.n_head = 2, spec.n_head_kv = 1, spec.head_dim = 16, spec.n_vocab = 272;
   model::write_tiny_model(spec, model_path);

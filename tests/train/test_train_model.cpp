@@ -2,6 +2,7 @@
 // architecture, its training forward computes the serving model's logits, and bad settings are
 // reported clearly.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -16,7 +17,7 @@ namespace helix::train {
 namespace {
 
 std::string tiny(const std::string& arch, DType type = DType::F32) {
-  const std::string path = (std::filesystem::temp_directory_path() / ("helix_train_model_" + arch + ".gguf")).string();
+  const std::string path = (std::filesystem::temp_directory_path() / ("helix_train_model_" + std::to_string(::getpid()) + "_" + arch + ".gguf")).string();
   model::TinySpec s;
   s.arch = arch;
   s.weight_type = type;
