@@ -245,6 +245,8 @@ def test_chat_on_a_terminal(helix_bin, default_model, tmp_path):
         child.expect_exact("> ")
         child.send("\x1b[A\r")
         child.expect_exact("(conversation reset)")
+        # Wait for the next prompt: libedit flushes input typed before it takes the terminal.
+        child.expect_exact("> ")
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
     finally:
