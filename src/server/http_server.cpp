@@ -441,7 +441,9 @@ void HttpServer::Loop::expire() {
   std::vector<Conn*> due;
   for (auto& [fd, c] : conns) {
     if (c->st == Conn::St::Busy) continue;
-    if (now >= c->deadline || (s.draining() && c->st == Conn::St::Idle)) due.push_back(c.get());
+    // Draining closes kept-alive idle connections; a new one (nothing served yet) may still send
+    // its request and read the 503 instead of a reset.
+    if (now >= c->deadline || (s.draining() && c->st == Conn::St::Idle && c->served > 0)) due.push_back(c.get());
   }
   for (Conn* c : due) {
     if (c->st == Conn::St::Reading) {
