@@ -30,7 +30,7 @@ log "2/3 sanitizer build (ASan + UBSan): unit tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHELIX_SANITIZE=ON -DHELIX_BENCH=OFF -DHELIX_CUDA=OFF >/dev/null &&
   cmake --build build-asan -j"$JOBS" >build-asan.log 2>&1 || { tail -50 build-asan.log; failed=$((failed + 1)); }
 if [ -d build-asan ]; then
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$ROOT/tests/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS" 2>&1 | tee build-asan/ctest.log
   count_ctest build-asan/ctest.log
 fi
