@@ -44,7 +44,7 @@ if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebIn
     [ -x "$f" ] || continue
     name=$(basename "$f"); corpus="fuzz/corpus/${name#fuzz_}"
     work=$(mktemp -d); [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-    if "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
+    if HELIX_TESTDATA="$ROOT/../shared/testdata" "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
          -artifact_prefix=build-fuzz/ "$work" >"build-fuzz/$name.log" 2>&1; then
       log "fuzz $name: no finding"; passed=$((passed + 1))
     else
