@@ -9,8 +9,8 @@ namespace helix::cli {
 
 namespace {
 
-// $XDG_DATA_HOME/helix/models, falling back to ~/.local/share/helix/models.
-std::string models_dir() {
+// $XDG_DATA_HOME/helix, falling back to ~/.local/share/helix.
+std::string data_dir() {
   std::string base;
   if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) {
     base = x;
@@ -18,8 +18,10 @@ std::string models_dir() {
     const char* home = std::getenv("HOME");
     base = std::string(home ? home : ".") + "/.local/share";
   }
-  return base + "/helix/models";
+  return base + "/helix";
 }
+
+std::string models_dir() { return data_dir() + "/models"; }
 
 }  // namespace
 
@@ -29,6 +31,14 @@ std::string default_model_path() {
 }
 
 std::string installed_embed_model_dir() { return models_dir() + "/embed"; }
+
+std::string assistant_adapter_install_path() { return data_dir() + "/adapters/assistant.gguf"; }
+
+std::string installed_assistant_adapter() {
+  std::string p = assistant_adapter_install_path();
+  std::error_code ec;
+  return std::filesystem::is_regular_file(p, ec) ? p : std::string();
+}
 
 std::string resolve_embed_model_path(const std::string& given) {
   if (!given.empty()) return given;

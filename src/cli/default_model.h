@@ -17,5 +17,12 @@ std::string resolve_model_path(const std::string& given);
 std::string resolve_embed_model_path(const std::string& given);
 // Where scripts/setup.sh installs all-MiniLM-L6-v2.
 std::string installed_embed_model_dir();
+// Where the assistant adapter (the LoRA made by recipes/assistant, `helix sft ... --install`)
+// is installed: $XDG_DATA_HOME/helix/adapters/assistant.gguf (falling back to
+// ~/.local/share/helix/adapters/assistant.gguf), whether or not it exists.
+std::string assistant_adapter_install_path();
+// That path if the adapter is installed there, else "". Features that generate text for users
+// (ask, chatfile, plugins) use it by default when it exists (`--no-adapter` turns it off).
+std::string installed_assistant_adapter();
 
 }  // namespace helix::cli
