@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -150,12 +151,33 @@ std::string peer_ip(const sockaddr_storage& a, int& port) {
 
 }  // namespace
 
+std::string client_key(const sockaddr_storage& a) {
+  if (a.ss_family != AF_INET6) {
+    int port = 0;
+    return peer_ip(a, port);
+  }
+  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a);
+  const uint8_t* b = v6.sin6_addr.s6_addr;
+  if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {  // ::ffff:a.b.c.d is the IPv4 client a.b.c.d
+    char host[INET_ADDRSTRLEN] = "";
+    ::inet_ntop(AF_INET, b + 12, host, sizeof(host));
+    return host;
+  }
+  if (IN6_IS_ADDR_LOOPBACK(&v6.sin6_addr)) return "::1";
+  in6_addr net{};
+  std::copy(b, b + 8, net.s6_addr);  // one subscriber usually holds a whole /64
+  char host[INET6_ADDRSTRLEN] = "";
+  ::inet_ntop(AF_INET6, &net, host, sizeof(host));
+  return std::string(host) + "/64";
+}
+
 RequestLog* current_request_log() { return t_log; }
 
 struct Conn {
   enum class St { Idle, Reading, Busy, Closing };
   int fd = -1;
   std::string ip;
+  std::string key;  // client_key(): what the per-client cap counts
   int port = 0;
   RequestReader reader;
   St st = St::Idle;
@@ -193,7 +215,7 @@ struct HttpServer::Loop {
   }
   void run();
   void accept_all();
-  bool admit(const std::string& ip);
+  bool admit(const std::string& key);
   void on_readable(Conn& c);
   void progress(Conn& c);
   void dispatch(Conn& c);
@@ -256,7 +278,8 @@ void HttpServer::Loop::accept_all() {
     }
     int port = 0;
     const std::string ip = peer_ip(addr, port);
-    if (!admit(ip)) {
+    const std::string key = client_key(addr);
+    if (!admit(key)) {
       ++refused;
       const std::string r = error_response(503, "the server has too many open connections; retry shortly", "too_many_connections");
       [[maybe_unused]] const ssize_t w = ::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -269,11 +292,12 @@ void HttpServer::Loop::accept_all() {
     auto c = std::make_unique<Conn>();
     c->fd = fd;
     c->ip = ip;
+    c->key = key;
     c->port = port;
     c->reader = RequestReader(s.lim_.reader);
     c->since = Clock::now();
     c->deadline = c->since + seconds(s.lim_.request_timeout_s);
-    ++per_client[ip];
+    ++per_client[key];
     ++accepted;
     open.store(static_cast<int64_t>(conns.size()) + 1);
     watch(fd, true);
@@ -281,18 +305,18 @@ void HttpServer::Loop::accept_all() {
   }
 }
 
-// Makes room for a new connection from `ip` ("" after EMFILE: any room): at a cap, closes the
+// Makes room for a new connection from client `key` ("" after EMFILE: any room): at a cap, closes the
 // longest-waiting connection that is not being served (closing ones, then idle kept-alive ones,
 // then unfinished requests, oldest first: a slow client's connections are older than a new
 // client's); false when every connection in scope is being served.
-bool HttpServer::Loop::admit(const std::string& ip) {
-  const bool any = ip.empty();
-  const bool client_full = !any && per_client.count(ip) && per_client[ip] >= s.lim_.max_per_client;
+bool HttpServer::Loop::admit(const std::string& key) {
+  const bool any = key.empty();
+  const bool client_full = !any && per_client.count(key) && per_client[key] >= s.lim_.max_per_client;
   const bool total_full = static_cast<int>(conns.size()) >= s.lim_.max_connections;
   if (!any && !client_full && !total_full) return true;
   Conn* victim = nullptr;
   for (auto& [fd, c] : conns) {
-    if (c->st == Conn::St::Busy || (client_full && c->ip != ip)) continue;
+    if (c->st == Conn::St::Busy || (client_full && c->key != key)) continue;
     // A new connection whose request has not arrived yet ranks with unfinished requests.
     auto rank = [](const Conn& x) {
       return x.st == Conn::St::Closing ? 0 : x.st == Conn::St::Idle && x.served > 0 ? 1 : 2;
@@ -405,7 +429,7 @@ void HttpServer::Loop::take_back() {
 void HttpServer::Loop::close_conn(Conn& c) {
   const int fd = c.fd;
   if (c.st != Conn::St::Busy) watch(fd, false);
-  if (auto it = per_client.find(c.ip); it != per_client.end() && --it->second <= 0) per_client.erase(it);
+  if (auto it = per_client.find(c.key); it != per_client.end() && --it->second <= 0) per_client.erase(it);
   conns.erase(fd);  // destroys c
   ::close(fd);
   open.store(static_cast<int64_t>(conns.size()));

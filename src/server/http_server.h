@@ -19,6 +19,7 @@
 #pragma once
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -56,6 +57,12 @@ struct RequestLog {
 };
 // The log record of the request this thread is serving (nullptr outside a request).
 RequestLog* current_request_log();
+
+// What the per-client connection cap counts for a peer address: an IPv4 address as itself
+// (IPv4-mapped IPv6 too), an IPv6 address by its /64 prefix ("2001:db8:1:2::/64"), since one
+// subscriber or host usually holds a whole /64 and could otherwise open 64 connections from each
+// of its 2^64 addresses.
+std::string client_key(const sockaddr_storage& addr);
 
 // A connection-level event for verbose logs: refused, evicted, timed out, malformed.
 using ConnectionLogger = std::function<void(const std::string& client, const std::string& what)>;

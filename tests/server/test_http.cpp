@@ -119,6 +119,32 @@ TEST(HttpLog, TextAndJsonLines) {
   EXPECT_THROW(parse_log_format("xml"), Error);
 }
 
+// --- client_key: what the per-client cap counts ----------------------------------------------
+
+sockaddr_storage addr_of(const char* text) {
+  sockaddr_storage a{};
+  if (std::string(text).find(':') == std::string::npos) {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(a);
+    v4.sin_family = AF_INET;
+    EXPECT_EQ(::inet_pton(AF_INET, text, &v4.sin_addr), 1) << text;
+  } else {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(a);
+    v6.sin6_family = AF_INET6;
+    EXPECT_EQ(::inet_pton(AF_INET6, text, &v6.sin6_addr), 1) << text;
+  }
+  return a;
+}
+
+TEST(ClientKey, IPv4IsTheAddressAndIPv6IsItsSlash64) {
+  EXPECT_EQ(client_key(addr_of("203.0.113.7")), "203.0.113.7");
+  EXPECT_EQ(client_key(addr_of("::ffff:203.0.113.7")), "203.0.113.7");
+  EXPECT_EQ(client_key(addr_of("::1")), "::1");
+  // Every address of one /64 is one client; the next /64 is another.
+  EXPECT_EQ(client_key(addr_of("2001:db8:1:2::1")), "2001:db8:1:2::/64");
+  EXPECT_EQ(client_key(addr_of("2001:db8:1:2:ffff:ffff:ffff:ffff")), "2001:db8:1:2::/64");
+  EXPECT_EQ(client_key(addr_of("2001:db8:1:3::1")), "2001:db8:1:3::/64");
+}
+
 // --- HttpServer over loopback sockets -------------------------------------------------------
 
 int connect_to(int port, const char* from = "127.0.0.1") {
