@@ -34,7 +34,8 @@ void usage(FILE* out) {
                "usage: helix kb <command> [options]\n"
                "  create NAME                 make an empty knowledge base\n"
                "  add NAME PATH...            add files or folders (recursively): .txt .md .html .pdf .docx;\n"
-               "                              unchanged files are skipped, changed ones replaced\n"
+               "                              unchanged files are skipped, changed ones replaced,\n"
+               "                              files deleted from a folder added again are removed\n"
                "  list                        the knowledge bases, with document and chunk counts\n"
                "  docs NAME                   the documents of a base\n"
                "  rm NAME DOC                 remove a document (its id, path or file name)\n"
@@ -187,7 +188,15 @@ int kb_add(const KbArgs& a) {
   auto enc = load_encoder(a);
   kb->check_encoder(*enc);
   Progress bar(files.size());
-  size_t chunks = 0, embedded = 0, added = 0, replaced = 0, unchanged = 0, failed = 0;
+  size_t chunks = 0, embedded = 0, added = 0, replaced = 0, unchanged = 0, failed = 0, removed = 0;
+  for (auto it = a.pos.begin() + 1; it != a.pos.end(); ++it) {  // files deleted from a folder added again
+    std::error_code ec;
+    if (!fs::is_directory(*it, ec)) continue;
+    for (const auto& d : kb->prune_missing(*it)) {
+      ++removed;
+      bar.line(cat("removed ", d.path, " (no longer in ", *it, ")"));
+    }
+  }
   double embed_s = 0;
   auto last_save = std::chrono::steady_clock::now();
   for (size_t i = 0; i < files.size(); ++i) {
@@ -217,7 +226,8 @@ int kb_add(const KbArgs& a) {
   }
   kb->save();
   bar.line(cat("kb ", a.pos[0], ": ", added, " added, ", replaced, " replaced, ", unchanged, " unchanged, ", failed,
-               " failed; ", chunks, " chunks embedded", embed_s > 0 ? cat(" at ", static_cast<int>(embedded / embed_s), " emb/s") : "",
+               " failed", removed ? cat(", ", removed, " removed (deleted from the folder)") : "", "; ", chunks,
+               " chunks embedded", embed_s > 0 ? cat(" at ", static_cast<int>(embedded / embed_s), " emb/s") : "",
                "; ", kb->chunk_count(), " chunks in total"));
   return 0;
 }

@@ -256,6 +256,17 @@ void KnowledgeBase::remove_doc(int64_t id) {
   for (int64_t c : ids) vectors_.remove(c);
 }
 
+std::vector<DocInfo> KnowledgeBase::prune_missing(const std::string& folder) {
+  std::error_code ec;
+  std::string prefix = fs::weakly_canonical(fs::absolute(folder), ec).string();
+  if (prefix.empty() || prefix.back() != '/') prefix += '/';
+  std::vector<DocInfo> gone;
+  for (auto& d : docs())
+    if (d.path.compare(0, prefix.size(), prefix) == 0 && !fs::exists(d.path, ec)) gone.push_back(std::move(d));
+  for (const auto& d : gone) remove_doc(d.id);
+  return gone;
+}
+
 std::vector<DocInfo> KnowledgeBase::docs() {
   std::vector<DocInfo> out;
   Stmt q(*db_, "SELECT d.id, d.path, d.title, d.format, d.sha256, d.bytes, d.pages, d.added, "

@@ -66,6 +66,9 @@ class KnowledgeBase {
   // or several match.
   DocInfo find_doc(const std::string& key);
   void remove_doc(int64_t id);
+  // Removes the documents whose files lay under `folder` and no longer exist there (deleted or
+  // moved since they were added); returns them.
+  std::vector<DocInfo> prune_missing(const std::string& folder);
   std::vector<DocInfo> docs();
   int64_t chunk_count();
   // Checks that the embedding model matches the one the base was built with.
