@@ -15,8 +15,8 @@
 #include "server/chat_messages.h"
 #include "server/embeddings.h"
 #include "server/memory.h"
-#include "tools/tools.h"
 #include "server/feedback.h"
+#include "server/pipeline.h"
 
 namespace helix::server {
 
@@ -34,7 +34,15 @@ struct Api::Impl {
   std::mt19937_64 rng{std::random_device{}()};
   std::mutex rng_mu;
 
-  Impl(Engine& e, ApiOptions o) : eng(e), opt(std::move(o)), svr_owner(make_server(opt, e)), svr(*svr_owner) {}
+  Pipeline pipeline;
+
+  Impl(Engine& e, ApiOptions o)
+      : eng(e), opt(std::move(o)), svr_owner(make_server(opt, e)), svr(*svr_owner),
+        pipeline(e, {.model_id = opt.model_id, .lora_sets = opt.lora_sets, .chat_template = opt.chat_template,
+                     .timeout_s = opt.timeout_s}) {
+    for (auto& h : opt.hooks) pipeline.add_hook(h);
+    if (opt.feedback) pipeline.add_hook(std::make_shared<FeedbackHook>(opt.feedback));
+  }
   static std::unique_ptr<http::HttpServer> make_server(ApiOptions& o, const Engine& e) {
     o.limits.reader.max_body = o.max_body;
     // Every request that may wait for a slot or stream has a worker: slots plus queue.
@@ -53,10 +61,6 @@ struct Api::Impl {
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
   void embeddings(const httplib::Request& req, httplib::Response& res);
   ojson model_card(const std::string& id) const;
-  std::vector<int32_t> chat_prompt(const ojson& body, tools::Plan& plan);
-  std::vector<int32_t> completion_prompt(const ojson& body);
-  void record_answer(const std::string& id, bool chat, const std::string& model, const ojson& body,
-                     const std::vector<std::string>& texts, int64_t created) const;
   uint64_t random_seed() {
     std::lock_guard<std::mutex> lk(rng_mu);
     return rng();
@@ -99,308 +103,39 @@ httplib::Server::Handler guarded(F f) {
   };
 }
 
-// The reply's message: tool calls read out of the text when the request offered tools.
-ojson assistant_message(const tools::Plan& plan, const std::string& text, std::string& finish) {
-  if (!plan.parse) return {{"role", "assistant"}, {"content", text}};
-  tools::Parsed r = tools::parse_output(plan, plan.prefill + text);
-  if (r.calls.empty()) return {{"role", "assistant"}, {"content", text}};
-  if (finish == "stop") finish = "tool_calls";
-  return {{"role", "assistant"},
-          {"content", r.content.empty() ? ojson(nullptr) : ojson(r.content)},
-          {"tool_calls", tools::tool_calls_json(r.calls)}};
-}
-
-// A message as stream deltas, as OpenAI streams tool calls: the content, then per call one delta
-// with its id, type, name and empty arguments and one with the arguments, by index.
-std::vector<ojson> tool_call_deltas(const ojson& msg) {
-  std::vector<ojson> out;
-  if (msg["content"].is_string() && !msg["content"].get<std::string>().empty()) out.push_back({{"content", msg["content"]}});
-  if (!msg.contains("tool_calls")) return out;
-  for (size_t i = 0; i < msg["tool_calls"].size(); ++i) {
-    const ojson& c = msg["tool_calls"][i];
-    out.push_back({{"tool_calls", ojson::array({{{"index", i}, {"id", c["id"]}, {"type", "function"},
-                                                 {"function", {{"name", c["function"]["name"]}, {"arguments", ""}}}}})}});
-    out.push_back({{"tool_calls", ojson::array({{{"index", i}, {"function", {{"arguments", c["function"]["arguments"]}}}}})}});
-  }
-  return out;
-}
-
 }  // namespace
-
-std::vector<int32_t> Api::Impl::chat_prompt(const ojson& body, tools::Plan& plan) {
-  const ojson messages = chat_messages(body);
-  try {
-    plan = tools::plan_tools(opt.chat_template, body, messages);
-  } catch (const tools::RequestError& e) {
-    throw ApiError{400, e.what(), "invalid_request_error", e.param(), "invalid_value"};
-  }
-  const auto& tok = eng.tokenizer();
-  const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
-  const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-  const std::string text =
-      render_chat_messages(opt.chat_template, plan.messages, plan.template_tools, bos, eos) + plan.prefill;
-  auto ids = tok.encode(text, false, true);
-  if (tok.add_bos() && tok.bos() >= 0 && (ids.empty() || ids[0] != tok.bos())) ids.insert(ids.begin(), tok.bos());
-  return ids;
-}
-
-std::vector<int32_t> Api::Impl::completion_prompt(const ojson& body) {
-  auto it = body.find("prompt");
-  const auto& tok = eng.tokenizer();
-  auto wrong = [] {
-    return ApiError{400, "'prompt' must be a string, an array of token ids, or an array holding one string",
-                    "invalid_request_error", "prompt", "invalid_value"};
-  };
-  if (it == body.end() || it->is_null()) throw wrong();
-  if (it->is_string()) return tok.encode(it->get<std::string>(), true, true);
-  if (!it->is_array() || it->empty()) throw wrong();
-  if ((*it)[0].is_string()) {
-    if (it->size() != 1) throw ApiError{400, "only one prompt per request is supported", "invalid_request_error", "prompt", "invalid_value"};
-    return tok.encode((*it)[0].get<std::string>(), true, true);
-  }
-  std::vector<int32_t> ids;
-  for (const auto& x : *it) {
-    if (!x.is_number_integer()) throw wrong();
-    const int64_t id = x.get<int64_t>();
-    if (id < 0 || id >= tok.n_vocab()) throw ApiError{400, cat("token id ", id, " is out of range"), "invalid_request_error", "prompt", "invalid_value"};
-    ids.push_back(static_cast<int32_t>(id));
-  }
-  return ids;
-}
 
 void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
   if (draining.load()) throw ApiError{503, "the server is shutting down", "server_error", "", "shutting_down"};
   auto guard = std::make_shared<InflightGuard>(inflight);
   ReleaseAfterRequest release(req.body.size());
-  const ojson body = parse_body(req.body, generation_limits(eng.options().n_ctx, eng.tokenizer()));
-  // Any model name is answered by the one model served (clients such as LangChain send a
-  // default name), as llama-server does; the response names the model that answered.
-  RequestSpec spec = parse_spec(body, chat, false, random_seed(), eng.tokenizer().n_vocab());
-  std::string served = opt.model_id;  // the name the response gives: MODEL_ID or MODEL_ID:ADAPTER
-  if (const size_t c = spec.model.rfind(':'); c != std::string::npos && !opt.lora_sets.empty()) {
-    const std::string name = spec.model.substr(c + 1);
-    auto it = opt.lora_sets.find(name);
-    if (it == opt.lora_sets.end()) {
-      std::string names;
-      for (const auto& [n, id] : opt.lora_sets) names += (names.empty() ? "" : ", ") + opt.model_id + ":" + n;
-      throw ApiError{404, cat("The model '", spec.model, "' does not exist: no adapter '", name, "' is served; use one of ",
-                              names, " or '", opt.model_id, "'"),
-                     "invalid_request_error", "model", "model_not_found"};
-    }
-    spec.gen.lora_set = it->second;
-    served = opt.model_id + ":" + name;
-  }
-  auto plan = std::make_shared<tools::Plan>();
-  spec.gen.prompt = chat ? chat_prompt(body, *plan) : completion_prompt(body);
-  // Tool calls: forced from the first token, or lazily after their trigger (unless response_format
-  // already constrains the reply).
-  if (plan->grammar && (plan->trigger.empty() || !spec.gen.grammar)) {
-    spec.gen.grammar = plan->grammar;
-    spec.gen.sampling.grammar_trigger = plan->trigger;
-  }
-  const int64_t n_ctx = eng.options().n_ctx;
-  const auto n_prompt = static_cast<int64_t>(spec.gen.prompt.size());
-  http::RequestLog* log = http::current_request_log();
-  if (log) log->prompt_tokens = n_prompt, log->completion_tokens = 0;
-  const Clock::time_point t_start = log ? log->start : Clock::now();
-  if (n_prompt == 0) throw ApiError{400, "the prompt is empty", "invalid_request_error", chat ? "messages" : "prompt", "invalid_value"};
-  if (n_prompt >= n_ctx)
-    throw ApiError{400,
-                   cat("This model's maximum context length is ", n_ctx, " tokens, but the prompt has ", n_prompt,
-                       " tokens (at least one must be left for the completion)"),
-                   "invalid_request_error", chat ? "messages" : "prompt", "context_length_exceeded"};
-  check_completion_budget(spec, n_ctx, n_prompt, chat);
-  spec.gen.timeout_s = opt.timeout_s;
-
-  auto ch = std::make_shared<Channel>();
-  for (int i = 0; i < spec.n; ++i) {
-    GenParams g = spec.gen;
-    g.sampling.seed += static_cast<uint64_t>(i);
-    if (!eng.submit(std::move(g), i, ch)) {
-      ch->cancel();
-      res.set_header("Retry-After", "1");
-      throw ApiError{429, "the server is busy: too many requests are waiting; retry shortly", "rate_limit_error", "",
-                     "server_busy"};
-    }
-  }
+  auto body = std::make_shared<const ojson>(parse_body(req.body, generation_limits(eng.options().n_ctx, eng.tokenizer())));
   const std::string id = cat(chat ? "chatcmpl-" : "cmpl-", now_s(), "-", next_id.fetch_add(1));
-  const int64_t created = now_s();
-  const std::string model = served;
-  const tok::Tokenizer& tok = eng.tokenizer();
-  auto finish_name = [](const std::string& r) { return r == "timeout" ? std::string("length") : r; };
-
-  if (!spec.stream) {
-    std::vector<std::string> texts(static_cast<size_t>(spec.n));
-    std::vector<std::vector<TokenLogprob>> lps(static_cast<size_t>(spec.n));
-    std::vector<std::string> reasons(static_cast<size_t>(spec.n));
-    int64_t completion = 0, cached = 0;
-    int left = spec.n;
-    std::string error;
-    while (left > 0) {
-      Event e;
-      if (!ch->pop(e, std::chrono::milliseconds(200))) continue;
-      const auto k = static_cast<size_t>(e.index);
-      if (log && log->ttft_ms < 0 && (!e.text.empty() || e.completion_tokens > 0 || e.done))
-        log->ttft_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_start).count();
-      texts[k] += e.text;
-      for (auto& lp : e.logprobs) lps[k].push_back(std::move(lp));
-      if (e.done) {
-        --left;
-        reasons[k] = finish_name(e.finish_reason);
-        completion += e.completion_tokens;
-        cached = std::max(cached, e.cached_tokens);
-        if (!e.error.empty()) error = e.error;
-      }
-    }
-    if (log) log->completion_tokens = completion;
-    if (!error.empty()) throw ApiError{500, cat("generation failed: ", error), "server_error", "", ""};
-    ojson choices = ojson::array();
-    for (size_t k = 0; k < texts.size(); ++k) {
-      ojson c = {{"index", k}};
-      if (chat) {
-        c["message"] = assistant_message(*plan, texts[k], reasons[k]);
-        c["logprobs"] = spec.logprobs ? chat_logprobs(tok, lps[k]) : ojson(nullptr);
-      } else {
-        c["text"] = texts[k];
-        c["logprobs"] = spec.logprobs ? completion_logprobs(tok, lps[k], 0) : ojson(nullptr);
-      }
-      c["finish_reason"] = reasons[k];
-      choices.push_back(c);
-    }
-    record_answer(id, chat, model, body, texts, created);
-    send_json(res, {{"id", id},
-                    {"object", chat ? "chat.completion" : "text_completion"},
-                    {"created", created},
-                    {"model", model},
-                    {"choices", choices},
-                    {"usage", usage_json(n_prompt, completion, cached)}});
+  std::shared_ptr<Generation> g = pipeline.prepare(std::move(body), chat, random_seed(), id);
+  std::shared_ptr<Channel> ch = pipeline.submit(*g);
+  if (!ch) {
+    res.set_header("Retry-After", "1");
+    throw ApiError{429, "the server is busy: too many requests are waiting; retry shortly", "rate_limit_error", "",
+                   "server_busy"};
+  }
+  if (!g->spec.stream) {
+    send_json(res, pipeline.complete(*g, *ch));
     return;
   }
-
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  const int n = spec.n;
-  const bool include_usage = spec.include_usage, want_lp = spec.logprobs;
   res.set_chunked_content_provider(
       "text/event-stream",
-      [=, this, &tok](size_t, httplib::DataSink& sink) {
-        (void)guard;
-        auto send = [&](const ojson& j) {
-          const std::string s = "data: " + dump(j) + "\n\n";
-          return sink.write(s.data(), s.size());
-        };
-        auto chunk = [&](ojson choice) {
-          return ojson{{"id", id},
-                       {"object", chat ? "chat.completion.chunk" : "text_completion"},
-                       {"created", created},
-                       {"model", model},
-                       {"choices", ojson::array({std::move(choice)})}};
-        };
-        if (chat) {
-          for (int i = 0; i < n; ++i) {
-            if (!send(chunk({{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
-                             {"finish_reason", nullptr}}))) {
-              ch->cancel();
-              return false;
-            }
-          }
-        }
-        std::vector<size_t> offsets(static_cast<size_t>(n), 0);
-        std::vector<std::string> held(static_cast<size_t>(n));  // replies read for tool calls at their end
-        std::vector<std::string> texts(static_cast<size_t>(n));
-        int left = n;
-        int64_t completion = 0, cached = 0;
-        while (left > 0) {
-          Event e;
-          if (!ch->pop(e, std::chrono::milliseconds(200))) {
-            if (!sink.is_writable()) {
-              ch->cancel();
-              return false;
-            }
-            continue;
-          }
-          const auto k = static_cast<size_t>(e.index);
-          // The provider runs on the request's worker thread: its log record is this thread's.
-          http::RequestLog* rl = http::current_request_log();
-          if (rl && rl->ttft_ms < 0)
-            rl->ttft_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_start).count();
-          if (plan->parse) {
-            held[k] += e.text;
-          } else if (!e.text.empty() || !e.logprobs.empty()) {
-            ojson c = {{"index", e.index}};
-            if (chat) {
-              c["delta"] = {{"content", e.text}};
-              c["logprobs"] = want_lp ? chat_logprobs(tok, e.logprobs) : ojson(nullptr);
-            } else {
-              c["text"] = e.text;
-              c["logprobs"] = want_lp ? completion_logprobs(tok, e.logprobs, offsets[k]) : ojson(nullptr);
-            }
-            c["finish_reason"] = nullptr;
-            offsets[k] += e.text.size();
-            if (opt.feedback) texts[k] += e.text;
-            if (!send(chunk(c))) {
-              ch->cancel();
-              return false;
-            }
-          }
-          if (e.done) {
-            --left;
-            completion += e.completion_tokens;
-            if (rl) rl->completion_tokens = completion;
-            cached = std::max(cached, e.cached_tokens);
-            if (!e.error.empty()) {
-              send(error_json(ApiError{500, cat("generation failed: ", e.error), "server_error", "", ""}));
-            }
-            std::string finish = finish_name(e.finish_reason);
-            if (plan->parse) {
-              for (const ojson& d : tool_call_deltas(assistant_message(*plan, held[k], finish))) {
-                if (!send(chunk({{"index", e.index}, {"delta", d}, {"logprobs", nullptr}, {"finish_reason", nullptr}}))) {
-                  ch->cancel();
-                  return false;
-                }
-              }
-            }
-            ojson c = {{"index", e.index}};
-            if (chat) c["delta"] = ojson::object();
-            else c["text"] = "";
-            c["logprobs"] = nullptr;
-            c["finish_reason"] = finish;
-            if (!send(chunk(c))) {
-              ch->cancel();
-              return false;
-            }
-          }
-        }
-        if (include_usage) {
-          ojson u = chunk(nullptr);
-          u["choices"] = ojson::array();
-          u["usage"] = usage_json(n_prompt, completion, cached);
-          send(u);
-        }
-        record_answer(id, chat, model, body, texts, created);
-        const std::string done = "data: [DONE]\n\n";
-        sink.write(done.data(), done.size());
+      [this, guard, g, ch](size_t, httplib::DataSink& sink) {
+        const StreamSink out{[&sink](const std::string& s) { return sink.write(s.data(), s.size()); },
+                             [&sink] { return sink.is_writable(); }};
+        if (!pipeline.stream(*g, ch, out)) return false;
         sink.done();
         return true;
       },
       [ch](bool success) {
         if (!success) ch->cancel();
       });
-}
-
-// The flywheel's hook: stores a completed answer with its request before the client sees its id
-// (a failed write is logged; the answer is still sent).
-void Api::Impl::record_answer(const std::string& id, bool chat, const std::string& model, const ojson& body,
-                              const std::vector<std::string>& texts, int64_t created) const {
-  if (!opt.feedback) return;
-  try {
-    const std::string requested = body.contains("model") && body["model"].is_string() ? body["model"].get<std::string>() : "";
-    opt.feedback->record_response({.id = id, .kind = chat ? "chat" : "completion", .model = model,
-                                   .requested_model = requested, .adapters = "", .request = body, .choices = texts,
-                                   .created = created});
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "helix serve: warning: feedback store: answer %s not recorded: %s\n", id.c_str(), e.what());
-  }
 }
 
 void Api::Impl::embeddings(const httplib::Request& req, httplib::Response& res) {

@@ -1,4 +1,4 @@
-// HTTP API: OpenAI-compatible routes over the Engine: cpp-httplib's routing behind the
+// HTTP API: OpenAI-compatible routes over the generation pipeline (pipeline.h) and the Engine: cpp-httplib's routing behind the
 // event-driven front end of http_server.h (connection caps, request deadlines).
 //   GET  /health                 {"status":"ok"} (no key needed); 503 {"status":"draining"} when stopping
 //   GET  /v1/models              the loaded model(s): context length, quantization, parameters, size
@@ -32,6 +32,7 @@ class BertEncoder;
 namespace helix::server {
 
 class FeedbackStore;
+class PipelineHook;
 
 struct ApiOptions {
   std::string host = "127.0.0.1";
@@ -56,6 +57,9 @@ struct ApiOptions {
   std::string embed_model_id;
   // The flywheel: when set, every completed answer is recorded and POST /v1/feedback stores ratings.
   std::shared_ptr<FeedbackStore> feedback;
+  // Stages of the generation pipeline (pipeline.h), in order: retrieval, tools, plugins. The
+  // feedback record (with `feedback`) runs after them.
+  std::vector<std::shared_ptr<PipelineHook>> hooks;
 };
 
 class Api {

@@ -1,0 +1,314 @@
+// The generation pipeline (see pipeline.h): request -> hooks -> template -> engine -> response.
+#include "server/pipeline.h"
+
+#include <cstdio>
+
+#include "core/error.h"
+#include "server/chat_messages.h"
+#include "server/feedback.h"
+#include "server/http_log.h"
+
+namespace helix::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+std::string finish_name(const std::string& r) { return r == "timeout" ? std::string("length") : r; }
+
+// The reply's message: tool calls read out of the text when the request offered tools.
+ojson assistant_message(const tools::Plan& plan, const std::string& text, std::string& finish) {
+  if (!plan.parse) return {{"role", "assistant"}, {"content", text}};
+  tools::Parsed r = tools::parse_output(plan, plan.prefill + text);
+  if (r.calls.empty()) return {{"role", "assistant"}, {"content", text}};
+  if (finish == "stop") finish = "tool_calls";
+  return {{"role", "assistant"},
+          {"content", r.content.empty() ? ojson(nullptr) : ojson(r.content)},
+          {"tool_calls", tools::tool_calls_json(r.calls)}};
+}
+
+// A message as stream deltas, as OpenAI streams tool calls: the content, then per call one delta
+// with its id, type, name and empty arguments and one with the arguments, by index.
+std::vector<ojson> tool_call_deltas(const ojson& msg) {
+  std::vector<ojson> out;
+  if (msg["content"].is_string() && !msg["content"].get<std::string>().empty()) out.push_back({{"content", msg["content"]}});
+  if (!msg.contains("tool_calls")) return out;
+  for (size_t i = 0; i < msg["tool_calls"].size(); ++i) {
+    const ojson& c = msg["tool_calls"][i];
+    out.push_back({{"tool_calls", ojson::array({{{"index", i}, {"id", c["id"]}, {"type", "function"},
+                                                 {"function", {{"name", c["function"]["name"]}, {"arguments", ""}}}}})}});
+    out.push_back({{"tool_calls", ojson::array({{{"index", i}, {"function", {{"arguments", c["function"]["arguments"]}}}}})}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int32_t> Pipeline::chat_prompt(Generation& g) {
+  try {
+    g.plan = tools::plan_tools(opt_.chat_template, *g.request, g.messages);
+  } catch (const tools::RequestError& e) {
+    throw ApiError{400, e.what(), "invalid_request_error", e.param(), "invalid_value"};
+  }
+  const auto& tok = eng_.tokenizer();
+  const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
+  const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
+  const std::string text =
+      render_chat_messages(opt_.chat_template, g.plan.messages, g.plan.template_tools, bos, eos) + g.plan.prefill;
+  auto ids = tok.encode(text, false, true);
+  if (tok.add_bos() && tok.bos() >= 0 && (ids.empty() || ids[0] != tok.bos())) ids.insert(ids.begin(), tok.bos());
+  return ids;
+}
+
+std::vector<int32_t> Pipeline::completion_prompt(const ojson& body) const {
+  auto it = body.find("prompt");
+  const auto& tok = eng_.tokenizer();
+  auto wrong = [] {
+    return ApiError{400, "'prompt' must be a string, an array of token ids, or an array holding one string",
+                    "invalid_request_error", "prompt", "invalid_value"};
+  };
+  if (it == body.end() || it->is_null()) throw wrong();
+  if (it->is_string()) return tok.encode(it->get<std::string>(), true, true);
+  if (!it->is_array() || it->empty()) throw wrong();
+  if ((*it)[0].is_string()) {
+    if (it->size() != 1) throw ApiError{400, "only one prompt per request is supported", "invalid_request_error", "prompt", "invalid_value"};
+    return tok.encode((*it)[0].get<std::string>(), true, true);
+  }
+  std::vector<int32_t> ids;
+  for (const auto& x : *it) {
+    if (!x.is_number_integer()) throw wrong();
+    const int64_t id = x.get<int64_t>();
+    if (id < 0 || id >= tok.n_vocab()) throw ApiError{400, cat("token id ", id, " is out of range"), "invalid_request_error", "prompt", "invalid_value"};
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  return ids;
+}
+
+std::shared_ptr<Generation> Pipeline::prepare(std::shared_ptr<const ojson> body, bool chat, uint64_t seed,
+                                              const std::string& id) {
+  auto g = std::make_shared<Generation>();
+  g->request = std::move(body);
+  g->chat = chat;
+  g->id = id;
+  g->created = now_s();
+  // Any model name is answered by the one model served (clients such as LangChain send a
+  // default name), as llama-server does; the response names the model that answered.
+  g->spec = parse_spec(*g->request, chat, false, seed, eng_.tokenizer().n_vocab());
+  RequestSpec& spec = g->spec;
+  g->model = opt_.model_id;
+  if (const size_t c = spec.model.rfind(':'); c != std::string::npos && !opt_.lora_sets.empty()) {
+    const std::string name = spec.model.substr(c + 1);
+    auto it = opt_.lora_sets.find(name);
+    if (it == opt_.lora_sets.end()) {
+      std::string names;
+      for (const auto& [n, set] : opt_.lora_sets) names += (names.empty() ? "" : ", ") + opt_.model_id + ":" + n;
+      throw ApiError{404, cat("The model '", spec.model, "' does not exist: no adapter '", name, "' is served; use one of ",
+                              names, " or '", opt_.model_id, "'"),
+                     "invalid_request_error", "model", "model_not_found"};
+    }
+    spec.gen.lora_set = it->second;
+    g->model = opt_.model_id + ":" + name;
+  }
+  if (chat) g->messages = chat_messages(*g->request);
+  for (const auto& h : hooks_) h->before_template(*g);
+  spec.gen.prompt = chat ? chat_prompt(*g) : completion_prompt(*g->request);
+  // Tool calls: forced from the first token, or lazily after their trigger (unless response_format
+  // already constrains the reply).
+  if (g->plan.grammar && (g->plan.trigger.empty() || !spec.gen.grammar)) {
+    spec.gen.grammar = g->plan.grammar;
+    spec.gen.sampling.grammar_trigger = g->plan.trigger;
+  }
+  const int64_t n_ctx = eng_.options().n_ctx;
+  g->n_prompt = static_cast<int64_t>(spec.gen.prompt.size());
+  http::RequestLog* log = http::current_request_log();
+  if (log) log->prompt_tokens = g->n_prompt, log->completion_tokens = 0;
+  g->start = log ? log->start : Clock::now();
+  const char* param = chat ? "messages" : "prompt";
+  if (g->n_prompt == 0) throw ApiError{400, "the prompt is empty", "invalid_request_error", param, "invalid_value"};
+  if (g->n_prompt >= n_ctx)
+    throw ApiError{400,
+                   cat("This model's maximum context length is ", n_ctx, " tokens, but the prompt has ", g->n_prompt,
+                       " tokens (at least one must be left for the completion)"),
+                   "invalid_request_error", param, "context_length_exceeded"};
+  check_completion_budget(spec, n_ctx, g->n_prompt, chat);
+  spec.gen.timeout_s = opt_.timeout_s;
+  g->texts.assign(static_cast<size_t>(spec.n), "");
+  return g;
+}
+
+std::shared_ptr<Channel> Pipeline::submit(const Generation& g) {
+  auto ch = std::make_shared<Channel>();
+  for (int i = 0; i < g.spec.n; ++i) {
+    GenParams p = g.spec.gen;
+    p.sampling.seed += static_cast<uint64_t>(i);
+    if (!eng_.submit(std::move(p), i, ch)) {
+      ch->cancel();
+      return nullptr;
+    }
+  }
+  return ch;
+}
+
+void Pipeline::finish(Generation& g) {
+  for (const auto& h : hooks_) h->after_generation(g);
+}
+
+ojson Pipeline::complete(Generation& g, Channel& ch) {
+  const RequestSpec& spec = g.spec;
+  const tok::Tokenizer& tok = eng_.tokenizer();
+  std::vector<std::vector<TokenLogprob>> lps(static_cast<size_t>(spec.n));
+  std::vector<std::string> reasons(static_cast<size_t>(spec.n));
+  int64_t completion = 0, cached = 0;
+  int left = spec.n;
+  std::string error;
+  http::RequestLog* log = http::current_request_log();
+  while (left > 0) {
+    Event e;
+    if (!ch.pop(e, std::chrono::milliseconds(200))) continue;
+    const auto k = static_cast<size_t>(e.index);
+    if (log && log->ttft_ms < 0 && (!e.text.empty() || e.completion_tokens > 0 || e.done)) log->ttft_ms = ms_since(g.start);
+    g.texts[k] += e.text;
+    for (auto& lp : e.logprobs) lps[k].push_back(std::move(lp));
+    if (e.done) {
+      --left;
+      reasons[k] = finish_name(e.finish_reason);
+      completion += e.completion_tokens;
+      cached = std::max(cached, e.cached_tokens);
+      if (!e.error.empty()) error = e.error;
+    }
+  }
+  if (log) log->completion_tokens = completion;
+  if (!error.empty()) throw ApiError{500, cat("generation failed: ", error), "server_error", "", ""};
+  finish(g);
+  ojson choices = ojson::array();
+  for (size_t k = 0; k < g.texts.size(); ++k) {
+    ojson c = {{"index", k}};
+    if (g.chat) {
+      c["message"] = assistant_message(g.plan, g.texts[k], reasons[k]);
+      c["logprobs"] = spec.logprobs ? chat_logprobs(tok, lps[k]) : ojson(nullptr);
+    } else {
+      c["text"] = g.texts[k];
+      c["logprobs"] = spec.logprobs ? completion_logprobs(tok, lps[k], 0) : ojson(nullptr);
+    }
+    c["finish_reason"] = reasons[k];
+    choices.push_back(c);
+  }
+  ojson out = {{"id", g.id},
+               {"object", g.chat ? "chat.completion" : "text_completion"},
+               {"created", g.created},
+               {"model", g.model},
+               {"choices", choices},
+               {"usage", usage_json(g.n_prompt, completion, cached)}};
+  for (auto it = g.extra.begin(); it != g.extra.end(); ++it) out[it.key()] = it.value();
+  return out;
+}
+
+bool Pipeline::stream(Generation& g, const std::shared_ptr<Channel>& ch, const StreamSink& sink) {
+  const tok::Tokenizer& tok = eng_.tokenizer();
+  const int n = g.spec.n;
+  const bool chat = g.chat, want_lp = g.spec.logprobs;
+  auto send = [&](const ojson& j) { return sink.write("data: " + dump(j) + "\n\n"); };
+  auto chunk = [&](ojson choice) {
+    return ojson{{"id", g.id},
+                 {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                 {"created", g.created},
+                 {"model", g.model},
+                 {"choices", ojson::array({std::move(choice)})}};
+  };
+  auto gone = [&] {
+    ch->cancel();
+    return false;
+  };
+  if (chat) {
+    for (int i = 0; i < n; ++i)
+      if (!send(chunk({{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
+                       {"finish_reason", nullptr}})))
+        return gone();
+  }
+  std::vector<size_t> offsets(static_cast<size_t>(n), 0);
+  int left = n;
+  int64_t completion = 0, cached = 0;
+  while (left > 0) {
+    Event e;
+    if (!ch->pop(e, std::chrono::milliseconds(200))) {
+      if (!sink.writable()) return gone();
+      continue;
+    }
+    const auto k = static_cast<size_t>(e.index);
+    // The stream is written on the request's worker thread: its log record is this thread's.
+    http::RequestLog* rl = http::current_request_log();
+    if (rl && rl->ttft_ms < 0) rl->ttft_ms = ms_since(g.start);
+    g.texts[k] += e.text;  // replies with tool calls are held and read at their end
+    if (!g.plan.parse && (!e.text.empty() || !e.logprobs.empty())) {
+      ojson c = {{"index", e.index}};
+      if (chat) {
+        c["delta"] = {{"content", e.text}};
+        c["logprobs"] = want_lp ? chat_logprobs(tok, e.logprobs) : ojson(nullptr);
+      } else {
+        c["text"] = e.text;
+        c["logprobs"] = want_lp ? completion_logprobs(tok, e.logprobs, offsets[k]) : ojson(nullptr);
+      }
+      c["finish_reason"] = nullptr;
+      offsets[k] += e.text.size();
+      if (!send(chunk(c))) return gone();
+    }
+    if (!e.done) continue;
+    --left;
+    completion += e.completion_tokens;
+    if (rl) rl->completion_tokens = completion;
+    cached = std::max(cached, e.cached_tokens);
+    if (!e.error.empty()) send(error_json(ApiError{500, cat("generation failed: ", e.error), "server_error", "", ""}));
+    std::string finish_reason = finish_name(e.finish_reason);
+    if (g.plan.parse) {
+      for (const ojson& d : tool_call_deltas(assistant_message(g.plan, g.texts[k], finish_reason)))
+        if (!send(chunk({{"index", e.index}, {"delta", d}, {"logprobs", nullptr}, {"finish_reason", nullptr}})))
+          return gone();
+    }
+    ojson c = {{"index", e.index}};
+    if (chat) c["delta"] = ojson::object();
+    else c["text"] = "";
+    c["logprobs"] = nullptr;
+    c["finish_reason"] = finish_reason;
+    ojson last = chunk(c);
+    if (left == 0) {
+      try {
+        finish(g);
+      } catch (const ApiError& err) {  // the stream has begun: the error goes in it
+        send(error_json(err));
+      } catch (const std::exception& err) {
+        send(error_json(ApiError{500, err.what(), "server_error", "", ""}));
+      }
+      for (auto it = g.extra.begin(); it != g.extra.end(); ++it) last[it.key()] = it.value();
+    }
+    if (!send(last)) return gone();
+  }
+  if (g.spec.include_usage) {
+    ojson u = chunk(nullptr);
+    u["choices"] = ojson::array();
+    u["usage"] = usage_json(g.n_prompt, completion, cached);
+    send(u);
+  }
+  sink.write("data: [DONE]\n\n");
+  return true;
+}
+
+void FeedbackHook::after_generation(Generation& g) {
+  if (!store_) return;
+  const ojson& body = *g.request;
+  try {
+    const std::string requested = body.contains("model") && body["model"].is_string() ? body["model"].get<std::string>() : "";
+    store_->record_response({.id = g.id, .kind = g.chat ? "chat" : "completion", .model = g.model,
+                             .requested_model = requested, .adapters = "", .request = body, .choices = g.texts,
+                             .created = g.created});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "helix serve: warning: feedback store: answer %s not recorded: %s\n", g.id.c_str(), e.what());
+  }
+}
+
+}  // namespace helix::server

@@ -1,0 +1,114 @@
+// The generation pipeline: everything a completion request goes through between its HTTP route
+// (which only reads and bounds the body) and the Engine:
+//
+//   request -> spec (sampling, adapter) -> hooks' before_template (retrieval, plugins: edit the
+//   messages) -> chat template + tool plan -> prompt checks -> engine -> hooks' after_generation
+//   (citations, the feedback record) -> response (tool calls read out of the text)
+//
+//   Pipeline p(engine, {.model_id = "m", .chat_template = tmpl});
+//   p.add_hook(std::make_shared<MyRetrieval>());
+//   auto g = p.prepare(std::move(body), /*chat=*/true, seed, id);  // throws ApiError (4xx)
+//   auto ch = p.submit(*g);                   // null: the queue is full (answer 429)
+//   ojson reply = p.complete(*g, *ch);        // or: p.stream(*g, ch, sink) for SSE
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/api_json.h"
+#include "server/engine.h"
+#include "tools/tools.h"
+
+namespace helix::server {
+
+class FeedbackStore;
+
+// One completion request on its way through the pipeline; hooks read it and may edit the parts
+// their stage names.
+struct Generation {
+  std::shared_ptr<const ojson> request;  // the body as the client sent it
+  bool chat = true;
+  RequestSpec spec;
+  std::string model;                     // the name the response gives: MODEL_ID or MODEL_ID:ADAPTER
+  ojson messages;                        // chat: the checked conversation; before_template may edit it
+  tools::Plan plan;                      // chat: the tool offers, planned after before_template
+  int64_t n_prompt = 0;
+  std::string id;
+  int64_t created = 0;
+  std::chrono::steady_clock::time_point start;
+  std::vector<std::string> texts;        // each choice's generated text, once finished
+  ojson extra = ojson::object();         // top-level fields hooks add to the response (streamed: to
+                                         // the chunk with the last finish_reason), e.g. citations
+};
+
+// A stage around the engine (retrieval, tools, plugins, the feedback record). Hooks run in the
+// order they were added; either method may throw ApiError to refuse the request.
+class PipelineHook {
+ public:
+  virtual ~PipelineHook() = default;
+  // Before the chat template (and for /v1/completions before tokenizing): may edit g.messages.
+  virtual void before_template(Generation& g) { (void)g; }
+  // Once every choice has finished, before the client sees the response's end: may add fields to
+  // g.extra. Not streamed, g.texts may also be edited (the reply is built from them after this).
+  virtual void after_generation(Generation& g) { (void)g; }
+};
+
+struct PipelineOptions {
+  std::string model_id;
+  std::map<std::string, int> lora_sets;  // adapter NAME -> the model's adapter set ("MODEL_ID:NAME")
+  std::string chat_template;             // Jinja source
+  double timeout_s = 600;                // per request
+};
+
+// Where a streamed response goes: write one piece of text (false: the client has gone), and
+// whether the connection can still be written to.
+struct StreamSink {
+  std::function<bool(const std::string&)> write;
+  std::function<bool()> writable;
+};
+
+class Pipeline {
+ public:
+  Pipeline(Engine& eng, PipelineOptions opt) : eng_(eng), opt_(std::move(opt)) {}
+  void add_hook(std::shared_ptr<PipelineHook> hook) { hooks_.push_back(std::move(hook)); }
+
+  // Reads the request's spec, resolves the adapter, runs before_template, renders and tokenizes
+  // the prompt and checks it against the context. Throws ApiError for a bad request.
+  std::shared_ptr<Generation> prepare(std::shared_ptr<const ojson> body, bool chat, uint64_t seed,
+                                      const std::string& id);
+  // Queues the request's n choices; null when the engine's queue is full (nothing is queued).
+  std::shared_ptr<Channel> submit(const Generation& g);
+  // Not streamed: waits for every choice and returns the response object.
+  ojson complete(Generation& g, Channel& ch);
+  // Streamed: writes the SSE stream (role, deltas, finish, usage, [DONE]) to `sink` until every
+  // choice has finished. False when the client went away (the channel is cancelled).
+  bool stream(Generation& g, const std::shared_ptr<Channel>& ch, const StreamSink& sink);
+
+  const PipelineOptions& options() const { return opt_; }
+
+ private:
+  std::vector<int32_t> chat_prompt(Generation& g);
+  std::vector<int32_t> completion_prompt(const ojson& body) const;
+  void finish(Generation& g);  // runs after_generation
+
+  Engine& eng_;
+  PipelineOptions opt_;
+  std::vector<std::shared_ptr<PipelineHook>> hooks_;
+};
+
+// The flywheel's hook: records every completed answer with its request before the client sees
+// its id (a failed write is logged on stderr; the answer is still sent).
+class FeedbackHook : public PipelineHook {
+ public:
+  explicit FeedbackHook(std::shared_ptr<FeedbackStore> store) : store_(std::move(store)) {}
+  void after_generation(Generation& g) override;
+
+ private:
+  std::shared_ptr<FeedbackStore> store_;
+};
+
+}  // namespace helix::server
