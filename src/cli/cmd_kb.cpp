@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/gen_options.h"
+#include "cli/kb_answer.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "docs/document.h"
@@ -42,17 +43,15 @@ void usage(FILE* out) {
                "  parse FILE... [--json]      show what is extracted from files (title, blocks, pages)\n"
                "  query NAME TEXT [-k N] [--json] [--mode hybrid|bm25|vector]\n"
                "                              passages for TEXT: BM25 + vectors fused by reciprocal rank\n"
+               "        [--points] [--analyser rules|model] [--rerank] [--show-points]\n"
+               "                              the knowledge-point path (as helix ask uses it): the question\n"
+               "                              analysed into points, each retrieved, all fused (RRF), each\n"
+               "                              point's best passage kept; --rerank: cosine + point overlap\n"
                "options:\n"
                "  --kb-dir DIR                where bases live (default $XDG_DATA_HOME/helix/kb,\n"
                "                              i.e. ~/.local/share/helix/kb)\n"
                "  -m, --embed-model PATH      embedding model (default: the installed all-MiniLM-L6-v2)\n"
                "  -t N                        threads (default: all cores, or $HELIX_THREADS)\n");
-}
-
-std::string default_kb_dir() {
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/helix/kb";
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.local/share/helix/kb";
 }
 
 // At most n bytes of s, cut at a character boundary.
@@ -67,6 +66,8 @@ struct KbArgs {
   std::vector<std::string> pos;
   size_t k = 10;
   bool json = false;
+  bool points = false, show_points = false, rerank = false;  // query: the knowledge-point path
+  std::string analyser = "rules";
 };
 
 KbArgs parse_args(int argc, char** argv) {
@@ -88,6 +89,16 @@ KbArgs parse_args(int argc, char** argv) {
       a.k = static_cast<size_t>(int_flag(s, next(), 1, 1000));
     } else if (s == "--json") {
       a.json = true;
+    } else if (s == "--points") {
+      a.points = true;
+    } else if (s == "--show-points") {
+      a.points = a.show_points = true;
+    } else if (s == "--rerank") {
+      a.points = a.rerank = true;
+    } else if (s == "--analyser" || s == "--analyzer") {
+      a.analyser = next();
+      HELIX_CHECK(a.analyser == "rules" || a.analyser == "model", "unknown analyser '", a.analyser, "' (use rules or model)");
+      a.points = true;
     } else if (s == "--mode") {
       a.mode = next();
       knowledge::parse_retrieval_mode(a.mode);
@@ -254,9 +265,44 @@ void print_hits(const std::vector<knowledge::Hit>& hits, bool json) {
   }
 }
 
+// kb query --points: the knowledge-point path; --json prints passage objects (doc, text, score, n,
+// page, section, span, points), --show-points the analysis first (on stderr with --json).
+int kb_query_points(const KbArgs& a, knowledge::KnowledgeBase& kb) {
+  std::unique_ptr<model::BertEncoder> enc;
+  if (a.mode != "bm25") {
+    enc = load_encoder(a);
+    kb.check_encoder(*enc);
+  }
+  HELIX_CHECK(a.mode != "vector", "--points fuses BM25 and vectors; --mode vector is for plain queries");
+  std::unique_ptr<AnswerModel> llm;
+  if (a.analyser == "model") llm = std::make_unique<AnswerModel>(load_answer_model(GenOptions{}, true));
+  const knowledge::Analysis an = analyse_question(a.pos[1], a.analyser, llm.get());
+  if (a.show_points) {
+    std::FILE* out = a.json ? stderr : stdout;
+    std::fprintf(out, "knowledge points (%s):\n", an.analyser.c_str());
+    for (const auto& p : an.points) std::fprintf(out, "  %-12s %s\n", knowledge::point_kind_name(p.kind), p.text.c_str());
+    std::fprintf(out, "\n");
+  }
+  knowledge::PointQueryOptions o;
+  o.k = a.k;
+  o.rerank = a.rerank;
+  const auto ps = knowledge::retrieve_points(kb, enc.get(), an, o);
+  if (a.json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& p : ps) out.push_back(knowledge::passage_json(p, &an));
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::vector<knowledge::Hit> hits;
+  for (const auto& p : ps) hits.push_back(p.hit);
+  print_hits(hits, false);
+  return 0;
+}
+
 int kb_query(const KbArgs& a) {
   need(a, 2, "NAME TEXT");
   auto kb = knowledge::KnowledgeBase::open(a.kb_dir, a.pos[0]);
+  if (a.points) return kb_query_points(a, *kb);
   knowledge::QueryOptions o;
   o.k = a.k;
   o.mode = knowledge::parse_retrieval_mode(a.mode);

@@ -38,8 +38,6 @@ std::vector<std::pair<int64_t, double>> vector_search(KnowledgeBase& kb, model::
   return out;
 }
 
-namespace {
-
 void load_hit(KnowledgeBase& kb, Hit& h) {
   Stmt q(kb.db(), "SELECT c.doc_id, d.path, d.title, c.section, c.text, c.page, c.char_begin, c.char_end "
                   "FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE c.id = ?");
@@ -63,8 +61,6 @@ bool duplicate(const Hit& a, const Hit& b) {
   const int64_t shorter = std::min(a.char_end - a.char_begin, b.char_end - b.char_begin);
   return shorter > 0 && overlap * 2 > shorter;
 }
-
-}  // namespace
 
 std::vector<Hit> retrieve(KnowledgeBase& kb, model::BertEncoder* enc, const std::string& query,
                           const QueryOptions& opts) {

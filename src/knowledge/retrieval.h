@@ -40,6 +40,10 @@ std::vector<std::pair<int64_t, double>> bm25_search(KnowledgeBase& kb, const std
 // Nearest chunks to the query's embedding: (chunk id, cosine), best first.
 std::vector<std::pair<int64_t, double>> vector_search(KnowledgeBase& kb, model::BertEncoder& enc,
                                                       const std::string& query, size_t n);
+// Fills a hit's document, title, section, page, span and text from its chunk id.
+void load_hit(KnowledgeBase& kb, Hit& h);
+// True when b is a near-copy of a: the same text, or mostly the same span of the same document.
+bool duplicate(const Hit& a, const Hit& b);
 // The passages for a query; enc may be null for BM25 alone.
 std::vector<Hit> retrieve(KnowledgeBase& kb, model::BertEncoder* enc, const std::string& query,
                           const QueryOptions& opts);

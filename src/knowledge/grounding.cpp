@@ -1,0 +1,314 @@
+// The knowledge-point path, grounded prompts and citation checks (see grounding.h).
+#include "knowledge/grounding.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "knowledge/fts_text.h"
+#include "knowledge/store.h"
+#include "model/bert.h"
+
+namespace helix::knowledge {
+
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+struct Candidate {
+  Hit hit;
+  double fused = 0;
+  double question = 0;       // the question's own lists' share of `fused`
+  std::vector<int> points;   // points whose lists hold it
+  std::map<int, int> best;   // point -> its best rank in that point's lists
+};
+
+// One query's ranked lists (BM25 and vector) added into the fusion with weight w.
+void fuse(std::map<int64_t, Candidate>& c, const std::vector<std::pair<int64_t, double>>& list, double w, int point,
+          double rrf_k, bool is_bm25) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    Candidate& x = c[list[i].first];
+    x.hit.chunk_id = list[i].first;
+    const int rank = static_cast<int>(i + 1);
+    x.fused += w / (rrf_k + rank);
+    if (point < 0) {  // the question's own lists give the hit its retriever scores
+      x.question += w / (rrf_k + rank);
+      if (is_bm25) x.hit.bm25 = list[i].second, x.hit.bm25_rank = rank;
+      else x.hit.vector = list[i].second, x.hit.vector_rank = rank;
+      continue;
+    }
+    if (std::find(x.points.begin(), x.points.end(), point) == x.points.end()) x.points.push_back(point);
+    auto [it, fresh] = x.best.emplace(point, rank);
+    if (!fresh) it->second = std::min(it->second, rank);
+  }
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+// The share of the points whose search terms the passage's text contains (each point counts its
+// terms found / its terms).
+double point_overlap(const Hit& h, const std::vector<std::vector<std::string>>& terms) {
+  if (terms.empty()) return 0;
+  const std::vector<std::string> have = query_terms(h.text);
+  const std::set<std::string> in(have.begin(), have.end());
+  double sum = 0;
+  for (const auto& t : terms) {
+    if (t.empty()) continue;
+    size_t found = 0;
+    for (const auto& w : t) found += in.count(w);
+    sum += static_cast<double>(found) / static_cast<double>(t.size());
+  }
+  return sum / static_cast<double>(terms.size());
+}
+
+void rerank(KnowledgeBase& kb, const std::vector<float>* qv, const Analysis& a, std::vector<Candidate*>& order) {
+  std::vector<std::vector<std::string>> terms;
+  for (const auto& p : a.points) terms.push_back(query_terms(p.text));
+  Stmt emb(kb.db(), "SELECT embedding FROM chunks WHERE id = ?");
+  const double top = order.empty() ? 1 : order.front()->fused;
+  std::map<const Candidate*, double> score;
+  for (Candidate* c : order) {
+    double cos = 0;
+    if (qv) {
+      emb.bind(1, c->hit.chunk_id);
+      if (emb.step()) cos = cosine(*qv, emb.floats(0));
+      emb.reset();
+    }
+    score[c] = 0.5 * cos + 0.3 * point_overlap(c->hit, terms) + 0.2 * (top > 0 ? c->fused / top : 0);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](Candidate* x, Candidate* y) { return score[x] > score[y]; });
+  for (Candidate* c : order) c->hit.score = score[c];
+}
+
+size_t default_tokens(const std::string& s) { return (s.size() + 3) / 4; }
+
+}  // namespace
+
+std::vector<Passage> retrieve_points(KnowledgeBase& kb, model::BertEncoder* enc, const Analysis& a,
+                                     const PointQueryOptions& opts) {
+  HELIX_CHECK(opts.k > 0, "the number of passages must be at least 1");
+  const size_t n = std::max(opts.candidates, opts.k);
+  std::vector<std::string> queries = {a.question};
+  for (const auto& p : a.points) queries.push_back(p.text);
+  std::vector<std::vector<float>> qvs;
+  if (enc) {
+    std::vector<std::vector<int32_t>> toks;
+    for (const auto& q : queries) toks.push_back(enc->tokenize(q));
+    qvs = enc->embed_tokens(toks);
+  }
+  std::map<int64_t, Candidate> cands;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const int point = static_cast<int>(i) - 1;
+    const double w = point < 0 ? 1.0 : opts.point_weight;
+    fuse(cands, bm25_search(kb, queries[i], n), w, point, opts.rrf_k, true);
+    if (enc) {
+      std::vector<std::pair<int64_t, double>> v;
+      for (const auto& [id, sim] : kb.vectors().search(qvs[i], n)) v.emplace_back(id, sim);
+      fuse(cands, v, w, point, opts.rrf_k, false);
+    }
+  }
+  std::vector<Candidate*> order;
+  for (auto& [id, c] : cands) order.push_back(&c);
+  std::stable_sort(order.begin(), order.end(), [](const Candidate* x, const Candidate* y) {
+    if (x->fused != y->fused) return x->fused > y->fused;
+    return x->hit.chunk_id < y->hit.chunk_id;
+  });
+  // Enough candidates to fill k after duplicates and reranking.
+  if (order.size() > 3 * opts.k) order.resize(3 * opts.k);
+  for (Candidate* c : order) {
+    load_hit(kb, c->hit);
+    c->hit.score = c->fused;
+  }
+  if (opts.rerank) rerank(kb, enc ? &qvs[0] : nullptr, a, order);
+  std::vector<Candidate*> picked;
+  auto take = [&](Candidate* c) {
+    if (picked.size() >= opts.k || std::find(picked.begin(), picked.end(), c) != picked.end()) return;
+    for (const Candidate* p : picked)
+      if (duplicate(p->hit, c->hit)) return;
+    picked.push_back(c);
+  };
+  // Coverage first: the question's best passage, then each point's (sub-questions, entities,
+  // facts; by the point's own rank), then the rest in order.
+  auto best_for = [&](int p) {
+    Candidate* best = nullptr;
+    for (Candidate* c : order) {
+      if (p < 0) {
+        if (c->question > 0 && (!best || c->question > best->question)) best = c;
+        continue;
+      }
+      auto it = c->best.find(p);
+      if (it != c->best.end() && (!best || it->second < best->best.at(p))) best = c;
+    }
+    return best;
+  };
+  if (Candidate* b = best_for(-1)) take(b);
+  for (const auto kind : {KnowledgePoint::SubQuestion, KnowledgePoint::Entity, KnowledgePoint::Fact})
+    for (size_t p = 0; p < a.points.size(); ++p)
+      if (a.points[p].kind == kind)
+        if (Candidate* b = best_for(static_cast<int>(p))) take(b);
+  for (Candidate* c : order) take(c);
+  // Passages in rank order, as many as fit the budget.
+  std::vector<Candidate*> ranked;
+  for (Candidate* c : order)
+    if (std::find(picked.begin(), picked.end(), c) != picked.end()) ranked.push_back(c);
+  std::vector<Passage> out;
+  size_t used = 0;
+  for (Candidate* c : ranked) {
+    if (opts.token_budget) {
+      const size_t t = (opts.count_tokens ? opts.count_tokens : default_tokens)(c->hit.text) + 16;  // + its header
+      if (used + t > opts.token_budget) continue;
+      used += t;
+    }
+    Passage p;
+    p.n = static_cast<int>(out.size() + 1);
+    p.hit = c->hit;
+    p.points = c->points;
+    std::sort(p.points.begin(), p.points.end());
+    p.rerank = opts.rerank ? c->hit.score : 0;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string passage_source(const Hit& h) {
+  std::string s = std::filesystem::path(h.doc).filename().string();
+  if (h.page > 0) s += cat(", page ", h.page);
+  if (!h.section.empty()) s += ", section " + h.section;
+  return s;
+}
+
+std::string passages_block(const std::vector<Passage>& ps) {
+  std::string out;
+  for (const auto& p : ps) out += cat("[", p.n, "] ", passage_source(p.hit), "\n", p.hit.text, "\n\n");
+  return out;
+}
+
+std::string grounded_prompt(const std::string& question, const std::vector<Passage>& ps) {
+  if (mostly_cjk(question))
+    return "请只根据下面编号的资料回答问题。每句话后用 [n] 标明所依据的资料编号，例如 [1]。"
+           "如果资料中没有答案，请直接说明资料中没有。\n\n资料：\n" + passages_block(ps) + "问题：" + question;
+  return "Answer the question using only the numbered passages below. After each sentence, cite the passage it "
+         "comes from as [n], for example [1]. If the passages do not contain the answer, say so.\n\nPassages:\n" +
+         passages_block(ps) + "Question: " + question;
+}
+
+CitationCheck check_citations(const std::string& answer, const std::vector<Passage>& ps) {
+  CitationCheck c;
+  auto find = [&](int n) -> const Passage* {
+    for (const auto& p : ps)
+      if (p.n == n) return &p;
+    return nullptr;
+  };
+  auto note = [&](int n) {
+    if (const Passage* p = find(n)) {
+      if (std::none_of(c.cited.begin(), c.cited.end(), [&](const Citation& x) { return x.n == n; })) c.cited.push_back({n, p});
+      return true;
+    }
+    if (std::find(c.unresolved.begin(), c.unresolved.end(), n) == c.unresolved.end()) c.unresolved.push_back(n);
+    return false;
+  };
+  static const std::string open2 = "\xE3\x80\x90", close2 = "\xE3\x80\x91";  // 【 】
+  size_t i = 0;
+  while (i < answer.size()) {
+    const bool ascii = answer[i] == '[';
+    const bool wide = answer.compare(i, open2.size(), open2) == 0;
+    if (!ascii && !wide) {
+      c.answer += answer[i++];
+      continue;
+    }
+    // A marker: numbers separated by ',', '-', ' ' up to the closing bracket.
+    size_t j = i + (ascii ? 1 : open2.size());
+    std::vector<int> nums;
+    std::string num;
+    bool range = false, ok = true;
+    for (; j < answer.size(); ++j) {
+      const char ch = answer[j];
+      if (ch >= '0' && ch <= '9' && num.size() < 4) {
+        num += ch;
+        continue;
+      }
+      if (!num.empty()) {
+        const int v = std::stoi(num);
+        if (range && !nums.empty())
+          for (int x = nums.back() + 1; x <= v && x - nums.back() <= 20; ++x) nums.push_back(x);
+        else nums.push_back(v);
+        num.clear();
+        range = false;
+      }
+      if (ch == ',' || ch == ' ') continue;
+      if (ch == '-') {
+        range = true;
+        continue;
+      }
+      break;
+    }
+    const size_t close_len = ascii ? 1 : close2.size();
+    ok = !nums.empty() && j < answer.size() && (ascii ? answer[j] == ']' : answer.compare(j, close2.size(), close2) == 0);
+    if (!ok) {  // not a citation: copy the bracket as text
+      c.answer += answer.substr(i, ascii ? 1 : open2.size());
+      i += ascii ? 1 : open2.size();
+      continue;
+    }
+    std::vector<int> good;
+    for (int v : nums)
+      if (note(v)) good.push_back(v);
+    if (!good.empty()) {
+      std::string m = "[";
+      for (size_t k = 0; k < good.size(); ++k) m += cat(k ? ", " : "", good[k]);
+      c.answer += m + "]";
+    } else if (!c.answer.empty() && c.answer.back() == ' ' && j + close_len < answer.size() &&
+               (answer[j + close_len] == '.' || answer[j + close_len] == ',')) {
+      c.answer.pop_back();  // "text [9]." -> "text."
+    }
+    i = j + close_len;
+  }
+  return c;
+}
+
+ojson passage_json(const Passage& p, const Analysis* a) {
+  const Hit& h = p.hit;
+  ojson j = {{"n", p.n},
+             {"doc", h.doc},
+             {"title", h.title},
+             {"section", h.section},
+             {"page", h.page},
+             {"char_start", h.char_begin},
+             {"char_end", h.char_end},
+             {"text", h.text},
+             {"score", h.score},
+             {"bm25", h.bm25},
+             {"vector", h.vector},
+             {"chunk_id", h.chunk_id}};
+  if (a) {
+    ojson pts = ojson::array();
+    for (int i : p.points)
+      if (i >= 0 && static_cast<size_t>(i) < a->points.size()) pts.push_back(a->points[static_cast<size_t>(i)].text);
+    j["points"] = pts;
+  }
+  return j;
+}
+
+ojson citations_json(const CitationCheck& c) {
+  ojson out = ojson::array();
+  for (const auto& x : c.cited) {
+    const Hit& h = x.passage->hit;
+    out.push_back({{"n", x.n},
+                   {"doc", h.doc},
+                   {"title", h.title},
+                   {"page", h.page},
+                   {"section", h.section},
+                   {"char_start", h.char_begin},
+                   {"char_end", h.char_end},
+                   {"text", h.text}});
+  }
+  return out;
+}
+
+}  // namespace helix::knowledge

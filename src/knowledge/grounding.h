@@ -1,0 +1,78 @@
+// Grounded answers: the knowledge-point path from a question to numbered passages, the prompt
+// that asks the model to answer from them citing [n], and the check of the answer's citations.
+//
+//   Analysis a = analyse_rules(q);
+//   auto ps = retrieve_points(kb, &enc, a, {.k = 8, .token_budget = 1500});
+//   std::string user = grounded_prompt(q, ps);         // -> the model -> answer
+//   CitationCheck c = check_citations(answer, ps);     // every [n] resolved, or flagged
+//
+// Retrieval per point: the question itself and each point are retrieved by BM25 and by vector
+// (retrieval.h); all these ranked lists are fused by reciprocal rank fusion (the question's
+// lists weigh 1, each point's lists `point_weight`), near-copies are dropped, the best passage of
+// each point is kept (so every point is covered when it can be), the rest filled by fused score;
+// optionally reranked; then cut to a token budget and numbered [1]..[n].
+//
+// The reranker is cheap and needs no extra model: the embedding model's cosine between the whole
+// question and the passage (from the stored chunk embedding), plus the share of the points whose
+// terms the passage contains, plus the fused score. No cross-encoder is available offline here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "knowledge/points.h"
+#include "knowledge/retrieval.h"
+
+namespace helix::knowledge {
+
+struct PointQueryOptions {
+  size_t k = 8;                 // passages at most
+  size_t candidates = 30;       // per retriever and query, before fusion
+  double rrf_k = 60;
+  double point_weight = 0.5;    // weight of each point's lists against the question's
+  bool rerank = false;
+  size_t token_budget = 0;      // 0: no budget; else passages whose tokens fit (in rank order)
+  // Tokens of a passage as the answering model counts them (default: bytes / 4, rounded up).
+  std::function<size_t(const std::string&)> count_tokens = {};
+};
+
+struct Passage {
+  int n = 0;                 // its number in the prompt: [n]
+  Hit hit;                   // document, title, section, page, span, text, scores
+  std::vector<int> points;   // indexes of the points (in Analysis::points) that retrieved it
+  double rerank = 0;         // the reranker's score (with rerank)
+};
+
+// The knowledge-point path. enc may be null (BM25 alone).
+std::vector<Passage> retrieve_points(KnowledgeBase& kb, model::BertEncoder* enc, const Analysis& a,
+                                     const PointQueryOptions& opts);
+
+// "[1] doc.pdf, page 3, section Install > Linux\n<text>\n\n[2] ..."
+std::string passages_block(const std::vector<Passage>& ps);
+// Where a passage is: "guide.pdf, page 3, section Install > Linux" (file name, not the full path).
+std::string passage_source(const Hit& h);
+// The user message: instructions (English or Chinese, after the question), the passages, the question.
+std::string grounded_prompt(const std::string& question, const std::vector<Passage>& ps);
+
+struct Citation {
+  int n = 0;
+  const Passage* passage = nullptr;
+};
+struct CitationCheck {
+  std::string answer;             // the answer with citations that point nowhere removed
+  std::vector<Citation> cited;    // each valid [n] once, in order of first use
+  std::vector<int> unresolved;    // numbers cited that are not a passage
+};
+// Reads [n], [n, m], [n][m], [n-m] and 【n】 markers in `answer`.
+CitationCheck check_citations(const std::string& answer, const std::vector<Passage>& ps);
+
+// {"n", "doc", "title", "section", "page", "char_start", "char_end", "text", "score", "bm25", "vector",
+// "chunk_id"} (the fields of `helix kb query --json`), and with `a` the texts of its points
+nlohmann::ordered_json passage_json(const Passage& p, const Analysis* a = nullptr);
+nlohmann::ordered_json citations_json(const CitationCheck& c);
+
+}  // namespace helix::knowledge
