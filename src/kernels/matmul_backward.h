@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "core/tensor.h"
 #include "kernels/isa.h"
@@ -45,5 +47,32 @@ void matmul_backward_w(const Tensor& dy, const Tensor& x, Tensor& dw, Isa isa = 
 // kernels::matmul): the exact product of the dequantized weights, for training forwards that
 // must match a float reference closely. Same shapes as kernels::matmul (2-D only).
 void matmul_dequant_f32(const Tensor& w, const Tensor& x, Tensor& y, Isa isa = best_isa());
+
+}  // namespace helix::kernels
+
+namespace helix::kernels {
+
+struct PackedWeight;
+
+// Wᵀ of a frozen weight re-quantized to Q8_0 with its blocks along W's output dimension, so that
+// dx = Wᵀ·dy is an ordinary forward matmul: dy converted to 8-bit rows, integer block dots, the
+// packed row-group kernels of prefill (matmul_backward_q8.cpp). Wᵀ is kept in column blocks of
+// at most kTransposeBlock of W's rows (one for a projection, 64 for a 262,144-row output head),
+// so that one pass works on a cache-sized slice of dy. 34/32 bytes per weight. The error against
+// matmul_backward_x is that of Q8_0 on Wᵀ plus Q8_0 on dy (test_matmul_backward measures it).
+inline constexpr int64_t kTransposeBlock = 4096;
+struct TransposedWeight {
+  int64_t n_in = 0, n_out = 0;   // of W
+  std::vector<Tensor> parts;     // part p: ne = {min(kTransposeBlock, n_out - p·block), n_in}, Q8_0
+  std::vector<std::shared_ptr<const PackedWeight>> packed;  // their packed copies (AVX2)
+  std::shared_ptr<void> owner;   // the Q8_0 bytes
+};
+
+// Null when w cannot be transposed this way (its output dimension is not a multiple of 32, or
+// its type cannot be dequantized): callers keep matmul_backward_x on w.
+std::shared_ptr<const TransposedWeight> transpose_q8(const Tensor& w);
+
+// dx = Wᵀ·dy (or += with accumulate) through wt. Same shapes as matmul_backward_x.
+void matmul_backward_x(const TransposedWeight& wt, const Tensor& dy, Tensor& dx, bool accumulate);
 
 }  // namespace helix::kernels

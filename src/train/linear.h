@@ -5,10 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/matmul_backward.h"
+#include "kernels/packed.h"
 
 namespace helix::train {
 
@@ -19,6 +22,10 @@ struct Param {
   std::vector<float> value, grad;
   int64_t numel() const { return static_cast<int64_t>(value.size()); }
 };
+
+// The release function for pack_weight: drops a file mapping's pages once packed (none for
+// weights in ordinary memory).
+kernels::ReleaseFn release_mapped(const Tensor& w);
 
 struct Linear {
   std::string name;          // the base weight's GGUF name ("blk.0.attn_q.weight")
@@ -33,6 +40,11 @@ struct Linear {
   // Forward of a quantized base: false = the serving matmul (8-bit activations, fast); true =
   // dequantized rows times f32 activations (matches a float reference to f32 rounding).
   bool exact_base = false;
+  // Without exact_base, a frozen quantized base gets a packed copy for the forward (the prefill
+  // kernels) and a Q8_0 transpose for Wᵀ·dy (kernels::transpose_q8); prepare() makes them.
+  std::shared_ptr<const kernels::PackedWeight> packed;
+  std::shared_ptr<const kernels::TransposedWeight> wt;
+  void prepare();
 
   int64_t n_in() const { return w.ne(0); }
   int64_t n_out() const { return w.ne(1); }

@@ -88,7 +88,8 @@ LossSum lm_head_loss(const HeadParams& p, const float* x, const int32_t* targets
     out.sum += loss_columns(logits.data(), V, tgt.data(), nc, p.softcap, grad_scale, dx != nullptr);
     if (!dx) continue;
     Tensor dxnt = f32(dxn.data(), E, nc);
-    kernels::matmul_backward_x(W, lt, dxnt, false);
+    if (p.w_out_t && !p.exact) kernels::matmul_backward_x(*p.w_out_t, lt, dxnt, false);
+    else kernels::matmul_backward_x(W, lt, dxnt, false);
     if (p.w_out_grad) {
       Tensor dw = f32(p.w_out_grad, E, V);
       kernels::matmul_backward_w(lt, f32(xn.data(), E, nc), dw);

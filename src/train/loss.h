@@ -9,11 +9,13 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "kernels/matmul_backward.h"
 
 namespace helix::train {
 
 struct HeadParams {
   const Tensor* w_out = nullptr;  // [n_embd, n_vocab], any matmul type
+  const kernels::TransposedWeight* w_out_t = nullptr;  // its Q8_0 transpose for Wᵀ·dlogits, or null
   float* w_out_grad = nullptr;    // f32 [n_embd, n_vocab] when the head is trained (else null)
   const float* norm_w = nullptr;  // output_norm
   float* norm_grad = nullptr;     // may be null

@@ -8,6 +8,7 @@
 #include "quant/quant.h"
 #include "train/attention.h"
 #include "train/model_internal.h"
+#include "train/step_profile.h"
 
 namespace helix::train {
 
@@ -70,7 +71,7 @@ TrainModel::TrainModel(std::shared_ptr<const gguf::GGUFFile> file, const TrainOp
   load(opt);
 }
 
-TrainModel::~TrainModel() = default;
+TrainModel::~TrainModel() { stepprof::report(); }
 
 Param* TrainModel::add_param(const std::string& name, std::vector<int64_t> ne, bool trainable) {
   Param& p = params_.emplace_back();
@@ -133,6 +134,7 @@ Linear TrainModel::make_linear(const std::string& name, int64_t n_in, int64_t n_
     if (opt_.lora_b_init_std > 0)
       for (float& v : L.lora_b->value) v = nb(rng);
   }
+  L.prepare();
   return L;
 }
 
@@ -152,13 +154,15 @@ void TrainModel::load(const TrainOptions& opt) {
   }
   output_norm_ = vector_param("output_norm.weight", E, true, full);
   if (file_->find_tensor("output.weight")) {
-    Linear head = make_linear("output.weight", E, V, "output");
-    output_ = head.w;
-    output_p_ = head.w_param;
-  } else {
-    output_ = tok_embd_;  // tied
-    output_p_ = tok_embd_p_;
+    head_ = make_linear("output.weight", E, V, "output");
+  } else {  // tied
+    head_.w = tok_embd_;
+    head_.w_param = tok_embd_p_;
+    head_.exact_base = opt.exact_base;
+    head_.prepare();
   }
+  output_ = head_.w;
+  output_p_ = head_.w_param;
   blocks_.resize(static_cast<size_t>(hp_.n_layer));
   for (int64_t il = 0; il < hp_.n_layer; ++il) {
     Block& B = blocks_[static_cast<size_t>(il)];

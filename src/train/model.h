@@ -100,6 +100,7 @@ class TrainModel {
   std::deque<Param> params_;
   Tensor tok_embd_, output_;
   Param *tok_embd_p_ = nullptr, *output_p_ = nullptr, *output_norm_ = nullptr;
+  Linear head_;  // output_ as a Linear: its packed copy and Q8_0 transpose (Linear::prepare)
   std::vector<Block> blocks_;
   std::unique_ptr<Acts> acts_;
 };

@@ -5,8 +5,11 @@
 #include "core/error.h"
 #include "train/attention.h"
 #include "train/model_internal.h"
+#include "train/step_profile.h"
 
 namespace helix::train {
+
+using stepprof::kActRope, stepprof::kAttnBwd, stepprof::kAttnFwd, stepprof::kNorm, stepprof::to;
 
 // Carves the arena for n_tok tokens: a counting pass, then the same calls again with pointers.
 void TrainModel::plan(int64_t n_tok) {
@@ -81,11 +84,13 @@ LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward) {
   a.rope = rope_table(hp_, b.pos.data(), T, hp_.rope_base, hp_.rope_scale);
   if (hp_.n_swa > 0) a.rope_swa = rope_table(hp_, b.pos.data(), T, hp_.rope_base_swa, 1.0f);
 
+  to(stepprof::kEmbed);
   embedding_forward(tok_embd_, b.tokens.data(), T, emb_scale_, a.layers[0].x_in);
   for (int il = 0; il < hp_.n_layer; ++il) block_forward(il, b, a);
 
   HeadParams hp;
   hp.w_out = &output_;
+  hp.w_out_t = head_.wt.get();
   hp.w_out_grad = backward && output_p_ ? output_p_->grad.data() : nullptr;
   hp.norm_w = output_norm_->value.data();
   hp.norm_grad = backward && !output_norm_->grad.empty() ? output_norm_->grad.data() : nullptr;
@@ -93,10 +98,14 @@ LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward) {
   hp.softcap = hp_.final_logit_softcap;
   hp.chunk = opt_.head_chunk;
   hp.exact = opt_.exact_base;
+  to(stepprof::kHead);
   const LossSum loss = lm_head_loss(hp, a.x_out, b.targets.data(), T, grad_scale, backward ? a.dres : nullptr);
+  to(stepprof::kParts);
   if (!backward) return loss;
   for (int il = static_cast<int>(hp_.n_layer) - 1; il >= 0; --il) block_backward(il, b, a);
+  to(stepprof::kEmbed);
   if (tok_embd_p_) embedding_backward(a.dres, b.tokens.data(), T, E, emb_scale_, tok_embd_p_->grad.data());
+  to(stepprof::kParts);
   return loss;
 }
 
@@ -111,33 +120,43 @@ void TrainModel::block_forward(int il, const TrainBatch& b, Acts& a) {
   const float eps = hp_.norm_eps;
   float* x_out = il + 1 < hp_.n_layer ? a.layers[static_cast<size_t>(il) + 1].x_in : a.x_out;
   // Attention: h = norm(x); q, k, v = projections (normed per head); RoPE; attend; project.
+  to(kNorm);
   rmsnorm_forward(L.x_in, B.attn_norm->value.data(), a.h, T, E, eps);
   B.q.forward(a.h, T, qk_norm_ ? L.q_pre : L.q, L.lora_u[0]);
   B.k.forward(a.h, T, qk_norm_ ? L.k_pre : L.k, L.lora_u[1]);
   B.v.forward(a.h, T, L.v, L.lora_u[2]);
   if (qk_norm_) {
+    to(kNorm);
     rmsnorm_forward(L.q_pre, B.q_norm->value.data(), L.q, T * nh, hd, eps);
     rmsnorm_forward(L.k_pre, B.k_norm->value.data(), L.k, T * nkv, hd, eps);
   }
   const bool swa = hp_.is_swa(il);
   const float* cs = swa ? a.rope_swa.data() : a.rope.data();
+  to(kActRope);
   rope_apply(L.q, T, nh, hd, hp_.n_rot, hp_.rope_style, cs, false);
   rope_apply(L.k, T, nkv, hd, hp_.n_rot, hp_.rope_style, cs, false);
   const AttnShape as{T, nh, nkv, hd, hp_.attn_scale > 0 ? hp_.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd))};
+  to(kAttnFwd);
   attention_forward(as, L.q, L.k, L.v, swa ? a.lo_swa.data() : a.lo.data(), L.att, L.lse);
   float* o = post_norms_ ? L.o : a.tmp;
   B.o.forward(L.att, T, o, L.lora_u[3]);
+  to(kNorm);
   if (post_norms_) rmsnorm_forward(L.o, B.post_attn_norm->value.data(), a.tmp, T, E, eps);
+  to(kActRope);
   std::copy_n(L.x_in, E * T, L.x_mid);
   add_inplace(L.x_mid, a.tmp, E * T);
   // Feed-forward: h = norm(x_mid); m = act(gate h) · (up h); f = down m.
+  to(kNorm);
   rmsnorm_forward(L.x_mid, B.ffn_norm->value.data(), a.h, T, E, eps);
   B.gate.forward(a.h, T, L.g, L.lora_u[4]);
   B.up.forward(a.h, T, L.u, L.lora_u[5]);
+  to(kActRope);
   gated_act_forward(act_, L.g, L.u, a.m, hp_.n_ff * T);
   float* f = post_norms_ ? L.f : a.tmp;
   B.down.forward(a.m, T, f, L.lora_u[6]);
+  to(kNorm);
   if (post_norms_) rmsnorm_forward(L.f, B.post_ffn_norm->value.data(), a.tmp, T, E, eps);
+  to(kActRope);
   std::copy_n(L.x_mid, E * T, x_out);
   add_inplace(x_out, a.tmp, E * T);
 }
@@ -151,15 +170,20 @@ void TrainModel::block_backward(int il, const TrainBatch& b, Acts& a) {
   // Feed-forward (x_out = x_mid + post_ffn_norm(down(m))).
   const float* df = a.dres;
   if (post_norms_) {
+    to(kNorm);
     rmsnorm_backward(L.f, B.post_ffn_norm->value.data(), a.dres, a.dtmp, grad_of(B.post_ffn_norm), T, E, eps, false);
     df = a.dtmp;
   }
+  to(kNorm);
   rmsnorm_forward(L.x_mid, B.ffn_norm->value.data(), a.h, T, E, eps);  // recomputed
+  to(kActRope);
   gated_act_forward(act_, L.g, L.u, a.m, hp_.n_ff * T);                // recomputed
   B.down.backward(a.m, L.lora_u[6], df, T, a.dm, false);
+  to(kActRope);
   gated_act_backward(act_, L.g, L.u, a.dm, a.dg, a.du, hp_.n_ff * T);
   B.gate.backward(a.h, L.lora_u[4], a.dg, T, a.dh, false);
   B.up.backward(a.h, L.lora_u[5], a.du, T, a.dh, true);
+  to(kNorm);
   rmsnorm_backward(L.x_mid, B.ffn_norm->value.data(), a.dh, a.dres, grad_of(B.ffn_norm), T, E, eps, true);
   // Attention (x_mid = x_in + post_attn_norm(o(att))).
   const float* d_o = a.dres;
@@ -170,21 +194,26 @@ void TrainModel::block_backward(int il, const TrainBatch& b, Acts& a) {
   B.o.backward(L.att, L.lora_u[3], d_o, T, a.datt, false);
   const bool swa = hp_.is_swa(il);
   const AttnShape as{T, nh, nkv, hd, hp_.attn_scale > 0 ? hp_.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd))};
+  to(kAttnBwd);
   attention_backward(as, L.q, L.k, L.v, swa ? a.lo_swa.data() : a.lo.data(), L.att, L.lse, a.datt, a.dq, a.dk, a.dv);
   const float* cs = swa ? a.rope_swa.data() : a.rope.data();
+  to(kActRope);
   rope_apply(a.dq, T, nh, hd, hp_.n_rot, hp_.rope_style, cs, true);
   rope_apply(a.dk, T, nkv, hd, hp_.n_rot, hp_.rope_style, cs, true);
   const float *dq = a.dq, *dk = a.dk;
   if (qk_norm_) {
+    to(kNorm);
     rmsnorm_backward(L.q_pre, B.q_norm->value.data(), a.dq, a.dq2, grad_of(B.q_norm), T * nh, hd, eps, false);
     rmsnorm_backward(L.k_pre, B.k_norm->value.data(), a.dk, a.dk2, grad_of(B.k_norm), T * nkv, hd, eps, false);
     dq = a.dq2;
     dk = a.dk2;
   }
+  to(kNorm);
   rmsnorm_forward(L.x_in, B.attn_norm->value.data(), a.h, T, E, eps);  // recomputed
   B.q.backward(a.h, L.lora_u[0], dq, T, a.dh, false);
   B.k.backward(a.h, L.lora_u[1], dk, T, a.dh, true);
   B.v.backward(a.h, L.lora_u[2], a.dv, T, a.dh, true);
+  to(kNorm);
   rmsnorm_backward(L.x_in, B.attn_norm->value.data(), a.dh, a.dres, grad_of(B.attn_norm), T, E, eps, true);
 }
 

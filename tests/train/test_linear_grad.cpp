@@ -95,6 +95,41 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulBackwardTypes,
                                            DType::Q6_K),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
+// Wᵀ·dy through the Q8_0 transpose (kernels::transpose_q8): 8-bit W and 8-bit dy, so a stated
+// tolerance of 2% of the largest output for the worst element (measured: 0.7-0.9%). Two shapes: one column block
+// (a projection) and three (4,096 + 4,096 + 64 rows, as the LM head's 64 blocks), with accumulate.
+TEST(MatmulBackward, Q8TransposeMatchesDoubleWithinItsTolerance) {
+  for (DType type : {DType::Q8_0, DType::Q4_K, DType::Q5_0, DType::Q6_K, DType::F32}) {
+    for (auto [n_out, n_tok] : {std::pair<int64_t, int64_t>{96, 70}, {8256, 9}}) {
+      const int64_t n_in = 256;
+      const Weight w = make_weight(type, n_in, n_out, 5);
+      auto dy = randn(static_cast<size_t>(n_out * n_tok), 6);
+      Vec want(static_cast<size_t>(n_in * n_tok), 0.0);
+      for (int64_t t = 0; t < n_tok; ++t)
+        for (int64_t o = 0; o < n_out; ++o)
+          for (int64_t i = 0; i < n_in; ++i) want[t * n_in + i] += static_cast<double>(w.deq[o * n_in + i]) * dy[t * n_out + o];
+      const auto wt = kernels::transpose_q8(w.t);
+      ASSERT_TRUE(wt) << dtype_name(type);
+      EXPECT_EQ(static_cast<int64_t>(wt->parts.size()), (n_out + kernels::kTransposeBlock - 1) / kernels::kTransposeBlock);
+      std::vector<float> dx(want.size(), 0.5f);
+      Tensor dxt = f32(dx, n_in, n_tok);
+      for (bool acc : {false, true}) {
+        kernels::matmul_backward_x(*wt, f32(dy, n_out, n_tok), dxt, acc);
+        double mx = 0, err = 0;
+        for (size_t i = 0; i < want.size(); ++i) {
+          mx = std::max(mx, std::abs(want[i]));
+          err = std::max(err, std::abs(dx[i] - (acc ? 2 : 1) * want[i]));
+        }
+        EXPECT_LE(err, (acc ? 2 : 1) * 0.02 * mx) << dtype_name(type) << " " << n_out << "x" << n_tok << " acc " << acc;
+        std::printf("%s %lldx%lld%s: relative error %.2e\n", dtype_name(type).data(), static_cast<long long>(n_out),
+                    static_cast<long long>(n_tok), acc ? " accumulate" : "", err / mx / (acc ? 2 : 1));
+      }
+    }
+  }
+  // Output dimension not a multiple of 32: no transpose (callers keep the f32 path).
+  EXPECT_FALSE(kernels::transpose_q8(make_weight(DType::Q8_0, 64, 40, 7).t));
+}
+
 TEST(MatmulBackward, WeightGradientMatchesDouble) {
   const int64_t n_in = 45, n_out = 13, n_tok = 11;
   auto dy = randn(static_cast<size_t>(n_out * n_tok), 3), x = randn(static_cast<size_t>(n_in * n_tok), 4);
