@@ -1,6 +1,7 @@
 #include "kernels/matmul_backward.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -26,7 +27,40 @@ void rows_t_ref(const float* w, int64_t nr, int64_t n, const float* g, int64_t g
   for (int t = 0; t < nt; ++t)
     for (int64_t r = 0; r < nr; ++r) axpy_ref(g[t * gs + r], w + r * n, dx + t * ds, n);
 }
-constexpr BackwardKernels kRef = {axpy4_ref, axpy_ref, dot_ref, rows_t_ref};
+double softmax_xent_ref(float* z, int64_t n, int32_t y, float grad_scale, bool backward) {
+  const float m = *std::max_element(z, z + n), zy = z[y];
+  double l = 0;
+  for (int64_t i = 0; i < n; ++i) {  // z holds exp(z - m), then the gradient
+    z[i] = std::exp(z[i] - m);
+    l += z[i];
+  }
+  if (backward) {
+    const float inv = static_cast<float>(1.0 / l);
+    for (int64_t i = 0; i < n; ++i) z[i] = (z[i] * inv - (i == y ? 1.0f : 0.0f)) * grad_scale;
+  }
+  return m + std::log(l) - zy;
+}
+// silu(x) = x·σ(x): silu' = σ·(1 + x·(1 − σ)).
+// gelu(x) = ½x(1 + tanh(z)), z = c(x + 0.044715x³): gelu' = ½(1 + t) + ½x(1 − t²)·c(1 + 3·0.044715x²).
+void gated_act_ref(bool gelu, const float* g, const float* u, const float* dm, float* dg, float* du, int64_t n) {
+  constexpr float kC = 0.7978845608028654f, kA = 0.044715f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = g[i];
+    float a, da;
+    if (!gelu) {
+      const float s = 1.0f / (1.0f + std::exp(-x));
+      a = x * s;
+      da = s * (1.0f + x * (1.0f - s));
+    } else {
+      const float t = std::tanh(kC * (x + kA * x * x * x));
+      a = 0.5f * x * (1.0f + t);
+      da = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kC * (1.0f + 3.0f * kA * x * x);
+    }
+    du[i] = dm[i] * a;
+    dg[i] = dm[i] * u[i] * da;
+  }
+}
+constexpr BackwardKernels kRef = {axpy4_ref, axpy_ref, dot_ref, rows_t_ref, softmax_xent_ref, gated_act_ref};
 
 void check_f32_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* op, const char* what) {
   HELIX_CHECK(t.dtype() == DType::F32 && t.is_contiguous(), op, ": ", what, " must be contiguous F32");

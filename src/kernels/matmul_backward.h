@@ -32,6 +32,12 @@ struct BackwardKernels {
   // i < n: a block of nr weight rows against up to four tokens, register-tiled.
   void (*rows_t)(const float* w, int64_t nr, int64_t n, const float* g, int64_t g_stride, int nt, float* dx,
                  int64_t dx_stride);
+  // Cross-entropy of one logits row z[0..n) against target y: returns log Σ exp(z) − z[y]; with
+  // backward, z becomes (softmax(z) − onehot(y))·grad_scale (without, z is left as scratch).
+  double (*softmax_xent)(float* z, int64_t n, int32_t y, float grad_scale, bool backward);
+  // Backward of m = act(g)·u (act: SiLU, or GELU's tanh form with gelu): du = dm·act(g),
+  // dg = dm·u·act'(g), over n elements.
+  void (*gated_act)(bool gelu, const float* g, const float* u, const float* dm, float* dg, float* du, int64_t n);
 };
 
 const BackwardKernels& backward_kernels(Isa isa);  // throws if the CPU lacks isa

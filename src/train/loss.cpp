@@ -26,28 +26,20 @@ double loss_columns(float* logits, int64_t V, const int32_t* tgt, int64_t nc, fl
       float* z = logits + c * V;
       if (softcap > 0)
         for (int64_t i = 0; i < V; ++i) z[i] = softcap * std::tanh(z[i] / softcap);
-      const float m = *std::max_element(z, z + V);
       const int32_t y = tgt[c];
-      const float zy = z[y];
-      double l = 0;
       if (softcap > 0 && backward) {  // the softcap's derivative needs the capped logits: two passes
+        const float m = *std::max_element(z, z + V), zy = z[y];
+        double l = 0;
         for (int64_t i = 0; i < V; ++i) l += std::exp(z[i] - m);
         const float inv = static_cast<float>(1.0 / l);
         for (int64_t i = 0; i < V; ++i) {
           const float t = z[i] / softcap;  // tanh(raw / softcap)
           z[i] = (std::exp(z[i] - m) * inv - (i == y ? 1.0f : 0.0f)) * (1.0f - t * t) * grad_scale;
         }
-      } else {  // one exp per logit: z holds exp(z - m), then the gradient
-        for (int64_t i = 0; i < V; ++i) {
-          z[i] = std::exp(z[i] - m);
-          l += z[i];
-        }
-        if (backward) {
-          const float inv = static_cast<float>(1.0 / l);
-          for (int64_t i = 0; i < V; ++i) z[i] = (z[i] * inv - (i == y ? 1.0f : 0.0f)) * grad_scale;
-        }
+        col_loss[static_cast<size_t>(c)] = m + std::log(l) - zy;
+      } else {
+        col_loss[static_cast<size_t>(c)] = kernels::backward_kernels().softmax_xent(z, V, y, grad_scale, backward);
       }
-      col_loss[static_cast<size_t>(c)] = m + std::log(l) - zy;
     }
   });
   double s = 0;

@@ -102,27 +102,13 @@ void gated_act_forward(Act act, const float* g, const float* u, float* m, int64_
   });
 }
 
-// silu(x) = x·σ(x): silu' = σ·(1 + x·(1 − σ)).
-// gelu(x) = ½x(1 + tanh(z)), z = c(x + 0.044715x³): gelu' = ½(1 + t) + ½x(1 − t²)·c(1 + 3·0.044715x²).
+// The elementwise formulas are kernels::BackwardKernels::gated_act (scalar reference + AVX2).
 void gated_act_backward(Act act, const float* g, const float* u, const float* dm, float* dg, float* du, int64_t n) {
-  constexpr float kC = 0.7978845608028654f, kA = 0.044715f;
+  const auto& k = kernels::backward_kernels();
   constexpr int64_t kChunk = 4096;
   parallel_rows((n + kChunk - 1) / kChunk, 4, [&](int64_t c0, int64_t c1) {
-    for (int64_t i = c0 * kChunk, e = std::min(n, c1 * kChunk); i < e; ++i) {
-      const float x = g[i];
-      float a, da;
-      if (act == Act::Silu) {
-        const float s = 1.0f / (1.0f + std::exp(-x));
-        a = x * s;
-        da = s * (1.0f + x * (1.0f - s));
-      } else {
-        const float t = std::tanh(kC * (x + kA * x * x * x));
-        a = 0.5f * x * (1.0f + t);
-        da = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kC * (1.0f + 3.0f * kA * x * x);
-      }
-      du[i] = dm[i] * a;
-      dg[i] = dm[i] * u[i] * da;
-    }
+    const int64_t b = c0 * kChunk, e = std::min(n, c1 * kChunk);
+    k.gated_act(act != Act::Silu, g + b, u + b, dm + b, dg + b, du + b, e - b);
   });
 }
 

@@ -130,6 +130,52 @@ TEST(MatmulBackward, Q8TransposeMatchesDoubleWithinItsTolerance) {
   EXPECT_FALSE(kernels::transpose_q8(make_weight(DType::Q8_0, 64, 40, 7).t));
 }
 
+// The AVX2 softmax cross-entropy and gated-activation backward against double formulas (the
+// reference tests run whichever path the CPU has; this pins the vector one), over logits and
+// activations wide enough to reach exp8's clamps (|x| up to 60).
+TEST(MatmulBackward, Avx2SoftmaxXentAndGatedActMatchDouble) {
+  if (!kernels::isa_available(kernels::Isa::Avx2)) GTEST_SKIP() << "no AVX2";
+  const auto& k = kernels::backward_kernels(kernels::Isa::Avx2);
+  const int64_t n = 1003;
+  auto z = randn(static_cast<size_t>(n), 8, 6.0f);
+  z[17] = 60.0f;
+  z[18] = -60.0f;
+  double m = -1e300, s = 0;
+  for (float v : z) m = std::max(m, static_cast<double>(v));
+  for (float v : z) s += std::exp(v - m);
+  const int32_t y = 500;
+  const double want_loss = m + std::log(s) - z[y];
+  for (bool backward : {false, true}) {
+    auto zz = z;
+    EXPECT_NEAR(k.softmax_xent(zz.data(), n, y, 0.5f, backward), want_loss, 1e-5 * std::abs(want_loss));
+    if (!backward) continue;
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_NEAR(zz[i], 0.5 * (std::exp(z[i] - m) / s - (i == y ? 1.0 : 0.0)), 1e-6) << i;
+  }
+  auto g = randn(static_cast<size_t>(n), 9, 3.0f), u = randn(static_cast<size_t>(n), 10), dm = randn(static_cast<size_t>(n), 11);
+  g[5] = 40.0f;
+  g[6] = -40.0f;
+  for (bool gelu : {false, true}) {
+    std::vector<float> dg(static_cast<size_t>(n)), du(static_cast<size_t>(n));
+    k.gated_act(gelu, g.data(), u.data(), dm.data(), dg.data(), du.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = g[i];
+      double a, da;
+      if (!gelu) {
+        const double sg = 1 / (1 + std::exp(-x));
+        a = x * sg;
+        da = sg * (1 + x * (1 - sg));
+      } else {
+        const double c = 0.7978845608028654, t = std::tanh(c * (x + 0.044715 * x * x * x));
+        a = 0.5 * x * (1 + t);
+        da = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+      }
+      EXPECT_NEAR(du[i], dm[i] * a, 1e-5 * (1 + std::abs(dm[i] * a))) << (gelu ? "gelu " : "silu ") << x;
+      EXPECT_NEAR(dg[i], dm[i] * u[i] * da, 1e-5 * (1 + std::abs(dm[i] * u[i] * da))) << (gelu ? "gelu " : "silu ") << x;
+    }
+  }
+}
+
 TEST(MatmulBackward, WeightGradientMatchesDouble) {
   const int64_t n_in = 45, n_out = 13, n_tok = 11;
   auto dy = randn(static_cast<size_t>(n_out * n_tok), 3), x = randn(static_cast<size_t>(n_in * n_tok), 4);
