@@ -9,15 +9,26 @@
 
 namespace helix::knowledge {
 
-Db::Db(const std::string& path) : path_(path) {
+Db::Db(const std::string& path, const DbOptions& options) : path_(path) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    throw Error(cat("cannot open the knowledge base database ", path, ": ", msg));
+    throw Error(cat("cannot open the ", options.what, " '", path, "': ", msg,
+                    " (give a writable file path; its folder must exist)"));
   }
-  sqlite3_busy_timeout(db_, 10000);
-  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  sqlite3_busy_timeout(db_, 10000);  // a reader while another process writes waits, not fails
+  try {
+    exec(cat("PRAGMA journal_mode=WAL; PRAGMA synchronous=", options.durable ? "FULL" : "NORMAL",
+             "; PRAGMA foreign_keys=ON;"));
+  } catch (const Error& e) {
+    const bool not_db = sqlite3_errcode(db_) == SQLITE_NOTADB;
+    sqlite3_close(db_);
+    db_ = nullptr;
+    if (not_db)
+      throw Error(cat("'", path, "' is not a SQLite database; give a new file name or an existing ", options.what));
+    throw;
+  }
 }
 
 Db::~Db() { sqlite3_close(db_); }
@@ -55,6 +66,11 @@ Stmt& Stmt::bind(int i, std::string_view v) {
   if (sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) != SQLITE_OK) db_.fail("bind");
   return *this;
 }
+Stmt& Stmt::bind_opt(int i, const std::optional<std::string>& v) { return v ? bind(i, std::string_view(*v)) : bind_null(i); }
+Stmt& Stmt::bind_null(int i) {
+  if (sqlite3_bind_null(st_, i) != SQLITE_OK) db_.fail("bind");
+  return *this;
+}
 Stmt& Stmt::bind_blob(int i, const void* data, size_t bytes) {
   if (sqlite3_bind_blob(st_, i, data, static_cast<int>(bytes), SQLITE_TRANSIENT) != SQLITE_OK) db_.fail("bind");
   return *this;
@@ -72,11 +88,15 @@ void Stmt::reset() {
   sqlite3_clear_bindings(st_);
 }
 
+bool Stmt::is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
 int64_t Stmt::i64(int col) const { return sqlite3_column_int64(st_, col); }
 double Stmt::f64(int col) const { return sqlite3_column_double(st_, col); }
 std::string Stmt::str(int col) const {
   const auto* p = sqlite3_column_text(st_, col);
   return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st_, col))) : "";
+}
+std::optional<std::string> Stmt::opt_str(int col) const {
+  return is_null(col) ? std::nullopt : std::optional<std::string>(str(col));
 }
 std::vector<float> Stmt::floats(int col) const {
   const void* p = sqlite3_column_blob(st_, col);

@@ -1,9 +1,11 @@
 // A small RAII layer over SQLite: a connection, prepared statements with typed binds and
 // columns, and a transaction guard that rolls back unless committed. Errors throw helix::Error
-// with SQLite's message and the database's path.
+// with SQLite's message and the database's path. Every SQLite store in Helix uses it (knowledge
+// bases, the server's feedback store).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,9 +15,16 @@ struct sqlite3_stmt;
 
 namespace helix::knowledge {
 
+struct DbOptions {
+  std::string what = "knowledge base database";  // names the file in errors
+  bool durable = false;  // synchronous=FULL: a committed transaction survives power loss (NORMAL: a crash)
+};
+
 class Db {
  public:
-  explicit Db(const std::string& path);  // opens (creating) the file; WAL mode, foreign keys on
+  // Opens (creating) the file; WAL mode, foreign keys on. A file that is not a SQLite database is
+  // refused with a message that says so.
+  explicit Db(const std::string& path, const DbOptions& options = {});
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -41,14 +50,18 @@ class Stmt {
   Stmt& bind(int i, int64_t v);
   Stmt& bind(int i, double v);
   Stmt& bind(int i, std::string_view v);
+  Stmt& bind_opt(int i, const std::optional<std::string>& v);  // NULL when empty
+  Stmt& bind_null(int i);
   Stmt& bind_blob(int i, const void* data, size_t bytes);
   bool step();  // true while a row is available
   void run() { step(); reset(); }
   void reset();
 
+  bool is_null(int col) const;
   int64_t i64(int col) const;
   double f64(int col) const;
   std::string str(int col) const;
+  std::optional<std::string> opt_str(int col) const;  // nullopt for NULL
   std::vector<float> floats(int col) const;  // a BLOB of f32
 
  private:

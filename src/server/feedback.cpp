@@ -1,12 +1,11 @@
 // The feedback store over SQLite and its export to training JSONL (see feedback.h).
 #include "server/feedback.h"
 
-#include <sqlite3.h>
-
 #include <chrono>
 #include <cmath>
 
 #include "core/error.h"
+#include "knowledge/sqlite.h"
 #include "server/api_json.h"
 
 namespace helix::server {
@@ -14,58 +13,9 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-// One prepared statement, finalized on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
-      throw Error(cat("feedback store: ", sqlite3_errmsg(db), " (in: ", sql, ")"));
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  Stmt& text(int i, const std::string& s) {
-    check(sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Stmt& text(int i, const std::optional<std::string>& s) { return s ? text(i, *s) : null(i); }
-  Stmt& i64(int i, int64_t v) {
-    check(sqlite3_bind_int64(st_, i, v));
-    return *this;
-  }
-  Stmt& real(int i, double v) {
-    check(sqlite3_bind_double(st_, i, v));
-    return *this;
-  }
-  Stmt& null(int i) {
-    check(sqlite3_bind_null(st_, i));
-    return *this;
-  }
-  // True while a row is available.
-  bool step() {
-    const int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw Error(cat("feedback store: ", sqlite3_errmsg(db_)));
-  }
-  bool is_null(int c) const { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
-  std::string col_text(int c) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, c));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, c))) : std::string();
-  }
-  std::optional<std::string> col_opt_text(int c) const {
-    return is_null(c) ? std::nullopt : std::optional<std::string>(col_text(c));
-  }
-  int64_t col_i64(int c) const { return sqlite3_column_int64(st_, c); }
-  double col_real(int c) const { return sqlite3_column_double(st_, c); }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) throw Error(cat("feedback store: ", sqlite3_errmsg(db_)));
-  }
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-};
+using knowledge::Db;
+using knowledge::Stmt;
+using knowledge::Transaction;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE responses(
@@ -95,142 +45,99 @@ int64_t unix_now() {
 
 }  // namespace
 
-FeedbackStore::FeedbackStore(const std::string& path) {
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                                 nullptr);
-  if (rc != SQLITE_OK) {
-    const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw Error(cat("cannot open the feedback database '", path, "': ", msg,
-                    " (give a writable file path; its folder must exist)"));
+FeedbackStore::FeedbackStore(const std::string& path)
+    : db_(std::make_unique<Db>(path, knowledge::DbOptions{"feedback database", /*durable=*/true})) {
+  int64_t version = 0;
+  {
+    Stmt s(*db_, "PRAGMA user_version");
+    if (s.step()) version = s.i64(0);
   }
-  try {
-    sqlite3_busy_timeout(db_, 10000);  // an export reading while the server writes waits, not fails
-    int64_t version = 0;
-    {
-      Stmt s(db_, "PRAGMA user_version");
-      if (s.step()) version = s.col_i64(0);
-    }
-    if (version > kSchemaVersion)
-      throw Error(cat("the feedback database '", path, "' has schema version ", version, "; this helix reads up to ",
-                      kSchemaVersion, " (use a newer helix)"));
-    exec("PRAGMA journal_mode = WAL");
-    exec("PRAGMA synchronous = FULL");
-    exec("PRAGMA foreign_keys = ON");
-    if (version == 0) {
-      exec("BEGIN IMMEDIATE");
-      try {
-        Stmt t(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
-        t.step();
-        if (t.col_i64(0) != 0)
-          throw Error(cat("'", path, "' is a SQLite database but not a Helix feedback store (it has other tables)"));
-        exec(kSchema);
-        exec("COMMIT");
-      } catch (...) {
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
-      }
-    }
-  } catch (const Error& e) {
-    sqlite3_close(db_);
-    db_ = nullptr;
-    const std::string what = e.what();
-    if (what.find("file is not a database") != std::string::npos)
-      throw Error(cat("'", path, "' is not a SQLite database; give a new file name or an existing feedback store"));
-    throw;
+  if (version > kSchemaVersion)
+    throw Error(cat("the feedback database '", path, "' has schema version ", version, "; this helix reads up to ",
+                    kSchemaVersion, " (use a newer helix)"));
+  if (version == 0) {
+    Transaction tx(*db_);
+    Stmt t(*db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+    t.step();
+    if (t.i64(0) != 0)
+      throw Error(cat("'", path, "' is a SQLite database but not a Helix feedback store (it has other tables)"));
+    db_->exec(kSchema);
+    tx.commit();
   }
 }
 
-FeedbackStore::~FeedbackStore() { sqlite3_close(db_); }
-
-void FeedbackStore::exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errmsg(db_);
-    sqlite3_free(err);
-    throw Error(cat("feedback store: ", msg));
-  }
-}
+FeedbackStore::~FeedbackStore() = default;
 
 // A single INSERT is its own transaction in SQLite (autocommit): with WAL and synchronous=FULL
 // it is on disk when sqlite3_step returns.
 void FeedbackStore::record_response(const ResponseRecord& r) {
   std::lock_guard<std::mutex> lk(mu_);
-  Stmt s(db_,
+  Stmt s(*db_,
          "INSERT INTO responses(id, kind, model, requested_model, adapters, request, choices, created) "
          "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-  s.text(1, r.id).text(2, r.kind).text(3, r.model).text(4, r.requested_model);
-  s.text(5, r.adapters.empty() ? served_adapters_ : r.adapters).text(6, dump(r.request));
-  s.text(7, dump(ojson(r.choices))).i64(8, r.created ? r.created : unix_now());
+  s.bind(1, r.id).bind(2, r.kind).bind(3, r.model).bind(4, r.requested_model);
+  s.bind(5, r.adapters.empty() ? served_adapters_ : r.adapters).bind(6, dump(r.request));
+  s.bind(7, dump(ojson(r.choices))).bind(8, r.created ? r.created : unix_now());
   s.step();
 }
 
 std::optional<int64_t> FeedbackStore::add_feedback(Feedback f) {
   std::lock_guard<std::mutex> lk(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
-    Stmt q(db_, "SELECT choices FROM responses WHERE id = ?");
-    q.text(1, f.response_id);
-    if (!q.step()) {
-      exec("ROLLBACK");
-      return std::nullopt;
-    }
-    const size_t n = ojson::parse(q.col_text(0)).size();
-    if (f.preferred_choice && (*f.preferred_choice < 0 || static_cast<size_t>(*f.preferred_choice) >= n))
-      throw InvalidFeedback(cat("'preferred_choice' is ", *f.preferred_choice, " but response '", f.response_id, "' has ", n,
-                      n == 1 ? " choice (index 0)" : cat(" choices (indices 0..", n - 1, ")")));
-    if (f.created == 0) f.created = unix_now();
-    Stmt s(db_,
-           "INSERT INTO feedback(response_id, rating, comment, correction, preferred_choice, created) "
-           "VALUES(?, ?, ?, ?, ?, ?)");
-    s.text(1, f.response_id);
-    if (f.rating) s.real(2, *f.rating);
-    else s.null(2);
-    s.text(3, f.comment).text(4, f.correction);
-    if (f.preferred_choice) s.i64(5, *f.preferred_choice);
-    else s.null(5);
-    s.i64(6, f.created).step();
-    const int64_t id = sqlite3_last_insert_rowid(db_);
-    exec("COMMIT");
-    return id;
-  } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  Transaction tx(*db_);
+  Stmt q(*db_, "SELECT choices FROM responses WHERE id = ?");
+  q.bind(1, f.response_id);
+  if (!q.step()) return std::nullopt;
+  const size_t n = ojson::parse(q.str(0)).size();
+  if (f.preferred_choice && (*f.preferred_choice < 0 || static_cast<size_t>(*f.preferred_choice) >= n))
+    throw InvalidFeedback(cat("'preferred_choice' is ", *f.preferred_choice, " but response '", f.response_id, "' has ", n,
+                              n == 1 ? " choice (index 0)" : cat(" choices (indices 0..", n - 1, ")")));
+  if (f.created == 0) f.created = unix_now();
+  Stmt s(*db_,
+         "INSERT INTO feedback(response_id, rating, comment, correction, preferred_choice, created) "
+         "VALUES(?, ?, ?, ?, ?, ?)");
+  s.bind(1, f.response_id);
+  if (f.rating) s.bind(2, *f.rating);
+  else s.bind_null(2);
+  s.bind_opt(3, f.comment).bind_opt(4, f.correction);
+  if (f.preferred_choice) s.bind(5, static_cast<int64_t>(*f.preferred_choice));
+  else s.bind_null(5);
+  s.bind(6, f.created).step();
+  const int64_t id = db_->last_insert_id();
+  tx.commit();
+  return id;
 }
 
 std::optional<ResponseRecord> FeedbackStore::response(const std::string& id) {
   std::lock_guard<std::mutex> lk(mu_);
-  Stmt s(db_,
+  Stmt s(*db_,
          "SELECT id, kind, model, requested_model, adapters, request, choices, created FROM responses WHERE id = ?");
-  s.text(1, id);
+  s.bind(1, id);
   if (!s.step()) return std::nullopt;
   ResponseRecord r;
-  r.id = s.col_text(0);
-  r.kind = s.col_text(1);
-  r.model = s.col_text(2);
-  r.requested_model = s.col_text(3);
-  r.adapters = s.col_text(4);
-  r.request = ojson::parse(s.col_text(5));
-  r.choices = ojson::parse(s.col_text(6)).get<std::vector<std::string>>();
-  r.created = s.col_i64(7);
+  r.id = s.str(0);
+  r.kind = s.str(1);
+  r.model = s.str(2);
+  r.requested_model = s.str(3);
+  r.adapters = s.str(4);
+  r.request = ojson::parse(s.str(5));
+  r.choices = ojson::parse(s.str(6)).get<std::vector<std::string>>();
+  r.created = s.i64(7);
   return r;
 }
 
 std::vector<Feedback> FeedbackStore::all_feedback() {
   std::lock_guard<std::mutex> lk(mu_);
-  Stmt s(db_, "SELECT id, response_id, rating, comment, correction, preferred_choice, created FROM feedback ORDER BY id");
+  Stmt s(*db_, "SELECT id, response_id, rating, comment, correction, preferred_choice, created FROM feedback ORDER BY id");
   std::vector<Feedback> out;
   while (s.step()) {
     Feedback f;
-    f.id = s.col_i64(0);
-    f.response_id = s.col_text(1);
-    if (!s.is_null(2)) f.rating = s.col_real(2);
-    f.comment = s.col_opt_text(3);
-    f.correction = s.col_opt_text(4);
-    if (!s.is_null(5)) f.preferred_choice = static_cast<int>(s.col_i64(5));
-    f.created = s.col_i64(6);
+    f.id = s.i64(0);
+    f.response_id = s.str(1);
+    if (!s.is_null(2)) f.rating = s.f64(2);
+    f.comment = s.opt_str(3);
+    f.correction = s.opt_str(4);
+    if (!s.is_null(5)) f.preferred_choice = static_cast<int>(s.i64(5));
+    f.created = s.i64(6);
     out.push_back(std::move(f));
   }
   return out;
@@ -238,9 +145,9 @@ std::vector<Feedback> FeedbackStore::all_feedback() {
 
 std::string FeedbackStore::integrity_check() {
   std::lock_guard<std::mutex> lk(mu_);
-  Stmt s(db_, "PRAGMA integrity_check");
+  Stmt s(*db_, "PRAGMA integrity_check");
   std::string out;
-  while (s.step()) out += (out.empty() ? "" : "\n") + s.col_text(0);
+  while (s.step()) out += (out.empty() ? "" : "\n") + s.str(0);
   return out;
 }
 

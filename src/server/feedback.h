@@ -22,7 +22,9 @@
 
 #include "core/error.h"
 
-struct sqlite3;
+namespace helix::knowledge {
+class Db;
+}
 
 namespace helix::server {
 
@@ -80,8 +82,7 @@ class FeedbackStore {
   std::string integrity_check();  // "ok" when the file is sound
 
  private:
-  void exec(const char* sql);
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<knowledge::Db> db_;
   std::mutex mu_;
   std::string served_adapters_;
 };
