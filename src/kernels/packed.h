@@ -41,8 +41,10 @@ struct PackedKernels {
   void (*get_row)(const uint8_t* group, int64_t n, int r, float* out);
 };
 
-// The AVX2 kernels for packed weights of type t (Q5_0, Q8_0); nullptr if t is not packed.
-const PackedKernels* packed_kernels_avx2(DType t);
+// The AVX2 kernels for packed weights of type t (Q5_0, Q8_0); nullptr if t is not packed. Q8_0
+// uses AVX-VNNI where the CPU has it (bit-identical results; allow_vnni = false or the
+// environment variable HELIX_NO_VNNI picks the plain AVX2 dots).
+const PackedKernels* packed_kernels_avx2(DType t, bool allow_vnni = true);
 
 struct PackedWeight {
   DType type;

@@ -361,5 +361,34 @@ TEST(PackedWeights, MatchScalarOnTheOriginal) {
   EXPECT_EQ(pack_weight(random_weights(DType::Q4_K, 256, 16, rng)), nullptr);  // no packed type
 }
 
+// The AVX-VNNI Q8_0 group dots (where the CPU has them) give bit-identical results to the plain
+// AVX2 ones, for every column count (extreme codes -128/127 included: vpdpbusd must not differ
+// where maddubs would saturate).
+TEST(PackedWeights, VnniDotsEqualAvx2BitForBit) {
+  if (!isa_available(Isa::Avx2) || !__builtin_cpu_supports("avxvnni")) GTEST_SKIP() << "no AVX-VNNI";
+  const PackedKernels* plain = packed_kernels_avx2(DType::Q8_0, false);
+  const PackedKernels* vnni = packed_kernels_avx2(DType::Q8_0, true);
+  ASSERT_NE(plain, vnni) << "the VNNI table is not chosen (HELIX_NO_VNNI set?)";
+  std::mt19937 rng(11);
+  const int64_t n_in = 640;
+  Tensor w = random_weights(DType::Q8_0, n_in, 8, rng);
+  auto* blk = reinterpret_cast<int8_t*>(w.data()) + 2;  // first block's codes
+  blk[0] = -128;
+  blk[1] = 127;
+  std::vector<uint8_t> group(plain->group_bytes(n_in));
+  plain->pack(static_cast<const uint8_t*>(w.data()), w.nb(1), n_in, group.data());
+  const size_t a_row = act_row_bytes(ActFormat::Q8A, n_in);
+  std::vector<uint8_t> act(a_row * kPackMaxCols);
+  const Tensor x = random_f32({n_in, kPackMaxCols}, rng, -3.0f, 3.0f);
+  for (int c = 0; c < kPackMaxCols; ++c)
+    quantize_act_q8a_ref(reinterpret_cast<const float*>(x.row(c)), act.data() + c * a_row, n_in);
+  for (int nc = 1; nc <= kPackMaxCols; ++nc) {
+    std::vector<float> a(8 * kPackMaxCols, 0.0f), b(a.size(), 1.0f);
+    plain->dot(group.data(), n_in, act.data(), a_row, nc, a.data(), 8);
+    vnni->dot(group.data(), n_in, act.data(), a_row, nc, b.data(), 8);
+    for (int i = 0; i < 8 * nc; ++i) ASSERT_EQ(a[static_cast<size_t>(i)], b[static_cast<size_t>(i)]) << "nc " << nc << " at " << i;
+  }
+}
+
 }  // namespace
 }  // namespace helix::kernels
