@@ -21,7 +21,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 APT_PACKAGES=(build-essential cmake g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev
               libbenchmark-dev nlohmann-json3-dev libcpp-httplib-dev libtomlplusplus-dev pkg-config python3 python3-pip git
               libedit-dev tzdata
-              libxml2-dev libpoppler-cpp-dev libzip-dev libpugixml-dev libsqlite3-dev libssl-dev libhnswlib-dev poppler-utils)
+              libxml2-dev libpoppler-cpp-dev libzip-dev libpugixml-dev libsqlite3-dev libssl-dev libhnswlib-dev poppler-utils
+              libgmp-dev libhowardhinnant-date-dev)
 if [ "${HELIX_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do

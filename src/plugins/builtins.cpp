@@ -1,0 +1,209 @@
+// Built-in plugins: calculator, datetime, kb (see builtins.h).
+#include "plugins/builtins.h"
+
+// date::parse's templates trip GCC 12's -Wmaybe-uninitialized (a false positive inside
+// <chrono> for the parsed fields it fills in) in this file only.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <date/date.h>
+#include <date/tz.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+
+#include "core/error.h"
+#include "knowledge/retrieval.h"
+#include "knowledge/store.h"
+#include "plugins/calculator.h"
+
+namespace helix::plugins {
+namespace {
+
+using namespace std::chrono;
+
+std::string arg_string(const ojson& args, const std::string& key, bool required = true) {
+  auto it = args.find(key);
+  if (it == args.end() || it->is_null()) {
+    HELIX_CHECK(!required, "the argument '", key, "' is missing");
+    return "";
+  }
+  HELIX_CHECK(it->is_string(), "the argument '", key, "' must be a string");
+  return it->get<std::string>();
+}
+
+const date::time_zone* zone(const std::string& name) {
+  try {
+    return date::locate_zone(name.empty() ? "UTC" : name);
+  } catch (const std::exception&) {
+    throw Error(cat("unknown time zone '", name, "': use an IANA name such as Europe/Paris, America/New_York or UTC"));
+  }
+}
+
+sys_seconds now() {
+  if (const char* n = std::getenv("HELIX_NOW"); n && *n) return sys_seconds(seconds(std::stoll(n)));
+  return floor<seconds>(system_clock::now());
+}
+
+ojson describe(const date::zoned_seconds& z) {
+  const auto info = z.get_info();
+  const auto local = z.get_local_time();
+  const auto day = date::floor<date::days>(local);
+  std::ostringstream iso, utc;
+  const auto off = duration_cast<minutes>(info.offset).count();
+  iso << date::format("%FT%T", local) << (off < 0 ? '-' : '+');
+  iso << std::setw(2) << std::setfill('0') << std::abs(off) / 60 << ':' << std::setw(2) << std::abs(off) % 60;
+  utc << date::format("%FT%TZ", z.get_sys_time());
+  return {{"timezone", z.get_time_zone()->name()},
+          {"local_time", iso.str()},
+          {"utc_time", utc.str()},
+          {"weekday", date::format("%A", date::weekday(day))},
+          {"utc_offset_minutes", off},
+          {"abbreviation", info.abbrev},
+          {"daylight_saving", info.save != minutes(0)}};
+}
+
+// "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" (local), optionally with "Z" or "+HH:MM" (an instant).
+bool parse_time(const std::string& s, date::local_seconds& local, std::optional<sys_seconds>& instant) {
+  for (const char* f : {"%FT%T%Ez", "%FT%R%Ez", "%F %T%Ez", "%FT%TZ", "%FT%RZ"}) {
+    std::istringstream in(s);
+    sys_seconds t;
+    in >> date::parse(f, t);
+    if (!in.fail() && in.peek() == EOF) return instant = t, true;
+  }
+  for (const char* f : {"%FT%T", "%FT%R", "%F %T", "%F %R", "%F"}) {
+    std::istringstream in(s);
+    date::local_seconds t;
+    in >> date::parse(f, t);
+    if (!in.fail() && in.peek() == EOF) return local = t, true;
+  }
+  return false;
+}
+
+class Calculator : public Executor {
+ public:
+  std::vector<ToolSpec> tools() override {
+    return {{"calculate",
+             "Evaluate an arithmetic expression exactly (rational arithmetic, no rounding): + - * / % ^, "
+             "parentheses, abs floor ceil round min max gcd lcm sqrt. Use it for any arithmetic.",
+             {{"type", "object"},
+              {"properties", {{"expression", {{"type", "string"}, {"description", "for example (0.1 + 0.2) * 3"}}}}},
+              {"required", {"expression"}}}}};
+  }
+  ToolResult call(const std::string& tool, const ojson& args) override {
+    HELIX_CHECK(tool == "calculate", "the calculator has no tool '", tool, "'");
+    const std::string e = arg_string(args, "expression");
+    CalcResult r = calculate(e);
+    ojson out = {{"expression", e}, {"result", r.value}, {"exact", true}};
+    if (!r.terminating) out["decimal_approximation"] = r.approx;
+    return {true, out.dump()};
+  }
+};
+
+class DateTime : public Executor {
+ public:
+  std::vector<ToolSpec> tools() override {
+    const ojson tz = {{"type", "string"}, {"description", "IANA time zone, e.g. Europe/Paris (default UTC)"}};
+    return {{"current_time", "The current date, time and weekday in a time zone.",
+             {{"type", "object"}, {"properties", {{"timezone", tz}}}}},
+            {"convert_time", "Convert a date and time (ISO 8601) from one time zone to another.",
+             {{"type", "object"},
+              {"properties", {{"time", {{"type", "string"}, {"description", "e.g. 2026-03-29T09:30"}}},
+                              {"from_timezone", tz}, {"to_timezone", tz}}},
+              {"required", {"time", "to_timezone"}}}},
+            {"days_between", "The number of days from one date to another (YYYY-MM-DD).",
+             {{"type", "object"},
+              {"properties", {{"start", {{"type", "string"}}}, {"end", {{"type", "string"}}}}},
+              {"required", {"start", "end"}}}}};
+  }
+  ToolResult call(const std::string& tool, const ojson& args) override {
+    if (tool == "current_time") return {true, current_time(arg_string(args, "timezone", false)).dump()};
+    if (tool == "convert_time")
+      return {true, convert_time(arg_string(args, "time"), arg_string(args, "from_timezone", false),
+                                 arg_string(args, "to_timezone")).dump()};
+    if (tool == "days_between") return {true, days_between(arg_string(args, "start"), arg_string(args, "end")).dump()};
+    throw Error(cat("the datetime plugin has no tool '", tool, "'"));
+  }
+};
+
+class KbSearch : public Executor {
+ public:
+  explicit KbSearch(const Context& ctx) : ctx_(ctx) {}
+  std::vector<ToolSpec> tools() override {
+    return {{"search_knowledge_base",
+             "Search a knowledge base for passages relevant to a question; cite the document names it returns.",
+             {{"type", "object"},
+              {"properties", {{"kb", {{"type", "string"}, {"description", "the knowledge base's name"}}},
+                              {"query", {{"type", "string"}}},
+                              {"k", {{"type", "integer"}, {"minimum", 1}, {"maximum", 20}}}}},
+              {"required", {"kb", "query"}}}}};
+  }
+  ToolResult call(const std::string& tool, const ojson& args) override {
+    HELIX_CHECK(tool == "search_knowledge_base", "the kb plugin has no tool '", tool, "'");
+    const std::string name = arg_string(args, "kb"), query = arg_string(args, "query");
+    knowledge::QueryOptions q;
+    if (auto k = args.find("k"); k != args.end()) {
+      HELIX_CHECK(k->is_number_integer() && *k >= 1 && *k <= 20, "the argument 'k' must be an integer from 1 to 20");
+      q.k = k->get<size_t>();
+    } else {
+      q.k = 4;
+    }
+    if (!ctx_.encoder) q.mode = knowledge::RetrievalMode::Bm25;
+    knowledge::KnowledgeBase::check_name(name);
+    auto kb = knowledge::KnowledgeBase::open(ctx_.kb_dir, name);
+    ojson hits = ojson::array();
+    for (const auto& h : knowledge::retrieve(*kb, ctx_.encoder, query, q)) {
+      ojson j = {{"doc", h.doc}, {"text", h.text}, {"score", h.score}};
+      if (!h.section.empty()) j["section"] = h.section;
+      if (h.page > 0) j["page"] = h.page;
+      hits.push_back(j);
+    }
+    return {true, ojson{{"kb", name}, {"query", query}, {"passages", hits}}.dump()};
+  }
+
+ private:
+  Context ctx_;
+};
+
+}  // namespace
+
+ojson current_time(const std::string& timezone) { return describe(date::zoned_seconds(zone(timezone), now())); }
+
+ojson convert_time(const std::string& time, const std::string& from_tz, const std::string& to_tz) {
+  date::local_seconds local{};
+  std::optional<sys_seconds> instant;
+  HELIX_CHECK(parse_time(time, local, instant), "cannot read the time '", time,
+              "': use ISO 8601, e.g. 2026-03-29T09:30 or 2026-03-29T09:30:00+02:00");
+  const date::time_zone* to = zone(to_tz);
+  if (instant) return describe(date::zoned_seconds(to, *instant));
+  const date::time_zone* from = zone(from_tz);
+  const auto info = from->get_info(local);
+  HELIX_CHECK(info.result != date::local_info::nonexistent, "the time ", time, " does not exist in ", from->name(),
+              " (the clocks skip it when daylight saving time starts)");
+  // An ambiguous local time (clocks turned back) is read as the earlier of the two instants.
+  const sys_seconds t = from->to_sys(local, date::choose::earliest);
+  ojson out = describe(date::zoned_seconds(to, t));
+  out["from"] = describe(date::zoned_seconds(from, t));
+  if (info.result == date::local_info::ambiguous) out["note"] = "ambiguous local time: the earlier instant was used";
+  return out;
+}
+
+ojson days_between(const std::string& start, const std::string& end) {
+  auto day = [](const std::string& s) {
+    std::istringstream in(s);
+    date::sys_days d;
+    in >> date::parse("%F", d);
+    HELIX_CHECK(!in.fail(), "cannot read the date '", s, "': use YYYY-MM-DD");
+    return d;
+  };
+  return {{"start", start}, {"end", end}, {"days", (day(end) - day(start)).count()}};
+}
+
+std::unique_ptr<Executor> make_builtin(const std::string& name, const Context& ctx) {
+  if (name == "calculator") return std::make_unique<Calculator>();
+  if (name == "datetime") return std::make_unique<DateTime>();
+  if (name == "kb") return std::make_unique<KbSearch>(ctx);
+  throw Error(cat("'", name, "' is not a built-in plugin"));
+}
+
+}  // namespace helix::plugins

@@ -1,0 +1,58 @@
+// Plugins that Helix runs itself (issue 16): a plugin is a set of tools the model may call, served
+// by an executor. The executors: an OpenAPI service over HTTP (openapi.h), an MCP server over
+// stdio or streamable HTTP (mcp.h), and the built-ins (calculator, date and time, knowledge-base
+// search: builtins.h). A manifest (manifest.h) says which executor and how to reach it.
+//
+//   auto p = plugins::open_plugin(manifest, ctx);     // connects lazily; throws helix::Error
+//   for (auto& t : p->tools()) ...;                   // name, description, JSON Schema
+//   plugins::ToolResult r = p->call("get_forecast", {{"city", "Paris"}});
+//
+// Executors throw helix::Error for anything that goes wrong (unreachable, timeout, bad reply);
+// the Toolbox (toolbox.h) turns those into error text for the model so the conversation goes on.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace helix::model {
+class BertEncoder;
+}
+
+namespace helix::plugins {
+
+using ojson = nlohmann::ordered_json;
+
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  ojson parameters = ojson::object();  // JSON Schema of the arguments object
+  bool write = false;                  // changes something (OpenAPI non-GET, MCP destructiveHint)
+};
+
+struct ToolResult {
+  bool ok = true;    // false: the tool reported an error (MCP isError, HTTP 4xx/5xx)
+  std::string text;  // what the tool returned, as text
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual std::vector<ToolSpec> tools() = 0;
+  virtual ToolResult call(const std::string& tool, const ojson& arguments) = 0;
+};
+
+struct Manifest;
+
+// What the built-ins need from the program: where knowledge bases live and, optionally, the
+// sentence encoder for hybrid retrieval (null: BM25 alone).
+struct Context {
+  std::string kb_dir;
+  model::BertEncoder* encoder = nullptr;
+};
+
+std::unique_ptr<Executor> open_plugin(const Manifest& m, const Context& ctx);
+
+}  // namespace helix::plugins
