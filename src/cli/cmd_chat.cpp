@@ -18,7 +18,9 @@
 
 #include "chat/template.h"
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/gen_options.h"
+#include "cli/plugin_chat.h"
 #include "cli/terminal.h"
 #include "core/error.h"
 
@@ -30,6 +32,11 @@ void on_sigint(int) { g_interrupted.store(true); }
 
 constexpr const char* kUsage =
     "usage: helix chat [-m MODEL] [-s SYSTEM_PROMPT] [--chat-template FILE] [options of helix run]\n"
+    "       [--plugins NAME...] [--tool-choice auto|required|TOOL] [--max-tool-steps N] [--no-adapter]\n"
+    "With --plugins the model may call the plugins' tools (helix plugin list); Helix runs each call,\n"
+    "shows it and its result, and lets the model answer (at most --max-tool-steps model turns, 4).\n"
+    "--tool-choice applies to each turn's first step. Plugins use the installed assistant adapter\n"
+    "when there is one (--no-adapter: the base model).\n"
     "Type a message and press Enter (arrow keys edit and recall earlier lines; the history is kept\n"
     "in $XDG_STATE_HOME/helix/chat_history). Commands:\n"
     "  /reset          forget the conversation (keeps the system prompt)\n"
@@ -88,6 +95,7 @@ struct Chat {
   Json messages = Json::array();
   std::string system;
   bool told_dropping = false;
+  PluginChat* plugins = nullptr;  // --plugins: turns run the tool loop
 
   void reset() {
     messages = Json::array();
@@ -147,6 +155,10 @@ struct Chat {
                   "the system prompt stays)\n", static_cast<long long>(o.n_ctx));
       told_dropping = true;
     }
+    if (plugins) {
+      plugins->turn(messages, session, reply_room(), &g_interrupted);
+      return;
+    }
     session.set_tokens(ids);
     std::string reply;
     TerminalSanitizer clean;
@@ -170,7 +182,14 @@ struct Chat {
 int cmd_chat(int argc, char** argv) {
   GenOptions o;
   o.gen.sampling.temperature = 0.7f;
-  if (!parse_gen_options(argc, argv, o, kUsage)) return 0;
+  std::vector<std::string> args(argv, argv + argc);
+  const PluginFlags pf = take_plugin_flags(args);
+  std::vector<char*> av;
+  for (auto& a : args) av.push_back(a.data());
+  if (!parse_gen_options(static_cast<int>(av.size()), av.data(), o, kUsage)) return 0;
+  if (!pf.names.empty() && !pf.no_adapter && o.lora.empty()) {
+    if (const std::string a = installed_assistant_adapter(); !a.empty()) o.lora.push_back(a);
+  }
   HELIX_CHECK(o.rest.empty(), "unexpected argument '", o.rest.empty() ? "" : o.rest[0], "' (see --help)");
   Loaded l = load_for_generation(o);
   bind_grammar(o, l);
@@ -178,6 +197,8 @@ int cmd_chat(int argc, char** argv) {
   chat::ChatTemplate::parse(tmpl);  // report template errors before the first turn
   Chat c{o, l, tmpl, runtime::Session(l.model, l.tokenizer, o.n_ctx, o.n_batch), Json::array(), o.system, false};
   c.reset();
+  std::unique_ptr<PluginChat> pc;
+  if (!pf.names.empty()) c.plugins = (pc = std::make_unique<PluginChat>(pf, o, l, tmpl)).get();
 
   struct sigaction sa {};
   sa.sa_handler = on_sigint;

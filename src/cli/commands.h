@@ -23,5 +23,6 @@ int cmd_sft(int argc, char** argv);
 int cmd_lora(int argc, char** argv);
 int cmd_kb(int argc, char** argv);
 int cmd_flywheel(int argc, char** argv);
+int cmd_plugin(int argc, char** argv);
 
 }  // namespace helix::cli

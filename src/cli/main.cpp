@@ -41,6 +41,7 @@ constexpr Command kCommands[] = {
     {"flywheel", helix::cli::cmd_flywheel, "turn feedback stored by serve --feedback-db into SFT and preference JSONL"},
     {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
     {"kb", helix::cli::cmd_kb, "knowledge bases: add documents (txt, md, html, pdf, docx), hybrid search"},
+    {"plugin", helix::cli::cmd_plugin, "plugins the model can call: add|list|rm|test (OpenAPI, MCP, built-ins)"},
     {"version", cmd_version, "print the version (also --version)"},
     {"lora", helix::cli::cmd_lora, "merge a LoRA adapter into a model (helix lora merge BASE ADAPTER OUT)"},
 };

@@ -119,9 +119,10 @@ HttpResponse http_send(const HttpRequest& req) {
   httplib::Error err = httplib::Error::Success;
   const bool ok = cli.send(r, res, err);
   if (too_big) throw Error(cat("the response from ", req.url.host, " is larger than the plugin's limit of ", req.max_bytes, " bytes"));
-  if (too_slow || err == httplib::Error::Read || (err == httplib::Error::Connection && Clock::now() > deadline))
-    if (Clock::now() > deadline || too_slow)
-      throw Error(cat("no complete answer from ", req.url.origin(), " within ", req.timeout_s, " s (the plugin's timeout)"));
+  if (too_slow || (!ok && Clock::now() >= deadline))
+    throw Error(cat("no complete answer from ", req.url.origin(), " within ", req.timeout_s, " s (the plugin's timeout)"));
+  if (!ok && err == httplib::Error::Read)
+    throw Error(cat("the connection to ", req.url.origin(), " closed before a complete answer (the service may have crashed)"));
   if (!ok) throw Error(cat("cannot reach ", req.url.origin(), ": ", httplib::to_string(err)));
   out.status = res.status;
   for (const auto& [k, v] : res.headers) out.headers.emplace(k, v);

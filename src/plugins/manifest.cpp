@@ -224,6 +224,7 @@ std::string manifest_toml(const Manifest& m) {
 }
 
 std::string plugins_dir() {
+  if (const char* d = std::getenv("HELIX_PLUGINS_DIR"); d && *d) return d;
   if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/helix/plugins";
   const char* home = std::getenv("HOME");
   return std::string(home ? home : ".") + "/.local/share/helix/plugins";

@@ -57,7 +57,7 @@ Manifest parse_manifest(const std::string& text, const std::string& where, bool 
 ojson manifest_json(const Manifest& m);  // the stored form (no secret: only where it comes from)
 std::string manifest_toml(const Manifest& m);
 
-// $XDG_DATA_HOME/helix/plugins (default ~/.local/share/helix/plugins).
+// $HELIX_PLUGINS_DIR if set, else $XDG_DATA_HOME/helix/plugins (default ~/.local/share/helix/plugins).
 std::string plugins_dir();
 void check_plugin_name(const std::string& name);  // letters, digits, '_' and '-', 1-64
 bool is_builtin(const std::string& name);

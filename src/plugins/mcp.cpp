@@ -1,6 +1,7 @@
 // The MCP client executor (see mcp.h): initialize, tools/list, tools/call over a transport.
 #include "plugins/mcp.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -65,7 +66,7 @@ class McpClient : public Executor {
       }
     }
     if (text.empty() && r.contains("structuredContent")) text = r["structuredContent"].dump();
-    out.text = text;
+    out.text = redact(text, secret_);
     return out;
   }
 
@@ -84,9 +85,11 @@ class McpClient : public Executor {
       t_ = mcp_http(m_.url, secret_, m_.max_response_bytes);
     }
     const auto& versions = mcp_protocol_versions();
+    // Starting a server (a Python interpreter importing its SDK) can take longer than a call may.
     const ojson init = send("initialize", {{"protocolVersion", versions.front()},
                                            {"capabilities", ojson::object()},
-                                           {"clientInfo", {{"name", "helix"}, {"version", "0.1"}}}});
+                                           {"clientInfo", {{"name", "helix"}, {"version", "0.1"}}}},
+                            std::max(m_.timeout_s, 60.0));
     const std::string v = init.value("protocolVersion", "");
     bool known = false;
     for (const auto& x : versions) known = known || x == v;
@@ -101,9 +104,9 @@ class McpClient : public Executor {
     t_->notify({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
   }
 
-  ojson send(const std::string& method, const ojson& params) {
+  ojson send(const std::string& method, const ojson& params, double timeout_s = 0) {
     const ojson msg = {{"jsonrpc", "2.0"}, {"id", next_id_++}, {"method", method}, {"params", params}};
-    const ojson r = t_->request(msg, m_.timeout_s);
+    const ojson r = t_->request(msg, timeout_s > 0 ? timeout_s : m_.timeout_s);
     if (auto e = r.find("error"); e != r.end()) {
       const std::string text = e->is_object() ? e->value("message", e->dump()) : e->dump();
       const int code = e->is_object() && (*e)["code"].is_number_integer() ? (*e)["code"].get<int>() : 0;

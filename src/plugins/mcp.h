@@ -3,7 +3,8 @@
 // JSON or a text/event-stream; Mcp-Session-Id and MCP-Protocol-Version headers).
 //
 // The client initializes with the newest protocol version it speaks and accepts the server's
-// answer if it is one it speaks too (else the connection fails naming both), then sends
+// answer if it is one it speaks too (initialize may take up to max(timeout, 60 s): starting a
+// server can be slow) (else the connection fails naming both), then sends
 // notifications/initialized. tools/list follows nextCursor pages; tools/call returns the text of
 // the result's content (isError -> ToolResult.ok = false). Every request has the manifest's
 // timeout; a timed-out request is cancelled (notifications/cancelled). A server that exits, hangs

@@ -45,8 +45,9 @@ Toolbox::Entry& Toolbox::entry(size_t i) {
 }
 
 std::vector<ToolSpec> Toolbox::plugin_tools(const std::string& plugin) {
-  for (size_t i = 0; i < entries_.size(); ++i)
-    if (entries_[i]->m.name == plugin) return entry(i).ex->tools();
+  list();
+  for (const auto& e : entries_)
+    if (e->m.name == plugin) return e->tools;
   throw Error(cat("no plugin '", plugin, "' in this toolbox"));
 }
 
@@ -123,6 +124,11 @@ CallRecord Toolbox::call(const std::string& id, const std::string& name, const s
   for (const auto& [n, rt] : routes_)
     if (n == name) route = &rt;
   if (!route) {
+    for (const auto& e : entries_)  // a tool the permissions hide: say so
+      for (const auto& t : e->tools) {
+        std::string why;
+        if (t.name == name && !allowed(e->m, t, &why)) return done(false, why);
+      }
     std::string names;
     for (const auto& [n, rt] : routes_) names += (names.empty() ? "" : ", ") + n;
     return done(false, cat("there is no tool named '", name, "' (the tools are: ", names, ")"));

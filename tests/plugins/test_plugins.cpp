@@ -243,5 +243,5 @@ TEST(Toolbox, PermissionsHideAndRefuseTools) {
   EXPECT_EQ(t[0]["function"]["name"], "current_time");
   CallRecord r = box.call("c", "convert_time", R"({"time": "2026-01-01", "to_timezone": "UTC"})");
   EXPECT_FALSE(r.ok);
-  EXPECT_NE(r.result.find("no tool named 'convert_time'"), std::string::npos);
+  EXPECT_NE(r.result.find("does not allow the tool 'convert_time' (permissions.tools)"), std::string::npos) << r.result;
 }

@@ -1,0 +1,168 @@
+// `helix chat --plugins` (see plugin_chat.h).
+#include "cli/plugin_chat.h"
+
+#include <cstdio>
+
+#include "cli/default_model.h"
+#include "cli/terminal.h"
+#include "core/error.h"
+#include "grammar/token_matcher.h"
+#include "plugins/manifest.h"
+#include "server/chat_messages.h"
+#include "tools/tools.h"
+
+namespace helix::cli {
+
+using Json = nlohmann::ordered_json;
+
+PluginFlags take_plugin_flags(std::vector<std::string>& args) {
+  PluginFlags f;
+  std::vector<std::string> keep;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto val = [&]() -> const std::string& {
+      HELIX_CHECK(i + 1 < args.size(), "option ", a, " needs a value");
+      return args[++i];
+    };
+    if (i > 0 && a == "--plugins") {
+      std::string v = val();
+      // --plugins a,b  and  --plugins a b c (names up to the next option)
+      for (;;) {
+        size_t at = 0;
+        while (at <= v.size()) {
+          const size_t comma = v.find(',', at);
+          const std::string n = v.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+          if (!n.empty()) f.names.push_back(n);
+          if (comma == std::string::npos) break;
+          at = comma + 1;
+        }
+        if (i + 1 < args.size() && !args[i + 1].empty() && args[i + 1][0] != '-') v = args[++i];
+        else break;
+      }
+    } else if (i > 0 && a == "--no-adapter") {
+      f.no_adapter = true;
+    } else if (i > 0 && a == "--max-tool-steps") {
+      f.max_steps = static_cast<int>(int_flag(a, val(), 1, 32));
+    } else if (i > 0 && a == "--tool-choice") {
+      f.tool_choice = val();
+    } else if (i > 0 && a == "--kb-dir") {
+      f.kb_dir = val();
+    } else {
+      keep.push_back(a);
+    }
+  }
+  args = keep;
+  return f;
+}
+
+std::string plugin_kb_dir(const std::string& given) {
+  if (!given.empty()) return given;
+  const char* x = std::getenv("XDG_DATA_HOME");
+  const char* home = std::getenv("HOME");
+  return (x && *x ? std::string(x) : std::string(home ? home : ".") + "/.local/share") + "/helix/kb";
+}
+
+PluginChat::PluginChat(const PluginFlags& f, GenOptions& o, Loaded& l, std::string tmpl)
+    : f_(f), o_(o), l_(l), tmpl_(std::move(tmpl)) {
+  std::vector<plugins::Manifest> ms;
+  const std::string dir = plugins::plugins_dir();
+  for (const auto& n : f.names) ms.push_back(plugins::find_manifest(dir, n));
+  plugins::Context ctx;
+  ctx.kb_dir = plugin_kb_dir(f.kb_dir);
+  box_ = std::make_unique<plugins::Toolbox>(std::move(ms), ctx);
+  const Json& tools = box_->openai_tools();  // connect now: a broken plugin is reported before the first turn
+  std::string names;
+  for (const auto& t : tools) names += (names.empty() ? "" : ", ") + t["function"]["name"].get<std::string>();
+  std::fprintf(stderr, "plugins: %zu tools (%s)\n", tools.size(), names.c_str());
+  vocab_ = std::make_shared<grammar::Vocabulary>(*l.tokenizer);
+  loop_.max_steps = f.max_steps;
+  loop_.tool_choice = f.tool_choice == "auto" || f.tool_choice == "required" || f.tool_choice == "none"
+                          ? Json(f.tool_choice)
+                          : Json{{"type", "function"}, {"function", {{"name", f.tool_choice}}}};
+  loop_.control_tokens = plugins::control_token_texts(*l.tokenizer);
+  loop_.on_call = [](const plugins::CallRecord& r) {
+    TerminalSanitizer clean;
+    std::string shown = clean.push(cat("[", r.plugin, ".", r.tool, " ", r.arguments, " -> ", r.ok ? "" : "error: ",
+                                       r.result.size() > 400 ? r.result.substr(0, 400) + "..." : r.result, "]\n"));
+    shown += clean.finish();
+    std::fwrite(shown.data(), 1, shown.size(), stdout);
+    std::fflush(stdout);
+  };
+}
+
+PluginChat::~PluginChat() = default;
+
+Json PluginChat::generate(const Json& messages, const Json& tools, const Json& choice) {
+  const Json body = {{"messages", messages}, {"tools", tools}, {"tool_choice", choice}};
+  tools::Plan plan;
+  std::string text;
+  const tok::Tokenizer& tok = *l_.tokenizer;
+  try {
+    const Json checked = server::chat_messages(body);
+    plan = tools::plan_tools(tmpl_, body, checked);
+    const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
+    const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
+    text = server::render_chat_messages(tmpl_, plan.messages, plan.template_tools, bos, eos) + plan.prefill;
+  } catch (const server::ApiError& e) {
+    throw Error(e.message);
+  }
+  std::vector<int32_t> ids = tok.encode(text, false, true);
+  if (tok.add_bos() && tok.bos() >= 0 && (ids.empty() || ids[0] != tok.bos())) ids.insert(ids.begin(), tok.bos());
+  HELIX_CHECK(static_cast<int64_t>(ids.size()) + room_ <= o_.n_ctx, "the conversation with its tool results needs ",
+              ids.size(), " tokens and the context holds ", o_.n_ctx, " (", room_, " kept for the reply): /reset, or restart with a larger -c");
+  session_->set_tokens(ids);
+  runtime::GenerateOptions g = o_.gen;
+  if (plan.grammar) {
+    g.sampling.constraint = std::make_shared<grammar::Constraint>(grammar::Constraint{plan.grammar, vocab_});
+    g.sampling.grammar_trigger = plan.trigger;
+  }
+  // The answer streams when no call is possible; otherwise the reply is read whole first.
+  const bool stream = !plan.parse;
+  std::string reply;
+  TerminalSanitizer clean;
+  const auto reason = session_->generate(g, [&](const std::string& t) {
+    reply += t;
+    if (!stream) return;
+    const std::string shown = clean.push(t);
+    std::fwrite(shown.data(), 1, shown.size(), stdout);
+    std::fflush(stdout);
+  }, cancel_);
+  Json msg = {{"role", "assistant"}, {"content", reply}};
+  if (plan.parse) {
+    tools::Parsed r = tools::parse_output(plan, plan.prefill + reply);
+    if (!r.calls.empty()) {
+      msg = {{"role", "assistant"}, {"content", r.content.empty() ? Json(nullptr) : Json(r.content)},
+             {"tool_calls", tools::tool_calls_json(r.calls)}};
+    } else {
+      const std::string shown = clean.push(reply);
+      std::fwrite(shown.data(), 1, shown.size(), stdout);
+    }
+  }
+  std::fputs(clean.finish().c_str(), stdout);
+  if (!msg.contains("tool_calls")) {
+    if (reason == runtime::FinishReason::Cancelled) std::fputs(" [stopped]", stdout);
+    std::fputs("\n", stdout);
+  }
+  std::fflush(stdout);
+  return msg;
+}
+
+void PluginChat::turn(Json& messages, runtime::Session& session, int64_t reply_room, const std::atomic<bool>* cancel) {
+  session_ = &session;
+  room_ = reply_room;
+  cancel_ = cancel;
+  try {
+    plugins::LoopResult r = plugins::run_tool_loop(
+        messages, *box_, [&](const Json& m, const Json& t, const Json& c) { return generate(m, t, c); }, loop_);
+    // The conversation keeps the turns the loop added, without its system note when it added one.
+    Json out = r.messages;
+    if (!messages.empty() && messages[0]["role"] == "system") out[0] = messages[0];
+    else if (!out.empty() && out[0]["role"] == "system") out.erase(0);
+    messages = out;
+  } catch (const std::exception& e) {
+    messages.erase(messages.size() - 1);
+    std::printf("(%s)\n", e.what());
+  }
+}
+
+}  // namespace helix::cli

@@ -1,0 +1,281 @@
+"""Plugins Helix runs itself (issue 16), against real things:
+- an MCP server built on PyPI's reference `mcp` package (tests/python/plugins/mcp_server.py),
+  started by Helix over stdio and by the test over streamable HTTP;
+- a real OpenAPI service on http.server with its OpenAPI document (plugins/weather_api.py);
+- the calculator against Python's fractions.Fraction (exact rationals), the datetime plugin
+  against zoneinfo (the same tzdata);
+- failure paths the reference server does not produce (garbage on stdout, an unknown protocol
+  version, paginated tools/list) with a hand-written JSON-RPC peer (plugins/raw_mcp.py);
+- the tool loop through `helix chat --plugins` on the default model, with a forced first call
+  (the 270M base model does not call tools reliably on its own).
+Executors are driven through `helix plugin test NAME --call TOOL --args JSON --json`."""
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.request
+import zoneinfo
+from datetime import datetime
+from fractions import Fraction
+
+import pytest
+
+from conftest import ROOT, free_port
+
+PLUG = ROOT / "tests" / "python" / "plugins"
+
+
+@pytest.fixture
+def pdir(tmp_path, monkeypatch):
+    d = tmp_path / "plugins"
+    monkeypatch.setenv("HELIX_PLUGINS_DIR", str(d))
+    return d
+
+
+def helix(helix_bin, *args, input=None, timeout=300, env=None):
+    return subprocess.run([helix_bin, *map(str, args)], input=input, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def call(helix_bin, name, *calls, env=None):
+    """helix plugin test NAME --call T --args A ... --json -> (the JSON output, return code)."""
+    args = ["plugin", "test", name, "--json"]
+    for tool, a in calls:
+        args += ["--call", tool, "--args", json.dumps(a)]
+    r = helix(helix_bin, *args, env=env)
+    assert r.stdout.strip(), r.stderr
+    return json.loads(r.stdout), r.returncode
+
+
+def wait_http(url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not come up")
+
+
+# ---- calculator and datetime against Python's own ------------------------------------------
+
+def rand_expr(rng, depth=0):
+    if depth > 3 or rng.random() < 0.3:
+        n = rng.choice([str(rng.randint(0, 10**rng.randint(1, 25))), f"{rng.randint(0, 999)}.{rng.randint(0, 999):03d}"])
+        return n
+    op = rng.choice(["+", "-", "*", "/"])
+    return f"({rand_expr(rng, depth + 1)} {op} {rand_expr(rng, depth + 1)})"
+
+
+def test_calculator_is_exact_against_fractions(helix_bin, pdir):
+    rng = random.Random(16)
+    exprs, want = [], []
+    while len(exprs) < 40:
+        e = rand_expr(rng)
+        try:
+            v = eval(__import__("re").sub(r"(\d+(?:\.\d+)?)", r"Fraction('\1')", e), {"Fraction": Fraction})
+        except ZeroDivisionError:
+            continue
+        exprs.append(e)
+        want.append(v)
+    out, rc = call(helix_bin, "calculator", *[("calculate", {"expression": e}) for e in exprs])
+    assert rc == 0
+    for c, v in zip(out["calls"], want):
+        res = json.loads(c["result"])["result"]
+        got = Fraction(res) if "/" in res else Fraction(res)
+        assert got == v, (c["arguments"], res, v)
+    out, rc = call(helix_bin, "calculator", ("calculate", {"expression": "0.1 + 0.2"}),
+                   ("calculate", {"expression": "2^200 - 1"}), ("calculate", {"expression": "10 / (5 - 5)"}))
+    assert rc == 1
+    r = [c["result"] for c in out["calls"]]
+    assert json.loads(r[0])["result"] == "0.3"
+    assert json.loads(r[1])["result"] == str(2**200 - 1)
+    assert not out["calls"][2]["ok"] and "division by zero" in r[2]
+
+
+def test_datetime_matches_zoneinfo(helix_bin, pdir):
+    cases = [("2026-03-29T09:30", "Europe/Paris", "America/New_York"),
+             ("2026-11-01T01:30", "UTC", "America/Los_Angeles"),
+             ("2026-07-04T12:00", "Asia/Kolkata", "Australia/Lord_Howe"),
+             ("2026-12-31T23:59:59", "Pacific/Kiritimati", "Pacific/Niue")]
+    out, rc = call(helix_bin, "datetime", *[("convert_time", {"time": t, "from_timezone": f, "to_timezone": to})
+                                            for t, f, to in cases])
+    assert rc == 0
+    for (t, f, to), c in zip(cases, out["calls"]):
+        want = datetime.fromisoformat(t).replace(tzinfo=zoneinfo.ZoneInfo(f)).astimezone(zoneinfo.ZoneInfo(to))
+        assert json.loads(c["result"])["local_time"] == want.isoformat(), (t, f, to, c["result"])
+    out, rc = call(helix_bin, "datetime", ("current_time", {"timezone": "Atlantis/Lost"}))
+    assert rc == 1 and "unknown time zone 'Atlantis/Lost'" in out["calls"][0]["result"]
+
+
+# ---- manifests -----------------------------------------------------------------------------
+
+def test_add_list_rm(helix_bin, pdir):
+    r = helix(helix_bin, "plugin", "add", "tools", "--mcp-command", f"{sys.executable} {PLUG / 'mcp_server.py'} stdio",
+              "--description", "test tools", "--auth-env", "SOME_KEY", "--allow-tool", "add")
+    assert r.returncode == 0, r.stderr
+    text = (pdir / "tools.toml").read_text()
+    assert 'env = "SOME_KEY"' in text and "SOME_KEY=" not in text
+    listed = json.loads(helix(helix_bin, "plugin", "list", "--json").stdout)
+    assert [p["name"] for p in listed] == ["calculator", "datetime", "kb", "tools"]
+    r = helix(helix_bin, "plugin", "add", "tools", "--mcp-url", "http://127.0.0.1:1/mcp")
+    assert r.returncode != 0 and "exists already" in r.stderr
+    r = helix(helix_bin, "plugin", "add", "bad", "--openapi", "x.json", "--mcp-url", "http://h/")
+    assert r.returncode != 0 and "exactly one of" in r.stderr
+    r = helix(helix_bin, "plugin", "add", "calculator", "--mcp-url", "http://h/")
+    assert r.returncode != 0 and "built-in" in r.stderr
+    assert helix(helix_bin, "plugin", "rm", "tools").returncode == 0
+    r = helix(helix_bin, "plugin", "test", "tools")
+    assert r.returncode != 0 and "no plugin named 'tools'" in r.stderr
+
+
+# ---- MCP: the reference server over stdio and streamable HTTP ------------------------------
+
+def test_mcp_stdio_reference_server(helix_bin, pdir):
+    cmd = f"{sys.executable} {PLUG / 'mcp_server.py'} stdio"
+    assert helix(helix_bin, "plugin", "add", "ref", "--mcp-command", cmd, "--auth-env", "MCP_API_KEY",
+                 "--timeout", "3").returncode == 0
+    env = {"MCP_API_KEY": "sk-test-0123456789"}
+    out, rc = call(helix_bin, "ref", ("add", {"a": 2, "b": 40}), ("shout", {"text": "héllo"}), ("secret_echo", {}),
+                   ("crash", {}), ("add", {"a": 1, "b": 1}), ("slow", {"seconds": 10}), ("shout", {"text": "again"}),
+                   ("delete_everything", {}), env=env)
+    names = {t["name"] for t in out["tools"]}
+    assert {"add", "shout", "notes", "slow", "crash", "delete_everything"} <= names
+    assert [t["write"] for t in out["tools"] if t["name"] == "delete_everything"] == [True]
+    c = out["calls"]
+    assert c[0]["ok"] and c[0]["result"] == "42"
+    assert c[1]["result"] == "HÉLLO"
+    # The key reaches the stdio server in its environment, but never comes back to the model.
+    assert "sk-test-0123456789" not in c[2]["result"] and "[redacted]" in c[2]["result"]
+    # A crash is a clear error, and the next call starts the server again.
+    assert not c[3]["ok"] and "exited with status 3" in c[3]["result"], c[3]
+    assert c[4]["ok"] and c[4]["result"] == "2"
+    # A hang ends at the timeout (3 s), and the conversation goes on.
+    assert not c[5]["ok"] and "within 3 s" in c[5]["result"] and c[5]["seconds"] < 6
+    assert c[6]["ok"] and c[6]["result"] == "AGAIN"
+    # Tools that change things need permissions.write.
+    assert not c[7]["ok"] and "permissions.write" in c[7]["result"]
+    assert "sk-test-0123456789" not in json.dumps(out)
+
+
+@pytest.fixture
+def mcp_http():
+    port = free_port()
+    p = subprocess.Popen([sys.executable, str(PLUG / "mcp_server.py"), "http", str(port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/mcp")
+    yield f"http://127.0.0.1:{port}/mcp"
+    p.kill()
+    p.wait()
+
+
+def test_mcp_streamable_http_reference_server(helix_bin, pdir, mcp_http):
+    assert helix(helix_bin, "plugin", "add", "web", "--mcp-url", mcp_http, "--allow-write").returncode == 0
+    out, rc = call(helix_bin, "web", ("add", {"a": -5, "b": 7}), ("notes", {"topic": "rain"}),
+                   ("delete_everything", {}), ("no_such", {}))
+    c = out["calls"]
+    assert c[0]["result"] == "2"
+    assert c[1]["result"].startswith("Notes on rain")
+    assert c[2]["ok"] and c[2]["result"] == "deleted"  # allowed by --allow-write
+    assert not c[3]["ok"] and "no tool named 'no_such'" in c[3]["result"]
+
+
+def test_mcp_failures_are_clear(helix_bin, pdir, tmp_path):
+    raw = f"{sys.executable} {PLUG / 'raw_mcp.py'}"
+    for name, mode in [("garbage", "garbage"), ("badver", "badversion"), ("pages", "paginate"), ("old", "oldversion")]:
+        assert helix(helix_bin, "plugin", "add", name, "--mcp-command", f"{raw} {mode}", "--timeout", "5").returncode == 0
+    r = helix(helix_bin, "plugin", "test", "garbage")
+    assert r.returncode != 0 and "not JSON-RPC: 'Starting server... ready!'" in r.stderr
+    r = helix(helix_bin, "plugin", "test", "badver")
+    assert r.returncode != 0 and "protocol version '1999-01-01'" in r.stderr and "2025-11-25" in r.stderr
+    out, _ = call(helix_bin, "pages")
+    assert [t["name"] for t in out["tools"]] == [f"tool_{p}_{i}" for p in range(3) for i in range(2)]
+    log = tmp_path / "raw.log"
+    out, rc = call(helix_bin, "old", ("tool_0_1", {}), env={"RAW_MCP_LOG": str(log)})
+    assert rc == 0 and out["calls"][0]["result"] == "called tool_0_1"
+    sent = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [m["method"] for m in sent] == ["initialize", "notifications/initialized", "tools/list", "tools/call"]
+    assert sent[0]["params"]["protocolVersion"] == "2025-11-25"  # offered the newest, accepted the server's older one
+
+
+# ---- OpenAPI: a real service with its document ---------------------------------------------
+
+@pytest.fixture
+def weather(tmp_path):
+    port = free_port()
+    env = {**os.environ, "WEATHER_KEY": "wk-secret-42"}
+    p = subprocess.Popen([sys.executable, str(PLUG / "weather_api.py"), str(port)], env=env)
+    # The same service on 127.0.0.2, whose document (served from 127.0.0.1) names 127.0.0.2.
+    other = str(port + 1 if port < 65000 else port - 1)
+    q = subprocess.Popen([sys.executable, str(PLUG / "weather_api.py"), other, "127.0.0.2"], env=env)
+    s = subprocess.Popen([sys.executable, str(PLUG / "weather_api.py"), other, "127.0.0.2", "127.0.0.2"], env=env)
+    wait_http(f"http://127.0.0.1:{port}/openapi.json")
+    yield port
+    for x in (p, q, s):
+        x.kill()
+        x.wait()
+
+
+def test_openapi_weather_service(helix_bin, pdir, weather):
+    url = f"http://127.0.0.1:{weather}/openapi.json"
+    assert helix(helix_bin, "plugin", "add", "weather", "--openapi", url, "--auth-type", "header", "--auth-name",
+                 "X-API-Key", "--auth-env", "WEATHER_KEY", "--timeout", "2", "--max-response-bytes", "65536").returncode == 0
+    env = {"WEATHER_KEY": "wk-secret-42"}
+    out, rc = call(helix_bin, "weather", ("get_forecast", {"city": "São Paulo", "days": 2, "units": "imperial"}),
+                   ("echo_key", {}), ("huge", {}), ("hang", {}), ("post_alert", {"body": {"city": "X", "text": "storm"}}),
+                   ("get_forecast", {"days": 1}), env=env)
+    tools = {t["name"]: t for t in out["tools"]}
+    assert set(tools) == {"get_forecast", "echo_key", "huge", "hang", "post_alert"}
+    p = tools["get_forecast"]["parameters"]
+    assert p["required"] == ["city"] and p["properties"]["units"]["enum"] == ["metric", "imperial"]
+    c = out["calls"]
+    f = json.loads(c[0]["result"])
+    assert f["city"] == "São Paulo" and f["units"] == "imperial" and len(f["days"]) == 2
+    assert "wk-secret-42" not in c[1]["result"] and "[redacted]" in c[1]["result"]
+    assert not c[2]["ok"] and "larger than the plugin's limit of 65536 bytes" in c[2]["result"]
+    assert not c[3]["ok"] and "within 2 s" in c[3]["result"] and c[3]["seconds"] < 5
+    assert not c[4]["ok"] and "permissions.write" in c[4]["result"]
+    assert not c[5]["ok"] and "'city' is required" in c[5]["result"]
+    assert "wk-secret-42" not in json.dumps(out)
+    # Without the key the service says 401, and Helix passes that on as a tool error.
+    out, rc = call(helix_bin, "weather", ("get_forecast", {"city": "Oslo"}), env={"WEATHER_KEY": "wrong"})
+    assert rc == 1 and out["calls"][0]["result"].startswith("HTTP 401")
+    # No key in the environment: a clear error before any call.
+    r = helix(helix_bin, "plugin", "test", "weather", env={"WEATHER_KEY": ""})
+    assert r.returncode != 0 and "WEATHER_KEY, which is not set" in r.stderr
+
+
+def test_openapi_only_allowed_hosts(helix_bin, pdir, weather):
+    other = weather + 1 if weather < 65000 else weather - 1
+    # The second service's document names 127.0.0.2 as its server: not the host it came from.
+    wait_http(f"http://127.0.0.1:{other}/openapi.json")
+    wait_http(f"http://127.0.0.2:{other}/openapi.json")
+    assert helix(helix_bin, "plugin", "add", "elsewhere", "--openapi", f"http://127.0.0.1:{other}/openapi.json",
+                 "--auth-type", "header", "--auth-name", "X-API-Key", "--auth-env", "WEATHER_KEY").returncode == 0
+    r = helix(helix_bin, "plugin", "test", "elsewhere", env={"WEATHER_KEY": "wk-secret-42"})
+    assert r.returncode != 0 and "host 127.0.0.2 is not allowed" in r.stderr, r.stderr
+    assert helix(helix_bin, "plugin", "add", "elsewhere2", "--openapi", f"http://127.0.0.1:{other}/openapi.json",
+                 "--allow-host", "127.0.0.2", "--auth-type", "header", "--auth-name", "X-API-Key",
+                 "--auth-env", "WEATHER_KEY").returncode == 0
+    out, rc = call(helix_bin, "elsewhere2", ("get_forecast", {"city": "Oslo"}), env={"WEATHER_KEY": "wk-secret-42"})
+    assert rc == 0 and json.loads(out["calls"][0]["result"])["city"] == "Oslo"
+
+
+# ---- the tool loop through helix chat ------------------------------------------------------
+
+def test_chat_runs_the_loop(helix_bin, pdir, default_model):
+    r = helix(helix_bin, "chat", "-m", default_model, "--plugins", "calculator", "--tool-choice", "required",
+              "--temp", "0", "-n", "64", "--max-tool-steps", "2", "--no-adapter",
+              input="What is 0.1 + 0.2? Use the calculator.\n")
+    assert r.returncode == 0, r.stderr
+    assert "plugins: 1 tools (calculate)" in r.stderr
+    line = [x for x in r.stdout.splitlines() if x.startswith("[calculator.calculate ")]
+    assert len(line) == 1, r.stdout
+    args = json.loads(line[0][len("[calculator.calculate "):line[0].index(" -> ")])
+    want = eval(__import__("re").sub(r"(\d+(?:\.\d+)?)", r"Fraction('\1')", args["expression"]), {"Fraction": Fraction})
+    assert f'"result":"{want}"' in line[0] or f'"result":"{float(want)}"' in line[0], line[0]
