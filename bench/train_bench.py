@@ -4,7 +4,14 @@ projections, batch 4 x up to 256 tokens, 2 threads, the default model), Helix's 
 against PyTorch on the same model (weights dequantized from the GGUF to f32), the same batch
 shapes and the same thread count, in one run.
 
-  python3 bench/train_bench.py [--steps 3] [--no-torch] [-m MODEL]
+  python3 bench/train_bench.py [--steps 3] [--torch-steps N] [--no-torch] [--no-lora-decode] [-m MODEL]
+
+Besides tokens/s (wall clock) each side reports tokens per CPU-second (process CPU time of all
+threads: Helix's HELIX_PROFILE table over forward + backward, PyTorch's time.process_time over
+forward + backward + optimizer step), which stays meaningful on a shared, busy machine where wall
+clock does not. The last rows compare decode speed with and without an adapter (`helix bench
+--lora` with a rank-16 random adapter on the seven projections, `helix lora random`): alternating
+runs, medians.
 
 PyTorch runs the model of tests/python/make_train_reference.py (a plain PyTorch decoder written
 from the architecture definitions) in float32 with LoRA factors as the only trainable tensors and
@@ -54,11 +61,13 @@ def bench_helix(helix, model, data, steps, out):
            "--seq-len", "256", "--batch", "4", "-t", "2", "--lr", "1e-4"]
     if model:
         cmd += ["-m", model]
-    _, err, rss, _ = run_measured(cmd)
+    _, err, rss, _ = run_measured(cmd, env=dict(os.environ, HELIX_PROFILE="1"))
+    cpu = re.search(r"([0-9.]+) tokens per CPU-second", err)
     m = re.search(r"data: (\d+) samples, (\d+) tokens, (\d+) with loss", err)
     n, tokens, loss = (int(x) for x in m.groups())
     rates = [float(x) for x in re.findall(r"([0-9.]+) tokens/s", err)]
-    return {"tokens_per_s": rates[-1], "peak_rss_mib": rss, "avg_len": tokens / n, "avg_loss": loss / n}
+    return {"tokens_per_s": rates[-1], "tokens_per_cpu_s": float(cpu.group(1)) if cpu else None,
+            "peak_rss_mib": rss, "avg_len": tokens / n, "avg_loss": loss / n}
 
 
 TORCH_JOB = r'''
@@ -86,7 +95,7 @@ for il in range(ref.L):
 opt = torch.optim.AdamW(params, lr=1e-4)
 V = ref.w["token_embd.weight"].shape[0]
 rng = np.random.default_rng(0)
-rates = []
+rates, cpu_rates = [], []
 for step in range(steps + 1):
     toks, tg, st = [], [], []
     for s in range(4):
@@ -95,24 +104,43 @@ for step in range(steps + 1):
         for i in range(L):
             toks.append(int(ids[i])); st.append(start)
             tg.append(int(ids[i + 1]) if i + 1 < L and i + 1 >= L - nl else -1)
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     opt.zero_grad()
     loss = ref.loss(np.asarray(toks), np.asarray(tg), np.asarray(st))
     loss.backward()
     opt.step()
     if step > 0:  # the first step warms up
         rates.append(len(toks) / (time.time() - t0))
-print(json.dumps({"tokens_per_s": sum(rates) / len(rates), "torch": torch.__version__}))
+        cpu_rates.append(len(toks) / (time.process_time() - c0))
+print(json.dumps({"tokens_per_s": sum(rates) / len(rates), "tokens_per_cpu_s": sum(cpu_rates) / len(cpu_rates),
+                  "torch": torch.__version__}))
 '''
 
 
-def bench_torch(model, steps, avg_len, avg_loss):
+def torch_python():
+    """An interpreter that has torch: this one, else Debian's /usr/bin/python3 (python3-torch),
+    given this interpreter's gguf package (pure Python) through PYTHONPATH. (cmd, env) or None."""
+    try:
+        import torch  # noqa: F401
+        return [sys.executable], None
+    except ImportError:
+        pass
+    system = "/usr/bin/python3"
+    if not os.path.exists(system) or subprocess.run([system, "-c", "import torch, numpy"], capture_output=True).returncode:
+        return None
+    import gguf
+    shim = tempfile.mkdtemp(prefix="helix-gguf-")
+    os.symlink(os.path.dirname(gguf.__file__), os.path.join(shim, "gguf"))
+    return [system], dict(os.environ, PYTHONPATH=shim)
+
+
+def bench_torch(py, model, steps, avg_len, avg_loss):
     code = TORCH_JOB
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(code)
     try:
-        out, _, rss, _ = run_measured([sys.executable, f.name, str(ROOT / "tests" / "python"), model, str(steps),
-                                       str(avg_len), str(avg_loss)])
+        out, _, rss, _ = run_measured(py[0] + [f.name, str(ROOT / "tests" / "python"), model, str(steps),
+                                               str(avg_len), str(avg_loss)], env=py[1])
     finally:
         os.unlink(f.name)
     r = json.loads(out.strip().splitlines()[-1])
@@ -120,11 +148,32 @@ def bench_torch(model, steps, avg_len, avg_loss):
     return r
 
 
+def bench_lora_decode(helix, model, rounds=3):
+    """Decode tokens/s of `helix bench` without and with a rank-16 random adapter on the seven
+    projections, alternating runs; medians."""
+    with tempfile.TemporaryDirectory() as d:
+        adapter = os.path.join(d, "r16.gguf")
+        subprocess.run([helix, "lora", "random", model, adapter, "--rank", "16"], check=True, capture_output=True)
+        cmd = [helix, "bench", "-m", model, "-t", "2", "--prefill", "16", "--depths", "0", "--decode-tokens", "64"]
+        runs = {"base": [], "lora": []}
+        for _ in range(rounds):
+            for kind in ("base", "lora"):
+                out = subprocess.run(cmd + (["--lora", adapter] if kind == "lora" else []), check=True,
+                                     capture_output=True, text=True).stdout
+                r = json.loads(out[out.index("{"):])
+                runs[kind].append(float(r["decode_tps"]["0"]))
+    med = {k: sorted(v)[len(v) // 2] for k, v in runs.items()}
+    return {"base_tokens_per_s": med["base"], "lora_tokens_per_s": med["lora"], "runs": runs,
+            "loss": 1.0 - med["lora"] / med["base"]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-m", "--model", default="")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--torch-steps", type=int, default=0, help="PyTorch's measured steps (default: --steps)")
+    ap.add_argument("--no-lora-decode", action="store_true")
     ap.add_argument("--helix", default=os.environ.get("HELIX_BIN", str(ROOT / "build" / "helix")))
     a = ap.parse_args()
     model = a.model or os.path.expanduser("~/.local/share/helix/models/default.gguf")
@@ -132,20 +181,25 @@ def main():
         data = os.path.join(d, "data.jsonl")
         make_data(data)
         h = bench_helix(a.helix, model, data, a.steps, os.path.join(d, "a.gguf"))
-    print(f"helix:   {h['tokens_per_s']:.1f} tokens/s, peak RSS {h['peak_rss_mib']:.0f} MiB "
+    print(f"helix:   {h['tokens_per_s']:.1f} tokens/s, {h['tokens_per_cpu_s'] or 0:.1f} tokens per CPU-second, peak RSS {h['peak_rss_mib']:.0f} MiB "
           f"(samples of {h['avg_len']:.0f} tokens, {h['avg_loss']:.0f} with loss; batch 4, LoRA r16 x 7, 2 threads)")
     result = {"helix": h}
     if not a.no_torch:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
+        py = torch_python()
+        if py is None:
             print("pytorch: not installed (apt-get install python3-torch); skipped")
         else:
-            t = bench_torch(model, a.steps, h["avg_len"], h["avg_loss"])
+            t = bench_torch(py, model, a.torch_steps or a.steps, h["avg_len"], h["avg_loss"])
             result["torch"] = t
-            print(f"pytorch: {t['tokens_per_s']:.1f} tokens/s, peak RSS {t['peak_rss_mib']:.0f} MiB (torch {t['torch']})")
+            print(f"pytorch: {t['tokens_per_s']:.1f} tokens/s, {t['tokens_per_cpu_s']:.1f} tokens per CPU-second, peak RSS {t['peak_rss_mib']:.0f} MiB (torch {t['torch']})")
             print(f"ratio:   {h['tokens_per_s'] / t['tokens_per_s']:.2f}x tokens/s, "
-                  f"{h['peak_rss_mib'] / t['peak_rss_mib']:.2f}x memory (target: >= 2x, <= 0.5x)")
+                  f"{h['peak_rss_mib'] / t['peak_rss_mib']:.2f}x memory (target: >= 2x, <= 0.5x); "
+                  f"{(h['tokens_per_cpu_s'] or 0) / t['tokens_per_cpu_s']:.2f}x tokens per CPU-second")
+    if not a.no_lora_decode:
+        ld = bench_lora_decode(a.helix, model)
+        result["lora_decode"] = ld
+        print(f"decode:  {ld['base_tokens_per_s']:.1f} tokens/s base, {ld['lora_tokens_per_s']:.1f} with an r16 adapter "
+              f"on 7 projections: {100 * ld['loss']:.1f}% slower (target: <= 10%)")
     print(json.dumps(result))
 
 

@@ -3,6 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "core/mapped_file.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_backward.h"
@@ -47,12 +50,20 @@ void Linear::forward(const float* x, int64_t n, float* y, float* u) const {
   stepprof::to(stepprof::kLoraFwd);
   Tensor ut = f32(u, rank, n);
   kernels::matmul(f32(lora_a->value.data(), n_in(), rank), xt, ut);
-  thread_local std::vector<float> z;
-  z.resize(static_cast<size_t>(n_out() * n));
-  Tensor zt = f32(z.data(), n_out(), n);
-  kernels::matmul(f32(lora_b->value.data(), rank, n_out()), ut, zt);
+  // y += s·B·u: the rows of s·Bᵀ (rank rows of n_out) weighted by each token's u, four tokens
+  // at a time on the register-tiled rows_t kernel.
+  const int64_t no = n_out(), r = rank;
+  thread_local std::vector<float> sbt;
+  sbt.resize(static_cast<size_t>(r * no));
+  const float* bv = lora_b->value.data();
+  for (int64_t o = 0; o < no; ++o)
+    for (int64_t j = 0; j < r; ++j) sbt[static_cast<size_t>(j * no + o)] = lora_scale * bv[o * r + j];
   const auto& k = kernels::backward_kernels();
-  k.axpy(lora_scale, z.data(), y, n_out() * n);
+  const float* sb = sbt.data();  // the caller's thread_local, read by the workers
+  parallel_rows((n + 3) / 4, 4, [&](int64_t b0, int64_t b1) {
+    for (int64_t t = b0 * 4; t < std::min(n, b1 * 4); t += 4)
+      k.rows_t(sb, r, no, u + t * r, r, static_cast<int>(std::min<int64_t>(4, n - t)), y + t * no, no);
+  });
 }
 
 void Linear::backward(const float* x, const float* u, const float* dy, int64_t n, float* dx, bool accumulate) const {
@@ -68,16 +79,31 @@ void Linear::backward(const float* x, const float* u, const float* dy, int64_t n
   if (b_param) bias_backward(dy, b_param->grad.data(), n_out(), n);
   if (!lora_a) return;
   stepprof::to(stepprof::kLoraBwd);
-  // dB += (s·dy) uᵀ;  du = Bᵀ (s·dy);  dA += du xᵀ;  dx += Aᵀ du.
-  thread_local std::vector<float> sdy, du;
-  sdy.assign(dy, dy + n_out() * n);
-  for (float& v : sdy) v *= lora_scale;
-  du.resize(static_cast<size_t>(rank * n));
-  const Tensor sdyt = f32(sdy.data(), n_out(), n), ut = f32(u, rank, n);
-  Tensor dbt = f32(lora_b->grad.data(), rank, n_out());
-  kernels::matmul_backward_w(sdyt, ut, dbt);
-  Tensor dut = f32(du.data(), rank, n);
-  kernels::matmul_backward_x(f32(lora_b->value.data(), rank, n_out()), sdyt, dut, false);
+  // du = s·Bᵀ dy;  dB += s·dy uᵀ;  dA += du xᵀ;  dx += Aᵀ du.
+  const int64_t no = n_out(), r = rank;
+  const float s = lora_scale;
+  thread_local std::vector<float> du, dyt_s;
+  du.resize(static_cast<size_t>(r * n));
+  Tensor dut = f32(du.data(), r, n);
+  kernels::matmul_backward_x(f32(lora_b->value.data(), r, no), dyt, dut, false);
+  for (float& v : du) v *= s;
+  // dB[o, :] += Σ_t s·dy[t, o]·u[t, :]: dy transposed (and scaled) so that each output row's
+  // token weights are contiguous, then the rows of u weighted by them, four outputs at a time.
+  dyt_s.resize(static_cast<size_t>(no * n));
+  float* dT = dyt_s.data();
+  constexpr int64_t kB = 64;
+  parallel_rows((no + kB - 1) / kB, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t o0 = b0 * kB; o0 < std::min(no, b1 * kB); o0 += kB)
+      for (int64_t t0 = 0; t0 < n; t0 += kB)
+        for (int64_t o = o0; o < std::min(no, o0 + kB); ++o)
+          for (int64_t t = t0; t < std::min(n, t0 + kB); ++t) dT[o * n + t] = s * dy[t * no + o];
+  });
+  const auto& k = kernels::backward_kernels();
+  float* db = lora_b->grad.data();
+  parallel_rows((no + 3) / 4, 4, [&](int64_t b0, int64_t b1) {
+    for (int64_t o = b0 * 4; o < std::min(no, b1 * 4); o += 4)
+      k.rows_t(u, n, r, dT + o * n, n, static_cast<int>(std::min<int64_t>(4, no - o)), db + o * r, r);
+  });
   Tensor dat = f32(lora_a->grad.data(), n_in(), rank);
   kernels::matmul_backward_w(dut, xt, dat);
   kernels::matmul_backward_x(f32(lora_a->value.data(), n_in(), rank), dut, dxt, true);

@@ -102,6 +102,7 @@ LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward) {
   const LossSum loss = lm_head_loss(hp, a.x_out, b.targets.data(), T, grad_scale, backward ? a.dres : nullptr);
   to(stepprof::kParts);
   if (!backward) return loss;
+  stepprof::count_tokens(T);
   for (int il = static_cast<int>(hp_.n_layer) - 1; il >= 0; --il) block_backward(il, b, a);
   to(stepprof::kEmbed);
   if (tok_embd_p_) embedding_backward(a.dres, b.tokens.data(), T, E, emb_scale_, tok_embd_p_->grad.data());

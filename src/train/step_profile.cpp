@@ -12,6 +12,7 @@ namespace {
 struct State {
   std::array<int64_t, kParts> total{};
   Part cur = kParts;
+  int64_t tokens = 0;
   int64_t since = 0;
 };
 State& state() {
@@ -44,6 +45,10 @@ void to(Part p) {
   s.since = now;
 }
 
+void count_tokens(int64_t n) {
+  if (enabled()) state().tokens += n;
+}
+
 void report() {
   if (!enabled()) return;
   static const char* const kNames[kParts] = {"embedding",      "rmsnorm (+recompute)", "projections fwd",
@@ -62,6 +67,10 @@ void report() {
                  100.0 * static_cast<double>(v) / static_cast<double>(sum));
   }
   std::fprintf(stderr, "  %-22s %8.2f s\n", "total", static_cast<double>(sum) * 1e-9);
+  if (s.tokens > 0)
+    std::fprintf(stderr, "  %lld tokens trained, %.1f tokens per CPU-second\n", static_cast<long long>(s.tokens),
+                 static_cast<double>(s.tokens) / (static_cast<double>(sum) * 1e-9));
+  s.tokens = 0;
 }
 
 }  // namespace helix::train::stepprof

@@ -13,6 +13,7 @@ bool enabled();
 // From now on CPU time counts towards part p (kParts: towards nothing); the time since the
 // previous call goes to the previous part. Called by the thread that drives the step.
 void to(Part p);
+void count_tokens(int64_t n);  // tokens of a forward + backward (for tokens per CPU-second)
 void report();  // prints and resets (nothing when disabled or empty)
 
 }  // namespace helix::train::stepprof
