@@ -13,12 +13,14 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/gen_options.h"
+#include "cli/kb_answer.h"
 #include "cli/lora_flags.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "model/bert.h"
 #include "runtime/session.h"
 #include "server/api.h"
+#include "server/knowledge_api.h"
 #include "server/engine.h"
 #include "server/feedback.h"
 
@@ -45,6 +47,9 @@ constexpr const char* kUsage =
     "  --api-keys FILE    accepted keys, one per line\n"
     "  --embed-model PATH also serve /v1/embeddings with this BERT encoder (directory or GGUF)\n"
     "  --embeddings       same, with the installed embedding model (all-MiniLM-L6-v2)\n"
+    "  --kb-dir DIR       knowledge bases in DIR: the /v1/kb routes and chat's \"knowledge\":\n"
+    "                     {\"kb\": NAME, \"k\": 8} field (cited answers); --kb: the default folder\n"
+    "                     ($XDG_DATA_HOME/helix/kb, as helix kb uses)\n"
     "  --feedback-db FILE record every answer in this SQLite file and accept POST /v1/feedback\n"
     "                     (ratings and corrections; `helix flywheel export` makes training data)\n"
     "  --cors ORIGIN...   let browser pages from these origins call the API (e.g. https://app.example.com; * for any)\n"
@@ -89,6 +94,7 @@ int cmd_serve(int argc, char** argv) {
   server::EngineOptions eo;
   std::string alias, embed_model, feedback_db;
   bool embeddings = false;
+  std::string kb_dir;  // knowledge bases: --kb-dir DIR, or --kb for the default folder
   // Serve's own flags are taken out first; the rest go through the shared parser (-m -c -t).
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
@@ -108,6 +114,8 @@ int cmd_serve(int argc, char** argv) {
     else if (a == "--embed-model") embed_model = val(), embeddings = true;
     else if (a == "--embeddings") embeddings = true;
     else if (a == "--feedback-db") feedback_db = val();
+    else if (a == "--kb-dir") kb_dir = val();
+    else if (a == "--kb") kb_dir = default_kb_dir();
     else if (a == "--cors") {
       // One or more origins: the arguments up to the next option, each possibly comma-separated.
       size_t before = api.cors_origins.size();
@@ -177,6 +185,12 @@ int cmd_serve(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   server::Engine engine(l.model, l.tokenizer, eo);
+  if (!kb_dir.empty()) {
+    std::shared_ptr<model::BertEncoder> enc = api.embedder;
+    if (!enc) enc = model::BertEncoder::load(resolve_embed_model_path(embed_model));
+    api.knowledge = std::make_shared<server::KnowledgeService>(engine, kb_dir, enc, api.chat_template);
+    std::fprintf(stderr, "helix serve: knowledge bases in '%s' (/v1/kb)\n", kb_dir.c_str());
+  }
   server::Api server(engine, api);
   std::atomic<bool> done{false};
   std::thread watcher([&] {

@@ -22,6 +22,7 @@ int cmd_serve(int argc, char** argv);
 int cmd_sft(int argc, char** argv);
 int cmd_lora(int argc, char** argv);
 int cmd_kb(int argc, char** argv);
+int cmd_ask(int argc, char** argv);
 int cmd_flywheel(int argc, char** argv);
 int cmd_plugin(int argc, char** argv);
 

@@ -42,6 +42,7 @@ constexpr Command kCommands[] = {
     {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
     {"kb", helix::cli::cmd_kb, "knowledge bases: add documents (txt, md, html, pdf, docx), hybrid search"},
     {"plugin", helix::cli::cmd_plugin, "plugins the model can call: add|list|rm|test (OpenAPI, MCP, built-ins)"},
+    {"ask", helix::cli::cmd_ask, "answer a question from a knowledge base, citing the passages [n]"},
     {"version", cmd_version, "print the version (also --version)"},
     {"lora", helix::cli::cmd_lora, "merge a LoRA adapter into a model (helix lora merge BASE ADAPTER OUT)"},
 };

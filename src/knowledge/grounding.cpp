@@ -190,13 +190,18 @@ std::string passages_block(const std::vector<Passage>& ps) {
   return out;
 }
 
+// The wording and layout of the assistant recipe's grounded stage (scripts/make_assistant_data.py),
+// so the assistant adapter sees what it was trained on: one passage per line as "[n] text".
 std::string grounded_prompt(const std::string& question, const std::vector<Passage>& ps) {
-  if (mostly_cjk(question))
-    return "请只根据下面编号的资料回答问题。每句话后用 [n] 标明所依据的资料编号，例如 [1]。"
-           "如果资料中没有答案，请直接说明资料中没有。\n\n资料：\n" + passages_block(ps) + "问题：" + question;
-  return "Answer the question using only the numbered passages below. After each sentence, cite the passage it "
-         "comes from as [n], for example [1]. If the passages do not contain the answer, say so.\n\nPassages:\n" +
-         passages_block(ps) + "Question: " + question;
+  std::string body;
+  for (const auto& p : ps) {
+    std::string text = p.hit.text;
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    body += cat(body.empty() ? "" : "\n", "[", p.n, "] ", text);
+  }
+  if (mostly_cjk(question)) return "只根据下面编号的段落回答问题，并用 [n] 标注所用段落。\n\n" + body + "\n\n问题：" + question;
+  return "Answer the question using only the numbered passages below. Cite the passages you use as [n].\n\n" + body +
+         "\n\nQuestion: " + question;
 }
 
 CitationCheck check_citations(const std::string& answer, const std::vector<Passage>& ps) {
@@ -272,20 +277,29 @@ CitationCheck check_citations(const std::string& answer, const std::vector<Passa
   return c;
 }
 
+namespace {
+
+// Where a passage is and what it says: the fields a citation and a passage share.
+ojson place_json(int n, const Hit& h) {
+  return {{"n", n},
+          {"doc", h.doc},
+          {"title", h.title},
+          {"section", h.section},
+          {"page", h.page},
+          {"char_start", h.char_begin},
+          {"char_end", h.char_end},
+          {"text", h.text}};
+}
+
+}  // namespace
+
 ojson passage_json(const Passage& p, const Analysis* a) {
   const Hit& h = p.hit;
-  ojson j = {{"n", p.n},
-             {"doc", h.doc},
-             {"title", h.title},
-             {"section", h.section},
-             {"page", h.page},
-             {"char_start", h.char_begin},
-             {"char_end", h.char_end},
-             {"text", h.text},
-             {"score", h.score},
-             {"bm25", h.bm25},
-             {"vector", h.vector},
-             {"chunk_id", h.chunk_id}};
+  ojson j = place_json(p.n, h);
+  j["score"] = h.score;
+  j["bm25"] = h.bm25;
+  j["vector"] = h.vector;
+  j["chunk_id"] = h.chunk_id;
   if (a) {
     ojson pts = ojson::array();
     for (int i : p.points)
@@ -297,17 +311,7 @@ ojson passage_json(const Passage& p, const Analysis* a) {
 
 ojson citations_json(const CitationCheck& c) {
   ojson out = ojson::array();
-  for (const auto& x : c.cited) {
-    const Hit& h = x.passage->hit;
-    out.push_back({{"n", x.n},
-                   {"doc", h.doc},
-                   {"title", h.title},
-                   {"page", h.page},
-                   {"section", h.section},
-                   {"char_start", h.char_begin},
-                   {"char_end", h.char_end},
-                   {"text", h.text}});
-  }
+  for (const auto& x : c.cited) out.push_back(place_json(x.n, x.passage->hit));
   return out;
 }
 

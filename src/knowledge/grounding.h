@@ -55,7 +55,8 @@ std::vector<Passage> retrieve_points(KnowledgeBase& kb, model::BertEncoder* enc,
 std::string passages_block(const std::vector<Passage>& ps);
 // Where a passage is: "guide.pdf, page 3, section Install > Linux" (file name, not the full path).
 std::string passage_source(const Hit& h);
-// The user message: instructions (English or Chinese, after the question), the passages, the question.
+// The user message: the instruction (English or Chinese, by the question's script), the passages
+// one per line as "[n] text", the question; as the assistant recipe's grounded data has it.
 std::string grounded_prompt(const std::string& question, const std::vector<Passage>& ps);
 
 struct Citation {

@@ -16,6 +16,7 @@
 #include "server/embeddings.h"
 #include "server/memory.h"
 #include "server/feedback.h"
+#include "server/knowledge_api.h"
 #include "server/pipeline.h"
 
 namespace helix::server {
@@ -40,6 +41,7 @@ struct Api::Impl {
       : eng(e), opt(std::move(o)), svr_owner(make_server(opt, e)), svr(*svr_owner),
         pipeline(e, {.model_id = opt.model_id, .lora_sets = opt.lora_sets, .chat_template = opt.chat_template,
                      .timeout_s = opt.timeout_s}) {
+    if (opt.knowledge) pipeline.add_hook(opt.knowledge->hook());
     for (auto& h : opt.hooks) pipeline.add_hook(h);
     if (opt.feedback) pipeline.add_hook(std::make_shared<FeedbackHook>(opt.feedback));
   }
@@ -60,6 +62,13 @@ struct Api::Impl {
   httplib::Server::HandlerResponse preflight(const httplib::Request& req, httplib::Response& res);
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
   void embeddings(const httplib::Request& req, httplib::Response& res);
+  void kb_routes();
+  KnowledgeService& kb() const {
+    if (!opt.knowledge)
+      throw ApiError{404, "this server has no knowledge bases: start helix serve with --kb-dir DIR (or --kb)",
+                     "invalid_request_error", "", "knowledge_not_enabled"};
+    return *opt.knowledge;
+  }
   ojson model_card(const std::string& id) const;
   uint64_t random_seed() {
     std::lock_guard<std::mutex> lk(rng_mu);
@@ -110,6 +119,9 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
   auto guard = std::make_shared<InflightGuard>(inflight);
   ReleaseAfterRequest release(req.body.size());
   auto body = std::make_shared<const ojson>(parse_body(req.body, generation_limits(eng.options().n_ctx, eng.tokenizer())));
+  if (!opt.knowledge && body->contains("knowledge"))
+    throw ApiError{400, "this server has no knowledge bases: start helix serve with --kb-dir DIR (or --kb)",
+                   "invalid_request_error", "knowledge", "knowledge_not_enabled"};
   const std::string id = cat(chat ? "chatcmpl-" : "cmpl-", now_s(), "-", next_id.fetch_add(1));
   std::shared_ptr<Generation> g = pipeline.prepare(std::move(body), chat, random_seed(), id);
   std::shared_ptr<Channel> ch = pipeline.submit(*g);
@@ -157,6 +169,37 @@ void Api::Impl::embeddings(const httplib::Request& req, httplib::Response& res) 
   embedding_inputs += static_cast<int64_t>(er.inputs.size());
   for (const auto& ids : er.inputs) embedding_tokens += static_cast<int64_t>(ids.size());
   send_json(res, embedding_response(er, vectors, opt.embed_model_id));
+}
+
+// The /v1/kb routes (knowledge_api.h): parsing here, the work in KnowledgeService.
+void Api::Impl::kb_routes() {
+  svr.Get("/v1/kb", guarded([this](const httplib::Request&, httplib::Response& res) { send_json(res, kb().list()); }));
+  svr.Post("/v1/kb", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             KnowledgeService& k = kb();
+             res.status = 201;
+             send_json(res, k.create(req.body));
+           }));
+  svr.Get("/v1/kb/([^/]+)/docs", guarded([this](const httplib::Request& req, httplib::Response& res) {
+            send_json(res, kb().docs(req.matches[1]));
+          }));
+  svr.Post("/v1/kb/([^/]+)/docs", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             KnowledgeService& k = kb();
+             InflightGuard guard(inflight);
+             std::vector<std::pair<std::string, std::string>> files;
+             if (req.is_multipart_form_data()) {
+               for (const auto& [field, f] : req.files)
+                 if (!f.filename.empty()) files.emplace_back(f.filename, f.content);
+             } else {
+               files = KnowledgeService::json_documents(req.body);
+             }
+             send_json(res, k.add(req.matches[1], files));
+           }));
+  svr.Delete("/v1/kb/([^/]+)/docs/(.+)", guarded([this](const httplib::Request& req, httplib::Response& res) {
+               send_json(res, kb().remove(req.matches[1], req.matches[2]));
+             }));
+  svr.Post("/v1/kb/([^/]+)/query", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             send_json(res, kb().query(req.matches[1], req.body));
+           }));
 }
 
 ojson Api::Impl::model_card(const std::string& id) const {
@@ -268,6 +311,7 @@ void Api::Impl::routes() {
              send_json(res, post_feedback(opt.feedback.get(), req.body));
            }));
   svr.Post("/v1/embeddings", guarded([this](const httplib::Request& req, httplib::Response& res) { embeddings(req, res); }));
+  kb_routes();
   svr.Post("/tokenize", guarded([this](const httplib::Request& req, httplib::Response& res) {
              const ojson b = parse_body(req.body);
              if (!b.contains("content") || !b["content"].is_string())

@@ -6,6 +6,7 @@
 //   POST /v1/completions         raw prompt completion; stream (SSE) or not
 //   POST /v1/embeddings          sentence embeddings (when an embedding model is loaded)
 //   POST /tokenize, /detokenize  {"content"} <-> {"tokens"}
+//   /v1/kb/...                   knowledge bases (with --kb-dir; see knowledge_api.h)
 //   POST /v1/feedback            rate/correct an answer (with --feedback-db; see feedback.h)
 //   GET  /metrics                Prometheus text
 //   OPTIONS *                    CORS preflight for the --cors origins (no key needed)
@@ -33,6 +34,7 @@ namespace helix::server {
 
 class FeedbackStore;
 class PipelineHook;
+class KnowledgeService;
 
 struct ApiOptions {
   std::string host = "127.0.0.1";
@@ -60,6 +62,9 @@ struct ApiOptions {
   // Stages of the generation pipeline (pipeline.h), in order: retrieval, tools, plugins. The
   // feedback record (with `feedback`) runs after them.
   std::vector<std::shared_ptr<PipelineHook>> hooks;
+  // Knowledge bases (helix serve --kb-dir): the /v1/kb routes and chat's "knowledge" field
+  // (knowledge_api.h); its retrieval hook runs before `hooks`.
+  std::shared_ptr<KnowledgeService> knowledge;
 };
 
 class Api {

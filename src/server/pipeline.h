@@ -43,6 +43,7 @@ struct Generation {
   std::vector<std::string> texts;        // each choice's generated text, once finished
   ojson extra = ojson::object();         // top-level fields hooks add to the response (streamed: to
                                          // the chunk with the last finish_reason), e.g. citations
+  std::map<const void*, std::shared_ptr<void>> hook_state;  // what a hook keeps per request (key: the hook)
 };
 
 // A stage around the engine (retrieval, tools, plugins, the feedback record). Hooks run in the

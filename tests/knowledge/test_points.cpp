@@ -148,7 +148,9 @@ TEST(Grounding, PointsCoverEachNeed) {
   EXPECT_EQ(fs::path(pz[0].hit.doc).filename(), "tea_zh.txt");
   EXPECT_NE(pz[0].hit.text.find("云南"), std::string::npos);
   const std::string prompt = grounded_prompt(z.question, pz);
-  EXPECT_NE(prompt.find("[1] tea_zh.txt"), std::string::npos);
-  EXPECT_NE(prompt.find("请只根据"), std::string::npos);
+  EXPECT_NE(prompt.find("\n\n[1] "), std::string::npos);
+  EXPECT_NE(prompt.find("只根据下面编号的段落回答问题"), std::string::npos);
+  EXPECT_EQ(prompt.substr(prompt.size() - z.question.size()), z.question);
+  EXPECT_NE(passages_block(pz).find("[1] tea_zh.txt\n"), std::string::npos);
   fs::remove_all(root);
 }
