@@ -53,6 +53,9 @@ void attention_forward(const AttnShape& s, const float* q, const float* k, const
 // With p_ij = exp(scale·q_i·k_j − lse_i), D_i = dout_i·out_i and ds_ij = p_ij (dout_i·v_j − D_i):
 //   dq_i = scale Σ_j ds_ij k_j,   dk_j = scale Σ_i ds_ij q_i,   dv_j = Σ_i p_ij dout_i.
 // Pass 1 runs over query rows (dq), pass 2 over key rows (dk, dv), so no two tasks write one row.
+// Pass 1 keeps p and ds of every visible pair (ragged rows: query t sees t − lo[t] + 1 keys) for
+// pass 2, unless that would take more than kMaxPairs floats each (very long contexts): then
+// pass 2 computes them again.
 void attention_backward(const AttnShape& s, const float* q, const float* k, const float* v, const int32_t* lo,
                         const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv) {
   check_lo(s, lo);
@@ -60,6 +63,18 @@ void attention_backward(const AttnShape& s, const float* q, const float* k, cons
   const auto& kk = kernels::backward_kernels();
   std::vector<float> D(static_cast<size_t>(n * nh));
   for (int64_t r = 0; r < n * nh; ++r) D[static_cast<size_t>(r)] = kk.dot(dout + r * hd, out + r * hd, hd);
+  constexpr int64_t kMaxPairs = int64_t{16} << 20;
+  std::vector<int64_t> off(static_cast<size_t>(n + 1), 0);  // first pair of query t (times nh)
+  for (int64_t t = 0; t < n; ++t) off[static_cast<size_t>(t) + 1] = off[static_cast<size_t>(t)] + (t - lo[t] + 1) * nh;
+  const bool keep = off[static_cast<size_t>(n)] <= kMaxPairs;
+  thread_local std::vector<float> P, DS;
+  if (keep) {
+    P.resize(static_cast<size_t>(off[static_cast<size_t>(n)]));
+    DS.resize(P.size());
+  }
+  float* const pp = P.data();  // the caller's thread_local, shared with the workers
+  float* const dsp = DS.data();
+  auto pair = [&](int64_t t, int64_t h, int64_t j) { return off[static_cast<size_t>(t)] + h * (t - lo[t] + 1) + (j - lo[t]); };
   // Pass 1: dq.
   parallel_rows(n * nh, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -72,6 +87,10 @@ void attention_backward(const AttnShape& s, const float* q, const float* k, cons
         const float* kj = k + j * kvd + g * hd;
         const float p = std::exp(s.scale * kk.dot(qr, kj, hd) - lse[r]);
         const float ds = p * (kk.dot(dor, v + j * kvd + g * hd, hd) - D[static_cast<size_t>(r)]);
+        if (keep) {
+          pp[pair(t, h, j)] = p;
+          dsp[pair(t, h, j)] = ds;
+        }
         kk.axpy(s.scale * ds, kj, dqr, hd);
       }
     }
@@ -98,8 +117,14 @@ void attention_backward(const AttnShape& s, const float* q, const float* k, cons
           const int64_t qi = i * nh + h;
           const float* qr = q + qi * hd;
           const float* dor = dout + qi * hd;
-          const float p = std::exp(s.scale * kk.dot(qr, kj, hd) - lse[qi]);
-          const float ds = p * (kk.dot(dor, vj, hd) - D[static_cast<size_t>(qi)]);
+          float p, ds;
+          if (keep) {
+            p = pp[pair(i, h, j)];
+            ds = dsp[pair(i, h, j)];
+          } else {
+            p = std::exp(s.scale * kk.dot(qr, kj, hd) - lse[qi]);
+            ds = p * (kk.dot(dor, vj, hd) - D[static_cast<size_t>(qi)]);
+          }
           kk.axpy(p, dor, dvj, hd);
           kk.axpy(s.scale * ds, qr, dkj, hd);
         }
