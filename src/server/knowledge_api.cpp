@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
 
 #include "core/error.h"
 #include "grammar/grammar.h"
@@ -293,15 +294,22 @@ ojson KnowledgeService::query(const std::string& name, const std::string& body) 
       throw bad("'k' must be an integer from 1 to 100", "k");
     k = j["k"].get<size_t>();
   }
-  const std::string mode = j.value("mode", std::string("hybrid"));
-  const bool points = j.value("points", false);
+  auto field = [&](const char* key, auto fallback) {
+    if (!j.contains(key)) return fallback;
+    using T = decltype(fallback);
+    const bool ok = std::is_same_v<T, bool> ? j[key].is_boolean() : j[key].is_string();
+    if (!ok) throw bad(cat("'", key, "' must be ", std::is_same_v<T, bool> ? "true or false" : "a string"), key);
+    return j[key].template get<T>();
+  };
+  const std::string mode = field("mode", std::string("hybrid"));
+  const bool points = field("points", false), rerank = field("rerank", false);
   ojson data = ojson::array();
   std::lock_guard<std::mutex> lk(mu_);
   knowledge::KnowledgeBase& kb = open(name);
   if (points) {
     const knowledge::Analysis a = knowledge::analyse_rules(text);
     std::vector<knowledge::Passage> ps;
-    eng_.run_between_steps([&] { ps = knowledge::retrieve_points(kb, enc_.get(), a, {.k = k, .rerank = j.value("rerank", false)}); });
+    eng_.run_between_steps([&] { ps = knowledge::retrieve_points(kb, enc_.get(), a, {.k = k, .rerank = rerank}); });
     for (const auto& p : ps) data.push_back(knowledge::passage_json(p, &a));
     return {{"object", "list"}, {"analysis", knowledge::analysis_json(a)}, {"data", data}};
   }

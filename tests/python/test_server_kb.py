@@ -95,6 +95,9 @@ def test_route_errors(http, kb):
     assert http.post(f"/v1/kb/{kb}/docs", json={"text": "no name"}).status_code == 400
     assert http.delete(f"/v1/kb/{kb}/docs/missing.pdf").status_code == 404
     assert http.post(f"/v1/kb/{kb}/query", json={"query": "x", "k": 0}).status_code == 400
+    r = http.post(f"/v1/kb/{kb}/query", json={"query": "x", "points": "yes"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "points"
+    assert http.post(f"/v1/kb/{kb}/query", json={"query": "x", "mode": "fuzzy"}).status_code == 400
 
 
 def test_chat_with_knowledge_openai_client(server, kb):
@@ -148,3 +151,15 @@ def test_chat_with_model_analyser(server, kb):
     # rules took over, which the label says).
     assert k["analysis"]["analyser"] in ("model", "rules (model reply unusable)") and k["analysis"]["points"]
     assert k["passages"][0]["doc"].endswith("bicycle.pdf")
+
+
+def test_without_kb_dir(helix_bin, default_model):
+    proc, port = start_server(helix_bin, default_model)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+            r = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2,
+                                                     "knowledge": {"kb": "x"}})
+            assert r.status_code == 400 and "--kb-dir" in r.json()["error"]["message"]
+            assert c.get("/v1/kb").status_code == 404
+    finally:
+        stop_server(proc)
