@@ -5,7 +5,9 @@
 // space-separated on one line. --no-bos adds no BOS/EOS; special-token text (e.g. "<bos>") is
 // plain text unless --parse-special. With --jsonl, every line of the input is one JSON string
 // to tokenize on its own, and each gives one line of ids (for tests over many texts). --stats
-// reports the token count and the encoding time (not the model load) on stderr.
+// reports the token count and the encoding time (not the model load) on stderr. --decode goes
+// the other way: TEXT (or each --jsonl line, a JSON array) holds ids, and their text is printed
+// (with --jsonl as one JSON string per line); special tokens are shown with --parse-special.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -31,13 +33,16 @@ namespace {
 
 void usage(FILE* out) {
   std::fprintf(out,
-               "usage: helix tokenize [-m MODEL] [--ids] [--no-bos] [--parse-special] (TEXT | -f FILE)\n"
+               "usage: helix tokenize [-m MODEL] [--ids] [--no-bos] [--parse-special] [--jsonl] [--decode]\n"
+               "                      (TEXT | -f FILE)\n"
                "  -m MODEL         GGUF model or tokenizer.json (default: the installed default model)\n"
                "  --ids            print only the token ids, space-separated\n"
                "  --no-bos         do not add BOS/EOS tokens\n"
                "  --parse-special  text that spells a special token (e.g. <bos>) becomes that token\n"
                "  -f FILE          read the text from FILE ('-' for stdin), byte for byte\n"
                "  --jsonl          each input line is a JSON string: print one line of ids per line\n"
+               "  --decode         the input is token ids (space-separated, or a JSON array per\n"
+               "                   --jsonl line): print their text (--jsonl: a JSON string per line)\n"
                "  --stats          report tokens, bytes and encoding seconds on stderr\n");
 }
 
@@ -77,12 +82,49 @@ std::string escape(const std::string& s) {
   return out;
 }
 
+// --decode: ids to text.
+void print_decoded(const tok::Tokenizer& tok, const std::string& input, bool jsonl, bool special) {
+  std::string out;
+  std::istringstream lines(input);
+  size_t n = 0;
+  auto ids_of = [&](const std::string& line) {
+    std::vector<int32_t> ids;
+    try {
+      if (jsonl) {
+        const nlohmann::json j = nlohmann::json::parse(line);
+        if (!j.is_array()) throw std::runtime_error("not an array");
+        for (const auto& x : j) ids.push_back(x.get<int32_t>());
+        return ids;
+      }
+      std::istringstream words(line);
+      for (std::string w; words >> w;) ids.push_back(static_cast<int32_t>(std::stol(w)));
+    } catch (const std::exception& e) {
+      throw Error(cat("line ", n, ": not ", jsonl ? "a JSON array of token ids" : "token ids", ": ",
+                      e.what()));
+    }
+    return ids;
+  };
+  if (!jsonl) {
+    ++n;
+    out = tok.decode(ids_of(input), special);
+  } else {
+    for (std::string line; std::getline(lines, line);) {
+      ++n;
+      if (line.empty()) continue;
+      const std::string t = tok.decode(ids_of(line), special);
+      out += nlohmann::json(t).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      out.push_back('\n');
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
 }  // namespace
 
 int cmd_tokenize(int argc, char** argv) {
   std::string model, file, text;
   bool ids_only = false, no_bos = false, parse_special = false, have_text = false, have_file = false;
-  bool jsonl = false, stats = false;
+  bool jsonl = false, stats = false, decode = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") {
@@ -97,6 +139,8 @@ int cmd_tokenize(int argc, char** argv) {
       stats = true;
     } else if (a == "--jsonl") {
       jsonl = true;
+    } else if (a == "--decode") {
+      decode = true;
     } else if (a == "--no-bos") {
       no_bos = true;
     } else if (a == "--parse-special") {
@@ -131,6 +175,10 @@ int cmd_tokenize(int argc, char** argv) {
     tok = tok::Tokenizer::from_gguf(gguf::GGUFFile::open(path));
   }
   std::string out;
+  if (decode) {
+    print_decoded(*tok, text, jsonl, parse_special);
+    return 0;
+  }
   if (jsonl) {
     std::istringstream lines(text);
     size_t n = 0, n_tokens = 0, n_bytes = 0;

@@ -310,6 +310,13 @@ const std::vector<FamilyDef>& family_defs() {
        {R"re(\p{N}{1,3})re", R"re([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)re",
         R"re([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+)re"
         R"re(|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*)re" TAIL}},
+      {"afmoe",  // digits grouped in threes from the right (llama.cpp's custom AFMoE split)
+       {R"re(\p{N}{1,3}(?=(?:\p{N}{3})*(?!\p{N})))re",
+        R"re([\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}\x{F900}-\x{FAFF}\x{3040}-\x{309F}\x{30A0}-\x{30FF})re"
+        R"re(\x{FF65}-\x{FF9F}\x{2F00}-\x{2FDF}\x{0E40}-\x{0E7F}\x{0E80}-\x{0EFF}\x{1780}-\x{17FF})re"
+        R"re(\x{1000}-\x{109F}\x{AA60}-\x{AA7F}\x{A9E0}-\x{A9FF}\x{AC00}-\x{D7AF}\x{1100}-\x{11FF}]+)re",
+        R"re([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+)re"
+        R"re(|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*)re" TAIL}},
       {"falcon", {R"re([\p{P}\$\+<=>\^~\|`]+)re", kGpt2Re, "[0-9][0-9][0-9]"}},
       {"starcoder refact command-r smollm codeshell exaone minerva-7b mellum2",
        {R"re(\p{N})re", kGpt2Re}},

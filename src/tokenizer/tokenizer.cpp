@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/gguf.h"
+#include "tokenizer/ugm.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
 
@@ -52,6 +53,15 @@ VocabSpec vocab_spec_from_gguf(const gguf::GGUFFile& f) {
   flag("tokenizer.ggml.add_eos_token", s.add_eos);
   flag("tokenizer.ggml.add_sep_token", s.add_sep);
   flag("tokenizer.ggml.add_space_prefix", s.add_space_prefix);
+  flag("tokenizer.ggml.remove_extra_whitespaces", s.remove_extra_whitespaces);
+  if (const gguf::Value* v = f.find("tokenizer.ggml.precompiled_charsmap")) {
+    HELIX_CHECK(v->is_array() && (v->elem_type() == gguf::ValueType::UINT8 ||
+                                  v->elem_type() == gguf::ValueType::INT8),
+                f.path(), ": tokenizer.ggml.precompiled_charsmap is not an array of bytes");
+    s.precompiled_charsmap.reserve(v->size());
+    for (const gguf::Value& b : v->elems())
+      s.precompiled_charsmap.push_back(static_cast<char>(static_cast<uint8_t>(b.as_int())));
+  }
   flag("tokenizer.ggml.normalizer.lowercase", s.lowercase);
   flag("tokenizer.ggml.normalizer.strip_accents", s.strip_accents);
   return s;
@@ -118,6 +128,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
       }
       if (add_special && v.add_sep) out.push_back(v.sep);
       break;
+    case VocabType::kUgm:
+      for (const Fragment& f : frags) {
+        if (f.token >= 0) out.push_back(f.token);
+        else encode_ugm(v, text.substr(f.off, f.len), out);
+      }
+      break;
   }
   if (add_special && v.add_eos) out.push_back(v.eos);
   return out;
@@ -132,11 +148,15 @@ std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool render_special) const {
   std::string out;
   bool at_start = true;
-  const bool strip = v_->type == VocabType::kWpm || (v_->type == VocabType::kSpm && v_->add_space_prefix);
+  const bool strip = v_->type == VocabType::kWpm ||
+                     ((v_->type == VocabType::kSpm || v_->type == VocabType::kUgm) && v_->add_space_prefix);
+  // SentencePiece's decoder, when it removes extra whitespace, drops the leading space of every
+  // piece until text appears.
+  const bool strip_all = v_->type == VocabType::kUgm && v_->ugm->remove_extra_whitespaces;
   for (const int32_t id : ids) {
     const std::string piece = token_to_piece(id, render_special);
     if (piece.empty()) continue;
-    if (at_start && strip && piece[0] == ' ') out.append(piece, 1, std::string::npos);
+    if ((strip_all ? out.empty() : at_start && strip) && piece[0] == ' ') out.append(piece, 1, std::string::npos);
     else out += piece;
     at_start = false;
   }

@@ -1,8 +1,9 @@
 // Tokenizers built from a model's own vocabulary: SentencePiece-style BPE with scores and byte
 // fallback (`tokenizer.ggml.model` = llama; Llama 2, Phi-3, Gemma, ERNIE 4.5), byte-level BPE with
 // merges and a named pre-tokenizer (gpt2; every type of llama.cpp's loader: GPT-2, Llama 3, Qwen2,
-// DeepSeek, Falcon, StarCoder, GPT-4o, Tekken, Kimi-K2, ..., see pretokenize.h) and WordPiece
-// (bert). Built from GGUF metadata or from a Hugging Face tokenizer.json. Token ids match Hugging
+// DeepSeek, Falcon, StarCoder, GPT-4o, Tekken, Kimi-K2, ..., see pretokenize.h), WordPiece
+// (bert), and SentencePiece's unigram model with its normalizer (t5; T5, mT5, UMT5, FLAN-T5).
+// Built from GGUF metadata or from a Hugging Face tokenizer.json. Token ids match Hugging
 // Face tokenizers for the same vocabulary, and llama.cpp's tokenizer where it agrees with them.
 //
 //   auto tok = Tokenizer::from_gguf(gguf::GGUFFile::open(path));
@@ -25,14 +26,14 @@ class GGUFFile;
 
 namespace helix::tok {
 
-enum class VocabType { kSpm, kBpe, kWpm };
+enum class VocabType { kSpm, kBpe, kWpm, kUgm };
 
 struct Vocab;
 
 // Everything a tokenizer is built from, as GGUF stores it (`tokenizer.ggml.*`). Unset optional
 // fields take the defaults of the model family, as llama.cpp does.
 struct VocabSpec {
-  std::string model;  // "llama", "gpt2" or "bert"
+  std::string model;  // "llama", "gpt2", "bert" or "t5"
   std::string pre;    // pre-tokenizer name (gpt2 only), e.g. "llama-bpe", "qwen2"
   std::string name;   // general.name: some models get per-token attributes by name (Phi-3)
   std::vector<std::string> tokens;
@@ -44,6 +45,10 @@ struct VocabSpec {
   std::optional<bool> ignore_merges;           // default: from the pre-tokenizer name
   std::optional<int64_t> max_input_chars_per_word;  // WordPiece (default 100, as BERT)
   std::vector<int32_t> lstrip_ids, rstrip_ids;  // special tokens that eat whitespace beside them
+  // Unigram (t5): SentencePiece's normalizer, as `tokenizer.ggml.precompiled_charsmap` stores it
+  // (empty: no normalization) and `tokenizer.ggml.remove_extra_whitespaces`.
+  std::string precompiled_charsmap;
+  std::optional<bool> remove_extra_whitespaces;
 };
 
 // Reads the `tokenizer.ggml.*` keys of a GGUF file; throws helix::Error when they are missing

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "tokenizer/ugm.h"
 #include "tokenizer/unicode.h"
 
 namespace helix::tok {
@@ -250,9 +251,13 @@ Vocab build_vocab(const VocabSpec& spec) {
     bos = 101, unk = 100, sep = 102, pad = 0, mask = 103;
     v.add_bos = true;
     v.add_sep = true;
+  } else if (spec.model == "t5") {
+    v.type = VocabType::kUgm;
+    eos = 1, unk = 2, pad = 0;
+    v.add_eos = true;
   } else {
     throw Error(cat("unsupported tokenizer model '", spec.model,
-                    "' (supported: llama, gpt2, bert)"));
+                    "' (supported: llama, gpt2, bert, t5)"));
   }
 
   v.text = spec.tokens;
@@ -411,6 +416,8 @@ Vocab build_vocab(const VocabSpec& spec) {
   for (size_t i = 0; i < n; ++i) v.pieces[i] = make_piece(v, static_cast<int32_t>(i));
 
   if (v.type == VocabType::kBpe) build_bpe(v, spec.merges);
+  if (v.type == VocabType::kUgm)
+    v.ugm = build_ugm(v, spec.precompiled_charsmap, spec.remove_extra_whitespaces.value_or(false));
   return v;
 }
 

@@ -1,11 +1,12 @@
 // The vocabulary shared by the tokenizer families (internal to the tokenizer module): token
 // texts, scores and attributes, a hash map from text to id, the special ids and flags with
 // llama.cpp's defaults and per-model adjustments, the partition of input text around special
-// and user-defined tokens, and the entry points of the three encoders.
+// and user-defined tokens, and the entry points of the four encoders.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,9 @@ class SpecialTrie {
   // Calls found(position, id) for every occurrence of every special token in `s`.
   template <class F>
   void scan(std::string_view s, F&& found) const;
+  // Calls found(end, id) for every entry that s[i, end) spells, shortest first.
+  template <class F>
+  void prefixes(std::string_view s, size_t i, F&& found) const;
   bool empty() const { return nodes_.size() <= 1; }
 
  private:
@@ -135,6 +139,8 @@ class WordCache {
   std::vector<Entry> entries_ = std::vector<Entry>(kSize);
 };
 
+struct UgmModel;  // ugm.h
+
 struct Vocab {
   uint64_t serial = 0;  // unique per built vocabulary (for WordCache)
   VocabType type = VocabType::kSpm;
@@ -165,6 +171,8 @@ struct Vocab {
   PairMap merges;
   PieceMap raw_map;  // BPE: token text decoded to raw bytes -> id
 
+  std::shared_ptr<const UgmModel> ugm;  // unigram (t5): normalizer, piece trie, scores
+
   int32_t n_vocab() const { return static_cast<int32_t>(text.size()); }
   bool has(int32_t id) const { return id >= 0 && id < n_vocab(); }
 };
@@ -188,29 +196,36 @@ void build_bpe(Vocab& v, const std::vector<std::string>& merges);
 void encode_spm(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
 void encode_bpe(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
 void encode_wpm(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
+// Unigram: `text` is raw (normalized, escaped and prefixed here, as SentencePiece does).
+void encode_ugm(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
 
 template <class F>
 void SpecialTrie::scan(std::string_view s, F&& found) const {
+  for (size_t i = 0; i < s.size(); ++i)
+    prefixes(s, i, [&](size_t, int32_t id) { found(static_cast<uint32_t>(i), id); });
+}
+
+template <class F>
+void SpecialTrie::prefixes(std::string_view s, size_t i, F&& found) const {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
   const size_t n = s.size();
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t node = root_[p[i]];
-    size_t j = i + 1;
-    while (node != 0) {
-      const Node& nd = nodes_[node];
-      if (nd.token >= 0) found(static_cast<uint32_t>(i), nd.token);
-      if (j >= n || nd.n_edges == 0) break;
-      const uint8_t c = p[j++];
-      uint32_t next = 0;
-      for (uint32_t k = nd.first_edge; k < nd.first_edge + nd.n_edges; ++k) {
-        if (edges_[k].byte == c) {
-          next = edges_[k].child;
-          break;
-        }
-        if (edges_[k].byte > c) break;
+  if (i >= n) return;
+  uint32_t node = root_[p[i]];
+  size_t j = i + 1;
+  while (node != 0) {
+    const Node& nd = nodes_[node];
+    if (nd.token >= 0) found(j, nd.token);
+    if (j >= n || nd.n_edges == 0) break;
+    const uint8_t c = p[j++];
+    uint32_t next = 0;
+    for (uint32_t k = nd.first_edge; k < nd.first_edge + nd.n_edges; ++k) {
+      if (edges_[k].byte == c) {
+        next = edges_[k].child;
+        break;
       }
-      node = next;
+      if (edges_[k].byte > c) break;
     }
+    node = next;
   }
 }
 
