@@ -114,6 +114,10 @@ int cmd_ask(int argc, char** argv) {
   auto enc = model::BertEncoder::load(resolve_embed_model_path(a.embed_model));
   kb->check_encoder(*enc);
   AnswerModel m = load_answer_model(o, a.adapter);
+  if (m.adapter.empty() && a.adapter && o.model.empty())
+    std::fprintf(stderr, "note: no assistant adapter is installed (%s); the small default model tends to repeat the "
+                         "passages rather than answer from them (make the adapter with recipes/assistant)\n",
+                 assistant_adapter_install_path().c_str());
   const knowledge::Analysis an = analyse_question(question, a.analyser, &m);
   knowledge::PointQueryOptions q;
   q.k = a.k;

@@ -56,12 +56,14 @@ std::vector<int32_t> Pipeline::chat_prompt(Generation& g) {
   } catch (const tools::RequestError& e) {
     throw ApiError{400, e.what(), "invalid_request_error", e.param(), "invalid_value"};
   }
-  const auto& tok = eng_.tokenizer();
+  return encode_chat_prompt(eng_.tokenizer(), opt_.chat_template, g.plan.messages, g.plan.template_tools, g.plan.prefill);
+}
+
+std::vector<int32_t> encode_chat_prompt(const tok::Tokenizer& tok, const std::string& tmpl, const ojson& messages,
+                                        const ojson& tools, const std::string& prefill) {
   const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
   const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-  const std::string text =
-      render_chat_messages(opt_.chat_template, g.plan.messages, g.plan.template_tools, bos, eos) + g.plan.prefill;
-  auto ids = tok.encode(text, false, true);
+  auto ids = tok.encode(render_chat_messages(tmpl, messages, tools, bos, eos) + prefill, false, true);
   if (tok.add_bos() && tok.bos() >= 0 && (ids.empty() || ids[0] != tok.bos())) ids.insert(ids.begin(), tok.bos());
   return ids;
 }

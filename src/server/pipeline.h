@@ -101,6 +101,12 @@ class Pipeline {
   std::vector<std::shared_ptr<PipelineHook>> hooks_;
 };
 
+// The prompt of a checked conversation: rendered through the chat template (with `tools` and the
+// generation prompt), `prefill` appended, tokenized; the beginning-of-text token added where the
+// template did not write it. Throws ApiError 400 when no form of the conversation renders.
+std::vector<int32_t> encode_chat_prompt(const tok::Tokenizer& tok, const std::string& tmpl, const ojson& messages,
+                                        const ojson& tools = nullptr, const std::string& prefill = "");
+
 // The flywheel's hook: records every completed answer with its request before the client sees
 // its id (a failed write is logged on stderr; the answer is still sent).
 class FeedbackHook : public PipelineHook {
