@@ -5,6 +5,10 @@
 // ids, so merging needs no string building: a merge maps (left id, right id) -> (rank, result).
 // A final symbol that is not a vocabulary entry falls back to single-byte entries, as llama.cpp.
 // Words are memoised per thread (WordCache).
+//
+// SentencePiece-style BPE (pre-tokenizers with `raw`: Gemma 4, Sarvam) merges raw UTF-8
+// characters instead (vocabulary entries are raw text, spaces escaped to U+2581 first), and a
+// final symbol that is not an entry falls back to <0xXX> byte tokens.
 #include <algorithm>
 #include <unordered_map>
 
@@ -39,7 +43,11 @@ struct Later {
   }
 };
 
+// The string id of a character that no entry or merge spells: it never merges.
+constexpr int32_t kNoSid = 0x7fffffff;
+
 struct Work {
+  std::string escaped;
   std::string clean;
   std::vector<Span> words;
   std::vector<Symbol> sym;
@@ -62,9 +70,19 @@ void merge_word(const Vocab& v, std::string_view word, uint32_t base, Work& w,
   std::vector<Bigram>& heap = w.heap;
   sym.clear();
   heap.clear();
+  if (v.pre->raw) {  // one symbol per character
+    for (uint32_t i = 0; i < word.size();) {
+      const auto len = static_cast<uint32_t>(
+          std::min<size_t>(utf8_len(static_cast<uint8_t>(word[i])), word.size() - i));
+      const int32_t id = v.map.find(word.substr(i, len));
+      const auto idx = static_cast<int32_t>(sym.size());
+      sym.push_back({id >= 0 ? id : kNoSid, idx - 1, idx + 1, base + i, base + i + len, len});
+      i += len;
+    }
+  }
   // A byte that no token spells is dropped before merging, as Hugging Face does (so its
   // neighbours may merge); llama.cpp keeps it between them and drops it at the end.
-  for (uint32_t i = 0; i < word.size(); ++i) {
+  for (uint32_t i = 0; i < word.size() && !v.pre->raw; ++i) {
     const auto b = static_cast<uint8_t>(word[i]);
     if (v.byte_sid[b] >= v.n_vocab() && v.byte_fallback[b][0] < 0 && v.byte_fallback[b][1] < 0)
       continue;
@@ -124,7 +142,13 @@ void build_bpe(Vocab& v, const std::vector<std::string>& merges) {
     extra.emplace(s, sid);
     return sid;
   };
-  for (int b = 0; b < 256; ++b) {
+  static const char* hex = "0123456789ABCDEF";
+  for (int b = 0; b < 256 && v.pre->raw; ++b) {  // <0xXX> tokens
+    const char buf[7] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>', 0};
+    v.byte_sid[b] = kNoSid;
+    v.byte_fallback[b] = {v.map.find(buf), -1};
+  }
+  for (int b = 0; b < 256 && !v.pre->raw; ++b) {
     const std::string s = encode_byte(static_cast<uint8_t>(b));
     v.byte_sid[b] = sid_of(s);
     v.byte_fallback[b] = {-1, -1};
@@ -141,7 +165,7 @@ void build_bpe(Vocab& v, const std::vector<std::string>& merges) {
     v.merges.insert(pair_key(l, r), {static_cast<int32_t>(i), res});
   }
   HELIX_CHECK(v.n_vocab() + extra.size() < (1u << 31), "tokenizer: too many merge strings");
-  if (v.ignore_merges) {  // whole words are looked up by their raw bytes
+  if (v.ignore_merges && !v.pre->raw) {  // whole words are looked up by their raw bytes
     std::vector<std::string> raw;
     std::vector<int32_t> ids;
     for (int32_t id = 0; id < v.n_vocab(); ++id) {
@@ -164,19 +188,27 @@ void build_bpe(Vocab& v, const std::vector<std::string>& merges) {
 
 void encode_bpe(const Vocab& v, std::string_view text, std::vector<int32_t>& out) {
   thread_local Work w;
+  if (v.pre->raw) {  // spaces as U+2581
+    w.escaped.clear();
+    for (const char c : text) {
+      if (c == ' ') w.escaped += "\xe2\x96\x81";
+      else w.escaped.push_back(c);
+    }
+    text = w.escaped;
+  }
   const std::string_view clean = sanitize_utf8(text, w.clean);
   w.words.clear();
   pretokenize(*v.pre, clean, w.words);
   for (const Span sp : w.words) {
     const std::string_view word = clean.substr(sp.begin, sp.end - sp.begin);
-    if (v.ignore_merges) {
-      const int32_t id = v.raw_map.find(word);
+    if (v.ignore_merges || (v.pre->newline_tokens && word.find_first_not_of('\n') == std::string_view::npos)) {
+      const int32_t id = v.pre->raw ? v.map.find(word) : v.raw_map.find(word);
       if (id >= 0) {
         out.push_back(id);
         continue;
       }
     }
-    if (word.size() == 1) {
+    if (word.size() == 1 && !v.pre->raw) {
       const int32_t sid = v.byte_sid[static_cast<uint8_t>(word[0])];
       if (sid < v.n_vocab()) out.push_back(sid);
       else

@@ -280,6 +280,9 @@ struct FamilyDef {
   bool ignore_merges = false;
   bool add_bos = false;
   bool no_bos = false;
+  bool raw = false;
+  bool newline_tokens = false;
+  bool force_bos = false;
 };
 
 // The pre-tokenizer types of llama.cpp's vocabulary loader (llama-vocab.cpp) with the regexes
@@ -370,6 +373,10 @@ const std::vector<FamilyDef>& family_defs() {
         R"re(|\s{512}(?!\S)|\s{256}(?!\S)|\s{128}(?!\S)|\s{64}(?!\S)|\s{32}(?!\S)|\s{16}(?!\S))re"
         R"re(|\s{8}(?!\S)|\s{4}(?!\S)|\s{1,2}(?!\S)|\s{1})re"}},
       {"laguna", {R"re([^\n]+|[\n]+)re", kQwen2Re}},
+      // SentencePiece-style BPE: whole lines (llama.cpp splits at newlines only).
+      {.names = "gemma4 granite-embed-multi-311m", .regexes = {R"re([^\n]+|[\n]+)re"},
+       .raw = true, .newline_tokens = true, .force_bos = true},
+      {.names = "sarvam-moe", .regexes = {R"re([^\n]+|[\n]+)re"}, .raw = true},
       {"tiny_aya cohere2moe",
        {R"re(\d{1,3}(?=(?:\d{3})*\b))re",
         PREFIX UPPER "*" LOWER "+" CONTRACTION "?|" PREFIX UPPER "+" LOWER "*" CONTRACTION
@@ -419,6 +426,9 @@ const std::vector<PreTokenizer>& families() {
       p.ignore_merges = d.ignore_merges;
       p.add_bos = d.add_bos;
       p.no_bos = d.no_bos;
+      p.raw = d.raw;
+      p.newline_tokens = d.newline_tokens;
+      p.force_bos = d.force_bos;
       v.push_back(std::move(p));
     }
     return v;

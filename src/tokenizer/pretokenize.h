@@ -31,6 +31,11 @@ struct PreTokenizer {
   bool ignore_merges = false;  // llama.cpp: whole words found in the vocabulary bypass merging
   bool add_bos = false;        // llama.cpp's default for add_bos_token
   bool no_bos = false;         // no BOS token unless the file names one (ChatGLM)
+  // SentencePiece-style BPE (Gemma 4, Sarvam): merges over raw UTF-8 characters instead of
+  // GPT-2's byte images, spaces escaped to U+2581 first, <0xXX> tokens for what no token spells.
+  bool raw = false;
+  bool newline_tokens = false;  // a word of newlines that is a token is taken whole (Gemma 4)
+  bool force_bos = false;       // BOS even when the file says add_bos_token = false (Gemma 4)
 };
 
 // The pre-tokenizer of a `tokenizer.ggml.pre` name ("" and "default" are llama.cpp's fallback

@@ -187,7 +187,7 @@ std::string make_piece(const Vocab& v, int32_t id) {
   const uint32_t a = v.attr[id];
   if (a & (kAttrUnknown | kAttrControl | kAttrUserDefined)) return t;
   if (a & kAttrNormal) {
-    if (v.type == VocabType::kBpe) {
+    if (v.type == VocabType::kBpe && !v.pre->raw) {
       std::string out;
       size_t i = 0;
       while (i < t.size()) {
@@ -246,6 +246,10 @@ Vocab build_vocab(const VocabSpec& spec) {
     bos = v.pre->no_bos ? -1 : 11, eos = 11;
     v.ignore_merges = v.pre->ignore_merges;
     v.add_bos = v.pre->add_bos;
+  } else if (spec.model == "gemma4") {  // SentencePiece-style BPE with merges
+    v.type = VocabType::kBpe;
+    v.pre_name = "gemma4";
+    v.pre = &pre_tokenizer("gemma4");
   } else if (spec.model == "bert") {
     v.type = VocabType::kWpm;
     bos = 101, unk = 100, sep = 102, pad = 0, mask = 103;
@@ -257,7 +261,8 @@ Vocab build_vocab(const VocabSpec& spec) {
     v.add_eos = true;
   } else {
     throw Error(cat("unsupported tokenizer model '", spec.model,
-                    "' (supported: llama, gpt2, bert, t5)"));
+                    "' (tokenizer.ggml.model; supported: llama, gpt2, gemma4, bert, t5; llama.cpp's rwkv, "
+                    "plamo2, whitespace, hybriddna and none are not supported yet)"));
   }
 
   v.text = spec.tokens;
@@ -284,6 +289,7 @@ Vocab build_vocab(const VocabSpec& spec) {
   v.eot = pick(spec.eot, -1);
   v.eom = pick(spec.eom, -1);
   if (spec.add_bos) v.add_bos = *spec.add_bos;
+  if (v.pre && v.pre->force_bos) v.add_bos = true;
   if (spec.add_eos) v.add_eos = *spec.add_eos;
   if (spec.add_sep) v.add_sep = *spec.add_sep;
   if (spec.add_space_prefix && v.type != VocabType::kBpe) v.add_space_prefix = *spec.add_space_prefix;

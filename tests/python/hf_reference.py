@@ -304,6 +304,21 @@ def bpe_family(family, vocab, merges):
     return tok
 
 
+# SentencePiece-style BPE families (tokenizer.ggml.pre gemma4, granite-embed-multi-311m, sarvam-moe):
+# merges over raw UTF-8 characters with byte fallback to <0xXX> tokens, spaces replaced by U+2581
+# first, the text split into runs of non-newlines and runs of newlines (as llama.cpp does).
+SPM_BPE_FAMILIES = ["gemma4", "granite-embed-multi-311m", "sarvam-moe"]
+
+
+def spm_bpe_family(vocab, merges):
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, byte_fallback=True))
+    tok.normalizer = normalizers.Replace(" ", "\u2581")
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[^\n]+|[\n]+"), behavior="isolated")
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(),
+                                     decoders.Fuse()])
+    return tok
+
+
 def bpe_family_from_gguf(path):
     """bpe_family() with a GGUF file's vocabulary, merges and tokenizer.ggml.pre (user-defined
     tokens as added tokens: both sides always match them)."""

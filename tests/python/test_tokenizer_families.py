@@ -18,7 +18,7 @@ import json
 
 import gguf
 import pytest
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 import hf_reference
 import tokenizer_corpus
@@ -115,6 +115,68 @@ def test_bpe_family_tokenizer_json_matches_hf(helix_bin, bpe_vocab, texts, hf_id
     compare(texts, got, hf_ids(family), f"tokenizer.json of {family} vs HF tokenizers")
 
 
+# ---- SentencePiece-style BPE (Gemma 4, Granite embedding 311m, Sarvam) ----------------------
+
+SPM_BPE_CONTROL = ["<pad>", "<eos>", "<bos>", "<unk>"]
+
+
+@pytest.fixture(scope="module")
+def spm_bpe_gguf(texts, tmp_path_factory):
+    """family -> (GGUF path, HF reference): a BPE trained on raw text with spaces as U+2581 and a
+    small alphabet (so rare characters need the <0xXX> byte tokens), control tokens first."""
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.Replace(" ", "\u2581")
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[^\n]+|[\n]+"), behavior="isolated")
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=3000, show_progress=False, limit_alphabet=300))
+    model = json.loads(tok.to_str())["model"]
+    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    fixed = SPM_BPE_CONTROL + [f"<0x{b:02X}>" for b in range(256)]
+    tokens = fixed + [t for t, _ in sorted(model["vocab"].items(), key=lambda kv: kv[1]) if t not in fixed]
+    types = [gguf.TokenType.CONTROL] * 4 + [gguf.TokenType.BYTE] * 256 + \
+        [gguf.TokenType.NORMAL] * (len(tokens) - len(fixed))
+    d = tmp_path_factory.mktemp("spm_bpe")
+    out = {}
+    for family in hf_reference.SPM_BPE_FAMILIES:
+        path = d / f"{family}.gguf"
+        w = gguf.GGUFWriter(str(path), "gemma4")
+        # Gemma 4's converter names the model itself; the others are gpt2 with a pre-tokenizer.
+        w.add_tokenizer_model("gemma4" if family == "gemma4" else "gpt2")
+        w.add_tokenizer_pre(family)
+        w.add_token_list(tokens)
+        w.add_token_types(types)
+        w.add_token_merges([f"{a} {b}" for a, b in merges])
+        w.add_bos_token_id(2)
+        w.add_eos_token_id(1)
+        w.add_add_bos_token(False)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        out[family] = path
+    return out, hf_reference.spm_bpe_family({t: i for i, t in enumerate(tokens)}, merges)
+
+
+@pytest.mark.parametrize("family", hf_reference.SPM_BPE_FAMILIES)
+def test_spm_bpe_family_matches_hf(helix_bin, spm_bpe_gguf, texts, tmp_path, family):
+    paths, ref = spm_bpe_gguf
+    want = [e.ids for e in ref.encode_batch(texts, add_special_tokens=False)]
+    assert sum(1 for ids in want for i in ids if 4 <= i < 260) > 100  # byte fallback is exercised
+    got = helix_ids(helix_bin, str(paths[family]), texts, tmp_path, False, False)
+    compare(texts, got, want, f"pre-tokenizer {family} vs HF tokenizers (BPE with byte fallback)")
+    # Decoding gives Hugging Face's text; Gemma 4 always starts with BOS (llama.cpp's override).
+    inp = tmp_path / "ids.jsonl"
+    inp.write_text("".join(json.dumps(ids) + "\n" for ids in want), encoding="utf-8")
+    # (--parse-special: entries such as <end_of_turn>, which the trained vocabulary has as text,
+    # are control tokens to llama.cpp and helix, shown only when asked for.)
+    out = run_helix(helix_bin, "tokenize", "-m", paths[family], "--decode", "--jsonl", "--parse-special",
+                    "-f", inp).stdout
+    back = [json.loads(line) for line in out.decode().split("\n")[:len(texts)]]
+    bad = [i for i in range(len(texts)) if back[i] != ref.decode(want[i], skip_special_tokens=False)]
+    assert not bad, [(texts[i], back[i]) for i in bad[:3]]
+    with_bos = run_helix(helix_bin, "tokenize", "-m", paths[family], "--ids", "hi").stdout.split()
+    assert (with_bos[0] == b"2") == (family != "sarvam-moe"), with_bos
+
+
 def test_families_differ(hf_ids):
     """The families are not all the same split of the corpus (so each comparison means something)."""
     seen = {}
@@ -200,3 +262,19 @@ def test_ernie_like_spm_matches_hf(helix_bin, texts, ernie_gguf, tmp_path, parse
         want = [e.ids for e in ref.encode_batch(texts, add_special_tokens=False)]
     got = helix_ids(helix_bin, str(path), texts, tmp_path, False, parse_special)
     compare(texts, got, want, f"ERNIE-like SentencePiece vs HF (parse_special={parse_special})")
+
+
+@pytest.mark.parametrize("model", ["rwkv", "plamo2", "no-such-model"])
+def test_unsupported_tokenizer_model_is_a_clear_error(helix_bin, tmp_path, model):
+    path = tmp_path / "m.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_tokenizer_model(model)
+    w.add_token_list(["a", "b"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    r = run_helix(helix_bin, "tokenize", "-m", path, "hi", check=False)
+    err = r.stderr.decode()
+    assert r.returncode != 0
+    assert f"unsupported tokenizer model '{model}'" in err and "t5" in err and "gemma4" in err, err
