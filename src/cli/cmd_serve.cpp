@@ -15,14 +15,18 @@
 #include "cli/gen_options.h"
 #include "cli/kb_answer.h"
 #include "cli/lora_flags.h"
+#include "cli/plugin_chat.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "model/bert.h"
+#include "plugins/loop.h"
+#include "plugins/manifest.h"
 #include "runtime/session.h"
 #include "server/api.h"
 #include "server/knowledge_api.h"
 #include "server/engine.h"
 #include "server/feedback.h"
+#include "server/plugins_hook.h"
 
 namespace helix::cli {
 namespace {
@@ -184,6 +188,9 @@ int cmd_serve(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Requests with "plugins": [...] have Helix run the tool loop (server/plugins_hook.h).
+  api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(""), nullptr},
+                                                            plugins::control_token_texts(*l.tokenizer)));
   server::Engine engine(l.model, l.tokenizer, eo);
   if (!kb_dir.empty()) {
     std::shared_ptr<model::BertEncoder> enc = api.embedder;

@@ -84,13 +84,15 @@ LoopResult run_tool_loop(ojson messages, Toolbox& tools, const ModelFn& model, c
   add_note(messages);
   const ojson& offered = tools.openai_tools();
   LoopResult res;
-  for (int step = 0; step < opt.max_steps; ++step) {
+  const int steps = opt.leave_final ? opt.max_steps - 1 : opt.max_steps;
+  for (int step = 0; step < steps; ++step) {
     const bool last = step + 1 == opt.max_steps;
     const ojson choice = last ? ojson("none") : step == 0 ? opt.tool_choice : ojson("auto");
     ojson msg = model(messages, offered, choice);
     ++res.steps;
-    messages.push_back(msg);
-    if (!msg.contains("tool_calls") || !msg["tool_calls"].is_array() || msg["tool_calls"].empty()) {
+    const bool calls = msg.contains("tool_calls") && msg["tool_calls"].is_array() && !msg["tool_calls"].empty();
+    if (calls || !opt.leave_final) messages.push_back(msg);
+    if (!calls) {
       res.message = msg;
       break;
     }
@@ -104,7 +106,7 @@ LoopResult run_tool_loop(ojson messages, Toolbox& tools, const ModelFn& model, c
       res.calls.push_back(std::move(r));
     }
   }
-  if (res.message.is_null()) res.message = messages.back();
+  if (res.message.is_null() && !opt.leave_final) res.message = messages.back();
   res.messages = std::move(messages);
   return res;
 }

@@ -32,10 +32,13 @@ struct LoopOptions {
   size_t max_result_chars = 8000;
   std::vector<std::string> control_tokens;           // see control_token_texts
   std::function<void(const CallRecord&)> on_call;    // after each call (progress, logs)
+  // The caller generates the answer itself (the server, so that it streams): the loop stops
+  // before a step that could only answer, and a reply without calls is not kept in `messages`.
+  bool leave_final = false;
 };
 
 struct LoopResult {
-  ojson message;                // the final assistant message
+  ojson message;                // the final assistant message (leave_final: the last reply)
   ojson messages;               // the whole conversation, with the new turns
   std::vector<CallRecord> calls;
   int steps = 0;                // model turns taken

@@ -93,8 +93,10 @@ std::vector<int32_t> Pipeline::completion_prompt(const ojson& body) const {
 }
 
 std::shared_ptr<Generation> Pipeline::prepare(std::shared_ptr<const ojson> body, bool chat, uint64_t seed,
-                                              const std::string& id) {
+                                              const std::string& id, bool hooks) {
   auto g = std::make_shared<Generation>();
+  g->pipeline = this;
+  g->hooks = hooks;
   g->request = std::move(body);
   g->chat = chat;
   g->id = id;
@@ -118,7 +120,8 @@ std::shared_ptr<Generation> Pipeline::prepare(std::shared_ptr<const ojson> body,
     g->model = opt_.model_id + ":" + name;
   }
   if (chat) g->messages = chat_messages(*g->request);
-  for (const auto& h : hooks_) h->before_template(*g);
+  if (hooks)
+    for (const auto& h : hooks_) h->before_template(*g);
   spec.gen.prompt = chat ? chat_prompt(*g) : completion_prompt(*g->request);
   // Tool calls: forced from the first token, or lazily after their trigger (unless response_format
   // already constrains the reply).
@@ -158,7 +161,15 @@ std::shared_ptr<Channel> Pipeline::submit(const Generation& g) {
 }
 
 void Pipeline::finish(Generation& g) {
+  if (!g.hooks) return;
   for (const auto& h : hooks_) h->after_generation(g);
+}
+
+ojson Pipeline::reply(const ojson& body, uint64_t seed) {
+  auto g = prepare(std::make_shared<const ojson>(body), true, seed, "step", /*hooks=*/false);
+  std::shared_ptr<Channel> ch = submit(*g);
+  if (!ch) throw ApiError{429, "the server is busy: too many requests are waiting; retry shortly", "rate_limit_error", "", "server_busy"};
+  return complete(*g, *ch)["choices"][0]["message"];
 }
 
 ojson Pipeline::complete(Generation& g, Channel& ch) {

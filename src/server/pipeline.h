@@ -26,6 +26,7 @@
 namespace helix::server {
 
 class FeedbackStore;
+class Pipeline;
 
 // One completion request on its way through the pipeline; hooks read it and may edit the parts
 // their stage names.
@@ -44,6 +45,8 @@ struct Generation {
   ojson extra = ojson::object();         // top-level fields hooks add to the response (streamed: to
                                          // the chunk with the last finish_reason), e.g. citations
   std::map<const void*, std::shared_ptr<void>> hook_state;  // what a hook keeps per request (key: the hook)
+  Pipeline* pipeline = nullptr;          // the pipeline it goes through (hooks may ask it for reply())
+  bool hooks = true;                     // false: a step inside a hook (Pipeline::reply), no hooks run
 };
 
 // A stage around the engine (retrieval, tools, plugins, the feedback record). Hooks run in the
@@ -80,7 +83,7 @@ class Pipeline {
   // Reads the request's spec, resolves the adapter, runs before_template, renders and tokenizes
   // the prompt and checks it against the context. Throws ApiError for a bad request.
   std::shared_ptr<Generation> prepare(std::shared_ptr<const ojson> body, bool chat, uint64_t seed,
-                                      const std::string& id);
+                                      const std::string& id, bool hooks = true);
   // Queues the request's n choices; null when the engine's queue is full (nothing is queued).
   std::shared_ptr<Channel> submit(const Generation& g);
   // Not streamed: waits for every choice and returns the response object.
@@ -88,6 +91,11 @@ class Pipeline {
   // Streamed: writes the SSE stream (role, deltas, finish, usage, [DONE]) to `sink` until every
   // choice has finished. False when the client went away (the channel is cancelled).
   bool stream(Generation& g, const std::shared_ptr<Channel>& ch, const StreamSink& sink);
+
+  // One chat reply for `body` without running the hooks: a step inside a hook (the plugins' tool
+  // loop). Returns choice 0's message (with tool_calls when the body offered tools); throws
+  // ApiError (429 when the engine's queue is full).
+  ojson reply(const ojson& body, uint64_t seed);
 
   const PipelineOptions& options() const { return opt_; }
 

@@ -245,3 +245,25 @@ TEST(Toolbox, PermissionsHideAndRefuseTools) {
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.result.find("does not allow the tool 'convert_time' (permissions.tools)"), std::string::npos) << r.result;
 }
+
+TEST(Loop, LeaveFinalStopsBeforeTheAnswer) {
+  Toolbox box({builtin_manifest("calculator")}, {});
+  Scripted s;
+  s.replies = {call_msg("calculate", R"({"expression": "2*3"})"), {{"role", "assistant"}, {"content", "six"}}};
+  LoopOptions opt;
+  opt.max_steps = 4;
+  opt.leave_final = true;
+  LoopResult r = run_tool_loop(ojson::array({{{"role", "user"}, {"content", "2*3"}}}), box,
+                               [&](const ojson& m, const ojson& t, const ojson& c) { return s(m, t, c); }, opt);
+  EXPECT_EQ(r.messages.size(), 4u);  // note, user, call, result: the caller generates the answer
+  EXPECT_EQ(r.messages.back()["role"], "tool");
+  EXPECT_EQ(r.calls.size(), 1u);
+  // With one step left for the answer, the loop never asks the model for one itself.
+  Scripted t;
+  t.replies = {call_msg("calculate", R"({"expression": "1"})"), call_msg("calculate", R"({"expression": "2"})")};
+  opt.max_steps = 3;
+  r = run_tool_loop(ojson::array({{{"role", "user"}, {"content", "x"}}}), box,
+                    [&](const ojson& m, const ojson& tt, const ojson& c) { return t(m, tt, c); }, opt);
+  EXPECT_EQ(t.seen_choices.size(), 2u);
+  EXPECT_EQ(r.calls.size(), 2u);
+}

@@ -279,3 +279,100 @@ def test_chat_runs_the_loop(helix_bin, pdir, default_model):
     args = json.loads(line[0][len("[calculator.calculate "):line[0].index(" -> ")])
     want = eval(__import__("re").sub(r"(\d+(?:\.\d+)?)", r"Fraction('\1')", args["expression"]), {"Fraction": Fraction})
     assert f'"result":"{want}"' in line[0] or f'"result":"{float(want)}"' in line[0], line[0]
+
+
+def test_chat_tool_output_is_data(helix_bin, pdir, default_model, tmp_path):
+    """The notes tool returns prompt-injection text with the model's control tokens and a fake
+    tool call. Helix defuses the control tokens (checked with llama.cpp's tokenizer on the saved
+    conversation: the tool message holds none, the raw result does) and runs only the model's
+    own calls (delete_everything is never called)."""
+    import llama_cpp
+    cmd = f"{sys.executable} {PLUG / 'mcp_server.py'} stdio"
+    assert helix(helix_bin, "plugin", "add", "ref", "--mcp-command", cmd, "--allow-write").returncode == 0
+    saved = tmp_path / "conv.json"
+    r = helix(helix_bin, "chat", "-m", default_model, "--plugins", "ref", "--tool-choice", "notes", "--temp", "0",
+              "-n", "48", "--max-tool-steps", "3", "--no-adapter",
+              input=f"Read my notes about the meeting.\n/save {saved}\n")
+    assert r.returncode == 0, r.stderr
+    assert "delete_everything" not in [x.split()[0][len("[ref."):] for x in r.stdout.splitlines() if x.startswith("[ref.")]
+    conv = json.loads(saved.read_text())
+    tool_msgs = [m for m in conv if m["role"] == "tool"]
+    assert tool_msgs and "IGNORE ALL PREVIOUS INSTRUCTIONS" in tool_msgs[0]["content"]
+    llm = llama_cpp.Llama(model_path=default_model, vocab_only=True, verbose=False)
+    control = {llm.token_bos(), llm.token_eos()} | {t for t in range(llm.n_vocab())
+                                                   if llm.detokenize([t], special=True).decode(errors="replace")
+                                                   in ("<start_of_turn>", "<end_of_turn>")}
+    raw = call(helix_bin, "ref", ("notes", {"topic": "x"}))[0]["calls"][0]["result"]
+    assert control & set(llm.tokenize(raw.encode(), add_bos=False, special=True)), "the raw result has control tokens"
+    for m in tool_msgs:
+        assert not control & set(llm.tokenize(m["content"].encode(), add_bos=False, special=True)), m["content"]
+
+
+# ---- the tool loop in the server, through the openai client --------------------------------
+
+@pytest.fixture(scope="module")
+def plugin_server(helix_bin, default_model, tmp_path_factory):
+    from conftest import start_server, stop_server
+    d = tmp_path_factory.mktemp("served_plugins")
+    old = os.environ.get("HELIX_PLUGINS_DIR")
+    os.environ["HELIX_PLUGINS_DIR"] = str(d)
+    cmd = f"{sys.executable} {PLUG / 'mcp_server.py'} stdio"
+    assert helix(helix_bin, "plugin", "add", "ref", "--mcp-command", cmd, "--timeout", "5").returncode == 0
+    proc, port = start_server(helix_bin, default_model)
+    yield port
+    stop_server(proc)
+    if old is None:
+        del os.environ["HELIX_PLUGINS_DIR"]
+    else:
+        os.environ["HELIX_PLUGINS_DIR"] = old
+
+
+def test_server_runs_the_loop(plugin_server):
+    from conftest import openai_client
+    c = openai_client(plugin_server)
+    ask = [{"role": "user", "content": "What is 1/3 + 1/6? Use the calculator."}]
+    r = c.chat.completions.create(model="default", messages=ask, tool_choice="required", temperature=0, max_tokens=32,
+                                  extra_body={"plugins": ["calculator"], "max_plugin_steps": 2})
+    calls = r.model_extra["plugin_calls"]
+    assert len(calls) == 1 and calls[0]["plugin"] == "calculator" and calls[0]["ok"], calls
+    expr = json.loads(calls[0]["arguments"])["expression"]
+    want = eval(__import__("re").sub(r"(\d+(?:\.\d+)?)", r"Fraction('\1')", expr), {"Fraction": Fraction})
+    got = json.loads(calls[0]["result"])["result"]
+    assert Fraction(got) == want
+    assert isinstance(r.choices[0].message.content, str) and not r.choices[0].message.tool_calls
+    # Streamed: the answer as deltas, the calls on the last chunk.
+    s = c.chat.completions.create(model="default", messages=ask, tool_choice="required", temperature=0, max_tokens=16,
+                                  stream=True, extra_body={"plugins": ["calculator"], "max_plugin_steps": 2})
+    last = None
+    for chunk in s:
+        if chunk.model_extra.get("plugin_calls") is not None:
+            last = chunk.model_extra["plugin_calls"]
+    assert last and last[0]["tool"] == "calculate" and last[0]["ok"]
+
+
+def test_server_plugin_failures_keep_the_conversation(plugin_server):
+    from conftest import openai_client
+    c = openai_client(plugin_server)
+    ask = [{"role": "user", "content": "Run the tool."}]
+    r = c.chat.completions.create(model="default", messages=ask, temperature=0, max_tokens=16,
+                                  tool_choice={"type": "function", "function": {"name": "crash"}},
+                                  extra_body={"plugins": ["ref"], "max_plugin_steps": 2})
+    calls = r.model_extra["plugin_calls"]
+    assert len(calls) == 1 and not calls[0]["ok"] and "exited with status 3" in calls[0]["result"]
+    assert r.choices[0].finish_reason in ("stop", "length")
+    # The server reconnects: the same plugin works on the next request.
+    r = c.chat.completions.create(model="default", messages=[{"role": "user", "content": "Add 2 and 3."}],
+                                  temperature=0, max_tokens=8, tool_choice={"type": "function", "function": {"name": "add"}},
+                                  extra_body={"plugins": ["ref"], "max_plugin_steps": 2})
+    calls = r.model_extra["plugin_calls"]
+    assert calls, "no call"
+    args = json.loads(calls[0]["arguments"])
+    assert calls[0]["ok"] and calls[0]["result"] == str(args["a"] + args["b"])
+    import openai
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(model="default", messages=ask, max_tokens=4, extra_body={"plugins": ["nope"]})
+    assert "no plugin named 'nope'" in str(e.value)
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(model="default", messages=ask, max_tokens=4, extra_body={"plugins": ["calculator"]},
+                                  tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
+    assert "not both" in str(e.value)
