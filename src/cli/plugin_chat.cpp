@@ -9,6 +9,7 @@
 #include "grammar/token_matcher.h"
 #include "plugins/manifest.h"
 #include "server/chat_messages.h"
+#include "server/pipeline.h"
 #include "tools/tools.h"
 
 namespace helix::cli {
@@ -95,19 +96,13 @@ PluginChat::~PluginChat() = default;
 Json PluginChat::generate(const Json& messages, const Json& tools, const Json& choice) {
   const Json body = {{"messages", messages}, {"tools", tools}, {"tool_choice", choice}};
   tools::Plan plan;
-  std::string text;
-  const tok::Tokenizer& tok = *l_.tokenizer;
+  std::vector<int32_t> ids;
   try {
-    const Json checked = server::chat_messages(body);
-    plan = tools::plan_tools(tmpl_, body, checked);
-    const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
-    const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-    text = server::render_chat_messages(tmpl_, plan.messages, plan.template_tools, bos, eos) + plan.prefill;
+    plan = tools::plan_tools(tmpl_, body, server::chat_messages(body));
+    ids = server::encode_chat_prompt(*l_.tokenizer, tmpl_, plan.messages, plan.template_tools, plan.prefill);
   } catch (const server::ApiError& e) {
     throw Error(e.message);
   }
-  std::vector<int32_t> ids = tok.encode(text, false, true);
-  if (tok.add_bos() && tok.bos() >= 0 && (ids.empty() || ids[0] != tok.bos())) ids.insert(ids.begin(), tok.bos());
   HELIX_CHECK(static_cast<int64_t>(ids.size()) + room_ <= o_.n_ctx, "the conversation with its tool results needs ",
               ids.size(), " tokens and the context holds ", o_.n_ctx, " (", room_, " kept for the reply): /reset, or restart with a larger -c");
   session_->set_tokens(ids);
