@@ -166,15 +166,31 @@ KnowledgeService::~KnowledgeService() = default;
 
 std::shared_ptr<PipelineHook> KnowledgeService::hook() { return std::make_shared<KnowledgeHook>(*this); }
 
+namespace {
+
+int64_t data_version(knowledge::KnowledgeBase& kb) {
+  knowledge::Stmt q(kb.db(), "PRAGMA data_version");
+  return q.step() ? q.i64(0) : 0;
+}
+
+}  // namespace
+
 knowledge::KnowledgeBase& KnowledgeService::open(const std::string& name) {
   auto it = open_.find(name);
-  if (it != open_.end()) return *it->second;
+  if (it != open_.end()) {
+    if (fs::exists(fs::path(dir_) / name / "kb.sqlite") && data_version(*it->second.kb) == it->second.data_version)
+      return *it->second.kb;
+    open_.erase(it);  // changed by another process (or removed): open it again
+  }
   as_api_error("kb", [&] { knowledge::KnowledgeBase::check_name(name); });
   if (!fs::exists(fs::path(dir_) / name / "kb.sqlite"))
     throw bad("no knowledge base '" + name + "'; create it with POST /v1/kb {\"name\": \"" + name + "\"}", "kb", 404);
   auto kb = as_api_error("kb", [&] { return knowledge::KnowledgeBase::open(dir_, name); });
   as_api_error("kb", [&] { kb->check_encoder(*enc_); });
-  return *(open_[name] = std::move(kb));
+  Open& o = open_[name];
+  o.data_version = data_version(*kb);
+  o.kb = std::move(kb);
+  return *o.kb;
 }
 
 ojson KnowledgeService::list() {

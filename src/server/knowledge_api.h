@@ -62,7 +62,8 @@ class KnowledgeService {
   model::BertEncoder& encoder() { return *enc_; }
   const std::string& chat_template() const { return tmpl_; }
   std::mutex& mutex() { return mu_; }
-  // The open base (cached); throws ApiError 404 naming POST /v1/kb when it does not exist.
+  // The open base (cached, and opened again when another process changed it, so its vector index
+  // follows); throws ApiError 404 naming POST /v1/kb when it does not exist.
   knowledge::KnowledgeBase& open(const std::string& name);  // call with mutex() held
 
  private:
@@ -71,7 +72,11 @@ class KnowledgeService {
   std::shared_ptr<model::BertEncoder> enc_;
   std::string tmpl_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<knowledge::KnowledgeBase>> open_;
+  struct Open {
+    std::unique_ptr<knowledge::KnowledgeBase> kb;
+    int64_t data_version = 0;  // SQLite's: changes when another process (helix kb add) commits
+  };
+  std::map<std::string, Open> open_;
 };
 
 }  // namespace helix::server

@@ -10,6 +10,7 @@ to a passage's document, page or section and text, and every [n] left in the ans
 import json
 import re
 import shutil
+import subprocess
 
 import httpx
 import openai
@@ -22,8 +23,12 @@ MARK = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 @pytest.fixture(scope="module")
-def server(helix_bin, default_model, tmp_path_factory):
-    kb_dir = tmp_path_factory.mktemp("kb")
+def kb_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("kb")
+
+
+@pytest.fixture(scope="module")
+def server(helix_bin, default_model, kb_dir):
     proc, port = start_server(helix_bin, default_model, "--kb-dir", str(kb_dir))
     yield port
     stop_server(proc)
@@ -163,3 +168,20 @@ def test_without_kb_dir(helix_bin, default_model):
             assert c.get("/v1/kb").status_code == 404
     finally:
         stop_server(proc)
+
+
+def test_changes_by_the_cli_while_serving(http, kb, kb_dir, helix_bin, tmp_path):
+    """`helix kb add` / `rm` in another process while the server has the base open: the server
+    sees the new document (its vector index included) and no longer returns the removed one."""
+    note = tmp_path / "kettle.md"
+    note.write_text("# Kettle\n\nDescale the kettle with citric acid once a month.\n")
+    subprocess.run([helix_bin, "kb", "add", kb, str(note), "--kb-dir", str(kb_dir)], check=True, capture_output=True)
+    for mode in ("vector", "hybrid"):
+        hits = http.post(f"/v1/kb/{kb}/query", json={"query": "descale kettle citric acid", "k": 1, "mode": mode})
+        assert hits.status_code == 200, hits.text
+        assert hits.json()["data"][0]["doc"].endswith("kettle.md"), mode
+    subprocess.run([helix_bin, "kb", "rm", kb, "kettle.md", "--kb-dir", str(kb_dir)], check=True, capture_output=True)
+    for mode in ("vector", "hybrid"):
+        hits = http.post(f"/v1/kb/{kb}/query", json={"query": "descale kettle citric acid", "k": 3, "mode": mode})
+        assert hits.status_code == 200, hits.text
+        assert not any(h["doc"].endswith("kettle.md") for h in hits.json()["data"])
