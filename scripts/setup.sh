@@ -43,7 +43,7 @@ PY=${PYTHON:-python3}
 pip_install() { "$PY" -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v -i "running pip as the 'root' user" || true; }
 if ! "$PY" - <<'PYEOF' 2>/dev/null
 import importlib.util, sys
-mods = ["gguf", "numpy", "pytest", "jinja2", "tokenizers", "safetensors", "matplotlib", "openai", "jsonschema", "pexpect", "langchain_openai", "docx", "reportlab", "rank_bm25", "sentencepiece"]
+mods = ["gguf", "numpy", "pytest", "jinja2", "tokenizers", "safetensors", "matplotlib", "openai", "jsonschema", "pexpect", "langchain_openai", "docx", "reportlab", "rank_bm25", "sentencepiece", "mcp"]
 sys.exit(0 if all(importlib.util.find_spec(m) for m in mods) else 1)
 PYEOF
 then
