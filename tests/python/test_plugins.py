@@ -113,6 +113,21 @@ def test_datetime_matches_zoneinfo(helix_bin, pdir):
     assert rc == 1 and "unknown time zone 'Atlantis/Lost'" in out["calls"][0]["result"]
 
 
+def test_kb_search(helix_bin, pdir, tmp_path):
+    kb = tmp_path / "kb"
+    (tmp_path / "garden.txt").write_text("The Helix plant waters the garden every Tuesday at 7am.\n")
+    (tmp_path / "kitchen.txt").write_text("The kitchen oven is cleaned on Fridays.\n")
+    assert helix(helix_bin, "kb", "create", "home", "--kb-dir", kb).returncode == 0
+    assert helix(helix_bin, "kb", "add", "home", tmp_path / "garden.txt", tmp_path / "kitchen.txt", "--kb-dir", kb).returncode == 0
+    r = helix(helix_bin, "plugin", "test", "kb", "--kb-dir", kb, "--json", "--call", "search_knowledge_base", "--args",
+              json.dumps({"kb": "home", "query": "when is the garden watered", "k": 1}),
+              "--call", "search_knowledge_base", "--args", json.dumps({"kb": "nope", "query": "x"}))
+    c = json.loads(r.stdout)["calls"]
+    hits = json.loads(c[0]["result"])["passages"]
+    assert len(hits) == 1 and hits[0]["doc"].endswith("garden.txt") and "Tuesday" in hits[0]["text"]
+    assert not c[1]["ok"] and "no knowledge base 'nope'" in c[1]["result"]
+
+
 # ---- manifests -----------------------------------------------------------------------------
 
 def test_add_list_rm(helix_bin, pdir):
