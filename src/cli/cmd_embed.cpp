@@ -18,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/flags.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -27,18 +28,17 @@
 namespace helix::cli {
 namespace {
 
-void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: helix embed [-m EMBED_MODEL] [--json] [-f FILE] TEXT...\n"
-               "  -m EMBED_MODEL     model directory (config.json, model.safetensors, tokenizer.json)\n"
-               "                     or GGUF bert file (default: $HELIX_EMBED_MODEL, else the installed\n"
-               "                     ~/.local/share/helix/models/embed)\n"
-               "  -f FILE            one text per line ('-' for stdin), after any TEXT arguments\n"
-               "  --json             print {\"model\", \"dim\", \"embeddings\": [[...], ...]}\n"
-               "  --batch-tokens N   tokens per forward batch (default 2048)\n"
-               "  -t N               threads (default: all cores, or $HELIX_THREADS)\n"
-               "  --stats            report texts, tokens and seconds on stderr\n"
-               "  --write-gguf OUT   write the model as a GGUF bert file (then embed any texts)\n");
+std::string usage_text() {
+  return "usage: helix embed [-m EMBED_MODEL] [--json] [-f FILE] TEXT...\n"
+         "  -m EMBED_MODEL     model directory (config.json, model.safetensors, tokenizer.json)\n"
+         "                     or GGUF bert file (default: $HELIX_EMBED_MODEL, else the installed\n"
+         "                     ~/.local/share/helix/models/embed)\n"
+         "  -f FILE            one text per line ('-' for stdin), after any TEXT arguments\n"
+         "  --json             print {\"model\", \"dim\", \"embeddings\": [[...], ...]}\n"
+         "  --batch-tokens N   tokens per forward batch (default 2048)\n"
+         "  -t N               threads (default: all cores, or $HELIX_THREADS)\n"
+         "  --stats            report texts, tokens and seconds on stderr\n"
+         "  --write-gguf OUT   write the model as a GGUF bert file (then embed any texts)\n";
 }
 
 void read_lines(const std::string& path, std::vector<std::string>& texts) {
@@ -60,42 +60,17 @@ int cmd_embed(int argc, char** argv) {
   std::string model, gguf_out;
   std::vector<std::string> texts, files;
   bool json_out = false, stats = false;
-  int64_t batch_tokens = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      HELIX_CHECK(i + 1 < argc, "option ", a, " needs a value");
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      usage(stdout);
-      return 0;
-    } else if (a == "-m" || a == "--model") {
-      model = next();
-    } else if (a == "-f" || a == "--file") {
-      files.push_back(next());
-    } else if (a == "--json") {
-      json_out = true;
-    } else if (a == "--stats") {
-      stats = true;
-    } else if (a == "--batch-tokens") {
-      batch_tokens = int_flag(a, next(), 1, int64_t{1} << 24);
-    } else if (a == "-t" || a == "--threads") {
-      ThreadPool::set_global_threads(static_cast<int>(int_flag(a, next(), 1, 1024)));
-    } else if (a == "--write-gguf") {
-      gguf_out = next();
-    } else if (a == "--") {
-      for (++i; i < argc; ++i) texts.emplace_back(argv[i]);
-    } else if (!a.empty() && a[0] == '-') {
-      usage(stderr);
-      throw Error(cat("unknown option '", a, "'"));
-    } else {
-      texts.push_back(a);
-    }
-  }
+  int64_t batch_tokens = 0, threads = 0;
+  Flags f("helix embed", usage_text());
+  f.value({"-m", "--model"}, model).values({"-f", "--file"}, files).flag({"--json"}, json_out).flag({"--stats"}, stats)
+      .integer({"--batch-tokens"}, batch_tokens, 1, int64_t{1} << 24).integer({"-t", "--threads"}, threads, 1, 1024)
+      .value({"--write-gguf"}, gguf_out);
+  if (!f.parse(argc, argv)) return 0;
+  texts = f.positional();
+  if (threads > 0) ThreadPool::set_global_threads(static_cast<int>(threads));
   for (const auto& f : files) read_lines(f, texts);
   if (texts.empty() && gguf_out.empty()) {
-    usage(stderr);
+    std::fputs(usage_text().c_str(), stderr);
     throw Error("give at least one TEXT or -f FILE");
   }
 

@@ -1,42 +1,54 @@
-// helix sft: one stage of LoRA supervised fine-tuning without a recipe file.
-//   helix sft --data FILE.jsonl --out ADAPTER.gguf [-m MODEL] [--steps N] [--lr X] [--lora-rank R]
-//             [--seq-len L] [--batch B] ...
-// Samples are rendered with the model's chat template (loss on assistant turns), trained with
-// AdamW + warmup/cosine, and the adapter is written in llama.cpp's LoRA GGUF layout. A checkpoint
-// (OUT.ckpt unless --checkpoint) is written atomically every --checkpoint-every steps; running
-// the same command again after a crash or kill -9 resumes from it. It is removed on success.
+// helix sft: supervised fine-tuning.
+//   helix sft RECIPE.toml [--install] [-m MODEL] [--out FILE] ...     every stage of a recipe
+//   helix sft --data FILE.jsonl --out ADAPTER.gguf [-m MODEL] [options] one stage, no recipe file
+// Both run through train::run_recipe (recipe_run.h): the one-stage form builds a recipe of one
+// stage and one dataset. Progress is a bar on a terminal (one line per step otherwise); the work
+// folder OUT.run holds the checkpoint (written atomically; rerunning the same command after a
+// crash or kill -9 resumes from it), and per stage a loss/eval chart (SVG) and results tables.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
+#include <map>
 
 #include "cli/commands.h"
+#include "cli/convert_model.h"
 #include "cli/default_model.h"
+#include "cli/flags.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
-#include "model/lora.h"
-#include "tokenizer/tokenizer.h"
-#include "train/data.h"
-#include "train/trainer.h"
+#include "train/recipe.h"
+#include "train/recipe_run.h"
 
 namespace helix::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: helix sft --data FILE.jsonl --out ADAPTER.gguf [-m MODEL] [options]\n"
-    "  --steps N (100)          optimizer steps\n"
-    "  --lr X (2e-4)            peak learning rate\n"
-    "  --lora-rank R (16)       --lora-alpha A (2*rank)\n"
+    "usage: helix sft RECIPE.toml|RECIPE.json [options]          run every stage of a recipe\n"
+    "       helix sft --data FILE.jsonl --out OUT.gguf [options]  one stage without a recipe file\n"
+    "recipe runs:\n"
+    "  --install                copy the final adapter to the assistant adapter's place\n"
+    "                           ($XDG_DATA_HOME/helix/adapters/assistant.gguf), where ask, chatfile and\n"
+    "                           plugins find it\n"
+    "  --max-steps N            at most N steps per stage (a quick trial of a recipe)\n"
+    "both:\n"
+    "  -m MODEL                 base model (default: the recipe's, else the installed default model)\n"
+    "  --out FILE               the result (default: the recipe's out)\n"
+    "  --work-dir DIR (OUT.run) checkpoints, per-stage charts (SVG) and tables (Markdown, JSON)\n"
+    "  --checkpoint-every N (10);  --exact (quantized bases: f32 forward);  -t N threads\n"
+    "one stage (--data):\n"
+    "  --steps N (100)          optimizer steps;  --lr X (2e-4)\n"
+    "  --full                   full fine-tuning (float models; writes a whole GGUF model)\n"
+    "  --lora-rank R (16)       --lora-alpha A (2*rank);  --lora-dropout P (0)\n"
     "  --lora-targets LIST      projections to adapt (attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down)\n"
-    "  --seq-len L (256)        samples longer than this are bad data\n"
-    "  --batch B (4)            samples per micro-batch;  --grad-accum N (1) micro-batches per step\n"
+    "  --seq-len L (256)        row length; longer samples are bad data\n"
+    "  --batch B (4)            rows per micro-batch;  --grad-accum N (1) micro-batches per step\n"
     "  --schedule cosine|linear|constant (cosine);  --warmup N (5% of steps)\n"
     "  --clip X (1.0)           global gradient-norm clipping (0: none);  --weight-decay X (0)\n"
-    "  --exact                  quantized bases: f32 forward instead of 8-bit activations\n"
-    "  --checkpoint FILE (OUT.ckpt);  --checkpoint-every N (50)\n"
-    "  --chat-template FILE;  --on-bad-data skip|stop (stop);  --seed N (42);  -t N threads\n";
+    "  --chat-template FILE;  --on-bad-data skip|stop (stop);  --seed N (42)\n";
 
 std::string duration(double s) {
   const auto t = static_cast<long long>(s + 0.5);
@@ -46,98 +58,150 @@ std::string duration(double s) {
   return buf;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string p; std::getline(ss, p, ',');)
-    if (!p.empty()) out.push_back(p);
-  return out;
+// The progress bar: rewritten in place on a terminal, one line per step otherwise (logs, tests).
+class ProgressBar {
+ public:
+  ProgressBar() : tty_(isatty(STDERR_FILENO) != 0) {}
+  void step(const train::RecipeProgress& p) {
+    const train::StepReport& r = p.step;
+    char stats[160];
+    std::snprintf(stats, sizeof stats, "loss %.4f  lr %.2e  grad-norm %.3f  %.1f tokens/s  ETA %s", r.loss,
+                  static_cast<double>(r.lr), r.grad_norm, r.tokens_per_s, duration(r.eta_s).c_str());
+    const std::string stage = cat("[", p.stage, "/", p.n_stages, " ", p.stage_name, "]");
+    if (!tty_) {
+      std::fprintf(stderr, "%s step %lld/%lld  %s\n", stage.c_str(), static_cast<long long>(r.step),
+                   static_cast<long long>(r.steps), stats);
+      return;
+    }
+    const int width = 24, filled = static_cast<int>(width * r.step / std::max<int64_t>(1, r.steps));
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar.resize(width, '.');
+    std::fprintf(stderr, "\r\033[K%s [%s] step %lld/%lld  %s", stage.c_str(), bar.c_str(), static_cast<long long>(r.step),
+                 static_cast<long long>(r.steps), stats);
+    open_ = r.step < r.steps;
+    if (!open_) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+  void line(const std::string& s) {
+    if (open_) std::fputc('\n', stderr), open_ = false;
+    std::fprintf(stderr, "%s\n", s.c_str());
+  }
+
+ private:
+  bool tty_, open_ = false;
+};
+
+struct SftFlags {
+  std::string data, out, model, work_dir, chat_template, on_bad = "stop", schedule = "cosine";
+  std::vector<std::string> targets = train::LoraSettings().targets;
+  int64_t steps = 100, rank = 16, seq_len = 256, batch = 4, grad_accum = 1, warmup = -1, seed = 42, threads = 0;
+  int64_t checkpoint_every = 10, max_steps = 0;
+  double lr = 2e-4, alpha = 0, dropout = 0, clip = 1.0, weight_decay = 0;
+  bool full = false, exact = false, install = false;
+};
+
+// The one-stage form as a recipe of one stage and one dataset, without evaluation sets.
+train::Recipe one_stage_recipe(const SftFlags& f) {
+  HELIX_CHECK(!f.data.empty() && !f.out.empty(), "helix sft needs a recipe file, or --data FILE.jsonl and --out ",
+              "OUT.gguf\n", kUsage);
+  train::Recipe rec;
+  rec.path = f.data;
+  rec.dir = ".";
+  rec.name = std::filesystem::path(f.out).stem().string();
+  rec.chat_template = f.chat_template;
+  rec.out = f.out;
+  rec.seed = static_cast<uint64_t>(f.seed);
+  rec.on_bad_data = f.on_bad;
+  train::parse_on_bad_data(f.on_bad);
+  train::Stage s;
+  s.name = "sft";
+  s.datasets.push_back({"data", f.data, "sft", 1.0});
+  s.steps = f.steps;
+  s.lr = f.lr;
+  s.weight_decay = f.weight_decay;
+  s.grad_clip = f.clip;
+  s.schedule = f.schedule;
+  train::schedule_from_name(f.schedule);
+  s.warmup = f.warmup >= 0 ? f.warmup : f.steps / 20;
+  s.full = f.full;
+  s.lora.rank = f.rank;
+  s.lora.alpha = f.alpha > 0 ? f.alpha : 2.0 * static_cast<double>(f.rank);
+  s.lora.dropout = f.dropout;
+  s.lora.targets = f.targets;
+  s.seq_len = f.seq_len;
+  s.batch = f.batch;
+  s.grad_accum = f.grad_accum;
+  rec.stages.push_back(s);
+  return rec;
+}
+
+void check_targets(const std::vector<std::string>& targets) {
+  static const std::vector<std::string> known = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+  for (const auto& t : targets)
+    HELIX_CHECK(std::find(known.begin(), known.end(), t) != known.end(), "unknown LoRA target '", t,
+                "'; choose from attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down");
+}
+
+void install_adapter(const std::string& out) {
+  const std::string dst = assistant_adapter_install_path();
+  std::filesystem::create_directories(std::filesystem::path(dst).parent_path());
+  std::filesystem::copy_file(out, dst + ".tmp", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(dst + ".tmp", dst);
+  std::fprintf(stderr, "installed %s as %s (ask, chatfile and plugins use it by default)\n", out.c_str(), dst.c_str());
 }
 
 }  // namespace
 
 int cmd_sft(int argc, char** argv) {
-  std::string data, out, model_path, template_path, checkpoint, on_bad = "stop";
-  train::TrainOptions topt;
-  train::SftOptions sopt;
-  float alpha = -1;
-  int threads = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      HELIX_CHECK(i + 1 < argc, "option ", a, " needs a value");
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--data") data = next();
-    else if (a == "--out" || a == "-o") out = next();
-    else if (a == "-m" || a == "--model") model_path = next();
-    else if (a == "--steps") sopt.steps = int_flag(a, next(), 1, 100000000);
-    else if (a == "--lr") sopt.adam.lr = static_cast<float>(float_flag(a, next(), 0, 1, true));
-    else if (a == "--lora-rank") topt.lora_rank = int_flag(a, next(), 1, 4096);
-    else if (a == "--lora-alpha") alpha = static_cast<float>(float_flag(a, next(), 0, 1e6, true));
-    else if (a == "--lora-targets") topt.lora_targets = split(next());
-    else if (a == "--seq-len") sopt.seq_len = int_flag(a, next(), 2, 1 << 20);
-    else if (a == "--batch") sopt.batch = int_flag(a, next(), 1, 4096);
-    else if (a == "--grad-accum") sopt.grad_accum = int_flag(a, next(), 1, 4096);
-    else if (a == "--schedule") sopt.schedule = train::schedule_from_name(next());
-    else if (a == "--warmup") sopt.warmup = int_flag(a, next(), 0);
-    else if (a == "--clip") sopt.clip = float_flag(a, next(), 0);
-    else if (a == "--weight-decay") sopt.adam.weight_decay = static_cast<float>(float_flag(a, next(), 0, 1));
-    else if (a == "--exact") topt.exact_base = true;
-    else if (a == "--checkpoint") checkpoint = next();
-    else if (a == "--checkpoint-every") sopt.checkpoint_every = int_flag(a, next(), 1);
-    else if (a == "--chat-template") template_path = next();
-    else if (a == "--on-bad-data") on_bad = next();
-    else if (a == "--seed") sopt.seed = static_cast<uint64_t>(int_flag(a, next(), 0));
-    else if (a == "-t" || a == "--threads") threads = static_cast<int>(int_flag(a, next(), 1, 1024));
-    else throw Error(cat("unknown option '", a, "' for helix sft; see helix sft --help"));
-  }
-  HELIX_CHECK(!data.empty() && !out.empty(), "helix sft needs --data FILE.jsonl and --out ADAPTER.gguf\n", kUsage);
-  for (const auto& t : topt.lora_targets) {
-    static const std::vector<std::string> known = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
-    HELIX_CHECK(std::find(known.begin(), known.end(), t) != known.end(), "unknown LoRA target '", t,
-                "'; choose from attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down");
-  }
-  topt.lora_alpha = alpha > 0 ? alpha : 2.0f * static_cast<float>(topt.lora_rank);
-  topt.seed = sopt.seed;
-  if (threads == 0) threads = threads_from_env();
+  SftFlags f;
+  Flags p("helix sft", kUsage);
+  p.value({"--data"}, f.data).value({"--out", "-o"}, f.out).value({"-m", "--model"}, f.model)
+      .value({"--work-dir"}, f.work_dir).value({"--chat-template"}, f.chat_template).value({"--on-bad-data"}, f.on_bad)
+      .value({"--schedule"}, f.schedule).list({"--lora-targets"}, f.targets)
+      .integer({"--steps"}, f.steps, 1, 100000000).integer({"--lora-rank"}, f.rank, 1, 4096)
+      .integer({"--seq-len"}, f.seq_len, 8, 1 << 20).integer({"--batch"}, f.batch, 1, 4096)
+      .integer({"--grad-accum"}, f.grad_accum, 1, 4096).integer({"--warmup"}, f.warmup, 0)
+      .integer({"--seed"}, f.seed, 0).integer({"-t", "--threads"}, f.threads, 1, 1024)
+      .integer({"--checkpoint-every"}, f.checkpoint_every, 1).integer({"--max-steps"}, f.max_steps, 1)
+      .number({"--lr"}, f.lr, 0, 1, true).number({"--lora-alpha"}, f.alpha, 0, 1e6, true)
+      .number({"--lora-dropout"}, f.dropout, 0, 0.99).number({"--clip"}, f.clip, 0)
+      .number({"--weight-decay"}, f.weight_decay, 0, 1)
+      .flag({"--full"}, f.full).flag({"--exact"}, f.exact).flag({"--install"}, f.install);
+  if (!p.parse(argc, argv)) return 0;
+  HELIX_CHECK(p.positional().size() <= 1, "helix sft takes one recipe file, got ", p.positional().size(),
+              " arguments; see helix sft --help");
+  const bool recipe_run = p.positional().size() == 1;
+  HELIX_CHECK(!recipe_run || f.data.empty(), "give either a recipe file or --data, not both");
+  check_targets(f.targets);
+  train::Recipe rec = recipe_run ? train::load_recipe(p.positional()[0]) : one_stage_recipe(f);
+  const int threads = f.threads > 0 ? static_cast<int>(f.threads) : threads_from_env();
   if (threads > 0) ThreadPool::set_global_threads(threads);
-  sopt.checkpoint = checkpoint.empty() ? out + ".ckpt" : checkpoint;
 
-  model_path = resolve_model_path(model_path);
-  auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(model_path));
-  const auto tok = tok::Tokenizer::from_gguf(*file);
-  const train::SampleRenderer renderer(*tok, train::chat_template_for_training(*file, template_path));
-  train::LoadOptions lo;
-  lo.seq_len = sopt.seq_len;
-  lo.on_bad_data = train::parse_on_bad_data(on_bad);
-  train::LoadResult d = train::load_jsonl(data, "sft", renderer, lo);
-  for (const auto& b : d.bad) std::fprintf(stderr, "skipped %s\n", b.message().c_str());
-  HELIX_CHECK(!d.samples.empty(), "'", data, "' holds no usable training samples");
-  std::fprintf(stderr, "data: %zu samples, %lld tokens, %lld with loss\n", d.samples.size(),
-               static_cast<long long>(d.n_tokens), static_cast<long long>(d.n_loss_tokens));
-
-  train::TrainModel m(file, topt);
-  int64_t n_params = 0;
-  for (const train::Param* p : m.trainable()) n_params += p->numel();
-  std::fprintf(stderr, "model: %s (%s, %lld layers); LoRA rank %lld alpha %g on %zu projections: %lld trainable parameters\n",
-               model_path.c_str(), m.hparams().arch.c_str(), static_cast<long long>(m.hparams().n_layer),
-               static_cast<long long>(topt.lora_rank), topt.lora_alpha, topt.lora_targets.size(), static_cast<long long>(n_params));
-  if (std::filesystem::exists(sopt.checkpoint))
-    std::fprintf(stderr, "resuming from checkpoint %s\n", sopt.checkpoint.c_str());
-  train::SftTrainer trainer(m, std::move(d.samples), sopt);
-  trainer.run([&](const train::StepReport& r) {
-    std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.2e  grad-norm %.3f  %.1f tokens/s  ETA %s\n",
-                 static_cast<long long>(r.step), static_cast<long long>(r.steps), r.loss, static_cast<double>(r.lr),
-                 r.grad_norm, r.tokens_per_s, duration(r.eta_s).c_str());
-  });
-  std::string name = std::filesystem::path(out).stem().string();
-  model::save_lora(m.export_lora(name), out);
-  std::filesystem::remove(sopt.checkpoint);
-  std::fprintf(stderr, "wrote %s\n", out.c_str());
+  train::RecipeRunOptions o;
+  o.model_path = resolve_model_path(!f.model.empty() ? f.model : rec.model == "default" ? "" : rec.model);
+  o.out = f.out;
+  o.work_dir = f.work_dir;
+  o.exact_base = f.exact;
+  o.checkpoint_every = f.checkpoint_every;
+  o.max_steps = f.max_steps;
+  ProgressBar bar;
+  o.log = [&](const std::string& s) { bar.line(s); };
+  o.progress = [&](const train::RecipeProgress& r) { bar.step(r); };
+  o.write_full = [](const gguf::GGUFFile& base, const std::map<std::string, const std::vector<float>*>& tensors,
+                    const std::string& path) {
+    convert_model(base, path, "", [&](const gguf::TensorInfo& info) {
+      auto it = tensors.find(info.name);
+      return it == tensors.end() ? std::vector<float>() : *it->second;
+    });
+  };
+  std::fprintf(stderr, "model: %s\n", o.model_path.c_str());
+  const auto res = train::run_recipe(rec, o);
+  const std::string out = res["out"].get<std::string>();
+  if (f.install) {
+    HELIX_CHECK(!rec.stages.front().full, "--install installs a LoRA adapter; this recipe fine-tunes the whole model (",
+                out, ")");
+    install_adapter(out);
+  }
   return 0;
 }
 

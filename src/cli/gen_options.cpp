@@ -168,7 +168,7 @@ Loaded load_for_generation(const GenOptions& o) {
   auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(l.path));
   l.tokenizer = std::shared_ptr<tok::Tokenizer>(tok::Tokenizer::from_gguf(*file));
   l.model = std::shared_ptr<model::Model>(model::load_model(file));
-  apply_default_loras(o.lora, *l.model, o.named_lora);
+  l.adapter_chat_template = apply_default_loras(o.lora, *l.model, o.named_lora);
   l.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& hp = l.model->hparams();
   for (const auto& [id, bias] : o.gen.sampling.logit_bias)
@@ -187,7 +187,9 @@ void bind_grammar(GenOptions& o, const Loaded& l) {
 }
 
 std::string chat_template_of(const GenOptions& o, const Loaded& l) {
-  return o.chat_template.empty() ? runtime::chat_template_for(l.model->file()) : o.chat_template;
+  if (!o.chat_template.empty()) return o.chat_template;
+  if (!l.adapter_chat_template.empty()) return l.adapter_chat_template;
+  return runtime::chat_template_for(l.model->file());
 }
 
 std::vector<int32_t> encode_chat(const std::string& tmpl, const nlohmann::ordered_json& messages,

@@ -56,6 +56,7 @@ struct Loaded {
   std::shared_ptr<model::Model> model;
   std::shared_ptr<tok::Tokenizer> tokenizer;
   std::string path;
+  std::string adapter_chat_template;  // the chat template a --lora adapter was trained with ("": none)
   double load_s = 0;
 };
 Loaded load_for_generation(const GenOptions& o);
@@ -63,8 +64,8 @@ Loaded load_for_generation(const GenOptions& o);
 // Binds --json / --json-schema to the loaded model's vocabulary (sets o.gen.sampling.constraint).
 void bind_grammar(GenOptions& o, const Loaded& l);
 
-// The chat template to render with: --chat-template's text if given, else the model's own (or
-// the built-in one for its family).
+// The chat template to render with: --chat-template's text if given, else the one a --lora
+// adapter carries (helix.chat_template), else the model's own (or the built-in one for its family).
 std::string chat_template_of(const GenOptions& o, const Loaded& l);
 
 // Renders `messages` through `tmpl` with the generation prompt and tokenizes the text (special

@@ -45,8 +45,9 @@ model::LoraUse load_use(const LoraFlag& f) {
 
 }  // namespace
 
-void apply_default_loras(const std::vector<std::string>& specs, model::Model& m, bool named_ok) {
+std::string apply_default_loras(const std::vector<std::string>& specs, model::Model& m, bool named_ok) {
   std::vector<model::LoraUse> uses;
+  std::string tmpl;
   for (const std::string& s : specs) {
     const LoraFlag f = parse_lora_flag(s);
     HELIX_CHECK(f.name.empty() || named_ok, "--lora '", s, "': named adapters (NAME=FILE) are for helix serve; ",
@@ -56,8 +57,10 @@ void apply_default_loras(const std::vector<std::string>& specs, model::Model& m,
     std::fprintf(stderr, "LoRA adapter %s (%zu tensors, alpha %g) at scale %g\n", f.path.c_str(),
                  uses.back().adapter->weights.size(), static_cast<double>(uses.back().adapter->alpha),
                  static_cast<double>(f.scale));
+    if (tmpl.empty()) tmpl = uses.back().adapter->chat_template;
   }
   if (!uses.empty()) m.set_default_lora(m.add_lora_set(uses));
+  return tmpl;
 }
 
 std::map<std::string, int> add_named_loras(const std::vector<std::string>& specs, model::Model& m) {

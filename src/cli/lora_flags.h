@@ -20,7 +20,9 @@ LoraFlag parse_lora_flag(const std::string& spec);
 
 // Loads the unnamed adapters of `specs` into one set and makes it the model's default; reports
 // them on stderr. Does nothing when there are none. Named ones are refused unless named_ok.
-void apply_default_loras(const std::vector<std::string>& specs, model::Model& m, bool named_ok = false);
+// Returns the chat template the adapters were trained with (helix.chat_template; the first one
+// that has one), or "" when none carries one.
+std::string apply_default_loras(const std::vector<std::string>& specs, model::Model& m, bool named_ok = false);
 // Loads each named adapter (NAME=FILE[:SCALE]; one NAME given twice combines both) as its own
 // set: returns NAME -> set id.
 std::map<std::string, int> add_named_loras(const std::vector<std::string>& specs, model::Model& m);

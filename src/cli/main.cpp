@@ -37,7 +37,7 @@ constexpr Command kCommands[] = {
     {"tokenize", helix::cli::cmd_tokenize, "tokenize text with a model's tokenizer (ids and pieces)"},
     {"template", helix::cli::cmd_template, "render a model's chat template for a conversation"},
     {"serve", helix::cli::cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
-    {"sft", helix::cli::cmd_sft, "fine-tune a LoRA adapter on JSONL conversations (supervised)"},
+    {"sft", helix::cli::cmd_sft, "supervised fine-tuning: run a recipe (stages, evals) or one LoRA/full stage on JSONL"},
     {"flywheel", helix::cli::cmd_flywheel, "turn feedback stored by serve --feedback-db into SFT and preference JSONL"},
     {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
     {"kb", helix::cli::cmd_kb, "knowledge bases: add documents (txt, md, html, pdf, docx), hybrid search"},

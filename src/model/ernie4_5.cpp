@@ -7,8 +7,7 @@ namespace {
 
 class Ernie4_5 final : public Decoder {
  public:
-  explicit Ernie4_5(std::shared_ptr<const gguf::GGUFFile> f) : Decoder(f, read_decoder_hparams(*f)) {
-    hp_.rope_style = RopeStyle::Norm;
+  explicit Ernie4_5(std::shared_ptr<const gguf::GGUFFile> f) : Decoder(f, decoder_hparams(*f)) {
     load_standard({.maybe_qkv_bias = true});
   }
 

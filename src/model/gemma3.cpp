@@ -10,13 +10,7 @@ namespace {
 
 class Gemma3 final : public Decoder {
  public:
-  explicit Gemma3(std::shared_ptr<const gguf::GGUFFile> f) : Decoder(f, read_decoder_hparams(*f)) {
-    hp_.rope_style = RopeStyle::Neox;
-    hp_.n_swa = static_cast<int64_t>(file_->get_uint("gemma3.attention.sliding_window", 0));
-    constexpr int kPattern = 6;  // il % 6 < 5: sliding window
-    for (int64_t il = 0; il < hp_.n_layer; ++il) hp_.swa_layers[static_cast<size_t>(il)] = il % kPattern < kPattern - 1;
-    hp_.rope_base_swa = 10000.0f;
-    hp_.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
+  explicit Gemma3(std::shared_ptr<const gguf::GGUFFile> f) : Decoder(f, decoder_hparams(*f)) {
     load_standard({.qk_norm = true, .post_norms = true});
   }
 

@@ -142,4 +142,18 @@ HParams read_decoder_hparams(const gguf::GGUFFile& f) {
   return hp;
 }
 
+HParams decoder_hparams(const gguf::GGUFFile& f) {
+  HParams hp = read_decoder_hparams(f);
+  const std::string& a = hp.arch;
+  hp.rope_style = a == "qwen2" || a == "gemma3" ? RopeStyle::Neox : RopeStyle::Norm;
+  if (a == "gemma3") {
+    hp.n_swa = static_cast<int64_t>(f.get_uint("gemma3.attention.sliding_window", 0));
+    constexpr int kPattern = 6;  // il % 6 < 5: sliding window
+    for (int64_t il = 0; il < hp.n_layer; ++il) hp.swa_layers[static_cast<size_t>(il)] = il % kPattern < kPattern - 1;
+    hp.rope_base_swa = 10000.0f;
+    hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  }
+  return hp;
+}
+
 }  // namespace helix::model

@@ -62,9 +62,12 @@ struct HParams {
   bool is_swa(int64_t il) const { return n_swa > 0 && swa_layers[static_cast<size_t>(il)]; }
 };
 
-// Reads the keys every decoder shares (and rope_freqs.weight); architecture files adjust what is
-// specific to them.
+// Reads the keys every decoder shares (and rope_freqs.weight).
 HParams read_decoder_hparams(const gguf::GGUFFile& f);
+// read_decoder_hparams plus the rules of each architecture (RoPE style; Gemma 3's sliding-window
+// layer pattern, their RoPE base and its attention scale): the one place the serving models
+// (model/<arch>.cpp) and training (train::training_hparams) take them from.
+HParams decoder_hparams(const gguf::GGUFFile& f);
 
 // Refuses a file with a tensor the architecture does not use (a variant Helix does not run, whose
 // output would silently be wrong): `used` holds the names the loader took.

@@ -7,8 +7,7 @@ namespace {
 
 class Llama final : public Decoder {
  public:
-  explicit Llama(std::shared_ptr<const gguf::GGUFFile> f) : Decoder(f, read_decoder_hparams(*f)) {
-    hp_.rope_style = RopeStyle::Norm;
+  explicit Llama(std::shared_ptr<const gguf::GGUFFile> f) : Decoder(f, decoder_hparams(*f)) {
     load_standard({.maybe_qkv_bias = true});
   }
 

@@ -65,6 +65,7 @@ LoraAdapter load_lora(const std::string& path) {
   a.alpha = static_cast<float>(f.get_float("adapter.lora.alpha", 0.0));
   a.name = f.get_string("general.name", "");
   if (a.name.empty()) a.name = std::filesystem::path(path).stem().string();
+  a.chat_template = f.get_string("helix.chat_template", "");
 
   // Pair the factors by base name.
   std::map<std::string, std::pair<const gguf::TensorInfo*, const gguf::TensorInfo*>> pairs;
@@ -119,6 +120,7 @@ void save_lora(const LoraAdapter& adapter, const std::string& path) {
   if (!adapter.name.empty()) w.set("general.name", gguf::Value::string(adapter.name));
   w.set("adapter.type", gguf::Value::string("lora"));
   w.set("adapter.lora.alpha", gguf::Value::f32(adapter.alpha));
+  if (!adapter.chat_template.empty()) w.set("helix.chat_template", gguf::Value::string(adapter.chat_template));
   std::vector<std::vector<float>> transposed;  // embedding A factors, kept alive until write()
   transposed.reserve(adapter.weights.size());
   for (const auto& [base, p] : adapter.weights) {

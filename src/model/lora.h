@@ -29,6 +29,9 @@ struct LoraAdapter {
   std::string name;   // general.name, or the file name without .gguf
   std::string arch;   // general.architecture of the base it was trained on
   float alpha = 0;    // adapter.lora.alpha; 0 means "scale 1"
+  // helix.chat_template: the Jinja chat template the adapter was trained with ("" if none); run,
+  // chat and serve render with it when no --chat-template is given. llama.cpp ignores the key.
+  std::string chat_template;
   // Keyed by the base tensor's GGUF name, e.g. "blk.0.attn_q.weight".
   std::map<std::string, LoraPair> weights;
 

@@ -6,8 +6,7 @@ namespace {
 
 class Qwen2 final : public Decoder {
  public:
-  explicit Qwen2(std::shared_ptr<const gguf::GGUFFile> f) : Decoder(f, read_decoder_hparams(*f)) {
-    hp_.rope_style = RopeStyle::Neox;
+  explicit Qwen2(std::shared_ptr<const gguf::GGUFFile> f) : Decoder(f, decoder_hparams(*f)) {
     load_standard({.qkv_bias = true});
   }
 

@@ -5,7 +5,8 @@
 //   train::SampleRenderer r(tokenizer, train::chat_template_for_training(gguf, ""));
 //   train::LoadOptions o;  o.seq_len = 512;  o.on_bad_data = train::OnBadData::kSkip;
 //   train::LoadResult d = train::load_jsonl("data.jsonl", "instruction", r, o);
-//   std::vector<train::PackedRow> rows = train::pack_samples(d.samples, 512, tokenizer.pad());
+//   train::MixStream mix({&d.samples}, {1.0}, seed);                 // one or more sets, by ratio
+//   for (auto& row : train::draw_rows(mix, 4, 512)) ...                 // rows of whole samples
 //
 // One JSONL line is one sample, either a conversation
 //   {"messages": [{"role": "system"|"user"|"assistant"|"tool", "content": "..."|null,
@@ -112,24 +113,20 @@ struct LoadResult {
 LoadResult load_jsonl(const std::string& path, const std::string& type, const SampleRenderer& r,
                       const LoadOptions& opt);
 
-// ---- Packing -------------------------------------------------------------------------------
-// A row of seq_len positions holding whole samples back to back, then padding. Position i:
-//   tokens[i]   input token (pad_id in padding)
-//   targets[i]  the token to predict from position i (= the sample's next token when that token
-//               has loss), or -1: no loss at i (prompt, last token of a sample, padding)
-//   pos[i]      position id, restarting at 0 for each sample (RoPE uses it)
-//   segment[i]  1, 2, ... per sample in the row; 0 for padding
-// Attention: position i may attend to j only if j <= i and segment[j] == segment[i] != 0, i.e.
-// to [i - pos[i], i]: no attention across packed samples.
-struct PackedRow {
-  std::vector<int32_t> tokens, targets, pos, segment;
-  int32_t n_used = 0;     // positions holding samples (the rest is padding)
-  int32_t n_targets = 0;  // positions with targets[i] >= 0
+// ---- Batches ------------------------------------------------------------------------------
+// Samples laid end to end (packed) for the trainer. Position t:
+//   tokens[t]   input token
+//   targets[t]  the token to predict from t (the sample's next token when that token has loss),
+//               or -1: no loss at t (prompt, a sample's last token)
+//   pos[t]      position id, restarting at 0 for each sample (RoPE uses it)
+//   start[t]    where t's sample starts: t attends to keys [start[t], t] only, so no attention
+//               crosses packed samples
+struct TrainBatch {
+  std::vector<int32_t> tokens, targets, pos, start;
+  int64_t size() const { return static_cast<int64_t>(tokens.size()); }
+  int64_t n_targets() const;
 };
-
-// Packs samples (each at most seq_len tokens; longer ones throw) first-fit in the given order:
-// a sample goes into the first open row with room, else opens a new row. Deterministic.
-std::vector<PackedRow> pack_samples(const std::vector<Sample>& samples, int64_t seq_len, int32_t pad_id);
+TrainBatch make_batch(const std::vector<const Sample*>& samples);
 
 // ---- Mixing --------------------------------------------------------------------------------
 // Draws samples from several data sets in declared ratios, deterministically from a seed: each
@@ -158,8 +155,8 @@ class MixStream {
 // Fills up to `rows` rows of seq_len positions with samples drawn from `mix`, first-fit: a sample
 // goes into the first row with room, else starts a new row while fewer than `rows` exist; the first
 // sample that fits nowhere stays in the mix for the next call (so mix.position() after a call is
-// where to resume). Returns each row's samples in order, for the trainer's batch builder or
-// pack_samples. Throws for a sample longer than seq_len.
+// where to resume). Returns each row's samples in order, for make_batch. Throws for a sample
+// longer than seq_len.
 std::vector<std::vector<const Sample*>> draw_rows(MixStream& mix, int64_t rows, int64_t seq_len);
 
 // A seeded permutation of 0..n-1 (SplitMix64 + Fisher-Yates; the same on every platform).

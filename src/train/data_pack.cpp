@@ -1,5 +1,5 @@
-// Sequence packing (whole samples per row, position ids and segment ids per sample) and the
-// seeded mix of several data sets by declared ratios (see data.h).
+// Batches (samples laid end to end, positions restarting per sample) and the seeded mix of
+// several data sets by declared ratios, drawn into rows of whole samples (see data.h).
 #include <algorithm>
 #include <cmath>
 
@@ -16,45 +16,29 @@ uint64_t splitmix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-void append_sample(PackedRow& row, const Sample& s, int32_t seg) {
-  const int32_t at = row.n_used;
-  const int32_t n = static_cast<int32_t>(s.tokens.size());
-  for (int32_t j = 0; j < n; ++j) {
-    row.tokens[at + j] = s.tokens[j];
-    row.pos[at + j] = j;
-    row.segment[at + j] = seg;
-    const bool target = j + 1 < n && s.loss[j + 1];
-    row.targets[at + j] = target ? s.tokens[j + 1] : -1;
-    row.n_targets += target;
-  }
-  row.n_used += n;
-}
-
 }  // namespace
 
-std::vector<PackedRow> pack_samples(const std::vector<Sample>& samples, int64_t seq_len, int32_t pad_id) {
-  HELIX_CHECK(seq_len > 0, "pack_samples: seq_len must be positive");
-  std::vector<PackedRow> rows;
-  std::vector<int32_t> n_segments;
-  for (const Sample& s : samples) {
-    HELIX_CHECK(s.tokens.size() == s.loss.size(), "pack_samples: a sample's loss mask and tokens differ in length");
-    if (s.tokens.empty()) continue;
-    HELIX_CHECK(static_cast<int64_t>(s.tokens.size()) <= seq_len, s.file, ":", s.line, ": the sample is ",
-                s.tokens.size(), " tokens, longer than the sequence length ", seq_len);
-    size_t r = 0;
-    while (r < rows.size() && rows[r].n_used + static_cast<int64_t>(s.tokens.size()) > seq_len) ++r;
-    if (r == rows.size()) {
-      PackedRow row;
-      row.tokens.assign(seq_len, pad_id);
-      row.targets.assign(seq_len, -1);
-      row.pos.assign(seq_len, 0);
-      row.segment.assign(seq_len, 0);
-      rows.push_back(std::move(row));
-      n_segments.push_back(0);
+int64_t TrainBatch::n_targets() const {
+  int64_t n = 0;
+  for (int32_t t : targets) n += t >= 0;
+  return n;
+}
+
+TrainBatch make_batch(const std::vector<const Sample*>& samples) {
+  TrainBatch b;
+  for (const Sample* s : samples) {
+    const int64_t n = static_cast<int64_t>(s->tokens.size());
+    HELIX_CHECK(s->loss.size() == s->tokens.size(), "sample from ", s->file, ":", s->line, " has ", n,
+                " tokens but ", s->loss.size(), " loss flags");
+    const int32_t start = static_cast<int32_t>(b.tokens.size());
+    for (int64_t i = 0; i < n; ++i) {
+      b.tokens.push_back(s->tokens[static_cast<size_t>(i)]);
+      b.targets.push_back(i + 1 < n && s->loss[static_cast<size_t>(i + 1)] ? s->tokens[static_cast<size_t>(i + 1)] : -1);
+      b.pos.push_back(static_cast<int32_t>(i));
+      b.start.push_back(start);
     }
-    append_sample(rows[r], s, ++n_segments[r]);
   }
-  return rows;
+  return b;
 }
 
 std::vector<uint32_t> seeded_permutation(size_t n, uint64_t seed) {

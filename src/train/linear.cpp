@@ -19,6 +19,20 @@ Tensor f32(const float* p, int64_t ne0, int64_t ne1) {
   return Tensor::wrap(nullptr, const_cast<float*>(p), DType::F32, Shape{ne0, ne1, 1, 1}, 2);
 }
 
+// x with LoRA dropout applied (see Linear::dropout), into out.
+void dropout_input(const float* x, int64_t n, float p, uint64_t seed, std::vector<float>& out) {
+  out.resize(static_cast<size_t>(n));
+  const float keep = 1.0f / (1.0f - p);
+  const auto threshold = static_cast<uint64_t>(static_cast<double>(p) * 18446744073709551616.0);
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t z = seed + static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;  // SplitMix64 of (seed, i)
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    out[static_cast<size_t>(i)] = z < threshold ? 0.0f : x[i] * keep;
+  }
+}
+
 }  // namespace
 
 kernels::ReleaseFn release_mapped(const Tensor& w) {
@@ -49,7 +63,10 @@ void Linear::forward(const float* x, int64_t n, float* y, float* u) const {
   if (!lora_a) return;
   stepprof::to(stepprof::kLoraFwd);
   Tensor ut = f32(u, rank, n);
-  kernels::matmul(f32(lora_a->value.data(), n_in(), rank), xt, ut);
+  thread_local std::vector<float> xd;
+  const bool drop = dropout > 0 && dropout_seed != 0;
+  if (drop) dropout_input(x, n_in() * n, dropout, dropout_seed, xd);
+  kernels::matmul(f32(lora_a->value.data(), n_in(), rank), drop ? f32(xd.data(), n_in(), n) : xt, ut);
   // y += s·B·u: the rows of s·Bᵀ (rank rows of n_out) weighted by each token's u, four tokens
   // at a time on the register-tiled rows_t kernel.
   const int64_t no = n_out(), r = rank;
@@ -105,6 +122,19 @@ void Linear::backward(const float* x, const float* u, const float* dy, int64_t n
       k.rows_t(u, n, r, dT + o * n, n, static_cast<int>(std::min<int64_t>(4, no - o)), db + o * r, r);
   });
   Tensor dat = f32(lora_a->grad.data(), n_in(), rank);
+  if (dropout > 0 && dropout_seed != 0) {
+    // x̃ = mask·x/(1-p): dA += du x̃ᵀ; dx += mask/(1-p) · Aᵀ du (the mask applied to ones).
+    thread_local std::vector<float> xd, dxd, ones;
+    dropout_input(x, n_in() * n, dropout, dropout_seed, xd);
+    kernels::matmul_backward_w(dut, f32(xd.data(), n_in(), n), dat);
+    dxd.resize(static_cast<size_t>(n_in() * n));
+    Tensor dxdt = f32(dxd.data(), n_in(), n);
+    kernels::matmul_backward_x(f32(lora_a->value.data(), n_in(), rank), dut, dxdt, false);
+    ones.assign(static_cast<size_t>(n_in() * n), 1.0f);
+    dropout_input(ones.data(), n_in() * n, dropout, dropout_seed, xd);
+    for (int64_t i = 0; i < n_in() * n; ++i) dx[i] += xd[static_cast<size_t>(i)] * dxd[static_cast<size_t>(i)];
+    return;
+  }
   kernels::matmul_backward_w(dut, xt, dat);
   kernels::matmul_backward_x(f32(lora_a->value.data(), n_in(), rank), dut, dxt, true);
 }

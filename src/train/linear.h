@@ -45,6 +45,11 @@ struct Linear {
   std::shared_ptr<const kernels::PackedWeight> packed;
   std::shared_ptr<const kernels::TransposedWeight> wt;
   void prepare();
+  // LoRA dropout: the adapter sees x with each value zeroed with probability `dropout` and the
+  // rest scaled by 1/(1-dropout) (PEFT's lora_dropout); the mask is a function of dropout_seed
+  // and the value's index, so the backward recomputes it. dropout_seed 0: no dropout (evaluation).
+  float dropout = 0;
+  uint64_t dropout_seed = 0;
 
   int64_t n_in() const { return w.ne(0); }
   int64_t n_out() const { return w.ne(1); }

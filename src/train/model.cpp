@@ -12,49 +12,18 @@
 
 namespace helix::train {
 
-int64_t TrainBatch::n_targets() const {
-  int64_t n = 0;
-  for (int32_t t : targets) n += t >= 0;
-  return n;
-}
-
-TrainBatch make_batch(const std::vector<const Sample*>& samples) {
-  TrainBatch b;
-  for (const Sample* s : samples) {
-    const int64_t n = static_cast<int64_t>(s->tokens.size());
-    HELIX_CHECK(s->loss.size() == s->tokens.size(), "sample from ", s->file, ":", s->line, " has ", n,
-                " tokens but ", s->loss.size(), " loss flags");
-    const int32_t start = static_cast<int32_t>(b.tokens.size());
-    for (int64_t i = 0; i < n; ++i) {
-      b.tokens.push_back(s->tokens[static_cast<size_t>(i)]);
-      b.targets.push_back(i + 1 < n && s->loss[static_cast<size_t>(i + 1)] ? s->tokens[static_cast<size_t>(i + 1)] : -1);
-      b.pos.push_back(static_cast<int32_t>(i));
-      b.start.push_back(start);
-    }
-  }
-  return b;
-}
-
 // ---- loading ------------------------------------------------------------------------------------
 
 TrainModel::TrainModel(const std::string& path, const TrainOptions& opt)
     : TrainModel(std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(path)), opt) {}
 
-// The architecture rules of model/<arch>.cpp for the four trainable architectures (RoPE style,
-// Gemma 3's sliding-window pattern and attention scale), without building the serving model (which
-// would repack its weights). test_train_model.cpp checks them against the serving loader's result.
+// The serving models' hyper-parameters (model::decoder_hparams: one set of per-architecture
+// rules), for the architectures training supports, without building the serving model.
 model::HParams training_hparams(const gguf::GGUFFile& f) {
-  model::HParams hp = model::read_decoder_hparams(f);
+  model::HParams hp = model::decoder_hparams(f);
   const std::string& a = hp.arch;
   HELIX_CHECK(a == "llama" || a == "qwen2" || a == "gemma3" || a == "ernie4_5", "training supports llama, qwen2, ",
               "gemma3 and ernie4_5 models; '", f.path(), "' is a ", a, " model");
-  hp.rope_style = a == "qwen2" || a == "gemma3" ? model::RopeStyle::Neox : model::RopeStyle::Norm;
-  if (a == "gemma3") {
-    hp.n_swa = static_cast<int64_t>(f.get_uint("gemma3.attention.sliding_window", 0));
-    for (int64_t il = 0; il < hp.n_layer; ++il) hp.swa_layers[static_cast<size_t>(il)] = il % 6 < 5;
-    hp.rope_base_swa = 10000.0f;
-    hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
-  }
   if (hp.n_vocab == 0)
     if (const gguf::TensorInfo* emb = f.find_tensor("token_embd.weight")) hp.n_vocab = emb->ne[1];
   return hp;
@@ -125,6 +94,7 @@ Linear TrainModel::make_linear(const std::string& name, int64_t n_in, int64_t n_
     const int64_t r = opt_.lora_rank;
     L.rank = r;
     L.lora_scale = opt_.lora_alpha > 0 ? opt_.lora_alpha / static_cast<float>(r) : 1.0f;
+    L.dropout = opt_.lora_dropout;
     L.lora_a = add_param(name + ".lora_a", {n_in, r}, true);
     L.lora_b = add_param(name + ".lora_b", {r, n_out}, true);
     std::mt19937_64 rng(opt_.seed ^ std::hash<std::string>()(name));
@@ -138,7 +108,27 @@ Linear TrainModel::make_linear(const std::string& name, int64_t n_in, int64_t n_
   return L;
 }
 
+void TrainModel::set_dropout_step(uint64_t step) {
+  dropout_step_ = step;
+  dropout_call_ = 0;
+}
+
+void TrainModel::arm_dropout(bool training) {
+  if (opt_.lora_dropout <= 0) return;
+  const uint64_t call = training ? dropout_call_++ : 0;
+  uint64_t k = 0;
+  for (Block& B : blocks_)
+    for (Linear* L : B.linears()) {
+      ++k;
+      L->dropout_seed = training ? (opt_.seed * 0x9E3779B97F4A7C15ull) ^ (dropout_step_ << 32) ^ (call << 20) ^ (k * 0xD1B54A32D192ED03ull)
+                                 : 0;
+      if (training && L->dropout_seed == 0) L->dropout_seed = 1;
+    }
+}
+
 void TrainModel::load(const TrainOptions& opt) {
+  HELIX_CHECK(opt.lora_dropout >= 0 && opt.lora_dropout < 1, "LoRA dropout ", opt.lora_dropout,
+              " is out of range; use 0 (none) to below 1 (0.05-0.1 is typical)");
   HELIX_CHECK(opt.mode != TrainMode::Lora || (opt.lora_rank > 0 && opt.lora_rank <= 4096), "LoRA rank ",
               opt.lora_rank, " is out of range; use 1 to 4096 (8-64 is typical)");
   const bool full = opt.mode == TrainMode::Full;

@@ -32,6 +32,7 @@ struct TrainOptions {
   TrainMode mode = TrainMode::Lora;
   int64_t lora_rank = 16;
   float lora_alpha = 32;
+  float lora_dropout = 0;  // probability, on each adapter's input, in forward_backward only
   // Projections that get adapters, by their GGUF short names.
   std::vector<std::string> lora_targets = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
   uint64_t seed = 42;
@@ -44,16 +45,7 @@ struct TrainOptions {
   bool exact_base = false;
 };
 
-// Samples laid end to end (packed): token t attends to keys of its own sample only, at positions
-// counted from the sample's start. targets[t] is the token position t predicts, or -1.
-struct TrainBatch {
-  std::vector<int32_t> tokens, targets, pos, start;
-  int64_t size() const { return static_cast<int64_t>(tokens.size()); }
-  int64_t n_targets() const;
-};
-TrainBatch make_batch(const std::vector<const Sample*>& samples);
-
-// The hyper-parameters a training run uses (the serving loader's rules for these architectures);
+// The hyper-parameters a training run uses: model::decoder_hparams (the serving models' rules);
 // throws for an architecture training does not support.
 model::HParams training_hparams(const gguf::GGUFFile& f);
 
@@ -68,8 +60,11 @@ class TrainModel {
 
   // Forward and backward of one batch: parameter gradients accumulate (+=) grad_scale · dΣloss/dθ.
   LossSum forward_backward(const TrainBatch& b, float grad_scale);
-  // Forward only (evaluation).
+  // Forward only (evaluation; no dropout).
   LossSum evaluate(const TrainBatch& b);
+  // LoRA dropout masks: those of forward_backward calls after this are a function of (seed,
+  // step, the call's index since this call), so a resumed run draws the same masks.
+  void set_dropout_step(uint64_t step);
 
   std::vector<Param*> trainable();  // in a fixed order
   void zero_grad();
@@ -83,6 +78,7 @@ class TrainModel {
 
  private:
   void load(const TrainOptions& opt);
+  void arm_dropout(bool training);  // sets each adapted Linear's dropout_seed (0 when not training)
   Param* add_param(const std::string& name, std::vector<int64_t> ne, bool trainable);
   Param* vector_param(const std::string& name, int64_t n, bool required, bool trainable);
   Linear make_linear(const std::string& name, int64_t n_in, int64_t n_out, const std::string& short_name);
@@ -103,6 +99,7 @@ class TrainModel {
   Linear head_;  // output_ as a Linear: its packed copy and Q8_0 transpose (Linear::prepare)
   std::vector<Block> blocks_;
   std::unique_ptr<Acts> acts_;
+  uint64_t dropout_step_ = 0, dropout_call_ = 0;
 };
 
 }  // namespace helix::train

@@ -63,8 +63,14 @@ void TrainModel::plan(int64_t n_tok) {
   a.n_tok = n_tok;
 }
 
-LossSum TrainModel::forward_backward(const TrainBatch& b, float grad_scale) { return run(b, grad_scale, true); }
-LossSum TrainModel::evaluate(const TrainBatch& b) { return run(b, 0.0f, false); }
+LossSum TrainModel::forward_backward(const TrainBatch& b, float grad_scale) {
+  arm_dropout(true);
+  return run(b, grad_scale, true);
+}
+LossSum TrainModel::evaluate(const TrainBatch& b) {
+  arm_dropout(false);
+  return run(b, 0.0f, false);
+}
 
 LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward) {
   const int64_t T = b.size(), E = hp_.n_embd;

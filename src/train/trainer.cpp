@@ -3,94 +3,84 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <random>
 
 #include "core/error.h"
 #include "io/gguf.h"
 
 namespace helix::train {
 
-SftTrainer::SftTrainer(TrainModel& model, std::vector<Sample> samples, SftOptions opt)
-    : model_(model), samples_(std::move(samples)), opt_(std::move(opt)), params_(model.trainable()), adam_(params_, opt_.adam) {
-  HELIX_CHECK(!samples_.empty(), "no training samples");
+SftTrainer::SftTrainer(TrainModel& model, MixStream mix, SftOptions opt)
+    : model_(model), mix_(std::move(mix)), opt_(std::move(opt)), params_(model.trainable()), adam_(params_, opt_.adam) {
   HELIX_CHECK(opt_.steps > 0 && opt_.batch > 0 && opt_.grad_accum > 0 && opt_.seq_len > 1,
               "steps, batch, gradient accumulation and sequence length must be positive");
   if (opt_.warmup < 0) opt_.warmup = opt_.steps / 20;
+  log_ = {{"steps", nlohmann::ordered_json::array()}};
 }
 
-// Micro-batch i takes samples [i·batch, (i+1)·batch) of an endless sequence of epochs, each epoch
-// a permutation seeded by (seed, epoch): a pure function of i, so a resumed run sees the same data.
-TrainBatch SftTrainer::micro_batch(int64_t index) const {
-  const int64_t n = static_cast<int64_t>(samples_.size());
-  std::vector<const Sample*> picked;
-  std::vector<Sample> cut;
-  cut.reserve(static_cast<size_t>(opt_.batch));
-  int64_t epoch = -1;
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  for (int64_t k = index * opt_.batch; k < (index + 1) * opt_.batch; ++k) {
-    if (k / n != epoch) {
-      epoch = k / n;
-      for (int64_t i = 0; i < n; ++i) perm[static_cast<size_t>(i)] = i;
-      std::mt19937_64 rng(opt_.seed * 1000003u + static_cast<uint64_t>(epoch));
-      std::shuffle(perm.begin(), perm.end(), rng);
-    }
-    const Sample& s = samples_[static_cast<size_t>(perm[static_cast<size_t>(k % n)])];
-    if (static_cast<int64_t>(s.tokens.size()) > opt_.seq_len) {
-      Sample& c = cut.emplace_back(s);
-      c.tokens.resize(static_cast<size_t>(opt_.seq_len));
-      c.loss.resize(static_cast<size_t>(opt_.seq_len));
-      picked.push_back(&c);
-    } else {
-      picked.push_back(&s);
-    }
-  }
-  return make_batch(picked);
+// The next micro-batch: `batch` rows filled first-fit from the mix, laid end to end.
+TrainBatch SftTrainer::micro_batch(int64_t* samples) {
+  std::vector<const Sample*> all;
+  for (const auto& row : draw_rows(mix_, opt_.batch, opt_.seq_len)) all.insert(all.end(), row.begin(), row.end());
+  *samples += static_cast<int64_t>(all.size());
+  return make_batch(all);
+}
+
+bool SftTrainer::resume() {
+  if (resumed_) return adam_.steps() > 0;
+  resumed_ = true;
+  if (opt_.checkpoint.empty() || !std::filesystem::exists(opt_.checkpoint)) return false;
+  load_checkpoint(opt_.checkpoint);
+  return true;
 }
 
 void SftTrainer::run(const std::function<void(const StepReport&)>& progress) {
-  if (!opt_.checkpoint.empty() && std::filesystem::exists(opt_.checkpoint)) load_checkpoint(opt_.checkpoint);
+  resume();
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   int64_t tokens_done = 0, steps_done = 0;
   while (adam_.steps() < opt_.steps) {
     const int64_t s = adam_.steps();
+    StepReport r;
     std::vector<TrainBatch> mbs;
-    int64_t targets = 0, tokens = 0;
+    int64_t targets = 0;
     for (int64_t a = 0; a < opt_.grad_accum; ++a) {
-      mbs.push_back(micro_batch(s * opt_.grad_accum + a));
+      mbs.push_back(micro_batch(&r.samples));
       targets += mbs.back().n_targets();
-      tokens += mbs.back().size();
+      r.tokens += mbs.back().size();
     }
+    model_.set_dropout_step(static_cast<uint64_t>(s));
     model_.zero_grad();
     double loss = 0;
     for (const TrainBatch& b : mbs)
       if (b.n_targets() > 0) loss += model_.forward_backward(b, 1.0f / static_cast<float>(std::max<int64_t>(1, targets))).sum;
-    StepReport r;
     r.grad_norm = clip_grad_norm(params_, opt_.clip);
     r.lr = opt_.adam.lr * lr_factor(opt_.schedule, s, opt_.warmup, opt_.steps);
     adam_.step(r.lr);
-    tokens_done += tokens;
+    tokens_done += r.tokens;
     ++steps_done;
     const double secs = std::chrono::duration<double>(clock::now() - t0).count();
     r.step = adam_.steps();
     r.steps = opt_.steps;
     r.loss = targets > 0 ? loss / static_cast<double>(targets) : 0.0;
-    r.tokens = tokens;
     r.tokens_per_s = secs > 0 ? static_cast<double>(tokens_done) / secs : 0.0;
     r.eta_s = secs / static_cast<double>(steps_done) * static_cast<double>(opt_.steps - r.step);
+    log_["steps"].push_back({{"step", r.step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm},
+                             {"tokens", r.tokens}});
+    if (progress) progress(r);
     if (!opt_.checkpoint.empty() && opt_.checkpoint_every > 0 && (r.step % opt_.checkpoint_every == 0 || r.step == opt_.steps))
       save_checkpoint(opt_.checkpoint);
-    if (progress) progress(r);
   }
 }
 
 // Checkpoint: one GGUF written atomically (GGUFWriter: temporary file, fsync, rename) holding the
-// step, and per trainable parameter its value and AdamW moments.
+// step, the mix position, the log, and per trainable parameter its value and AdamW moments.
 void SftTrainer::save_checkpoint(const std::string& path) {
   gguf::GGUFWriter w;
   w.set("general.type", gguf::Value::string("helix-train-checkpoint"));
   w.set("train.step", gguf::Value::u64(static_cast<uint64_t>(adam_.steps())));
   w.set("train.seed", gguf::Value::u64(opt_.seed));
+  w.set("train.mix_position", gguf::Value::u64(static_cast<uint64_t>(mix_.position())));
+  w.set("train.log", gguf::Value::string(log_.dump()));
   for (size_t i = 0; i < params_.size(); ++i) {
     Param* p = params_[i];
     const Shape ne{p->numel(), 1, 1, 1};
@@ -101,12 +91,12 @@ void SftTrainer::save_checkpoint(const std::string& path) {
   w.write(path);
 }
 
-bool SftTrainer::load_checkpoint(const std::string& path) {
+void SftTrainer::load_checkpoint(const std::string& path) {
   const gguf::GGUFFile f = gguf::GGUFFile::open(path);
   HELIX_CHECK(f.get_string("general.type", "") == "helix-train-checkpoint", "'", path,
               "' is not a Helix training checkpoint; remove it or choose another --checkpoint path");
   HELIX_CHECK(f.get_uint("train.seed", 0) == opt_.seed, "checkpoint '", path, "' was made with seed ",
-              f.get_uint("train.seed", 0), ", this run uses ", opt_.seed);
+              f.get_uint("train.seed", 0), ", this run uses ", opt_.seed, "; remove it to start over");
   auto copy = [&](const std::string& name, std::vector<float>& dst) {
     const gguf::TensorInfo* info = f.find_tensor(name);
     HELIX_CHECK(info, "checkpoint '", path, "' lacks '", name, "'; it was made for another model or settings");
@@ -120,8 +110,13 @@ bool SftTrainer::load_checkpoint(const std::string& path) {
     copy("adam_m." + params_[i]->name, adam_.moment(i, false));
     copy("adam_v." + params_[i]->name, adam_.moment(i, true));
   }
-  adam_.set_steps(static_cast<int64_t>(f.get_uint("train.step", 0)));
-  return true;
+  const int64_t step = static_cast<int64_t>(f.get_uint("train.step", 0));
+  HELIX_CHECK(step <= opt_.steps, "checkpoint '", path, "' is at step ", step, " but this run has only ", opt_.steps,
+              " steps; remove it to start over");
+  adam_.set_steps(step);
+  mix_.seek(static_cast<int64_t>(f.get_uint("train.mix_position", 0)));
+  const std::string log = f.get_string("train.log", "");
+  if (!log.empty()) log_ = nlohmann::ordered_json::parse(log);
 }
 
 }  // namespace helix::train

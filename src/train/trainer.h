@@ -1,12 +1,14 @@
-// The supervised fine-tuning loop: micro-batches of samples (packed end to end, each sample
-// attending only to itself), gradient accumulation, global-norm clipping, AdamW with a warmup +
-// decay schedule, a progress report per optimizer step, and atomic checkpoints from which a
-// killed run resumes exactly (parameters, AdamW moments, step; the sample order is a function of
-// the step, so the loss curve continues as if uninterrupted).
+// The supervised fine-tuning loop: micro-batches of `batch` rows of seq_len tokens filled
+// first-fit from a seeded data mix (data.h: MixStream + draw_rows; each sample attends only to
+// itself), gradient accumulation, global-norm clipping, AdamW with a warmup + decay schedule, a
+// report per optimizer step, and atomic checkpoints from which a killed run resumes exactly
+// (parameters, AdamW moments, step, the mix's position and the run's log), so the loss curve
+// continues as if uninterrupted.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -18,14 +20,14 @@ namespace helix::train {
 
 struct SftOptions {
   int64_t steps = 100;       // optimizer steps
-  int64_t batch = 4;         // samples per micro-batch
+  int64_t batch = 4;         // rows of seq_len tokens per micro-batch
   int64_t grad_accum = 1;    // micro-batches per optimizer step
-  int64_t seq_len = 256;     // longer samples are cut to this many tokens
+  int64_t seq_len = 256;     // row length; every sample must fit in one row
   AdamWConfig adam{2e-4f, 0.9f, 0.999f, 1e-8f, 0.0f};
   Schedule schedule = Schedule::Cosine;
   int64_t warmup = -1;       // steps; -1: 5% of steps
   double clip = 1.0;         // global gradient norm; <= 0: no clipping
-  uint64_t seed = 42;        // sample order
+  uint64_t seed = 42;        // the mix's seed (checked against a checkpoint) and LoRA dropout masks
   std::string checkpoint;    // file to write every checkpoint_every steps and resume from ("": none)
   int64_t checkpoint_every = 50;
 };
@@ -36,27 +38,37 @@ struct StepReport {
   double grad_norm = 0;         // before clipping
   float lr = 0;
   int64_t tokens = 0;           // tokens in the step
+  int64_t samples = 0;          // samples in the step
   double tokens_per_s = 0;      // over the run so far (this process)
   double eta_s = 0;
 };
 
 class SftTrainer {
  public:
-  SftTrainer(TrainModel& model, std::vector<Sample> samples, SftOptions opt);
-  // Resumes from opt.checkpoint if it exists; runs to opt.steps; calls progress after every step.
+  // `mix` points at sample sets that must outlive the trainer.
+  SftTrainer(TrainModel& model, MixStream mix, SftOptions opt);
+  // Loads opt.checkpoint if it exists (returns whether it did); run() calls it when not called.
+  bool resume();
+  // Runs to opt.steps; calls progress after every step; between steps, on_checkpoint (optional)
+  // may add to log() before a checkpoint is written.
   void run(const std::function<void(const StepReport&)>& progress);
   int64_t step() const { return adam_.steps(); }
+  // The run's history, kept in checkpoints: {"steps": [{"step", "loss", "lr", "grad_norm",
+  // "tokens"}, ...]} plus whatever the caller adds (e.g. evaluations).
+  nlohmann::ordered_json& log() { return log_; }
 
  private:
-  TrainBatch micro_batch(int64_t index) const;  // the index-th micro-batch of the run
+  TrainBatch micro_batch(int64_t* samples);
   void save_checkpoint(const std::string& path);
-  bool load_checkpoint(const std::string& path);
+  void load_checkpoint(const std::string& path);
 
   TrainModel& model_;
-  std::vector<Sample> samples_;
+  MixStream mix_;
   SftOptions opt_;
   std::vector<Param*> params_;
   AdamW adam_;
+  nlohmann::ordered_json log_;
+  bool resumed_ = false;
 };
 
 }  // namespace helix::train

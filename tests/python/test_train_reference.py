@@ -51,7 +51,7 @@ def test_sft_learns_and_writes_a_llama_cpp_lora(helix_bin, tiny):
     assert sorted(ls) == list(range(1, 13))
     assert ls[12] < 0.6 * ls[1], ls
     assert "tokens/s" in r.stderr and "ETA" in r.stderr
-    assert not os.path.exists(str(out) + ".ckpt"), "the checkpoint is removed after a finished run"
+    assert not os.path.exists(str(out) + ".run/stage1-sft.ckpt"), "the checkpoint is removed after a finished run"
     rd = gguf.GGUFReader(str(out))
     f = rd.fields
     assert f["general.type"].contents() == "adapter"
@@ -77,16 +77,16 @@ def test_sft_resumes_after_kill_9(helix_bin, tiny):
     seen = []
     for line in p.stderr:
         seen.append(line)
-        if line.startswith("step 5/8"):
+        if "] step 5/8" in line:
             p.send_signal(signal.SIGKILL)
             break
     p.wait(timeout=60)
     assert p.returncode == -signal.SIGKILL, "".join(seen)
-    assert os.path.exists(str(out) + ".ckpt")
+    assert os.path.exists(str(out) + ".run/stage1-sft.ckpt")
     r = subprocess.run(sft(helix_bin, model, data, out, "--steps", "8", "--checkpoint-every", "2"),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "resuming from checkpoint" in r.stderr
+    assert "resuming stage sft from its checkpoint at step 4" in r.stderr
     got = losses(r.stderr)
     assert sorted(got) == [5, 6, 7, 8], r.stderr  # from the step-4 checkpoint
     for s in got:

@@ -222,24 +222,18 @@ Sample make(std::vector<int32_t> t, std::vector<uint8_t> l) {
   return s;
 }
 
-TEST(TrainData, PackingKeepsSamplesApart) {
+TEST(TrainData, BatchesKeepSamplesApart) {
   std::vector<Sample> ss = {make({1, 10, 11, 12}, {0, 0, 1, 1}), make({1, 20, 21, 22, 23, 24}, {0, 0, 0, 1, 1, 1}),
                             make({1, 30, 31}, {0, 1, 1}), make({1, 40}, {0, 1})};
-  const auto rows = pack_samples(ss, 8, -7);
-  ASSERT_EQ(rows.size(), 2u);
-  // Row 0: samples 0 and 2 (first fit), then sample 3 does not fit (7 + 2 > 8) ... it fits row 1.
-  EXPECT_EQ(rows[0].tokens, (std::vector<int32_t>{1, 10, 11, 12, 1, 30, 31, -7}));
-  EXPECT_EQ(rows[0].pos, (std::vector<int32_t>{0, 1, 2, 3, 0, 1, 2, 0}));
-  EXPECT_EQ(rows[0].segment, (std::vector<int32_t>{1, 1, 1, 1, 2, 2, 2, 0}));
-  EXPECT_EQ(rows[0].targets, (std::vector<int32_t>{-1, 11, 12, -1, 30, 31, -1, -1}));
-  EXPECT_EQ(rows[0].n_used, 7);
-  EXPECT_EQ(rows[0].n_targets, 4);
-  EXPECT_EQ(rows[1].tokens, (std::vector<int32_t>{1, 20, 21, 22, 23, 24, 1, 40}));
-  EXPECT_EQ(rows[1].segment, (std::vector<int32_t>{1, 1, 1, 1, 1, 1, 2, 2}));
-  EXPECT_EQ(rows[1].targets, (std::vector<int32_t>{-1, -1, 22, 23, 24, -1, 40, -1}));
-  EXPECT_EQ(rows[1].pos[6], 0);
-  ss.push_back(make(std::vector<int32_t>(9, 1), std::vector<uint8_t>(9, 1)));
-  EXPECT_THROW(pack_samples(ss, 8, 0), Error);
+  const TrainBatch b = make_batch({&ss[0], &ss[2], &ss[1], &ss[3]});
+  EXPECT_EQ(b.tokens, (std::vector<int32_t>{1, 10, 11, 12, 1, 30, 31, 1, 20, 21, 22, 23, 24, 1, 40}));
+  EXPECT_EQ(b.pos, (std::vector<int32_t>{0, 1, 2, 3, 0, 1, 2, 0, 1, 2, 3, 4, 5, 0, 1}));
+  EXPECT_EQ(b.start, (std::vector<int32_t>{0, 0, 0, 0, 4, 4, 4, 7, 7, 7, 7, 7, 7, 13, 13}));
+  // A sample's last token predicts nothing (the next sample is not its continuation).
+  EXPECT_EQ(b.targets, (std::vector<int32_t>{-1, 11, 12, -1, 30, 31, -1, -1, -1, 22, 23, 24, -1, 40, -1}));
+  EXPECT_EQ(b.n_targets(), 8);
+  Sample bad = make({1, 2, 3}, {0, 1});
+  EXPECT_THROW(make_batch({&bad}), Error);
 }
 
 TEST(TrainData, MixFollowsRatiosDeterministically) {

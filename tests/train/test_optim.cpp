@@ -123,7 +123,8 @@ TEST(SftTrainer, ResumesFromCheckpointAsIfUninterrupted) {
   o.batch = 3;
   o.grad_accum = 2;
   o.adam.lr = 1e-2f;
-  o.seq_len = 12;  // some samples are cut
+  o.seq_len = 20;  // rows of 20 tokens: one or two samples each
+  const std::vector<Sample> samples = random_samples(7, 272);
   auto run = [&](int64_t steps, const std::string& checkpoint) {
     TrainModel m(model_path, topt);
     SftOptions oo = o;
@@ -132,7 +133,7 @@ TEST(SftTrainer, ResumesFromCheckpointAsIfUninterrupted) {
     oo.checkpoint_every = 3;
     oo.warmup = 1;
     std::vector<double> losses;
-    SftTrainer t(m, random_samples(7, 272), oo);
+    SftTrainer t(m, MixStream({&samples}, {1.0}, oo.seed), oo);
     t.run([&](const StepReport& r) { losses.push_back(r.loss); });
     return losses;
   };
@@ -147,9 +148,10 @@ TEST(SftTrainer, ResumesFromCheckpointAsIfUninterrupted) {
     oo.checkpoint = ckpt;
     oo.checkpoint_every = 3;
     oo.warmup = 1;
-    SftTrainer t(m, random_samples(7, 272), oo);
+    SftTrainer t(m, MixStream({&samples}, {1.0}, oo.seed), oo);
     t.run([&](const StepReport& r) {
-      if (r.step == 3) std::filesystem::copy_file(ckpt, ckpt + ".at3", std::filesystem::copy_options::overwrite_existing);
+      // The callback runs before the step's own checkpoint: at step 4 the file is step 3's.
+      if (r.step == 4) std::filesystem::copy_file(ckpt, ckpt + ".at3", std::filesystem::copy_options::overwrite_existing);
     });
   }
   std::filesystem::rename(ckpt + ".at3", ckpt);

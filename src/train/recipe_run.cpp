@@ -1,0 +1,419 @@
+// The recipe runner (recipe_run.h): stages in order, evaluations with the serving model, resumable
+// from its work folder.
+#include "train/recipe_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/svg_chart.h"
+#include "model/kv_cache.h"
+#include "model/lora.h"
+#include "model/model.h"
+#include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
+#include "train/eval_metrics.h"
+
+namespace helix::train {
+
+using ojson = nlohmann::ordered_json;
+namespace fs = std::filesystem;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Writes text atomically (temporary file, then rename), so a kill never leaves half a file.
+void write_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    HELIX_CHECK(f, "cannot write ", tmp);
+    f << text;
+    f.flush();
+    HELIX_CHECK(f, "cannot write ", tmp);
+  }
+  fs::rename(tmp, path);
+}
+
+ojson read_json(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  HELIX_CHECK(f, "cannot read ", path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ojson::parse(ss.str());
+}
+
+std::string fixed(double v, int digits) {
+  if (!std::isfinite(v)) return "-";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
+
+// Mean loss of the model on the samples' target tokens (the trainer's loss), with the serving
+// forward: only positions that predict a target return logits.
+LossSum serving_loss(model::Model& m, const std::vector<Sample>& samples) {
+  LossSum total;
+  const int64_t V = m.hparams().n_vocab, chunk = 512;
+  std::vector<float> logits;
+  for (const Sample& s : samples) {
+    const int64_t n = static_cast<int64_t>(s.tokens.size());
+    model::KVCache kv(m.hparams(), n + 1, 1, chunk);
+    for (int64_t start = 0; start < n; start += chunk) {
+      const int64_t end = std::min(n, start + chunk);
+      model::Batch b;
+      std::vector<int32_t> want;
+      for (int64_t i = start; i < end; ++i) {
+        const bool t = i + 1 < n && s.loss[static_cast<size_t>(i + 1)];
+        b.add(s.tokens[static_cast<size_t>(i)], i, 0, t);
+        if (t) want.push_back(s.tokens[static_cast<size_t>(i + 1)]);
+      }
+      m.forward(b, kv, logits);
+      for (size_t k = 0; k < want.size(); ++k) {
+        const float* z = logits.data() + static_cast<int64_t>(k) * V;
+        double mx = z[0], sum = 0;
+        for (int64_t j = 1; j < V; ++j) mx = std::max(mx, static_cast<double>(z[j]));
+        for (int64_t j = 0; j < V; ++j) sum += std::exp(static_cast<double>(z[j]) - mx);
+        total.sum += mx + std::log(sum) - z[want[k]];
+        ++total.count;
+      }
+    }
+  }
+  return total;
+}
+
+// Scores every eval set of `names` on one serving model (its default adapter set applied).
+class Evaluator {
+ public:
+  Evaluator(const Recipe& rec, const SampleRenderer& r, std::shared_ptr<tok::Tokenizer> tok,
+            std::function<void(const std::string&)> log)
+      : rec_(rec), r_(r), tok_(std::move(tok)), log_(std::move(log)) {}
+
+  ojson run(std::shared_ptr<model::Model> m, const std::vector<std::string>& names, const std::string& label) {
+    ojson out = ojson::object();
+    for (const EvalSet& set : rec_.evals) {
+      if (std::find(names.begin(), names.end(), set.name) == names.end()) continue;
+      const double t0 = now_s();
+      ojson res = ojson::object();
+      if (std::find(set.metrics.begin(), set.metrics.end(), "loss") != set.metrics.end()) {
+        LoadOptions lo;
+        lo.max_samples = set.max_samples;
+        const LossSum ls = serving_loss(*m, load_jsonl(set.path, set.name, r_, lo).samples);
+        res["loss"] = ls.count > 0 ? ls.sum / static_cast<double>(ls.count) : 0.0;
+      }
+      if (std::any_of(set.metrics.begin(), set.metrics.end(), [](const std::string& x) { return x != "loss"; })) {
+        runtime::Session sess(m, tok_, 4096);
+        const ojson ans = evaluate_answers(set, r_, [&](const std::vector<int32_t>& prompt, int64_t max_new) {
+          sess.set_tokens(prompt);
+          runtime::GenerateOptions g;
+          g.max_tokens = max_new;
+          g.sampling.temperature = 0;
+          std::string text;
+          sess.generate(g, [&](const std::string& piece) { text += piece; });
+          return text;
+        });
+        for (auto& [k, v] : ans.items()) res[k] = v;
+      }
+      std::string line = cat("eval ", label, ": ", set.name);
+      for (auto& [k, v] : res.items()) line += cat("  ", k, " ", v.is_number_float() ? fixed(v.get<double>(), 3) : v.dump());
+      log_(cat(line, "  (", fixed(now_s() - t0, 0), " s)"));
+      out[set.name] = std::move(res);
+    }
+    return out;
+  }
+
+ private:
+  const Recipe& rec_;
+  const SampleRenderer& r_;
+  std::shared_ptr<tok::Tokenizer> tok_;
+  std::function<void(const std::string&)> log_;
+};
+
+std::vector<std::string> all_eval_names(const Recipe& rec) {
+  std::vector<std::string> n;
+  for (const auto& e : rec.evals) n.push_back(e.name);
+  return n;
+}
+
+// "| set | metric | col... |" rows for evaluations given per column.
+std::string markdown_table(const std::vector<std::string>& columns, const std::vector<const ojson*>& evals) {
+  std::string md = "| set | metric |";
+  for (const auto& c : columns) md += " " + c + " |";
+  md += "\n| --- | --- |";
+  for (size_t i = 0; i < columns.size(); ++i) md += " ---: |";
+  md += "\n";
+  if (evals.empty() || !evals[0]) return md;
+  for (auto& [set, metrics] : evals[0]->items())
+    for (auto& [metric, v0] : metrics.items()) {
+      if (metric == "n") continue;
+      md += "| " + set + " | " + metric + " |";
+      for (const ojson* e : evals) {
+        const bool has = e && e->contains(set) && (*e)[set].contains(metric);
+        md += " " + (has ? fixed((*e)[set][metric].get<double>(), metric == "loss" ? 3 : 2) : std::string("-")) + " |";
+      }
+      md += "\n";
+    }
+  return md;
+}
+
+std::string stage_chart(const std::string& title, const ojson& log, const ojson& before, const ojson& after) {
+  svg::LineChart lc;
+  lc.title = title + ": loss";
+  lc.x_label = "step";
+  lc.y_label = "loss";
+  svg::Series train{"train loss", {}, false};
+  for (const auto& s : log["steps"]) train.points.emplace_back(s["step"].get<double>(), s["loss"].get<double>());
+  lc.series.push_back(train);
+  const double last = train.points.empty() ? 0 : train.points.back().first;
+  for (auto& [set, m] : before.items()) {
+    svg::Series e{"eval " + set, {}, true};
+    if (m.contains("loss")) e.points.emplace_back(0.0, m["loss"].get<double>());
+    if (log.contains("evals"))
+      for (const auto& ev : log["evals"])
+        if (ev["results"].contains(set) && ev["results"][set].contains("loss"))
+          e.points.emplace_back(ev["step"].get<double>(), ev["results"][set]["loss"].get<double>());
+    if (after.contains(set) && after[set].contains("loss")) e.points.emplace_back(last, after[set]["loss"].get<double>());
+    if (!e.points.empty()) lc.series.push_back(e);
+  }
+  svg::BarChart bc;
+  bc.title = title + ": answers (before / after)";
+  bc.y_label = "fraction";
+  bc.y_max = 1;
+  bc.bar_labels = {"before", "after"};
+  bc.values.resize(2);
+  for (auto& [set, m] : before.items())
+    for (auto& [metric, v] : m.items()) {
+      if (metric == "loss" || metric == "n") continue;
+      bc.groups.push_back(set + " " + (metric == "format_valid" ? "fmt" : metric == "exact_match" ? "exact" : "cite"));
+      bc.values[0].push_back(v.get<double>());
+      bc.values[1].push_back(after.contains(set) && after[set].contains(metric) ? after[set][metric].get<double>() : NAN);
+    }
+  const int bw = std::max<int>(560, 64 * static_cast<int>(bc.groups.size()));
+  return svg::side_by_side({svg::line_chart(lc, 560, 360), svg::bar_chart(bc, bw, 360)}, {560, bw}, 360);
+}
+
+}  // namespace
+
+namespace {
+
+// One run of a recipe: the model, renderer and evaluator shared by its stages.
+class Runner {
+ public:
+  Runner(const Recipe& rec, const RecipeRunOptions& opt);
+  ojson run();
+
+ private:
+  std::string stage_base(size_t i) const { return cat(work_, "/stage", i + 1, "-", rec_.stages[i].name); }
+  const ojson& eval_point(size_t k, const std::string& result);  // k = 0: base; k = i + 1: after stage i
+  std::shared_ptr<model::Model> serving_for(const std::string& result);
+  void train_stage(size_t i, const std::string& prev);
+  void write_stage_report(size_t i);
+  ojson write_results();
+
+  const Recipe& rec_;
+  RecipeRunOptions opt_;
+  std::string work_, out_, tmpl_;
+  bool full_ = false;
+  std::shared_ptr<const gguf::GGUFFile> file_;
+  std::shared_ptr<tok::Tokenizer> tok_;
+  std::unique_ptr<SampleRenderer> renderer_;
+  std::unique_ptr<Evaluator> evaluator_;
+  std::shared_ptr<model::Model> base_serving_;  // LoRA: adapters are added as sets to this one
+  TrainOptions topt_;
+  std::map<size_t, ojson> evals_;
+};
+
+Runner::Runner(const Recipe& rec, const RecipeRunOptions& opt) : rec_(rec), opt_(opt) {
+  if (!opt_.log) opt_.log = [](const std::string&) {};
+  out_ = opt_.out.empty() ? rec.out : opt_.out;
+  work_ = opt_.work_dir.empty() ? out_ + ".run" : opt_.work_dir;
+  full_ = rec.stages.front().full;
+  for (const Stage& s : rec.stages) {
+    HELIX_CHECK(s.full == full_, rec.path, ": stage '", s.name, "' is ", s.full ? "full" : "LoRA",
+                " but stage '", rec.stages.front().name, "' is ", full_ ? "full" : "LoRA",
+                "; a recipe's stages all train the same way (mode)");
+    HELIX_CHECK(!full_ || s.eval_every == 0, rec.path, ": stage '", s.name,
+                "': eval_every works with LoRA stages only; evaluate full fine-tuning before and after the stage");
+  }
+  HELIX_CHECK(!full_ || opt_.write_full, "full fine-tuning needs a model writer");
+  file_ = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(opt_.model_path));
+  tok_ = std::shared_ptr<tok::Tokenizer>(tok::Tokenizer::from_gguf(*file_));
+  tmpl_ = chat_template_for_training(*file_, rec.chat_template);
+  renderer_ = std::make_unique<SampleRenderer>(*tok_, tmpl_);
+  evaluator_ = std::make_unique<Evaluator>(rec_, *renderer_, tok_, opt_.log);
+  const Stage& s0 = rec.stages.front();
+  topt_.mode = full_ ? TrainMode::Full : TrainMode::Lora;
+  topt_.lora_rank = s0.lora.rank;
+  topt_.lora_alpha = static_cast<float>(s0.lora.alpha);
+  topt_.lora_dropout = static_cast<float>(s0.lora.dropout);
+  topt_.lora_targets = s0.lora.targets;
+  topt_.seed = rec.seed;
+  topt_.exact_base = opt_.exact_base;
+  fs::create_directories(work_);
+}
+
+std::shared_ptr<model::Model> Runner::serving_for(const std::string& result) {
+  if (full_) return std::shared_ptr<model::Model>(model::load_model(result.empty() ? opt_.model_path : result));
+  if (!base_serving_) base_serving_ = std::shared_ptr<model::Model>(model::load_model(file_));
+  int set = 0;
+  if (!result.empty()) {
+    model::LoraUse u;
+    u.adapter = std::make_shared<const model::LoraAdapter>(model::load_lora(result));
+    u.path = result;
+    set = base_serving_->add_lora_set({u});
+  }
+  base_serving_->set_default_lora(set);
+  return base_serving_;
+}
+
+const ojson& Runner::eval_point(size_t k, const std::string& result) {
+  if (evals_.count(k)) return evals_[k];
+  const std::string path = k == 0 ? work_ + "/eval-base.json" : cat(work_, "/eval-", k, ".json");
+  if (fs::exists(path)) return evals_[k] = read_json(path);
+  const std::string label = k == 0 ? "base model" : "after stage " + rec_.stages[k - 1].name;
+  ojson e = rec_.evals.empty() ? ojson::object() : evaluator_->run(serving_for(result), all_eval_names(rec_), label);
+  write_atomic(path, e.dump(2) + "\n");
+  return evals_[k] = std::move(e);
+}
+
+void Runner::train_stage(size_t i, const std::string& prev) {
+  const Stage& st = rec_.stages[i];
+  const std::string base = stage_base(i);
+  const std::string& from = full_ && !prev.empty() ? prev : opt_.model_path;
+  TrainModel m(std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(from)), topt_);
+  if (!full_ && !prev.empty()) m.import_lora(model::load_lora(prev));
+  const StageData data = load_stage_data(rec_, i, *renderer_);
+  ojson counts = ojson::array();
+  for (size_t d = 0; d < data.sets.size(); ++d) {
+    const LoadResult& ds = data.sets[d];
+    for (const auto& b : ds.bad) opt_.log("skipped " + b.message());
+    counts.push_back({{"name", st.datasets[d].name}, {"weight", st.datasets[d].weight},
+                      {"samples", ds.samples.size()}, {"tokens", ds.n_tokens}, {"skipped", ds.bad.size()}});
+  }
+  SftOptions so;
+  so.steps = data.steps_for(st);
+  if (opt_.max_steps > 0) so.steps = std::min(so.steps, opt_.max_steps);
+  so.batch = st.batch;
+  so.grad_accum = st.grad_accum;
+  so.seq_len = st.seq_len;
+  so.adam.lr = static_cast<float>(st.lr);
+  so.adam.weight_decay = static_cast<float>(st.weight_decay);
+  so.schedule = schedule_from_name(st.schedule);
+  so.warmup = std::min(st.warmup, so.steps);
+  so.clip = st.grad_clip;
+  so.seed = rec_.seed + i;
+  so.checkpoint = base + ".ckpt";
+  so.checkpoint_every = opt_.checkpoint_every;
+  SftTrainer trainer(m, data.mix(so.seed), so);
+  if (trainer.resume()) opt_.log(cat("resuming stage ", st.name, " from its checkpoint at step ", trainer.step()));
+  std::string sets;
+  for (const auto& c : counts)
+    sets += cat(sets.empty() ? "" : ", ", c["samples"].get<int64_t>(), " samples of ", c["name"].get<std::string>(), " (",
+                c["tokens"].get<int64_t>(), " tokens, weight ", c["weight"].get<double>(), ")");
+  opt_.log(cat("stage ", i + 1, "/", rec_.stages.size(), " ", st.name, ": ", so.steps, " steps of ", st.batch, " x ",
+               st.grad_accum, " rows of ", st.seq_len, " tokens; data: ", sets));
+  trainer.run([&](const StepReport& r) {
+    if (opt_.progress) opt_.progress({i + 1, rec_.stages.size(), st.name, r});
+    if (st.eval_every > 0 && r.step % st.eval_every == 0 && r.step < r.steps) {
+      const std::string tmp = base + ".eval.gguf";
+      model::save_lora(m.export_lora(rec_.name), tmp);
+      const ojson res = evaluator_->run(serving_for(tmp), st.evals, cat("stage ", st.name, " step ", r.step));
+      if (!trainer.log().contains("evals")) trainer.log()["evals"] = ojson::array();
+      trainer.log()["evals"].push_back({{"step", r.step}, {"results", res}});
+    }
+  });
+  if (full_) {
+    std::map<std::string, const std::vector<float>*> tensors;
+    for (const Param* p : m.trainable()) tensors[p->name] = &p->value;
+    opt_.write_full(*file_, tensors, base + ".gguf");
+  } else {
+    model::LoraAdapter a = m.export_lora(rec_.name);
+    a.chat_template = tmpl_;
+    model::save_lora(a, base + ".gguf");
+  }
+  ojson log = trainer.log();
+  log["name"] = st.name;
+  log["data"] = counts;
+  write_atomic(base + ".json", log.dump(1) + "\n");
+  fs::remove(so.checkpoint);
+  fs::remove(base + ".eval.gguf");
+}
+
+void Runner::write_stage_report(size_t i) {
+  const std::string base = stage_base(i);
+  const ojson log = read_json(base + ".json");
+  const ojson &before = evals_[i], &after = evals_[i + 1];
+  write_atomic(base + ".svg", stage_chart(cat("stage ", i + 1, " ", rec_.stages[i].name), log, before, after));
+  std::string md = cat("## Stage ", i + 1, ": ", rec_.stages[i].name, "\n\n", log["steps"].size(), " steps; final loss ",
+                       log["steps"].empty() ? "-" : fixed(log["steps"].back()["loss"].get<double>(), 4), "\n\n");
+  md += markdown_table({"before", "after"}, {&before, &after});
+  write_atomic(base + ".md", md);
+}
+
+ojson Runner::write_results() {
+  ojson res = {{"recipe", rec_.path}, {"model", opt_.model_path}, {"out", out_}};
+  ojson stages = ojson::array(), columns = ojson::array({"base"});
+  std::vector<std::string> cols = {"base"};
+  std::vector<const ojson*> evs = {&evals_[0]};
+  for (size_t i = 0; i < rec_.stages.size(); ++i) {
+    const ojson log = read_json(stage_base(i) + ".json");
+    stages.push_back({{"name", rec_.stages[i].name}, {"steps", log["steps"].size()},
+                      {"final_loss", log["steps"].empty() ? ojson(nullptr) : log["steps"].back()["loss"]}});
+    cols.push_back("after " + rec_.stages[i].name);
+    columns.push_back(cols.back());
+    evs.push_back(&evals_[i + 1]);
+  }
+  res["stages"] = stages;
+  res["columns"] = columns;
+  ojson table = ojson::object();
+  for (size_t c = 0; c < evs.size(); ++c)
+    for (auto& [set, metrics] : evs[c]->items())
+      for (auto& [metric, v] : metrics.items()) {
+        if (metric == "n") continue;
+        if (!table[set].contains(metric)) table[set][metric] = ojson::array();
+        while (table[set][metric].size() < c) table[set][metric].push_back(nullptr);
+        table[set][metric].push_back(v);
+      }
+  res["evals"] = table;
+  write_atomic(work_ + "/results.json", res.dump(2) + "\n");
+  write_atomic(work_ + "/results.md", cat("# ", rec_.name, ": held-out evaluation, base model and after each stage\n\n",
+                                          markdown_table(cols, evs)));
+  return res;
+}
+
+ojson Runner::run() {
+  eval_point(0, "");
+  std::string prev;
+  for (size_t i = 0; i < rec_.stages.size(); ++i) {
+    const std::string result = stage_base(i) + ".gguf";
+    if (fs::exists(result) && fs::exists(stage_base(i) + ".json")) opt_.log(cat("stage ", rec_.stages[i].name, ": done earlier (", result, ")"));
+    else train_stage(i, prev);
+    eval_point(i + 1, result);
+    write_stage_report(i);
+    prev = result;
+  }
+  const ojson res = write_results();
+  const std::string tmp = out_ + ".tmp";
+  fs::copy_file(prev, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, out_);
+  opt_.log(cat("wrote ", out_, "; results in ", work_, "/results.md"));
+  return res;
+}
+
+}  // namespace
+
+ojson run_recipe(const Recipe& rec, const RecipeRunOptions& opt) {
+  HELIX_CHECK(!rec.stages.empty(), rec.path, ": the recipe has no stages");
+  return Runner(rec, opt).run();
+}
+
+}  // namespace helix::train
