@@ -8,6 +8,7 @@
 //   [openapi]  source = "http://127.0.0.1:8000/openapi.json"   # or a file
 //   [mcp]      command = ["python3", "server.py"]             # stdio; or url = "http://host/mcp"
 //   [auth]     type = "bearer"   # bearer | header | query;  name = "X-API-Key" (header, query)
+//              (OpenAPI and MCP over HTTP send it so; an MCP stdio server gets it in its environment)
 //              env = "WEATHER_KEY"  or  file = "/path/to/key"  # never logged or returned
 //   [permissions] tools = ["get_forecast"]  # the tools the model may call (empty: all)
 //                 write = false             # allow calls that change things (POST/PUT/PATCH/DELETE)

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "plugins/http.h"
 
 namespace helix::plugins {
 
@@ -82,7 +83,13 @@ class McpClient : public Executor {
                                                                  : m_.auth.env, secret_);
       t_ = mcp_stdio(m_.command, env, m_.max_response_bytes);
     } else {
-      t_ = mcp_http(m_.url, secret_, m_.max_response_bytes);
+      std::vector<std::pair<std::string, std::string>> headers;
+      std::string url = m_.url;
+      if (m_.auth.type == "bearer") headers.emplace_back("Authorization", "Bearer " + secret_);
+      if (m_.auth.type == "header") headers.emplace_back(m_.auth.name, secret_);
+      if (m_.auth.type == "query")
+        url += (url.find('?') == std::string::npos ? "?" : "&") + url_encode(m_.auth.name) + "=" + url_encode(secret_);
+      t_ = mcp_http(url, std::move(headers), m_.max_response_bytes);
     }
     const auto& versions = mcp_protocol_versions();
     // Starting a server (a Python interpreter importing its SDK) can take longer than a call may.

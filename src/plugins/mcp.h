@@ -38,7 +38,9 @@ class McpTransport {
 std::unique_ptr<McpTransport> mcp_stdio(const std::vector<std::string>& argv,
                                         const std::vector<std::pair<std::string, std::string>>& env,
                                         size_t max_bytes);
-std::unique_ptr<McpTransport> mcp_http(const std::string& url, const std::string& bearer, size_t max_bytes);
+// `headers` go with every request (the auth header).
+std::unique_ptr<McpTransport> mcp_http(const std::string& url, std::vector<std::pair<std::string, std::string>> headers,
+                                       size_t max_bytes);
 
 std::unique_ptr<Executor> make_mcp_client(const Manifest& m);
 

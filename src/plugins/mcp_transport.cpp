@@ -195,8 +195,8 @@ class StdioTransport : public McpTransport {
 
 class HttpTransport : public McpTransport {
  public:
-  HttpTransport(const std::string& url, const std::string& bearer, size_t max_bytes)
-      : url_(parse_url(url)), bearer_(bearer), max_bytes_(max_bytes) {}
+  HttpTransport(const std::string& url, std::vector<std::pair<std::string, std::string>> headers, size_t max_bytes)
+      : url_(parse_url(url)), headers_(std::move(headers)), max_bytes_(max_bytes) {}
   ~HttpTransport() override {
     if (session_.empty()) return;
     try {  // ends the session (servers may answer 405: they keep it until it expires)
@@ -233,7 +233,7 @@ class HttpTransport : public McpTransport {
     r.timeout_s = timeout_s;
     r.max_bytes = max_bytes_;
     r.headers.emplace("Accept", "application/json, text/event-stream");
-    if (!bearer_.empty()) r.headers.emplace("Authorization", "Bearer " + bearer_);
+    for (const auto& [k, v] : headers_) r.headers.emplace(k, v);
     if (!session_.empty()) r.headers.emplace("Mcp-Session-Id", session_);
     if (!version_.empty()) r.headers.emplace("MCP-Protocol-Version", version_);
     return r;
@@ -289,7 +289,8 @@ class HttpTransport : public McpTransport {
   }
 
   Url url_;
-  std::string bearer_, session_, version_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::string session_, version_;
   size_t max_bytes_;
 };
 
@@ -300,8 +301,9 @@ std::unique_ptr<McpTransport> mcp_stdio(const std::vector<std::string>& argv,
   return std::make_unique<StdioTransport>(argv, env, max_bytes);
 }
 
-std::unique_ptr<McpTransport> mcp_http(const std::string& url, const std::string& bearer, size_t max_bytes) {
-  return std::make_unique<HttpTransport>(url, bearer, max_bytes);
+std::unique_ptr<McpTransport> mcp_http(const std::string& url, std::vector<std::pair<std::string, std::string>> headers,
+                                       size_t max_bytes) {
+  return std::make_unique<HttpTransport>(url, std::move(headers), max_bytes);
 }
 
 }  // namespace helix::plugins

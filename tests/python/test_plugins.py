@@ -391,3 +391,14 @@ def test_server_plugin_failures_keep_the_conversation(plugin_server):
         c.chat.completions.create(model="default", messages=ask, max_tokens=4, extra_body={"plugins": ["calculator"]},
                                   tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
     assert "not both" in str(e.value)
+
+
+def test_mcp_http_sends_the_auth_header(helix_bin, pdir, weather):
+    """The weather service checks X-API-Key on POST: with the key Helix gets past it (and then finds
+    no MCP server there), without it the service's 401 becomes a message about the key."""
+    assert helix(helix_bin, "plugin", "add", "keyed", "--mcp-url", f"http://127.0.0.1:{weather}/mcp", "--auth-type",
+                 "header", "--auth-name", "X-API-Key", "--auth-env", "WEATHER_KEY").returncode == 0
+    r = helix(helix_bin, "plugin", "test", "keyed", env={"WEATHER_KEY": "wk-secret-42"})
+    assert r.returncode != 0 and "without a JSON-RPC response" in r.stderr, r.stderr
+    r = helix(helix_bin, "plugin", "test", "keyed", env={"WEATHER_KEY": "wrong-key-123"})
+    assert r.returncode != 0 and "HTTP 401" in r.stderr and "[auth] key" in r.stderr and "wrong-key-123" not in r.stderr
