@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/default_model.h"
+#include "cli/kb_answer.h"
 #include "cli/terminal.h"
 #include "core/error.h"
 #include "grammar/token_matcher.h"
@@ -56,12 +57,7 @@ PluginFlags take_plugin_flags(std::vector<std::string>& args) {
   return f;
 }
 
-std::string plugin_kb_dir(const std::string& given) {
-  if (!given.empty()) return given;
-  const char* x = std::getenv("XDG_DATA_HOME");
-  const char* home = std::getenv("HOME");
-  return (x && *x ? std::string(x) : std::string(home ? home : ".") + "/.local/share") + "/helix/kb";
-}
+std::string plugin_kb_dir(const std::string& given) { return given.empty() ? default_kb_dir() : given; }
 
 PluginChat::PluginChat(const PluginFlags& f, GenOptions& o, Loaded& l, std::string tmpl)
     : f_(f), o_(o), l_(l), tmpl_(std::move(tmpl)) {
