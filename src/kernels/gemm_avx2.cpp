@@ -44,6 +44,48 @@ inline void panel_cols(const uint8_t* panel, int64_t nb, const uint8_t* act, siz
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, _mm256_load_ps(acc[c]));
 }
 
+// panel_cols with AVX-VNNI: vpdpbusd takes the unsigned codes (q + 16) against the signed
+// activation bytes directly, one instruction per code vector where q5_block_dot8 needs maddubs
+// and int16 adds (which never overflow there), so the integer sums and the results are equal
+// bit for bit (test_matmul: PackedWeights.VnniDotsEqualAvx2BitForBit).
+template <int NC>
+__attribute__((target("avx2,fma,f16c,avxvnni"))) void panel_cols_vnni(const uint8_t* panel, int64_t nb,
+                                                                      const uint8_t* act, size_t a_stride, float* y,
+                                                                      size_t y_stride) {
+  alignas(32) float acc[NC][8] = {};
+  const BlockQ8A* a[NC];
+  for (int c = 0; c < NC; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(act + c * a_stride);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pb = panel + b * kPanelBlockBytes;
+    __m256i code[8];
+    for (int g = 0; g < 8; ++g) code[g] = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb) + g);
+    const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(pb + 256));
+    for (int c = 0; c < NC; ++c) {
+      const BlockQ8A& yb = a[c][b];
+      __m256i s = _mm256_set1_epi32(-16 * yb.s);  // codes are q + 16
+      for (int g = 0; g < 8; ++g) s = _mm256_dpbusd_avx_epi32(s, code[g], bcast4(yb.qs + 4 * g));
+      _mm256_store_ps(acc[c], _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(yb.d)), _mm256_cvtepi32_ps(s),
+                                              _mm256_load_ps(acc[c])));
+    }
+  }
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, _mm256_load_ps(acc[c]));
+}
+
+__attribute__((target("avx2,fma,f16c,avxvnni"))) void run_vnni(const uint8_t* panel, int64_t n, const uint8_t* act,
+                                                              size_t a_stride, int64_t n_cols, float* y,
+                                                              size_t y_stride) {
+  const int64_t nb = n / 32;
+  int64_t c = 0;
+  for (; c + 4 <= n_cols; c += 4)
+    panel_cols_vnni<4>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride);
+  switch (n_cols - c) {
+    case 3: panel_cols_vnni<3>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride); break;
+    case 2: panel_cols_vnni<2>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride); break;
+    case 1: panel_cols_vnni<1>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride); break;
+    default: break;
+  }
+}
+
 void run(const uint8_t* panel, int64_t n, const uint8_t* act, size_t a_stride, int64_t n_cols,
          float* y, size_t y_stride) {
   const int64_t nb = n / 32;
@@ -62,9 +104,11 @@ size_t panel_bytes(int64_t n) { return static_cast<size_t>(n / 32) * kPanelBlock
 
 }  // namespace
 
-const GemmKernels* gemm_kernels_avx2(DType t) {
+const GemmKernels* gemm_kernels_avx2(DType t, bool allow_vnni) {
   static constexpr GemmKernels kQ5_0{panel_bytes, run};
-  return t == DType::Q5_0 ? &kQ5_0 : nullptr;
+  static constexpr GemmKernels kQ5_0Vnni{panel_bytes, run_vnni};
+  if (t != DType::Q5_0) return nullptr;
+  return allow_vnni && has_avx_vnni() ? &kQ5_0Vnni : &kQ5_0;
 }
 
 }  // namespace helix::kernels

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernel_test_util.h"
+#include "kernels/gemm.h"
 #include "kernels/matmul.h"
 #include "kernels/packed.h"
 #include "kernels/vec_dot.h"
@@ -361,8 +362,8 @@ TEST(PackedWeights, MatchScalarOnTheOriginal) {
   EXPECT_EQ(pack_weight(random_weights(DType::Q4_K, 256, 16, rng)), nullptr);  // no packed type
 }
 
-// The AVX-VNNI Q8_0 group dots (where the CPU has them) give bit-identical results to the plain
-// AVX2 ones, for every column count (extreme codes -128/127 included: vpdpbusd must not differ
+// The AVX-VNNI Q8_0 group dots and Q5_0 GEMM (where the CPU has them) give bit-identical results
+// to the plain AVX2 ones, for every column count (extreme codes -128/127 included: vpdpbusd must not differ
 // where maddubs would saturate).
 TEST(PackedWeights, VnniDotsEqualAvx2BitForBit) {
   if (!isa_available(Isa::Avx2) || !__builtin_cpu_supports("avxvnni")) GTEST_SKIP() << "no AVX-VNNI";
@@ -387,6 +388,30 @@ TEST(PackedWeights, VnniDotsEqualAvx2BitForBit) {
     plain->dot(group.data(), n_in, act.data(), a_row, nc, a.data(), 8);
     vnni->dot(group.data(), n_in, act.data(), a_row, nc, b.data(), 8);
     for (int i = 0; i < 8 * nc; ++i) ASSERT_EQ(a[static_cast<size_t>(i)], b[static_cast<size_t>(i)]) << "nc " << nc << " at " << i;
+  }
+  // The Q5_0 GEMM on panels (codes 0 and 31 included), for 1 to 9 columns.
+  const PackedKernels* q5 = packed_kernels_avx2(DType::Q5_0);
+  const GemmKernels* gp = gemm_kernels_avx2(DType::Q5_0, false);
+  const GemmKernels* gv = gemm_kernels_avx2(DType::Q5_0, true);
+  ASSERT_NE(gp, gv);
+  Tensor w5 = random_weights(DType::Q5_0, n_in, 8, rng);
+  std::vector<float> ext(static_cast<size_t>(n_in), 0.0f);
+  ext[0] = 1.0f;  // one block holding the extreme codes (q = +15 and -16)
+  ext[1] = -16.0f / 15.0f;
+  quant::quantize_row(DType::Q5_0, ext.data(), w5.row(3), n_in);
+  std::vector<uint8_t> group5(q5->group_bytes(n_in));
+  q5->pack(static_cast<const uint8_t*>(w5.data()), w5.nb(1), n_in, group5.data());
+  std::vector<uint8_t> panel_buf(gp->panel_bytes(n_in) + 32);
+  uint8_t* panel = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(panel_buf.data()) + 31) & ~uintptr_t{31});
+  q5->to_panel(group5.data(), n_in, panel);
+  const Tensor x9 = random_f32({n_in, 9}, rng, -3.0f, 3.0f);
+  std::vector<uint8_t> act9(a_row * 9);
+  for (int c = 0; c < 9; ++c) quantize_act_q8a_ref(reinterpret_cast<const float*>(x9.row(c)), act9.data() + c * a_row, n_in);
+  for (int nc = 1; nc <= 9; ++nc) {
+    std::vector<float> a(8 * 9, 0.0f), b(a.size(), 1.0f);
+    gp->run(panel, n_in, act9.data(), a_row, nc, a.data(), 8);
+    gv->run(panel, n_in, act9.data(), a_row, nc, b.data(), 8);
+    for (int i = 0; i < 8 * nc; ++i) ASSERT_EQ(a[static_cast<size_t>(i)], b[static_cast<size_t>(i)]) << "Q5_0 GEMM nc " << nc << " at " << i;
   }
 }
 
