@@ -40,6 +40,7 @@ void usage(FILE* out) {
                "  list                        the knowledge bases, with document and chunk counts\n"
                "  docs NAME                   the documents of a base\n"
                "  rm NAME DOC                 remove a document (its id, path or file name)\n"
+               "  eval NAME QUESTIONS.jsonl   retrieval quality (recall@5/10, MRR) and latency; see kb eval --help\n"
                "  parse FILE... [--json]      show what is extracted from files (title, blocks, pages)\n"
                "  query NAME TEXT [-k N] [--json] [--mode hybrid|bm25|vector]\n"
                "                              passages for TEXT: BM25 + vectors fused by reciprocal rank\n"
@@ -369,6 +370,7 @@ int kb_parse(const KbArgs& a) {
 }  // namespace
 
 int cmd_kb(int argc, char** argv) {
+  if (kb_subcommand(argc, argv) == "eval") return cmd_kb_eval(argc, argv);
   const KbArgs a = parse_args(argc, argv);
   if (a.cmd == "help") {
     usage(stdout);

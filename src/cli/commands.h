@@ -3,6 +3,8 @@
 // it here, add one line to the table in main.cpp.
 #pragma once
 
+#include <string>
+
 namespace helix::cli {
 
 int cmd_inspect(int argc, char** argv);
@@ -23,6 +25,10 @@ int cmd_sft(int argc, char** argv);
 int cmd_lora(int argc, char** argv);
 int cmd_kb(int argc, char** argv);
 int cmd_ask(int argc, char** argv);
+// helix kb eval (cmd_kb_eval.cpp): argv as cmd_kb gets it. kb_subcommand: the first word that is
+// not an option or an option's value ("" when none).
+int cmd_kb_eval(int argc, char** argv);
+std::string kb_subcommand(int argc, char** argv);
 int cmd_flywheel(int argc, char** argv);
 int cmd_plugin(int argc, char** argv);
 

@@ -2,13 +2,16 @@
 #include "knowledge/retrieval.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <unordered_set>
 
 #include "core/error.h"
+#include "docs/document.h"
 #include "knowledge/fts_text.h"
 #include "knowledge/store.h"
 #include "model/bert.h"
+#include "tokenizer/unicode.h"
 
 namespace helix::knowledge {
 
@@ -36,6 +39,16 @@ std::vector<std::pair<int64_t, double>> vector_search(KnowledgeBase& kb, model::
   std::vector<std::pair<int64_t, double>> out;
   for (const auto& [id, sim] : kb.vectors().search(qv, n)) out.emplace_back(id, sim);
   return out;
+}
+
+double cjk_share(const std::string& text) {
+  size_t cjk = 0, letters = 0;
+  for (size_t i = 0; i < text.size();) {
+    const char32_t c = tok::decode_utf8(text, i);
+    if (docs::is_cjk(c)) ++cjk, ++letters;
+    else if (c < 0x80 ? std::isalpha(static_cast<int>(c)) != 0 : tok::is_letter(c)) ++letters;
+  }
+  return letters ? static_cast<double>(cjk) / static_cast<double>(letters) : 0.0;
 }
 
 void load_hit(KnowledgeBase& kb, Hit& h) {
@@ -85,11 +98,12 @@ std::vector<Hit> retrieve(KnowledgeBase& kb, model::BertEncoder* enc, const std:
       h.vector_rank = static_cast<int>(i + 1);
     }
   }
+  const double wv = 1.0 - cjk_share(query) * (1.0 - opts.cjk_vector_weight);
   std::vector<Hit> hits;
   for (auto& [id, h] : by_id) {
     if (opts.mode == RetrievalMode::Bm25) h.score = h.bm25;
     else if (opts.mode == RetrievalMode::Vector) h.score = h.vector;
-    else h.score = (h.bm25_rank ? 1.0 / (opts.rrf_k + h.bm25_rank) : 0) + (h.vector_rank ? 1.0 / (opts.rrf_k + h.vector_rank) : 0);
+    else h.score = (h.bm25_rank ? 1.0 / (opts.rrf_k + h.bm25_rank) : 0) + (h.vector_rank ? wv / (opts.rrf_k + h.vector_rank) : 0);
     hits.push_back(std::move(h));
   }
   std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {

@@ -1,0 +1,195 @@
+// helix kb eval NAME QUESTIONS.jsonl: retrieval quality and latency of a knowledge base over a set of
+// questions with known answer passages (see knowledge/eval.h), for each retrieval mode.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/default_model.h"
+#include "cli/gen_options.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "knowledge/eval.h"
+#include "knowledge/store.h"
+#include "model/bert.h"
+
+namespace helix::cli {
+namespace {
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: helix kb eval NAME QUESTIONS.jsonl [options]\n"
+               "Runs each question through each retrieval mode and reports recall@5, recall@10, MRR\n"
+               "and latency percentiles, overall and per language. QUESTIONS.jsonl: one JSON object per line,\n"
+               "{\"q\": question, \"doc\": file name of the answer's document, \"answer\": text the answer passage\n"
+               "contains, \"lang\": optional}. A passage is relevant when it is from doc and contains answer.\n"
+               "options:\n"
+               "  --modes LIST       comma-separated: bm25, vector, hybrid (default: all three)\n"
+               "  -k N               passages retrieved per question (default 10)\n"
+               "  --candidates N     per retriever before fusion (default 50)\n"
+               "  --rrf-k X          reciprocal rank fusion constant (default 60)\n"
+               "  --cjk-vector-weight W  the vectors' fusion weight for CJK questions (default 0.1)\n"
+               "  --ann              also the vector index's recall@10 against exact search\n"
+               "  --json             one JSON object (metrics, per-question ranks) on stdout\n"
+               "  --kb-dir DIR, -m/--embed-model PATH, -t N   as for the other kb commands\n");
+}
+
+struct EvalArgs {
+  std::string kb_dir = default_kb_dir(), model, name, questions;
+  std::vector<std::string> modes{"bm25", "vector", "hybrid"};
+  size_t k = 10, candidates = 50;
+  double rrf_k = 60, cjk_vector_weight = knowledge::QueryOptions{}.cjk_vector_weight;
+  bool json = false, ann = false;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+bool takes_value(const std::string& s) {
+  return s == "--kb-dir" || s == "-m" || s == "--embed-model" || s == "-k" || s == "--mode" || s == "--modes" ||
+         s == "--candidates" || s == "-t" || s == "--threads" || s == "--rrf-k" || s == "--cjk-vector-weight";
+}
+
+EvalArgs parse(int argc, char** argv) {
+  EvalArgs a;
+  std::vector<std::string> pos;
+  for (int i = 1; i < argc; ++i) {
+    const std::string s = argv[i];
+    auto next = [&]() -> std::string {
+      HELIX_CHECK(i + 1 < argc, "option ", s, " needs a value");
+      return argv[++i];
+    };
+    if (s == "-h" || s == "--help") {
+      usage(stdout);
+      std::exit(0);
+    } else if (s == "--kb-dir") {
+      a.kb_dir = next();
+    } else if (s == "-m" || s == "--embed-model") {
+      a.model = next();
+    } else if (s == "-k") {
+      a.k = static_cast<size_t>(int_flag(s, next(), 1, 1000));
+    } else if (s == "--candidates") {
+      a.candidates = static_cast<size_t>(int_flag(s, next(), 1, 100000));
+    } else if (s == "--rrf-k") {
+      a.rrf_k = float_flag(s, next(), 0, 1e6);
+    } else if (s == "--cjk-vector-weight") {
+      a.cjk_vector_weight = float_flag(s, next(), 0, 1);
+    } else if (s == "--modes") {
+      a.modes = split_list(next());
+      HELIX_CHECK(!a.modes.empty(), "--modes needs at least one of bm25, vector, hybrid");
+      for (const auto& m : a.modes) knowledge::parse_retrieval_mode(m);
+    } else if (s == "--json") {
+      a.json = true;
+    } else if (s == "--ann") {
+      a.ann = true;
+    } else if (s == "-t" || s == "--threads") {
+      ThreadPool::set_global_threads(static_cast<int>(int_flag(s, next(), 1, 1024)));
+    } else if (s.size() > 1 && s[0] == '-') {
+      usage(stderr);
+      throw Error(cat("unknown option '", s, "'"));
+    } else {
+      pos.push_back(s);
+    }
+  }
+  if (!pos.empty() && pos[0] == "eval") pos.erase(pos.begin());
+  HELIX_CHECK(pos.size() == 2, "kb eval takes NAME QUESTIONS.jsonl (see helix kb eval --help)");
+  a.name = pos[0];
+  a.questions = pos[1];
+  return a;
+}
+
+// "[####....] mode 120/223  41.3 q/s  ETA 2 s" on a terminal, redrawn in place.
+void progress(const std::string& mode, size_t done, size_t total, double seconds) {
+  if (!isatty(STDERR_FILENO)) return;
+  const int width = 20, fill = total ? static_cast<int>(width * done / total) : width;
+  const double rate = seconds > 0 ? done / seconds : 0;
+  std::fprintf(stderr, "\r\033[K[%s%s] %s %zu/%zu  %.1f q/s  ETA %.0f s", std::string(fill, '#').c_str(),
+               std::string(width - fill, '.').c_str(), mode.c_str(), done, total, rate,
+               rate > 0 ? (total - done) / rate : 0.0);
+  if (done == total) std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+}
+
+nlohmann::ordered_json stats_json(const knowledge::EvalStats& s) {
+  return {{"questions", s.size()},          {"recall_at_5", s.recall_at(5)},
+          {"recall_at_10", s.recall_at(10)}, {"mrr", s.mrr()},
+          {"latency_ms_p50", s.latency_percentile(50)}, {"latency_ms_p99", s.latency_percentile(99)}};
+}
+
+void print_row(const std::string& label, const knowledge::EvalStats& s) {
+  std::printf("%-14s %9zu %9.3f %9.3f %7.3f %9.1f %9.1f\n", label.c_str(), s.size(), s.recall_at(5), s.recall_at(10),
+              s.mrr(), s.latency_percentile(50), s.latency_percentile(99));
+}
+
+}  // namespace
+
+std::string kb_subcommand(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string s = argv[i];
+    if (takes_value(s)) ++i;
+    else if (s.empty() || s[0] != '-') return s;
+  }
+  return "";
+}
+
+int cmd_kb_eval(int argc, char** argv) {
+  const EvalArgs a = parse(argc, argv);
+  const auto questions = knowledge::load_questions(a.questions);
+  auto kb = knowledge::KnowledgeBase::open(a.kb_dir, a.name);
+  auto enc = model::BertEncoder::load(resolve_embed_model_path(a.model));
+  kb->check_encoder(*enc);
+
+  nlohmann::ordered_json out = {{"kb", a.name}, {"chunks", kb->chunk_count()}, {"questions", questions.size()},
+                                {"k", a.k}, {"modes", nlohmann::ordered_json::object()}};
+  if (!a.json)
+    std::printf("%-14s %9s %9s %9s %7s %9s %9s\n", "mode", "questions", "recall@5", "recall@10", "MRR", "p50 ms",
+                "p99 ms");
+  for (const auto& mode : a.modes) {
+    knowledge::QueryOptions o;
+    o.k = a.k;
+    o.candidates = a.candidates;
+    o.rrf_k = a.rrf_k;
+    o.cjk_vector_weight = a.cjk_vector_weight;
+    o.mode = knowledge::parse_retrieval_mode(mode);
+    size_t done = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = knowledge::evaluate(questions, [&](const std::string& q, size_t) {
+      auto hits = knowledge::retrieve(*kb, enc.get(), q, o);
+      progress(mode, ++done, questions.size(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      return hits;
+    }, a.k);
+    nlohmann::ordered_json m = stats_json(r.all);
+    m["by_lang"] = nlohmann::ordered_json::object();
+    for (const auto& [lang, s] : r.by_lang) m["by_lang"][lang.empty() ? "-" : lang] = stats_json(s);
+    m["ranks"] = r.all.ranks;
+    out["modes"][mode] = m;
+    if (a.json) continue;
+    print_row(mode, r.all);
+    if (r.by_lang.size() > 1)
+      for (const auto& [lang, s] : r.by_lang) print_row("  " + (lang.empty() ? "-" : lang), s);
+  }
+  if (a.ann) {
+    std::vector<std::vector<float>> qv;
+    for (const auto& q : questions) qv.push_back(enc->embed_tokens({enc->tokenize(q.q)})[0]);
+    const double recall = knowledge::ann_recall(*kb, qv, 10);
+    out["ann_recall_at_10"] = recall;
+    if (!a.json) std::printf("vector index recall@10 against exact search: %.4f\n", recall);
+  }
+  if (a.json) std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace helix::cli
