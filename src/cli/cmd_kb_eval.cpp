@@ -13,10 +13,13 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/kb_answer.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "knowledge/eval.h"
+#include "knowledge/grounding.h"
+#include "knowledge/points.h"
 #include "knowledge/store.h"
 #include "model/bert.h"
 
@@ -31,7 +34,9 @@ void usage(FILE* out) {
                "{\"q\": question, \"doc\": file name of the answer's document, \"answer\": text the answer passage\n"
                "contains, \"lang\": optional}. A passage is relevant when it is from doc and contains answer.\n"
                "options:\n"
-               "  --modes LIST       comma-separated: bm25, vector, hybrid (default: all three)\n"
+               "  --modes LIST       comma-separated: bm25, vector, hybrid, points (the knowledge-point path\n"
+               "                     with the rule analyser, as kb query --points), points-rerank\n"
+               "                     (default: bm25,vector,hybrid,points)\n"
                "  -k N               passages retrieved per question (default 10)\n"
                "  --candidates N     per retriever before fusion (default 50)\n"
                "  --rrf-k X          reciprocal rank fusion constant (default 60)\n"
@@ -43,7 +48,7 @@ void usage(FILE* out) {
 
 struct EvalArgs {
   std::string kb_dir = default_kb_dir(), model, name, questions;
-  std::vector<std::string> modes{"bm25", "vector", "hybrid"};
+  std::vector<std::string> modes{"bm25", "vector", "hybrid", "points"};
   size_t k = 10, candidates = 50;
   double rrf_k = 60, cjk_vector_weight = knowledge::QueryOptions{}.cjk_vector_weight;
   bool json = false, ann = false;
@@ -89,7 +94,8 @@ EvalArgs parse(int argc, char** argv) {
     } else if (s == "--modes") {
       a.modes = split_list(next());
       HELIX_CHECK(!a.modes.empty(), "--modes needs at least one of bm25, vector, hybrid");
-      for (const auto& m : a.modes) knowledge::parse_retrieval_mode(m);
+      for (const auto& m : a.modes)
+        if (m != "points" && m != "points-rerank") knowledge::parse_retrieval_mode(m);
     } else if (s == "--json") {
       a.json = true;
     } else if (s == "--ann") {
@@ -157,16 +163,27 @@ int cmd_kb_eval(int argc, char** argv) {
     std::printf("%-14s %9s %9s %9s %7s %9s %9s\n", "mode", "questions", "recall@5", "recall@10", "MRR", "p50 ms",
                 "p99 ms");
   for (const auto& mode : a.modes) {
+    const bool points = mode == "points" || mode == "points-rerank";
     knowledge::QueryOptions o;
     o.k = a.k;
     o.candidates = a.candidates;
     o.rrf_k = a.rrf_k;
     o.cjk_vector_weight = a.cjk_vector_weight;
-    o.mode = knowledge::parse_retrieval_mode(mode);
+    if (!points) o.mode = knowledge::parse_retrieval_mode(mode);
+    knowledge::PointQueryOptions po;
+    po.k = a.k;
+    po.rrf_k = a.rrf_k;
+    po.rerank = mode == "points-rerank";
     size_t done = 0;
     const auto t0 = std::chrono::steady_clock::now();
     const auto r = knowledge::evaluate(questions, [&](const std::string& q, size_t) {
-      auto hits = knowledge::retrieve(*kb, enc.get(), q, o);
+      std::vector<knowledge::Hit> hits;
+      if (points) {
+        for (auto& p : knowledge::retrieve_points(*kb, enc.get(), knowledge::analyse_rules(q), po))
+          hits.push_back(std::move(p.hit));
+      } else {
+        hits = knowledge::retrieve(*kb, enc.get(), q, o);
+      }
       progress(mode, ++done, questions.size(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       return hits;

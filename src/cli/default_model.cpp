@@ -32,8 +32,6 @@ std::string default_model_path() {
 
 std::string installed_embed_model_dir() { return models_dir() + "/embed"; }
 
-std::string default_kb_dir() { return data_dir() + "/kb"; }
-
 std::string assistant_adapter_install_path() { return data_dir() + "/adapters/assistant.gguf"; }
 
 std::string installed_assistant_adapter() {

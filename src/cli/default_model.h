@@ -17,8 +17,6 @@ std::string resolve_model_path(const std::string& given);
 std::string resolve_embed_model_path(const std::string& given);
 // Where scripts/setup.sh installs all-MiniLM-L6-v2.
 std::string installed_embed_model_dir();
-// Where knowledge bases live by default: $XDG_DATA_HOME/helix/kb (~/.local/share/helix/kb).
-std::string default_kb_dir();
 // Where the assistant adapter (the LoRA made by recipes/assistant, `helix sft ... --install`)
 // is installed: $XDG_DATA_HOME/helix/adapters/assistant.gguf (falling back to
 // ~/.local/share/helix/adapters/assistant.gguf), whether or not it exists.

@@ -136,6 +136,11 @@ std::vector<Word> split_words(const std::u32string& q, std::vector<std::string>&
       size_t e = i;
       while (e < q.size() && latin_word_char(q[e])) ++e;
       while (e > i && (q[e - 1] == '.' || q[e - 1] == '-' || q[e - 1] == '/')) --e;  // sentence end
+      if (e == i) {  // only trailing punctuation ("-#"): a separator, not an empty word (looped forever)
+        boundary = true;
+        ++i;
+        continue;
+      }
       words.push_back({to_utf8(q.substr(i, e - i)), boundary, false});
       boundary = false;
       i = e;

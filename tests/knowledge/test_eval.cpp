@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "knowledge/eval.h"
+#include "knowledge/points.h"
 #include "knowledge/retrieval.h"
 
 using namespace helix::knowledge;
@@ -83,4 +84,12 @@ TEST(Eval, CjkShare) {
   EXPECT_DOUBLE_EQ(cjk_share("怎样删除一整行？"), 1.0);
   EXPECT_NEAR(cjk_share("passwd 命令"), 2.0 / 8.0, 1e-12);
   EXPECT_DOUBLE_EQ(cjk_share("123 ?"), 0.0);
+}
+
+// A question of the evaluation set ("-#", an option of gzip) made the rule analyser push empty
+// words forever (std::bad_alloc): a word of only trailing punctuation is now a separator.
+TEST(Eval, RuleAnalyserTakesOptionsOfOnlyPunctuation) {
+  const Analysis a = analyse_rules("What does the -# option of gzip do?");
+  EXPECT_FALSE(a.points.empty());
+  EXPECT_FALSE(analyse_rules("- -- -. #").question.empty());
 }
