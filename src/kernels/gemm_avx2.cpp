@@ -12,6 +12,8 @@
 // sums alike.
 #include "kernels/gemm.h"
 
+#include <type_traits>
+
 #include "kernels/simd_avx2.h"
 
 namespace helix::kernels {
@@ -71,31 +73,25 @@ __attribute__((target("avx2,fma,f16c,avxvnni"))) void panel_cols_vnni(const uint
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, _mm256_load_ps(acc[c]));
 }
 
-__attribute__((target("avx2,fma,f16c,avxvnni"))) void run_vnni(const uint8_t* panel, int64_t n, const uint8_t* act,
-                                                              size_t a_stride, int64_t n_cols, float* y,
-                                                              size_t y_stride) {
+// Columns four at a time, then the rest; kVnni picks panel_cols_vnni (a plain call: it is
+// compiled for AVX-VNNI and this function is not).
+template <bool kVnni>
+void run_t(const uint8_t* panel, int64_t n, const uint8_t* act, size_t a_stride, int64_t n_cols, float* y,
+           size_t y_stride) {
   const int64_t nb = n / 32;
+  auto cols = [&](auto nc_const, int64_t c) {
+    constexpr int NC = decltype(nc_const)::value;
+    if constexpr (kVnni)
+      panel_cols_vnni<NC>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride);
+    else
+      panel_cols<NC>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride);
+  };
   int64_t c = 0;
-  for (; c + 4 <= n_cols; c += 4)
-    panel_cols_vnni<4>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride);
+  for (; c + 4 <= n_cols; c += 4) cols(std::integral_constant<int, 4>{}, c);
   switch (n_cols - c) {
-    case 3: panel_cols_vnni<3>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride); break;
-    case 2: panel_cols_vnni<2>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride); break;
-    case 1: panel_cols_vnni<1>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride); break;
-    default: break;
-  }
-}
-
-void run(const uint8_t* panel, int64_t n, const uint8_t* act, size_t a_stride, int64_t n_cols,
-         float* y, size_t y_stride) {
-  const int64_t nb = n / 32;
-  int64_t c = 0;
-  for (; c + 4 <= n_cols; c += 4)
-    panel_cols<4>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride);
-  switch (n_cols - c) {
-    case 3: panel_cols<3>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride); break;
-    case 2: panel_cols<2>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride); break;
-    case 1: panel_cols<1>(panel, nb, act + c * a_stride, a_stride, y + c * y_stride, y_stride); break;
+    case 3: cols(std::integral_constant<int, 3>{}, c); break;
+    case 2: cols(std::integral_constant<int, 2>{}, c); break;
+    case 1: cols(std::integral_constant<int, 1>{}, c); break;
     default: break;
   }
 }
@@ -105,8 +101,8 @@ size_t panel_bytes(int64_t n) { return static_cast<size_t>(n / 32) * kPanelBlock
 }  // namespace
 
 const GemmKernels* gemm_kernels_avx2(DType t, bool allow_vnni) {
-  static constexpr GemmKernels kQ5_0{panel_bytes, run};
-  static constexpr GemmKernels kQ5_0Vnni{panel_bytes, run_vnni};
+  static constexpr GemmKernels kQ5_0{panel_bytes, run_t<false>};
+  static constexpr GemmKernels kQ5_0Vnni{panel_bytes, run_t<true>};
   if (t != DType::Q5_0) return nullptr;
   return allow_vnni && has_avx_vnni() ? &kQ5_0Vnni : &kQ5_0;
 }
