@@ -63,9 +63,13 @@ LossSum lm_head_loss(const HeadParams& p, const float* x, const int32_t* targets
   LossSum out;
   out.count = static_cast<int64_t>(pos.size());
   const int64_t C = std::max<int64_t>(1, p.chunk);
-  std::vector<float> xs(static_cast<size_t>(E * C)), xn(xs.size()), dxn(xs.size()), dxs(xs.size());
-  std::vector<float> logits(static_cast<size_t>(V * C));
-  std::vector<int32_t> tgt(static_cast<size_t>(C));
+  // Kept between steps (the logits of a chunk are 64 MiB at C = 64): no allocation and no fresh
+  // zeroed pages per step.
+  thread_local std::vector<float> xs, xn, dxn, dxs, logits;
+  thread_local std::vector<int32_t> tgt;
+  for (auto* v : {&xs, &xn, &dxn, &dxs}) v->resize(static_cast<size_t>(E * C));
+  logits.resize(static_cast<size_t>(V * C));
+  tgt.resize(static_cast<size_t>(C));
   for (int64_t c0 = 0; c0 < out.count; c0 += C) {
     const int64_t nc = std::min(C, out.count - c0);
     for (int64_t c = 0; c < nc; ++c) {
