@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -13,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/flags.h"
 #include "cli/kb_answer.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
@@ -26,8 +26,7 @@
 namespace helix::cli {
 namespace {
 
-void usage(FILE* out) {
-  std::fprintf(out,
+constexpr const char* kUsage =
                "usage: helix kb eval NAME QUESTIONS.jsonl [options]\n"
                "Runs each question through each retrieval mode and reports recall@5, recall@10, MRR\n"
                "and latency percentiles, overall and per language. QUESTIONS.jsonl: one JSON object per line,\n"
@@ -43,8 +42,7 @@ void usage(FILE* out) {
                "  --cjk-vector-weight W  the vectors' fusion weight for CJK questions (default 0.1)\n"
                "  --ann              also the vector index's recall@10 against exact search\n"
                "  --json             one JSON object (metrics, per-question ranks) on stdout\n"
-               "  --kb-dir DIR, -m/--embed-model PATH, -t N   as for the other kb commands\n");
-}
+               "  --kb-dir DIR, -m/--embed-model PATH, -t N   as for the other kb commands\n";
 
 struct EvalArgs {
   std::string kb_dir = default_kb_dir(), model, name, questions;
@@ -54,66 +52,34 @@ struct EvalArgs {
   bool json = false, ann = false;
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
-
 bool takes_value(const std::string& s) {
   return s == "--kb-dir" || s == "-m" || s == "--embed-model" || s == "-k" || s == "--mode" || s == "--modes" ||
          s == "--candidates" || s == "-t" || s == "--threads" || s == "--rrf-k" || s == "--cjk-vector-weight";
 }
 
-EvalArgs parse(int argc, char** argv) {
-  EvalArgs a;
-  std::vector<std::string> pos;
-  for (int i = 1; i < argc; ++i) {
-    const std::string s = argv[i];
-    auto next = [&]() -> std::string {
-      HELIX_CHECK(i + 1 < argc, "option ", s, " needs a value");
-      return argv[++i];
-    };
-    if (s == "-h" || s == "--help") {
-      usage(stdout);
-      std::exit(0);
-    } else if (s == "--kb-dir") {
-      a.kb_dir = next();
-    } else if (s == "-m" || s == "--embed-model") {
-      a.model = next();
-    } else if (s == "-k") {
-      a.k = static_cast<size_t>(int_flag(s, next(), 1, 1000));
-    } else if (s == "--candidates") {
-      a.candidates = static_cast<size_t>(int_flag(s, next(), 1, 100000));
-    } else if (s == "--rrf-k") {
-      a.rrf_k = float_flag(s, next(), 0, 1e6);
-    } else if (s == "--cjk-vector-weight") {
-      a.cjk_vector_weight = float_flag(s, next(), 0, 1);
-    } else if (s == "--modes") {
-      a.modes = split_list(next());
-      HELIX_CHECK(!a.modes.empty(), "--modes needs at least one of bm25, vector, hybrid");
-      for (const auto& m : a.modes)
-        if (m != "points" && m != "points-rerank") knowledge::parse_retrieval_mode(m);
-    } else if (s == "--json") {
-      a.json = true;
-    } else if (s == "--ann") {
-      a.ann = true;
-    } else if (s == "-t" || s == "--threads") {
-      ThreadPool::set_global_threads(static_cast<int>(int_flag(s, next(), 1, 1024)));
-    } else if (s.size() > 1 && s[0] == '-') {
-      usage(stderr);
-      throw Error(cat("unknown option '", s, "'"));
-    } else {
-      pos.push_back(s);
-    }
-  }
+// Returns false after --help.
+bool parse(int argc, char** argv, EvalArgs& a) {
+  int64_t k = static_cast<int64_t>(a.k), candidates = static_cast<int64_t>(a.candidates);
+  Flags f("helix kb eval", kUsage);
+  f.value({"--kb-dir"}, a.kb_dir).value({"-m", "--embed-model"}, a.model).integer({"-k"}, k, 1, 1000);
+  f.integer({"--candidates"}, candidates, 1, 100000).list({"--modes"}, a.modes).flag({"--json"}, a.json);
+  f.flag({"--ann"}, a.ann).number({"--rrf-k"}, a.rrf_k, 0, 1e6).number({"--cjk-vector-weight"}, a.cjk_vector_weight, 0, 1);
+  f.custom({"-t", "--threads"}, [](const std::string& flag, const std::string& v) {
+    ThreadPool::set_global_threads(static_cast<int>(int_flag(flag, v, 1, 1024)));
+  });
+  if (!f.parse(argc, argv)) return false;
+  a.k = static_cast<size_t>(k);
+  a.candidates = static_cast<size_t>(candidates);
+  HELIX_CHECK(!a.modes.empty(), "--modes needs at least one of bm25, vector, hybrid, points, points-rerank");
+  for (const auto& m : a.modes)
+    HELIX_CHECK(m == "bm25" || m == "vector" || m == "hybrid" || m == "points" || m == "points-rerank",
+                "unknown mode '", m, "' in --modes (use bm25, vector, hybrid, points, points-rerank)");
+  std::vector<std::string> pos = f.positional();
   if (!pos.empty() && pos[0] == "eval") pos.erase(pos.begin());
   HELIX_CHECK(pos.size() == 2, "kb eval takes NAME QUESTIONS.jsonl (see helix kb eval --help)");
   a.name = pos[0];
   a.questions = pos[1];
-  return a;
+  return true;
 }
 
 // "[####....] mode 120/223  41.3 q/s  ETA 2 s" on a terminal, redrawn in place.
@@ -151,7 +117,8 @@ std::string kb_subcommand(int argc, char** argv) {
 }
 
 int cmd_kb_eval(int argc, char** argv) {
-  const EvalArgs a = parse(argc, argv);
+  EvalArgs a;
+  if (!parse(argc, argv, a)) return 0;
   const auto questions = knowledge::load_questions(a.questions);
   auto kb = knowledge::KnowledgeBase::open(a.kb_dir, a.name);
   auto enc = model::BertEncoder::load(resolve_embed_model_path(a.model));
