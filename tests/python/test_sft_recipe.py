@@ -33,6 +33,8 @@ def tiny(helix_bin, tmp_path_factory):
     text = text.replace('"data/', f'"{ASSISTANT}/data/').replace('"chat_template.jinja"',
                                                                   f'"{ASSISTANT}/chat_template.jinja"')
     text = re.sub(r"seq_len = \d+", "seq_len = 2048", text)
+    assert 'name = "grounded"\nsteps = 2\n' in text
+    text = text.replace('name = "grounded"\nsteps = 2\n', 'name = "grounded"\nsteps = 2\neval_every = 1\n')
     recipe = d / "tiny.toml"
     recipe.write_text(text)
     return d, model, recipe
@@ -70,6 +72,7 @@ def test_recipe_runs_every_stage_with_evals_charts_and_tables(whole):
     assert sorted(c) == sorted((s, i) for s in ("instruct", "grounded", "tools") for i in (1, 2)), err
     assert "tokens/s" in err and "ETA" in err
     assert "eval base model: math" in err and "eval after stage tools: grounded" in err, err
+    assert "eval stage grounded step 1: math" in err and "eval stage tools step 1: math" in err, err
     work = pathlib.Path(str(out) + ".run")
     assert stage_losses(work, 6) == pytest.approx(c, abs=6e-5)  # printed with 4 decimals
     for k, name in enumerate(("instruct", "grounded", "tools"), 1):
@@ -115,6 +118,9 @@ def test_recipe_resumes_after_kill_9_mid_stage(helix_bin, tiny, whole):
     assert ("tools", 2) in got
     # The whole curve (steps before the kill come from the checkpoint's log) equals the uninterrupted one.
     assert stage_losses(work, 6) == pytest.approx(want, rel=1e-5)
+    # The mid-stage evaluation at step 1 (eval_every) was kept in the checkpoint's log.
+    evals = json.loads((work / "stage2-grounded.json").read_text())["evals"]
+    assert [e["step"] for e in evals] == [1] and "math" in evals[0]["results"]
     assert gguf.GGUFReader(str(out)).fields["general.type"].contents() == "adapter"
 
 
