@@ -116,24 +116,21 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
       break;
     }
     case VocabType::kBpe:
-      for (const Fragment& f : frags) {
-        if (f.token >= 0) out.push_back(f.token);
-        else encode_bpe(v, text.substr(f.off, f.len), out);
-      }
-      break;
     case VocabType::kWpm:
-      for (const Fragment& f : frags) {
-        if (f.token >= 0) out.push_back(f.token);
-        else encode_wpm(v, text.substr(f.off, f.len), out);
-      }
-      if (add_special && v.add_sep) out.push_back(v.sep);
-      break;
     case VocabType::kUgm:
+    case VocabType::kRwkv: {  // each raw fragment on its own
+      using Encoder = void (*)(const Vocab&, std::string_view, std::vector<int32_t>&);
+      const Encoder enc = v.type == VocabType::kBpe   ? encode_bpe
+                          : v.type == VocabType::kWpm ? encode_wpm
+                          : v.type == VocabType::kUgm ? encode_ugm
+                                                      : encode_rwkv;
       for (const Fragment& f : frags) {
         if (f.token >= 0) out.push_back(f.token);
-        else encode_ugm(v, text.substr(f.off, f.len), out);
+        else enc(v, text.substr(f.off, f.len), out);
       }
+      if (add_special && v.add_sep && v.type == VocabType::kWpm) out.push_back(v.sep);
       break;
+    }
   }
   if (add_special && v.add_eos) out.push_back(v.eos);
   return out;

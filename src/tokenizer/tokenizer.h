@@ -2,7 +2,8 @@
 // fallback (`tokenizer.ggml.model` = llama; Llama 2, Phi-3, Gemma, ERNIE 4.5), byte-level BPE with
 // merges and a named pre-tokenizer (gpt2; every type of llama.cpp's loader: GPT-2, Llama 3, Qwen2,
 // DeepSeek, Falcon, StarCoder, GPT-4o, Tekken, Kimi-K2, ..., see pretokenize.h), WordPiece
-// (bert), and SentencePiece's unigram model with its normalizer (t5; T5, mT5, UMT5, FLAN-T5).
+// (bert), SentencePiece's unigram model with its normalizer (t5; T5, mT5, UMT5, FLAN-T5) and
+// RWKV's greedy longest-match tokenizer (rwkv).
 // Built from GGUF metadata or from a Hugging Face tokenizer.json. Token ids match Hugging
 // Face tokenizers for the same vocabulary, and llama.cpp's tokenizer where it agrees with them.
 //
@@ -26,14 +27,14 @@ class GGUFFile;
 
 namespace helix::tok {
 
-enum class VocabType { kSpm, kBpe, kWpm, kUgm };
+enum class VocabType { kSpm, kBpe, kWpm, kUgm, kRwkv };
 
 struct Vocab;
 
 // Everything a tokenizer is built from, as GGUF stores it (`tokenizer.ggml.*`). Unset optional
 // fields take the defaults of the model family, as llama.cpp does.
 struct VocabSpec {
-  std::string model;  // "llama", "gpt2", "bert" or "t5"
+  std::string model;  // "llama", "gpt2", "gemma4", "bert", "t5" or "rwkv"
   std::string pre;    // pre-tokenizer name (gpt2 only), e.g. "llama-bpe", "qwen2"
   std::string name;   // general.name: some models get per-token attributes by name (Phi-3)
   std::vector<std::string> tokens;

@@ -255,13 +255,15 @@ Vocab build_vocab(const VocabSpec& spec) {
     bos = 101, unk = 100, sep = 102, pad = 0, mask = 103;
     v.add_bos = true;
     v.add_sep = true;
+  } else if (spec.model == "rwkv") {
+    v.type = VocabType::kRwkv;
   } else if (spec.model == "t5") {
     v.type = VocabType::kUgm;
     eos = 1, unk = 2, pad = 0;
     v.add_eos = true;
   } else {
     throw Error(cat("unsupported tokenizer model '", spec.model,
-                    "' (tokenizer.ggml.model; supported: llama, gpt2, gemma4, bert, t5; llama.cpp's rwkv, "
+                    "' (tokenizer.ggml.model; supported: llama, gpt2, gemma4, bert, t5, rwkv; llama.cpp's "
                     "plamo2, whitespace, hybriddna and none are not supported yet)"));
   }
 
@@ -422,6 +424,16 @@ Vocab build_vocab(const VocabSpec& spec) {
   for (size_t i = 0; i < n; ++i) v.pieces[i] = make_piece(v, static_cast<int32_t>(i));
 
   if (v.type == VocabType::kBpe) build_bpe(v, spec.merges);
+  if (v.type == VocabType::kRwkv) {
+    std::vector<std::string> raw(n);
+    std::vector<int32_t> ids(n);
+    for (size_t i = 0; i < n; ++i) {
+      raw[i] = unescape_rwkv(v.text[i]);
+      ids[i] = static_cast<int32_t>(i);
+      v.pieces[i] = raw[i];
+    }
+    v.rwkv_trie.build(raw, ids);
+  }
   if (v.type == VocabType::kUgm)
     v.ugm = build_ugm(v, spec.precompiled_charsmap, spec.remove_extra_whitespaces.value_or(false));
   return v;

@@ -172,6 +172,7 @@ struct Vocab {
   PieceMap raw_map;  // BPE: token text decoded to raw bytes -> id
 
   std::shared_ptr<const UgmModel> ugm;  // unigram (t5): normalizer, piece trie, scores
+  SpecialTrie rwkv_trie;                // rwkv: every token's unescaped bytes
 
   int32_t n_vocab() const { return static_cast<int32_t>(text.size()); }
   bool has(int32_t id) const { return id >= 0 && id < n_vocab(); }
@@ -198,6 +199,8 @@ void encode_bpe(const Vocab& v, std::string_view text, std::vector<int32_t>& out
 void encode_wpm(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
 // Unigram: `text` is raw (normalized, escaped and prefixed here, as SentencePiece does).
 void encode_ugm(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
+void encode_rwkv(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
+std::string unescape_rwkv(std::string_view token_text);  // \t \n \r \xNN \<c> -> bytes
 
 template <class F>
 void SpecialTrie::scan(std::string_view s, F&& found) const {
