@@ -31,5 +31,6 @@ int cmd_kb_eval(int argc, char** argv);
 std::string kb_subcommand(int argc, char** argv);
 int cmd_flywheel(int argc, char** argv);
 int cmd_plugin(int argc, char** argv);
+int cmd_chatfile(int argc, char** argv);
 
 }  // namespace helix::cli

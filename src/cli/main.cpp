@@ -43,6 +43,7 @@ constexpr Command kCommands[] = {
     {"kb", helix::cli::cmd_kb, "knowledge bases: add documents (txt, md, html, pdf, docx), hybrid search"},
     {"plugin", helix::cli::cmd_plugin, "plugins the model can call: add|list|rm|test (OpenAPI, MCP, built-ins)"},
     {"ask", helix::cli::cmd_ask, "answer a question from a knowledge base, citing the passages [n]"},
+    {"chatfile", helix::cli::cmd_chatfile, "summaries, topics, meeting minutes and cited Q&A for long documents"},
     {"version", cmd_version, "print the version (also --version)"},
     {"lora", helix::cli::cmd_lora, "merge a LoRA adapter into a model (helix lora merge BASE ADAPTER OUT)"},
 };

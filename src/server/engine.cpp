@@ -210,6 +210,7 @@ void Engine::admit(std::unique_ptr<Seq> s) {
   const auto pick = sched_.pick(s->p.prompt);
   int64_t reuse = pick.reuse;
   if (reuse > 0 && !kv_.can_resume_at(pick.slot, reuse)) reuse = 0;
+  if (!opt_.prefix_cache) reuse = 0;
   // A cached prefix is reusable only under the adapter that computed it.
   if (slot_lora_[static_cast<size_t>(pick.slot)] != s->p.lora_set) reuse = 0;
   slot_lora_[static_cast<size_t>(pick.slot)] = s->p.lora_set;

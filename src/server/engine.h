@@ -82,6 +82,7 @@ struct EngineOptions {
   int n_parallel = 4;         // sequences computed together (KV-cache slots)
   int max_queue = 64;         // requests waiting for a slot before submit() refuses
   int64_t prefill_chunk = 256;  // prompt tokens per step, shared by waiting requests
+  bool prefix_cache = true;     // false: every prompt is computed from its first token (for measuring)
 };
 
 // A latency distribution in Prometheus' histogram shape: counts per bucket (upper bounds in
