@@ -13,6 +13,7 @@
 #include "model/bert.h"
 #include "server/api_json.h"
 #include "server/chat_messages.h"
+#include "server/chatfile_routes.h"
 #include "server/embeddings.h"
 #include "server/memory.h"
 #include "server/feedback.h"
@@ -36,6 +37,7 @@ struct Api::Impl {
   std::mutex rng_mu;
 
   Pipeline pipeline;
+  std::unique_ptr<ChatFileRoutes> chatfile_routes;
 
   Impl(Engine& e, ApiOptions o)
       : eng(e), opt(std::move(o)), svr_owner(make_server(opt, e)), svr(*svr_owner),
@@ -312,6 +314,9 @@ void Api::Impl::routes() {
            }));
   svr.Post("/v1/embeddings", guarded([this](const httplib::Request& req, httplib::Response& res) { embeddings(req, res); }));
   kb_routes();
+  chatfile_routes = std::make_unique<ChatFileRoutes>(
+      eng, ChatFileRoutesOptions{opt.files_dir, opt.chatfile_cache, opt.chat_template, opt.model_id, opt.embedder});
+  chatfile_routes->add(svr, [](httplib::Server::Handler h) { return guarded(std::move(h)); });
   svr.Post("/tokenize", guarded([this](const httplib::Request& req, httplib::Response& res) {
              const ojson b = parse_body(req.body);
              if (!b.contains("content") || !b["content"].is_string())

@@ -8,6 +8,7 @@
 //   POST /tokenize, /detokenize  {"content"} <-> {"tokens"}
 //   /v1/kb/...                   knowledge bases (with --kb-dir; see knowledge_api.h)
 //   POST /v1/feedback            rate/correct an answer (with --feedback-db; see feedback.h)
+//   /v1/files, POST /v1/chatfile  uploads and ChatFile's summaries, minutes, cited answers (chatfile_routes.h)
 //   GET  /metrics                Prometheus text
 //   OPTIONS *                    CORS preflight for the --cors origins (no key needed)
 // Errors have OpenAI's shape {"error":{"message","type","param","code"}}. A generation request
@@ -65,6 +66,9 @@ struct ApiOptions {
   // Knowledge bases (helix serve --kb-dir): the /v1/kb routes and chat's "knowledge" field
   // (knowledge_api.h); its retrieval hook runs before `hooks`.
   std::shared_ptr<KnowledgeService> knowledge;
+  // ChatFile (chatfile_routes.h): where uploads (/v1/files) and ChatFile's partial results are kept
+  // ("": the defaults under $XDG_DATA_HOME and $XDG_CACHE_HOME).
+  std::string files_dir, chatfile_cache;
 };
 
 class Api {

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""ChatFile against a peer on the same documents and the same model: LlamaIndex (PyPI
+llama-index-core + llama-index-llms-openai-like) pointed at `helix serve` through its
+OpenAI-compatible LLM class. The peer summarises with tree-summarize and answers with a vector index
+query engine (embeddings from the same server's /v1/embeddings); Helix runs `helix chatfile`.
+Both are scored with bench/chatfile_eval.py's scorers on scripts/make_chatfile_eval.py's documents:
+key-point recall (facts of the report found in the summary / key points), answer accuracy, and wall time.
+
+  pip install llama-index-core llama-index-llms-openai-like llama-index-embeddings-openai
+  HELIX_BIN=build/helix python3 bench/chatfile_bench.py --size small [--questions 8]
+
+Not run by CI (it needs the packages above and minutes of model time).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+import chatfile_eval  # noqa: E402
+from conftest import start_server, stop_server  # noqa: E402
+
+
+def peer(port, report, facts):
+    from llama_index.core import Document, Settings, SummaryIndex, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.embeddings.openai import OpenAIEmbedding
+    from llama_index.llms.openai_like import OpenAILike
+
+    base = f"http://127.0.0.1:{port}/v1"
+    Settings.llm = OpenAILike(model="helix", api_base=base, api_key="none", is_chat_model=True,
+                              context_window=4096, max_tokens=256, temperature=0)
+    Settings.embed_model = OpenAIEmbedding(model_name="text-embedding-ada-002", api_base=base, api_key="none")
+    Settings.node_parser = SentenceSplitter(chunk_size=1024, chunk_overlap=64)
+    doc = Document(text=open(report, encoding="utf-8").read())
+    t = time.time()
+    summary = SummaryIndex.from_documents([doc]).as_query_engine(response_mode="tree_summarize").query(
+        "List the key facts, figures, names and dates of this document.")
+    t_sum = time.time() - t
+    t = time.time()
+    qe = VectorStoreIndex.from_documents([doc]).as_query_engine(similarity_top_k=5)
+    answers = [str(qe.query(f["question"])) for f in facts]
+    t_qa = time.time() - t
+    kp = sum(f["answer"] in str(summary) for f in facts) / len(facts)
+    acc = sum(f["answer"] in a for f, a in zip(facts, answers)) / len(facts)
+    return {"key_point_recall": kp, "answer_accuracy": acc, "summary_s": t_sum, "questions_s": t_qa}
+
+
+def helix(helix_bin, report, facts, work):
+    base = [helix_bin, "chatfile", report, "--json", "--cache", os.path.join(work, "cache")]
+    t = time.time()
+    k = json.loads(subprocess.run(base + ["--key-points"], capture_output=True, text=True, check=True).stdout)
+    t_sum = time.time() - t
+    asks = [x for f in facts for x in ("--ask", f["question"])]
+    t = time.time()
+    q = json.loads(subprocess.run(base + ["--no-history"] + asks, capture_output=True, text=True, check=True).stdout)
+    t_qa = time.time() - t
+    r = chatfile_eval.score_key_points(k["key_points"]["key_points"], facts)
+    r.update(chatfile_eval.score_answers(q["answers"], facts))
+    r.update({"summary_s": t_sum, "questions_s": t_qa})
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", default="small", choices=["tiny", "small", "full"])
+    ap.add_argument("--questions", type=int, default=0)
+    ap.add_argument("--helix", default=os.environ.get("HELIX_BIN", os.path.join(ROOT, "build", "helix")))
+    ap.add_argument("--model", default=os.path.expanduser("~/.local/share/helix/models/default.gguf"))
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="chatfile-bench-")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_chatfile_eval.py"), work, "--size", a.size],
+                   check=True, capture_output=True)
+    gold = json.load(open(os.path.join(work, "gold.json"), encoding="utf-8"))
+    facts = gold["report"]["facts"][: a.questions or None]
+    report = os.path.join(work, gold["report"]["file"])
+    h = helix(a.helix, report, facts, work)
+    proc, port = start_server(a.helix, a.model, "-c", "4096", "--embeddings")
+    try:
+        p = peer(port, report, facts)
+    finally:
+        stop_server(proc)
+    print("| | key-point recall | answer accuracy | summary / key points (s) | questions (s) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, r in (("helix chatfile", h), ("LlamaIndex on helix serve", p)):
+        print(f"| {name} | {r['key_point_recall']:.2f} | {r['answer_accuracy']:.2f} | {r['summary_s']:.1f} | "
+              f"{r['questions_s']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
