@@ -51,6 +51,10 @@ void Sampler::watch(int32_t id) {
   tail_ += vocab.piece(id);
   const std::string& trig = p_.grammar_trigger;
   if (trig.empty()) return;
+  if (p_.grammar_trigger_at_start) {
+    watch_start(trig);
+    return;
+  }
   const size_t at = tail_.find(trig);
   if (at != std::string::npos) {
     auto m = std::make_unique<grammar::TokenMatcher>(p_.constraint);
@@ -60,6 +64,20 @@ void Sampler::watch(int32_t id) {
     return;
   }
   if (tail_.size() >= trig.size()) tail_.erase(0, tail_.size() - (trig.size() - 1));
+}
+
+void Sampler::watch_start(const std::string& trig) {
+  if (trigger_done_) return;
+  size_t a = 0;
+  while (a < tail_.size() && (tail_[a] == ' ' || tail_[a] == '\n' || tail_[a] == '\t' || tail_[a] == '\r')) ++a;
+  const std::string_view text = std::string_view(tail_).substr(a);
+  const size_t n = std::min(text.size(), trig.size());
+  if (text.substr(0, n) != std::string_view(trig).substr(0, n)) trigger_done_ = true;  // the reply starts otherwise
+  if (trigger_done_ || text.size() < trig.size()) return;
+  auto m = std::make_unique<grammar::TokenMatcher>(p_.constraint);
+  if (m->accept_bytes(text)) matcher_ = std::move(m);  // the grammar covers the trigger and what followed it
+  trigger_done_ = true;
+  tail_.clear();
 }
 
 int32_t Sampler::pick(const float* l, int64_t n_vocab) {

@@ -33,6 +33,9 @@ struct SamplingParams {
   // A lazy constraint: free text until the generated text holds this trigger (e.g. <tool_call>),
   // then the grammar applies to what follows it (empty: from the first token).
   std::string grammar_trigger;
+  // The trigger counts only at the start of the generated text (after whitespace) and is itself
+  // the grammar's first bytes: a reply that is a JSON call starts with "{" (Llama 3.x, generic).
+  bool grammar_trigger_at_start = false;
 };
 
 class Sampler {
@@ -57,10 +60,12 @@ class Sampler {
   int32_t pick(const float* l, int64_t n_vocab);
   // Lazy constraint: looks for the trigger in the text so far; starts the matcher after it.
   void watch(int32_t id);
+  void watch_start(const std::string& trig);
 
   SamplingParams p_;
   std::unique_ptr<grammar::TokenMatcher> matcher_;
   std::string tail_;  // lazy constraint: the end of the text so far, as long as the trigger
+  bool trigger_done_ = false;  // grammar_trigger_at_start: the reply has started (with the trigger or not)
   std::mt19937_64 rng_;
   std::vector<Candidate> cands_;
   std::vector<float> work_;  // a copy of the logits when the grammar, a bias or a penalty changes them

@@ -1,23 +1,17 @@
 // Template families and the parsers of their call syntax (see tools.h).
-#include <cctype>
-
-#include "tools/tools.h"
+#include "tools/parse_util.h"
 
 namespace helix::tools {
 
-namespace {
-
-bool has(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
+namespace detail {
 
 std::string trim(std::string_view s) {
   size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
+  while (a < b && is_space(s[a])) ++a;
+  while (b > a && is_space(s[b - 1])) --b;
   return std::string(s.substr(a, b - a));
 }
 
-// The end of the JSON object or array that starts at s[pos] ('{' or '['), or npos when the text
-// ends first. Strings (with escapes) are skipped, so braces inside them do not count.
 size_t json_end(std::string_view s, size_t pos) {
   int depth = 0;
   bool in_str = false, esc = false;
@@ -36,7 +30,6 @@ size_t json_end(std::string_view s, size_t pos) {
   return std::string_view::npos;
 }
 
-// The JSON value at s[pos], or null when there is no complete, valid one; `end` gets its end.
 ojson json_at(std::string_view s, size_t pos, size_t& end) {
   end = json_end(s, pos);
   if (end == std::string_view::npos) return nullptr;
@@ -44,21 +37,51 @@ ojson json_at(std::string_view s, size_t pos, size_t& end) {
   return j.is_discarded() ? ojson(nullptr) : j;
 }
 
-// {"name": ..., <args_key>: {...}} (arguments may also be a JSON string holding an object).
-bool call_from(const ojson& j, ToolCall& out) {
+namespace {
+// Arguments given as an object, or as a JSON string holding one.
+bool object_args(ojson a, std::string& out) {
+  if (a.is_string()) a = ojson::parse(a.get<std::string>(), nullptr, false);
+  if (!a.is_object()) return false;
+  out = a.dump();
+  return true;
+}
+}  // namespace
+
+bool call_from(const ojson& j, ToolCall& out, const char* name_key) {
   if (!j.is_object()) return false;
-  auto n = j.find("name");
+  auto n = j.find(name_key);
   if (n == j.end() || !n->is_string()) return false;
   const ojson* args = nullptr;
   for (const char* k : {"arguments", "parameters"})
     if (auto a = j.find(k); a != j.end()) args = &*a;
-  ojson a = args ? *args : ojson::object();
-  if (a.is_string()) a = ojson::parse(a.get<std::string>(), nullptr, false);
-  if (!a.is_object()) return false;
+  if (!object_args(args ? *args : ojson::object(), out.arguments)) return false;
   out.name = n->get<std::string>();
-  out.arguments = a.dump();
   return true;
 }
+
+bool call_with_args_at(std::string name, std::string_view text, size_t pos, size_t& end, ToolCall& out) {
+  pos = skip_space(text, pos);
+  if (pos >= text.size()) return false;
+  ojson a;
+  if (text[pos] == '{') {
+    a = json_at(text, pos, end);
+  } else if (text[pos] == '"') {  // a JSON string holding the object (a template that printed a string with tojson)
+    size_t i = pos + 1;
+    for (bool esc = false; i < text.size() && (esc || text[i] != '"'); ++i) esc = !esc && text[i] == '\\';
+    if (i >= text.size()) return false;
+    end = i + 1;
+    a = ojson::parse(text.substr(pos, end - pos), nullptr, false);
+  }
+  if (name.empty() || !object_args(a, out.arguments)) return false;
+  out.name = std::move(name);
+  return true;
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
 
 Parsed parse_hermes(std::string_view text) {
   static constexpr std::string_view open = "<tool_call>", close = "</tool_call>";
@@ -69,13 +92,13 @@ Parsed parse_hermes(std::string_view text) {
     const size_t at = text.find(open, pos);
     if (at == std::string_view::npos) break;
     size_t j = at + open.size();
-    while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+    while (j < text.size() && is_space(text[j])) ++j;
     size_t end = 0;
     ToolCall c;
     if (j >= text.size() || text[j] != '{' || !call_from(json_at(text, j, end), c)) break;
     rest += text.substr(pos, at - pos);
     r.calls.push_back(std::move(c));
-    while (end < text.size() && std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+    while (end < text.size() && is_space(text[end])) ++end;
     if (text.substr(end, close.size()) == close) end += close.size();  // missing at the very end: tolerated
     pos = end;
   }
@@ -89,15 +112,15 @@ Parsed parse_hermes(std::string_view text) {
 Parsed parse_llama3(std::string_view text) {
   Parsed r;
   std::string_view t = text;
-  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+  while (!t.empty() && is_space(t.front())) t.remove_prefix(1);
   if (t.substr(0, 14) == "<|python_tag|>") t.remove_prefix(14);
   size_t pos = 0;
   while (true) {
-    while (pos < t.size() && (std::isspace(static_cast<unsigned char>(t[pos])) || t[pos] == ';')) ++pos;
+    while (pos < t.size() && (is_space(t[pos]) || t[pos] == ';')) ++pos;
     if (pos >= t.size()) break;
     size_t end = 0;
     ToolCall c;
-    if (t[pos] != '{' || !call_from(json_at(t, pos, end), c)) return Parsed{trim(text), {}};
+    if (t[pos] != '{' || !call_from(json_at(t, pos, end), c)) return Parsed{trim(text), {}, {}};
     r.calls.push_back(std::move(c));
     pos = end;
   }
@@ -108,26 +131,30 @@ Parsed parse_llama3(std::string_view text) {
 Parsed parse_mistral(std::string_view text) {
   static constexpr std::string_view tag = "[TOOL_CALLS]";
   const size_t at = text.find(tag);
-  if (at == std::string_view::npos) return Parsed{trim(text), {}};
+  if (at == std::string_view::npos) return Parsed{trim(text), {}, {}};
   size_t j = at + tag.size();
-  while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+  while (j < text.size() && is_space(text[j])) ++j;
   size_t end = 0;
   const ojson arr = j < text.size() && text[j] == '[' ? json_at(text, j, end) : ojson(nullptr);
-  if (!arr.is_array()) return Parsed{trim(text), {}};
+  if (!arr.is_array()) return Parsed{trim(text), {}, {}};
   Parsed r;
   for (const auto& item : arr) {
     ToolCall c;
-    if (!call_from(item, c)) return Parsed{trim(text), {}};
+    if (!call_from(item, c)) return Parsed{trim(text), {}, {}};
     r.calls.push_back(std::move(c));
   }
   r.content = trim(std::string(text.substr(0, at)) + std::string(text.substr(end)));
   return r;
 }
 
+}  // namespace
+
+namespace detail {
+
 // The whole reply is {"tool_calls": [...]} (or {"tool_call": {...}}, or {"response": "text"}).
 Parsed parse_generic(std::string_view text) {
   const std::string t = trim(text);
-  Parsed plain{t, {}};
+  Parsed plain{t, {}, {}};
   if (t.empty() || t[0] != '{') return plain;
   size_t end = 0;
   const ojson j = json_at(t, 0, end);
@@ -146,25 +173,36 @@ Parsed parse_generic(std::string_view text) {
     r.calls.push_back(std::move(c));
     return r;
   }
-  if (auto it = j.find("response"); it != j.end() && it->is_string() && j.size() == 1) return Parsed{it->get<std::string>(), {}};
+  if (auto it = j.find("response"); it != j.end() && it->is_string() && j.size() == 1) return Parsed{it->get<std::string>(), {}, {}};
   return plain;
 }
 
-}  // namespace
+}  // namespace detail
 
 const char* family_name(Family f) {
   switch (f) {
     case Family::kHermes: return "hermes";
     case Family::kLlama3: return "llama3";
     case Family::kMistral: return "mistral";
+    case Family::kFunctionaryV31: return "functionary-v3.1";
+    case Family::kFunctionaryV32: return "functionary-v3.2";
+    case Family::kDeepSeek: return "deepseek";
+    case Family::kCommandR: return "command-r";
+    case Family::kGptOss: return "gpt-oss";
     case Family::kGeneric: break;
   }
   return "generic";
 }
 
+// From the markers each family's template writes (checked on the real templates in tests/tools).
 Family detect_family(std::string_view src) {
   if (has(src, "<tool_call>")) return Family::kHermes;
   if (has(src, "[TOOL_CALLS]")) return Family::kMistral;
+  if (has(src, "<function=")) return Family::kFunctionaryV31;
+  if (has(src, ">>>") && has(src, "recipient")) return Family::kFunctionaryV32;
+  if (has(src, "tool▁call▁begin")) return Family::kDeepSeek;
+  if (has(src, "<|START_ACTION|>") || (has(src, "Action:") && has(src, "tool_name"))) return Family::kCommandR;
+  if (has(src, "<|channel|>") && has(src, "functions.")) return Family::kGptOss;
   if (has(src, "<|start_header_id|>") && has(src, "\"parameters\"") && has(src, "tool_calls")) return Family::kLlama3;
   return Family::kGeneric;
 }
@@ -174,6 +212,11 @@ Parsed parse_tool_calls(Family f, std::string_view text) {
     case Family::kHermes: return parse_hermes(text);
     case Family::kLlama3: return parse_llama3(text);
     case Family::kMistral: return parse_mistral(text);
+    case Family::kFunctionaryV31: return parse_functionary_v31(text);
+    case Family::kFunctionaryV32: return parse_functionary_v32(text);
+    case Family::kDeepSeek: return parse_deepseek(text);
+    case Family::kCommandR: return parse_command_r(text);
+    case Family::kGptOss: return parse_gpt_oss(text);
     case Family::kGeneric: break;
   }
   return parse_generic(text);

@@ -3,7 +3,7 @@
 #include <random>
 
 #include "grammar/matcher.h"
-#include "tools/tools.h"
+#include "tools/parse_util.h"
 
 namespace helix::tools {
 
@@ -13,6 +13,19 @@ const ojson* field(const ojson& b, const char* key) {
   auto it = b.find(key);
   if (it == b.end() || it->is_null()) return nullptr;
   return &*it;
+}
+
+// `w` in `s` as a word of its own (not inside tool_calls or is_tool).
+bool has_word(std::string_view s, std::string_view w) {
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = s.find(w); at != std::string_view::npos; at = s.find(w, at + 1))
+    if ((at == 0 || !word(s[at - 1])) && (at + w.size() >= s.size() || !word(s[at + w.size()]))) return true;
+  return false;
+}
+
+// DeepSeek R1 / V3 write "function<｜tool▁sep｜>NAME\n```json ...```"; V3.1 "NAME<｜tool▁sep｜>{...}".
+bool deepseek_r1_style(std::string_view src) {
+  return detail::has(src, "'<｜tool▁sep｜>' + tool['function']['name'] + '\\n'");
 }
 
 bool valid_name(const std::string& n) {
@@ -101,6 +114,14 @@ ojson object_arguments(ojson calls) {
   return calls;
 }
 
+// The other way round: arguments given as objects become JSON strings.
+ojson string_arguments(ojson calls) {
+  for (auto& c : calls)
+    if (c["function"].contains("arguments") && !c["function"]["arguments"].is_string())
+      c["function"]["arguments"] = c["function"]["arguments"].dump();
+  return calls;
+}
+
 ojson tool_spec(const ojson& tools) {
   ojson out = ojson::array();
   for (const auto& t : tools) {
@@ -121,10 +142,16 @@ std::string generic_instructions(const ojson& tools, Choice choice) {
   return s + ". A tool's result comes back in a message holding {\"tool_response\": ...}.";
 }
 
+// A template of a family with a call syntax that never shows the tools themselves (DeepSeek R1's):
+// the tools and the family's syntax in a system message, as llama.cpp's fixed R1 template does.
+std::string family_instructions(const ojson& tools, const std::string& example) {
+  return "You can call any of the following function tools to satisfy the user's requests: " + tool_spec(tools).dump(2) +
+         "\n\nExample function tool call syntax:\n\n" + example + "\n";
+}
+
 // Templates without tool support: the tools in a system message (the server's rendering turns
 // calls and results into text turns for such templates).
-ojson with_tools_system_message(ojson msgs, const Plan& p) {
-  const std::string sys = generic_instructions(p.tools, p.choice);
+ojson with_tools_system_message(ojson msgs, const Plan& p, const std::string& sys) {
   if (!msgs.empty() && msgs[0]["role"] == "system" && msgs[0]["content"].is_string())
     msgs[0]["content"] = msgs[0]["content"].get<std::string>() + "\n\n" + sys;
   else
@@ -132,12 +159,32 @@ ojson with_tools_system_message(ojson msgs, const Plan& p) {
   return msgs;
 }
 
-ojson prepare_messages(const ojson& msgs, const Plan& p) {
+// Whether the template prints call arguments as they are, into text (functionary v3.2's
+// `arguments }}`, DeepSeek R1's `arguments + '\n'`) and never through tojson: such templates get
+// the JSON strings OpenAI sends; the others get objects, which they print with tojson.
+bool template_wants_string_arguments(std::string_view src) {
+  bool raw = false;
+  for (size_t at = src.find("arguments"); at != std::string_view::npos; at = src.find("arguments", at + 1)) {
+    size_t i = at + 9;
+    while (i < src.size() && (src[i] == '\'' || src[i] == '"' || src[i] == ']' || src[i] == ' ')) ++i;
+    if (i >= src.size()) break;
+    if (src[i] == '|') {
+      size_t j = i + 1;
+      while (j < src.size() && src[j] == ' ') ++j;
+      if (src.substr(j, 6) == "tojson") return false;
+    }
+    raw = raw || src[i] == '+' || src.substr(i, 2) == "}}";
+  }
+  return raw;
+}
+
+ojson prepare_messages(const ojson& msgs, const Plan& p, std::string_view src) {
+  const bool objects = !template_wants_string_arguments(src) || p.family == Family::kGeneric;
   ojson out = ojson::array();
   for (size_t i = 0; i < msgs.size(); ++i) {
     ojson m = msgs[i];
     if (const ojson* calls = field(m, "tool_calls"); calls && calls->is_array()) {
-      m["tool_calls"] = object_arguments(*calls);
+      m["tool_calls"] = objects ? object_arguments(*calls) : string_arguments(*calls);
       if (p.family == Family::kMistral)
         for (auto& c : m["tool_calls"])
           if (field(c, "id") && c["id"].is_string()) c["id"] = mistral_id(c["id"].get<std::string>());
@@ -146,7 +193,17 @@ ojson prepare_messages(const ojson& msgs, const Plan& p) {
       m["tool_call_id"] = mistral_id(m["tool_call_id"].get<std::string>());
     out.push_back(m);
   }
-  return p.family == Family::kGeneric && p.choice != Choice::kNone ? with_tools_system_message(out, p) : out;
+  if (p.choice == Choice::kNone) return out;
+  if (p.family == Family::kGeneric) return with_tools_system_message(out, p, generic_instructions(p.tools, p.choice));
+  if (!has_word(src, "tools") && p.family == Family::kDeepSeek) {
+    const std::string example =
+        deepseek_r1_style(src) ? "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>example_function_name\n"
+                                 "```json\n{\"arg1\": \"some_value\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
+                               : "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>example_function_name<｜tool▁sep｜>"
+                                 "{\"arg1\": \"some_value\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
+    return with_tools_system_message(out, p, family_instructions(p.tools, example));
+  }
+  return out;
 }
 
 ojson call_schema(const ojson& tool, const char* args_key) {
@@ -157,31 +214,97 @@ ojson call_schema(const ojson& tool, const char* args_key) {
           {"required", {"name", args_key}}};
 }
 
+ojson tool_params(const ojson& tool) {
+  return field(tool["function"], "parameters") ? tool["function"]["parameters"] : ojson{{"type", "object"}};
+}
+
+// A forced call of one known tool in the families that write the name outside the JSON: the
+// text before the arguments (the reply starts with it), the grammar then covers the arguments.
+std::string named_call_opening(Family f, const std::string& name, std::string_view src) {
+  switch (f) {
+    case Family::kFunctionaryV31: return "<function=" + name + ">";
+    case Family::kFunctionaryV32: return name + "\n";  // the prompt ends with ">>>"
+    case Family::kGptOss: return "<|channel|>commentary to=functions." + name + " <|constrain|>json<|message|>";
+    case Family::kDeepSeek: {
+      // R1's prompt opens <think>: close it first. R1 / V3 write the type and a ```json block.
+      std::string s = detail::has(src, "<｜Assistant｜><think>\\n") ? "</think>\n\n" : "";
+      s += "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>";
+      if (deepseek_r1_style(src)) return s + "function<｜tool▁sep｜>" + name + "\n```json\n";
+      return s + name + "<｜tool▁sep｜>";
+    }
+    default: return "";
+  }
+}
+
 // The grammar of the calls: forced from the reply's first token (after the prefill), or for
-// "auto" in the Hermes and Mistral families lazily, once the model writes the call's opening tag.
-void call_grammar(Plan& p) {
+// "auto" lazily, once the model starts a call: after the opening tag (Hermes, Mistral, Command R+)
+// or, where the call is the whole reply (Llama 3.x, generic), when the reply starts with "{".
+void call_grammar(Plan& p, std::string_view src) {
   const bool forced = p.choice == Choice::kRequired || p.choice == Choice::kNamed;
   ojson alts = ojson::array();
-  const char* key = p.family == Family::kLlama3 ? "parameters" : "arguments";
+  const bool r7b = detail::has(src, "<|START_ACTION|>");
+  const char* key = p.family == Family::kLlama3 || p.family == Family::kCommandR ? "parameters" : "arguments";
   for (const auto& t : p.tools)
-    if (p.choice != Choice::kNamed || t["function"]["name"] == p.named) alts.push_back(call_schema(t, key));
+    if (p.choice != Choice::kNamed || t["function"]["name"] == p.named) {
+      ojson c = call_schema(t, key);
+      if (p.family == Family::kCommandR) {  // {"tool_call_id" (R7B), "tool_name", "parameters"}
+        ojson props = ojson::object();
+        if (r7b) props["tool_call_id"] = {{"type", "string"}, {"maxLength", 8}};
+        props["tool_name"] = c["properties"]["name"];
+        props["parameters"] = c["properties"][key];
+        c["properties"] = props;
+        c["required"] = r7b ? ojson{"tool_call_id", "tool_name", "parameters"} : ojson{"tool_name", "parameters"};
+      }
+      alts.push_back(c);
+    }
   ojson one = alts.size() == 1 ? alts[0] : ojson{{"anyOf", alts}};
   // Parallel calls: at most one per tool offered, so a small model cannot repeat calls forever.
   ojson many = {{"type", "array"}, {"items", one}, {"minItems", 1}, {"maxItems", p.tools.size()}};
   if (!p.parallel || p.choice == Choice::kNamed) many["maxItems"] = 1;
+  const ojson generic = {{"type", "object"}, {"properties", {{"tool_calls", many}}}, {"required", {"tool_calls"}}};
   ojson schema;
   switch (p.family) {
     case Family::kHermes: (forced ? p.prefill = "<tool_call>\n" : p.trigger = "<tool_call>"), schema = one; break;
-    case Family::kLlama3: schema = one; break;
+    case Family::kLlama3:
+      schema = one;
+      if (!forced) p.trigger = "{", p.trigger_at_start = true;
+      break;
     case Family::kMistral: (forced ? p.prefill : p.trigger) = "[TOOL_CALLS]", schema = many; break;
+    case Family::kCommandR:  // R7B's <|START_ACTION|> is a control token, which no lazy trigger sees
+      schema = many;
+      if (forced) p.prefill = r7b ? "<|START_ACTION|>" : "Action:\n```json\n";
+      else if (!r7b) p.trigger = "```json";
+      break;
+    case Family::kFunctionaryV31:
+    case Family::kFunctionaryV32:
+    case Family::kDeepSeek:
+    case Family::kGptOss: {
+      if (!forced) return;  // the name comes before the JSON: the call is parsed as written
+      const ojson* only = p.choice == Choice::kNamed ? nullptr : p.tools.size() == 1 ? &p.tools[0] : nullptr;
+      for (const auto& t : p.tools)
+        if (p.choice == Choice::kNamed && t["function"]["name"] == p.named) only = &t;
+      if (only) {
+        p.prefill = named_call_opening(p.family, (*only)["function"]["name"].get<std::string>(), src);
+        schema = tool_params(*only);
+      } else {  // which tool is the model's choice: Helix's generic JSON form carries the name
+        p.forced_generic = true;
+        schema = generic;
+      }
+      break;
+    }
     case Family::kGeneric:
-      schema = {{"type", "object"}, {"properties", {{"tool_calls", many}}}, {"required", {"tool_calls"}}};
+      schema = generic;
+      if (!forced) {
+        schema = {{"anyOf", {generic, {{"type", "object"}, {"properties", {{"response", {{"type", "string"}}}}}, {"required", {"response"}}}}}};
+        p.trigger = "{", p.trigger_at_start = true;
+      }
       break;
   }
-  if (!forced && p.trigger.empty()) return;  // Llama 3.x and generic replies have no opening tag
+  if (!forced && p.trigger.empty()) return;
   try {
     p.grammar = grammar::Grammar::from_json_schema(schema);
   } catch (const grammar::SchemaError& e) {
+    p.trigger.clear(), p.trigger_at_start = false;
     if (!forced) return;  // "auto": the call is then free text, parsed as written
     throw RequestError("tools", cat("a function's parameters cannot be used to force a call: ", e.what()));
   }
@@ -194,24 +317,26 @@ Plan plan_tools(std::string_view template_source, const ojson& body, const ojson
   p.family = detect_family(template_source);
   p.tools = read_tools(body);
   read_choice(body, p);
-  p.messages = prepare_messages(messages, p);
+  p.messages = prepare_messages(messages, p, template_source);
   p.parse = p.choice != Choice::kNone;
   // Templates with tool support see the tools even under "none" (some cannot render without
   // them); the reply is then not read for calls.
   if (!p.tools.empty() && p.family != Family::kGeneric) p.template_tools = p.tools;
-  if (p.choice != Choice::kNone) call_grammar(p);
+  if (p.choice != Choice::kNone) call_grammar(p, template_source);
+  // Markers that are control tokens in these families' vocabularies must reach the parser.
+  p.render_special = p.family == Family::kGptOss || p.family == Family::kDeepSeek || p.family == Family::kCommandR;
   return p;
 }
 
 Parsed parse_output(const Plan& plan, std::string_view text) {
-  Parsed r = parse_tool_calls(plan.family, text);
+  Parsed r = plan.forced_generic ? detail::parse_generic(text) : parse_tool_calls(plan.family, text);
   std::vector<ToolCall> kept;
   for (auto& c : r.calls) {
     bool offered = false;
     for (const auto& t : plan.tools) offered = offered || t["function"]["name"] == c.name;
     if (offered) kept.push_back(std::move(c));
   }
-  if (kept.size() != r.calls.size()) return Parsed{std::string(text), {}};
+  if (kept.size() != r.calls.size()) return Parsed{std::string(text), {}, {}};
   r.calls = std::move(kept);
   return r;
 }

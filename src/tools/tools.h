@@ -13,6 +13,7 @@
 //   text = render_chat(tmpl, p.messages, p.template_tools, ...) + p.prefill;
 //   gen.grammar = p.grammar;                             // forced: from the first token;
 //   sampling.grammar_trigger = p.trigger;                // "auto": lazily, after the call's tag
+//   sampling.grammar_trigger_at_start = p.trigger_at_start;
 //   Parsed r = parse_output(p, p.prefill + generated);   // r.calls empty: plain content
 #pragma once
 
@@ -45,6 +46,12 @@ enum class Family {
   kHermes,   // Hermes 2 Pro, Qwen 2.5/3: <tool_call>{"name", "arguments"}</tool_call>, one block per call
   kLlama3,   // Llama 3.1/3.2/3.3: the reply is {"name", "parameters"}
   kMistral,  // Mistral Nemo and others: [TOOL_CALLS][{"name", "arguments"}, ...]
+  kFunctionaryV31,  // functionary v3.1 (Llama 3.1 based): <function=NAME>{...}</function>
+  kFunctionaryV32,  // functionary v3.2: >>>NAME\n{...} (>>>all\n for text); the prompt ends with ">>>"
+  kDeepSeek,  // DeepSeek R1 / V3: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{...}\n```
+              // <｜tool▁call▁end｜>...; V3.1: ...<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{...}<｜tool▁call▁end｜>
+  kCommandR,  // Command R/R+: Action:\n```json\n[{"tool_name", "parameters"}]```; R7B: <|START_ACTION|>[...]<|END_ACTION|>
+  kGptOss,    // gpt-oss (harmony): <|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{...}<|call|>
 };
 const char* family_name(Family f);
 // Decided from the template's source text (the markers each family's template writes).
@@ -57,6 +64,7 @@ struct ToolCall {
 struct Parsed {
   std::string content;  // the text outside the calls (trimmed)
   std::vector<ToolCall> calls;
+  std::string reasoning;  // <think>...</think>, harmony's analysis channel, Command R7B's thinking
 };
 // Reads the calls of family `f` out of generated text; text that holds no well-formed call is
 // all content.
@@ -75,6 +83,11 @@ struct Plan {
   std::string prefill;           // text the reply starts with (forced calls)
   std::shared_ptr<const grammar::Grammar> grammar;  // the calls' grammar (null: free text)
   std::string trigger;           // non-empty: the grammar applies only after this text (lazy, "auto")
+  bool trigger_at_start = false; // the trigger counts only at the reply's start and is part of the call
+                                 // (Llama 3.x and generic replies: the call is the reply, "{" starts it)
+  bool forced_generic = false;   // a forced call in the generic JSON form (families that write the
+                                 // name outside the JSON, when the model may pick among several tools)
+  bool render_special = false;   // the family's markers are control tokens: decode them as text to parse
   bool parse = false;            // read tool calls out of the reply
 };
 // Reads `tools`, `tool_choice` and `parallel_tool_calls` from a chat request body and prepares
