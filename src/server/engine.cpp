@@ -227,7 +227,7 @@ void Engine::admit(std::unique_ptr<Seq> s) {
   s->stored = reuse;
   s->cached = reuse;
   s->sampler = std::make_unique<runtime::Sampler>(s->p.sampling);
-  s->dec = std::make_unique<tok::StreamDecoder>(*tok_);
+  s->dec = std::make_unique<tok::StreamDecoder>(*tok_, s->p.render_special);
   s->stop = std::make_unique<StopFilter>(s->p.stop);
   active_.push_back(std::move(s));
   m_.running = static_cast<int64_t>(active_.size());

@@ -43,6 +43,7 @@ struct GenParams {
   // to the model's vocabulary and gives each sequence its own matcher.
   std::shared_ptr<const grammar::Grammar> grammar;
   int lora_set = -1;  // LoRA adapter set (model::Model::add_lora_set) for this sequence; -1: the default
+  bool render_special = false;  // control tokens come out as their text (tool-call markers of some families)
 };
 
 struct TokenLogprob {

@@ -26,17 +26,23 @@ std::string finish_name(const std::string& r) { return r == "timeout" ? std::str
 ojson assistant_message(const tools::Plan& plan, const std::string& text, std::string& finish) {
   if (!plan.parse) return {{"role", "assistant"}, {"content", text}};
   tools::Parsed r = tools::parse_output(plan, plan.prefill + text);
-  if (r.calls.empty()) return {{"role", "assistant"}, {"content", text}};
-  if (finish == "stop") finish = "tool_calls";
-  return {{"role", "assistant"},
-          {"content", r.content.empty() ? ojson(nullptr) : ojson(r.content)},
-          {"tool_calls", tools::tool_calls_json(r.calls)}};
+  ojson m = {{"role", "assistant"}};
+  if (r.calls.empty()) {  // the text as written, unless the family's markers or reasoning had to come out
+    m["content"] = plan.render_special || !r.reasoning.empty() ? r.content : text;
+  } else {
+    if (finish == "stop") finish = "tool_calls";
+    m["content"] = r.content.empty() ? ojson(nullptr) : ojson(r.content);
+    m["tool_calls"] = tools::tool_calls_json(r.calls);
+  }
+  if (!r.reasoning.empty()) m["reasoning_content"] = r.reasoning;  // as llama-server names it
+  return m;
 }
 
 // A message as stream deltas, as OpenAI streams tool calls: the content, then per call one delta
 // with its id, type, name and empty arguments and one with the arguments, by index.
 std::vector<ojson> tool_call_deltas(const ojson& msg) {
   std::vector<ojson> out;
+  if (msg.contains("reasoning_content")) out.push_back({{"reasoning_content", msg["reasoning_content"]}});
   if (msg["content"].is_string() && !msg["content"].get<std::string>().empty()) out.push_back({{"content", msg["content"]}});
   if (!msg.contains("tool_calls")) return out;
   for (size_t i = 0; i < msg["tool_calls"].size(); ++i) {
@@ -128,7 +134,9 @@ std::shared_ptr<Generation> Pipeline::prepare(std::shared_ptr<const ojson> body,
   if (g->plan.grammar && (g->plan.trigger.empty() || !spec.gen.grammar)) {
     spec.gen.grammar = g->plan.grammar;
     spec.gen.sampling.grammar_trigger = g->plan.trigger;
+    spec.gen.sampling.grammar_trigger_at_start = g->plan.trigger_at_start;
   }
+  spec.gen.render_special = g->plan.parse && g->plan.render_special;
   const int64_t n_ctx = eng_.options().n_ctx;
   g->n_prompt = static_cast<int64_t>(spec.gen.prompt.size());
   http::RequestLog* log = http::current_request_log();
