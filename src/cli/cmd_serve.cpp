@@ -16,8 +16,10 @@
 #include "cli/kb_answer.h"
 #include "cli/lora_flags.h"
 #include "cli/plugin_chat.h"
+#include "cli/mcp_kb_tool.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "helix_version.h"
 #include "model/bert.h"
 #include "plugins/loop.h"
 #include "plugins/manifest.h"
@@ -191,6 +193,9 @@ int cmd_serve(int argc, char** argv) {
   // Requests with "plugins": [...] have Helix run the tool loop (server/plugins_hook.h).
   api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(""), nullptr},
                                                             plugins::control_token_texts(*l.tokenizer)));
+  // MCP at /mcp: generate and embed (the Api adds them) and knowledge-base search.
+  api.version = HELIX_VERSION;
+  api.mcp_tools = [enc = api.embedder](mcp::Server& s) { add_kb_search_tool(s, default_kb_dir(), enc); };
   server::Engine engine(l.model, l.tokenizer, eo);
   if (!kb_dir.empty()) {
     std::shared_ptr<model::BertEncoder> enc = api.embedder;

@@ -32,5 +32,6 @@ std::string kb_subcommand(int argc, char** argv);
 int cmd_flywheel(int argc, char** argv);
 int cmd_plugin(int argc, char** argv);
 int cmd_chatfile(int argc, char** argv);
+int cmd_mcp(int argc, char** argv);
 
 }  // namespace helix::cli

@@ -18,6 +18,8 @@
 #include "server/memory.h"
 #include "server/feedback.h"
 #include "server/knowledge_api.h"
+#include "server/http_mcp.h"
+#include "server/mcp_tools.h"
 #include "server/pipeline.h"
 
 namespace helix::server {
@@ -38,6 +40,7 @@ struct Api::Impl {
 
   Pipeline pipeline;
   std::unique_ptr<ChatFileRoutes> chatfile_routes;
+  std::shared_ptr<mcp::Server> mcp;  // Helix's MCP server at /mcp (http_mcp.h)
 
   Impl(Engine& e, ApiOptions o)
       : eng(e), opt(std::move(o)), svr_owner(make_server(opt, e)), svr(*svr_owner),
@@ -46,6 +49,10 @@ struct Api::Impl {
     if (opt.knowledge) pipeline.add_hook(opt.knowledge->hook());
     for (auto& h : opt.hooks) pipeline.add_hook(h);
     if (opt.feedback) pipeline.add_hook(std::make_shared<FeedbackHook>(opt.feedback));
+    mcp = std::make_shared<mcp::Server>("helix", opt.version);
+    add_generate_tool(*mcp, pipeline);
+    if (opt.embedder) add_embed_tool(*mcp, eng, opt.embedder);
+    if (opt.mcp_tools) opt.mcp_tools(*mcp);
   }
   static std::unique_ptr<http::HttpServer> make_server(ApiOptions& o, const Engine& e) {
     o.limits.reader.max_body = o.max_body;
@@ -336,6 +343,7 @@ void Api::Impl::routes() {
              }
              send_json(res, {{"content", eng.tokenizer().decode(ids)}});
            }));
+  add_mcp_routes(svr, mcp, [this](const std::string& origin) { return cors_allowed(origin); });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     const EngineMetrics m = eng.metrics();
     std::string out;

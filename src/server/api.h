@@ -10,18 +10,21 @@
 //   POST /v1/feedback            rate/correct an answer (with --feedback-db; see feedback.h)
 //   /v1/files, POST /v1/chatfile  uploads and ChatFile's summaries, minutes, cited answers (chatfile_routes.h)
 //   GET  /metrics                Prometheus text
+//   POST /mcp                    Helix as an MCP server, streamable HTTP (http_mcp.h)
 //   OPTIONS *                    CORS preflight for the --cors origins (no key needed)
 // Errors have OpenAI's shape {"error":{"message","type","param","code"}}. A generation request
 // naming any model is answered by the one model served (as llama-server does).
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "mcp/mcp.h"
 #include "server/engine.h"
 #include "server/http_log.h"
 #include "server/http_model_card.h"
@@ -69,6 +72,10 @@ struct ApiOptions {
   // ChatFile (chatfile_routes.h): where uploads (/v1/files) and ChatFile's partial results are kept
   // ("": the defaults under $XDG_DATA_HOME and $XDG_CACHE_HOME).
   std::string files_dir, chatfile_cache;
+  // MCP at /mcp (http_mcp.h): generate and embed are Helix's own; this adds more (knowledge-base
+  // search, from the CLI). `version` is what the MCP server reports.
+  std::function<void(mcp::Server&)> mcp_tools;
+  std::string version;
 };
 
 class Api {
