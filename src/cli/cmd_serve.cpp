@@ -193,16 +193,17 @@ int cmd_serve(int argc, char** argv) {
   // Requests with "plugins": [...] have Helix run the tool loop (server/plugins_hook.h).
   api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(""), nullptr},
                                                             plugins::control_token_texts(*l.tokenizer)));
-  // MCP at /mcp: generate and embed (the Api adds them) and knowledge-base search.
-  api.version = HELIX_VERSION;
-  api.mcp_tools = [enc = api.embedder](mcp::Server& s) { add_kb_search_tool(s, default_kb_dir(), enc); };
   server::Engine engine(l.model, l.tokenizer, eo);
+  std::shared_ptr<model::BertEncoder> enc = api.embedder;
   if (!kb_dir.empty()) {
-    std::shared_ptr<model::BertEncoder> enc = api.embedder;
     if (!enc) enc = model::BertEncoder::load(resolve_embed_model_path(embed_model));
     api.knowledge = std::make_shared<server::KnowledgeService>(engine, kb_dir, enc, api.chat_template);
     std::fprintf(stderr, "helix serve: knowledge bases in '%s' (/v1/kb)\n", kb_dir.c_str());
   }
+  // MCP at /mcp: generate and embed (the Api adds them) and knowledge-base search (BM25 only
+  // without an embedding model).
+  api.version = HELIX_VERSION;
+  api.mcp_tools = [enc, dir = kb_dir.empty() ? default_kb_dir() : kb_dir](mcp::Server& s) { add_kb_search_tool(s, dir, enc); };
   server::Api server(engine, api);
   std::atomic<bool> done{false};
   std::thread watcher([&] {
