@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <regex>
 #include <sstream>
 
 #include "core/error.h"
@@ -64,20 +65,28 @@ ojson describe(const date::zoned_seconds& z) {
 }
 
 // "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" (local), optionally with "Z" or "+HH:MM" (an instant).
+// Matched here rather than by date::parse, whose failed attempts at a format overflow a duration
+// internally (UBSan: signed overflow in chrono's floor).
 bool parse_time(const std::string& s, date::local_seconds& local, std::optional<sys_seconds>& instant) {
-  for (const char* f : {"%FT%T%Ez", "%FT%R%Ez", "%F %T%Ez", "%FT%TZ", "%FT%RZ"}) {
-    std::istringstream in(s);
-    sys_seconds t;
-    in >> date::parse(f, t);
-    if (!in.fail() && in.peek() == EOF) return instant = t, true;
+  static const std::regex re(R"(^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?)?$)");
+  std::smatch m;
+  if (!std::regex_match(s, m, re)) return false;
+  auto num = [&](int i) { return m[i].matched ? std::stoi(m[i].str()) : 0; };
+  const date::year_month_day ymd{date::year{num(1)}, date::month{static_cast<unsigned>(num(2))},
+                                 date::day{static_cast<unsigned>(num(3))}};
+  if (!ymd.ok() || num(4) > 23 || num(5) > 59 || num(6) > 59) return false;
+  local = date::local_seconds{date::local_days{ymd}.time_since_epoch()} + std::chrono::hours(num(4)) +
+          minutes(num(5)) + std::chrono::seconds(num(6));
+  if (!m[7].matched) return true;
+  const std::string z = m[7].str();
+  minutes offset{0};
+  if (z != "Z") {
+    const std::string digits = z.substr(1, 2) + z.substr(z.size() - 2);
+    offset = std::chrono::hours(std::stoi(digits.substr(0, 2))) + minutes(std::stoi(digits.substr(2)));
+    if (z[0] == '-') offset = -offset;
   }
-  for (const char* f : {"%FT%T", "%FT%R", "%F %T", "%F %R", "%F"}) {
-    std::istringstream in(s);
-    date::local_seconds t;
-    in >> date::parse(f, t);
-    if (!in.fail() && in.peek() == EOF) return local = t, true;
-  }
-  return false;
+  instant = sys_seconds{local.time_since_epoch()} - offset;
+  return true;
 }
 
 class Calculator : public Executor {
