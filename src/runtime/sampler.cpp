@@ -48,6 +48,7 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<
 void Sampler::watch(int32_t id) {
   const auto& vocab = *p_.constraint->vocab;
   if (id < 0 || id >= vocab.size()) return;
+  if (p_.grammar_trigger_at_start && trigger_done_) return;  // decided at the reply's start: nothing to watch
   tail_ += vocab.piece(id);
   const std::string& trig = p_.grammar_trigger;
   if (trig.empty()) return;
@@ -72,8 +73,12 @@ void Sampler::watch_start(const std::string& trig) {
   while (a < tail_.size() && (tail_[a] == ' ' || tail_[a] == '\n' || tail_[a] == '\t' || tail_[a] == '\r')) ++a;
   const std::string_view text = std::string_view(tail_).substr(a);
   const size_t n = std::min(text.size(), trig.size());
-  if (text.substr(0, n) != std::string_view(trig).substr(0, n)) trigger_done_ = true;  // the reply starts otherwise
-  if (trigger_done_ || text.size() < trig.size()) return;
+  if (text.substr(0, n) != std::string_view(trig).substr(0, n)) {  // the reply starts otherwise
+    trigger_done_ = true;
+    tail_.clear();
+    return;
+  }
+  if (text.size() < trig.size()) return;
   auto m = std::make_unique<grammar::TokenMatcher>(p_.constraint);
   if (m->accept_bytes(text)) matcher_ = std::move(m);  // the grammar covers the trigger and what followed it
   trigger_done_ = true;
