@@ -1,17 +1,12 @@
 // Built-in plugins: calculator, datetime, kb (see builtins.h).
 #include "plugins/builtins.h"
 
-// date::parse's templates trip GCC 12's -Wmaybe-uninitialized (a false positive inside
-// <chrono> for the parsed fields it fills in) in this file only.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 #include <date/date.h>
 #include <date/tz.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <regex>
-#include <sstream>
 
 #include "core/error.h"
 #include "knowledge/retrieval.h"
@@ -199,11 +194,10 @@ ojson convert_time(const std::string& time, const std::string& from_tz, const st
 
 ojson days_between(const std::string& start, const std::string& end) {
   auto day = [](const std::string& s) {
-    std::istringstream in(s);
-    date::sys_days d;
-    in >> date::parse("%F", d);
-    HELIX_CHECK(!in.fail(), "cannot read the date '", s, "': use YYYY-MM-DD");
-    return d;
+    date::local_seconds t;
+    std::optional<sys_seconds> instant;
+    HELIX_CHECK(s.size() == 10 && parse_time(s, t, instant), "cannot read the date '", s, "': use YYYY-MM-DD");
+    return date::floor<date::days>(t);
   };
   return {{"start", start}, {"end", end}, {"days", (day(end) - day(start)).count()}};
 }

@@ -78,6 +78,10 @@ TEST(DateTime, ConvertsWithTzdataRules) {
   EXPECT_THROW(convert_time("tomorrow", "UTC", "UTC"), helix::Error);
   EXPECT_THROW(current_time("Mars/Olympus"), helix::Error);
   EXPECT_EQ(days_between("2024-02-28", "2024-03-01")["days"], 2);  // leap year
+  EXPECT_EQ(days_between("2024-03-01", "2024-02-28")["days"], -2);
+  EXPECT_THROW(days_between("2023-02-29", "2024-01-01"), helix::Error);  // no such day
+  EXPECT_THROW(days_between("2024-01-01T10:00", "2024-01-02"), helix::Error);  // a date, not a time
+  EXPECT_THROW(days_between("soon", "2024-01-02"), helix::Error);
   setenv("HELIX_NOW", "1767225600", 1);                            // 2026-01-01T00:00:00Z
   EXPECT_EQ(current_time("America/New_York")["local_time"], "2025-12-31T19:00:00-05:00");
   unsetenv("HELIX_NOW");
