@@ -86,15 +86,11 @@ Args parse_args(int argc, char** argv, bool& help) {
     else if (f == "--chunk-tokens") a.chunk_tokens = int_flag(f, value(i), 64, 100000);
     else if (f == "--parallel") a.parallel = int_flag(f, value(i), 1, 64);
     else if (f == "-k") a.k = int_flag(f, value(i), 1, 50);
-    else if (!f.empty() && f[0] == '-' && f != "-") rest.push_back(argv[i]);
-    else a.files.push_back(f);
-    // Flags of helix run that take a value pass through with it.
-    static const char* kValued[] = {"-m", "-c", "-t", "-b", "--lora", "--chat-template", "--temp", "--seed"};
-    for (const char* v : kValued)
-      if (f == v && i + 1 < argc) rest.push_back(argv[++i]);
+    else rest.push_back(argv[i]);  // helix run's options (with their values) and the documents
   }
   a.gen.n_ctx = -1;
   help = !parse_gen_options(static_cast<int>(rest.size()), rest.data(), a.gen, kUsage);
+  a.files = a.gen.rest;
   HELIX_CHECK(help || !a.files.empty(), "name one or more documents: helix chatfile FILE... (see --help)");
   return a;
 }

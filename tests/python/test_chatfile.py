@@ -98,6 +98,12 @@ def test_bad_input_is_reported(tmp_path):
     (tmp_path / "x.txt").write_text("hello")
     p = subprocess.run([HELIX, "chatfile", str(tmp_path / "x.txt"), "--lang", "fr"], capture_output=True, text=True)
     assert p.returncode != 0 and "unknown language" in p.stderr
+    # Options of helix run pass through with their values (-n, --top-p ...), not read as documents.
+    p = subprocess.run([HELIX, "chatfile", str(tmp_path / "x.txt"), "-n", "8", "--top-p", "0.9", "--key-points",
+                        "--cache", str(tmp_path / "c")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([HELIX, "chatfile", str(tmp_path / "x.txt"), "--no-such-flag"], capture_output=True, text=True)
+    assert p.returncode != 0 and "unknown option '--no-such-flag'" in p.stderr
 
 
 def test_eval_harness_tiny(tmp_path):
