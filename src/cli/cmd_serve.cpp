@@ -191,7 +191,7 @@ int cmd_serve(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   // Requests with "plugins": [...] have Helix run the tool loop (server/plugins_hook.h).
-  api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(""), nullptr},
+  api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(kb_dir), nullptr},
                                                             plugins::control_token_texts(*l.tokenizer)));
   server::Engine engine(l.model, l.tokenizer, eo);
   std::shared_ptr<model::BertEncoder> enc = api.embedder;
