@@ -220,13 +220,32 @@ def test_mcp_failures_are_clear(helix_bin, pdir, tmp_path):
 
 # ---- OpenAPI: a real service with its document ---------------------------------------------
 
+weather_other = {}  # the weather fixture's port -> the port of its 127.0.0.2 twin
+
+
+def free_port_on_both():
+    import socket
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.2", port))
+            return port
+        except OSError:
+            continue
+    raise AssertionError("no port free on both 127.0.0.1 and 127.0.0.2")
+
+
 @pytest.fixture
 def weather(tmp_path):
     port = free_port()
     env = {**os.environ, "WEATHER_KEY": "wk-secret-42"}
     p = subprocess.Popen([sys.executable, str(PLUG / "weather_api.py"), str(port)], env=env)
-    # The same service on 127.0.0.2, whose document (served from 127.0.0.1) names 127.0.0.2.
-    other = str(port + 1 if port < 65000 else port - 1)
+    # The same service on 127.0.0.2, whose document (served from 127.0.0.1) names 127.0.0.2. Its
+    # port is one that is free on both addresses (port + 1 could belong to a test running beside).
+    other = str(free_port_on_both())
+    weather_other[port] = int(other)
     q = subprocess.Popen([sys.executable, str(PLUG / "weather_api.py"), other, "127.0.0.2"], env=env)
     s = subprocess.Popen([sys.executable, str(PLUG / "weather_api.py"), other, "127.0.0.2", "127.0.0.2"], env=env)
     wait_http(f"http://127.0.0.1:{port}/openapi.json")
@@ -266,7 +285,7 @@ def test_openapi_weather_service(helix_bin, pdir, weather):
 
 
 def test_openapi_only_allowed_hosts(helix_bin, pdir, weather):
-    other = weather + 1 if weather < 65000 else weather - 1
+    other = weather_other[weather]
     # The second service's document names 127.0.0.2 as its server: not the host it came from.
     wait_http(f"http://127.0.0.1:{other}/openapi.json")
     wait_http(f"http://127.0.0.2:{other}/openapi.json")
