@@ -12,6 +12,7 @@
 #include "cli/gen_options.h"
 #include "cli/kb_answer.h"
 #include "cli/mcp_kb_tool.h"
+#include "cli/plugin_python.h"
 #include "core/error.h"
 #include "helix_version.h"
 #include "mcp/mcp.h"
@@ -28,6 +29,7 @@ constexpr const char* kUsage =
     "Serves Helix's tools to MCP clients over stdio (JSON-RPC, one message per line):\n"
     "  generate   text from the local model          embed   sentence embeddings\n"
     "  kb_search  passages from the knowledge bases made with `helix kb`\n"
+    "  python     Python code in a sandbox, once enabled (helix plugin enable python)\n"
     "  -m FILE            GGUF model (default: the installed default model)\n"
     "  --no-adapter       without the installed assistant adapter (used by default when installed)\n"
     "  --kb-dir DIR       where knowledge bases live (default ~/.local/share/helix/kb)\n"
@@ -87,6 +89,7 @@ int cmd_mcp(int argc, char** argv) {
   server::add_generate_tool(s, pipeline);
   if (encoder) server::add_embed_tool(s, engine, encoder);
   add_kb_search_tool(s, kb_dir, encoder);
+  add_python_tool(s);  // when enabled (helix plugin enable python)
   std::fprintf(stderr, "helix mcp: serving %zu tools on stdio (model %s)\n", s.tools().size(), l.path.c_str());
   std::ios::sync_with_stdio(false);
   mcp::serve_stdio(s, std::cin, std::cout);

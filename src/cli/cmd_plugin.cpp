@@ -9,6 +9,7 @@
 #include "cli/default_model.h"
 #include "cli/gen_options.h"
 #include "cli/plugin_chat.h"
+#include "cli/plugin_python.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "plugins/manifest.h"
@@ -25,6 +26,7 @@ constexpr const char* kUsage =
     "       helix plugin list [--json]\n"
     "       helix plugin rm NAME\n"
     "       helix plugin test NAME [--call TOOL [--args JSON]] [--json]\n"
+    "       helix plugin enable python [limits]   |   helix plugin disable python\n"
     "Plugins give the model tools: an OpenAPI service, an MCP server (stdio command or streamable HTTP\n"
     "URL), or a built-in (calculator, datetime, kb). Use them with `helix chat --plugins NAME...` or\n"
     "the server's \"plugins\" request field. Manifests are kept in $HELIX_PLUGINS_DIR, else\n"
@@ -43,7 +45,12 @@ constexpr const char* kUsage =
     "options of test:\n"
     "  --call TOOL --args JSON  call a tool with these arguments and print its result (repeatable; exit\n"
     "                           status 1 when a call fails)\n"
-    "  --kb-dir DIR             where the kb plugin finds knowledge bases\n";
+    "  --kb-dir DIR             where the kb plugin finds knowledge bases\n"
+    "enable python: the sandboxed code runner (off until enabled); limits, kept between enables:\n"
+    "  --cpu-s N (5)  --wall-s S (10)  --memory-mb N (256)  --processes N (16, threads included)\n"
+    "  --file-kb N (1024, largest file)  --scratch-mb N (16, the writable /tmp)  --output-kb N (64)\n"
+    "  --require-isolation      refuse to run where the kernel refuses a namespace (default: run with\n"
+    "                           what it allows and say what is missing; --allow-weaker-isolation)\n";
 
 std::vector<std::string> split_command(const std::string& cmd) {
   wordexp_t w;
@@ -218,13 +225,15 @@ int cmd_plugin(int argc, char** argv) {
   if (sub == "add") return add(a);
   if (sub == "list") return list(a);
   if (sub == "test") return test(a);
+  if (sub == "enable") return plugin_enable(a);
+  if (sub == "disable") return plugin_disable(a);
   if (sub == "rm") {
     HELIX_CHECK(a.size() == 1, "usage: helix plugin rm NAME");
     plugins::remove_manifest(plugins::plugins_dir(), a[0]);
     std::printf("removed plugin '%s'\n", a[0].c_str());
     return 0;
   }
-  throw Error(cat("unknown subcommand 'plugin ", sub, "': use add, list, rm or test (see helix plugin --help)"));
+  throw Error(cat("unknown subcommand 'plugin ", sub, "': use add, list, rm, test, enable or disable (see helix plugin --help)"));
 }
 
 }  // namespace helix::cli

@@ -17,6 +17,7 @@
 #include "cli/lora_flags.h"
 #include "cli/plugin_chat.h"
 #include "cli/mcp_kb_tool.h"
+#include "cli/plugin_python.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "helix_version.h"
@@ -203,7 +204,10 @@ int cmd_serve(int argc, char** argv) {
   // MCP at /mcp: generate and embed (the Api adds them) and knowledge-base search (BM25 only
   // without an embedding model).
   api.version = HELIX_VERSION;
-  api.mcp_tools = [enc, dir = kb_dir.empty() ? default_kb_dir() : kb_dir](mcp::Server& s) { add_kb_search_tool(s, dir, enc); };
+  api.mcp_tools = [enc, dir = kb_dir.empty() ? default_kb_dir() : kb_dir](mcp::Server& s) {
+    add_kb_search_tool(s, dir, enc);
+    add_python_tool(s);  // when enabled (helix plugin enable python)
+  };
   server::Api server(engine, api);
   std::atomic<bool> done{false};
   std::thread watcher([&] {

@@ -12,6 +12,7 @@
 #include "knowledge/retrieval.h"
 #include "knowledge/store.h"
 #include "plugins/calculator.h"
+#include "plugins/python_tool.h"
 
 namespace helix::plugins {
 namespace {
@@ -206,6 +207,7 @@ std::unique_ptr<Executor> make_builtin(const std::string& name, const Context& c
   if (name == "calculator") return std::make_unique<Calculator>();
   if (name == "datetime") return std::make_unique<DateTime>();
   if (name == "kb") return std::make_unique<KbSearch>(ctx);
+  if (name == "python") return make_python_plugin();  // python_tool.h: off until enabled
   throw Error(cat("'", name, "' is not a built-in plugin"));
 }
 

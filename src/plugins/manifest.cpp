@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "plugins/python_tool.h"
 
 namespace helix::plugins {
 
@@ -33,6 +34,7 @@ const std::vector<std::pair<std::string, std::string>> kBuiltins = {
     {"calculator", "Exact arithmetic on decimals and fractions (no rounding errors)"},
     {"datetime", "The current date and time in any time zone, time-zone conversion, days between dates"},
     {"kb", "Search a Helix knowledge base for passages that answer a question"},
+    {"python", "Sandboxed Python 3"},  // off until `helix plugin enable python` (python_tool.h)
 };
 
 std::string str_of(const ojson& j, const std::string& key, const std::string& where, const std::string& section = "") {
@@ -282,6 +284,7 @@ std::vector<Manifest> list_manifests(const std::string& dir) {
 }
 
 Manifest find_manifest(const std::string& dir, const std::string& name) {
+  if (name == "python") check_python_enabled();  // the sandboxed code runner is off until enabled
   if (is_builtin(name)) return builtin_manifest(name);
   check_plugin_name(name);
   const std::string p = stored_path(dir, name);
