@@ -29,7 +29,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: helix sft RECIPE.toml|RECIPE.json [options]          run every stage of a recipe\n"
     "       helix sft --data FILE.jsonl --out OUT.gguf [options]  one stage without a recipe file\n"
-    "recipe runs:\n"
+    "recipe runs (a stage with type = \"dpo\" or a losses list trains on preference pairs: DPO, IPO, SFT, KL):\n"
     "  --install                copy the final adapter to the assistant adapter's place\n"
     "                           ($XDG_DATA_HOME/helix/adapters/assistant.gguf), where ask, chatfile and\n"
     "                           plugins find it\n"
@@ -67,17 +67,21 @@ class ProgressBar {
     char stats[160];
     std::snprintf(stats, sizeof stats, "loss %.4f  lr %.2e  grad-norm %.3f  %.1f tokens/s  ETA %s", r.loss,
                   static_cast<double>(r.lr), r.grad_norm, r.tokens_per_s, duration(r.eta_s).c_str());
+    char pref[64] = "";  // preference stages: reward accuracy and margin of the step's pairs
+    if (r.extra.contains("reward_accuracy"))
+      std::snprintf(pref, sizeof pref, "  acc %.2f  margin %.3f", r.extra["reward_accuracy"].get<double>(),
+                    r.extra["margin"].get<double>());
     const std::string stage = cat("[", p.stage, "/", p.n_stages, " ", p.stage_name, "]");
     if (!tty_) {
-      std::fprintf(stderr, "%s step %lld/%lld  %s\n", stage.c_str(), static_cast<long long>(r.step),
-                   static_cast<long long>(r.steps), stats);
+      std::fprintf(stderr, "%s step %lld/%lld  %s%s\n", stage.c_str(), static_cast<long long>(r.step),
+                   static_cast<long long>(r.steps), stats, pref);
       return;
     }
     const int width = 24, filled = static_cast<int>(width * r.step / std::max<int64_t>(1, r.steps));
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(width, '.');
-    std::fprintf(stderr, "\r\033[K%s [%s] step %lld/%lld  %s", stage.c_str(), bar.c_str(), static_cast<long long>(r.step),
-                 static_cast<long long>(r.steps), stats);
+    std::fprintf(stderr, "\r\033[K%s [%s] step %lld/%lld  %s%s", stage.c_str(), bar.c_str(), static_cast<long long>(r.step),
+                 static_cast<long long>(r.steps), stats, pref);
     open_ = r.step < r.steps;
     if (!open_) std::fputc('\n', stderr);
     std::fflush(stderr);
@@ -184,6 +188,15 @@ int cmd_sft(int argc, char** argv) {
   o.exact_base = f.exact;
   o.checkpoint_every = f.checkpoint_every;
   o.max_steps = f.max_steps;
+  if (rec.adapter == "assistant") {
+    o.init_adapter = installed_assistant_adapter();
+    HELIX_CHECK(!o.init_adapter.empty(), rec.path, ": adapter = \"assistant\" but no assistant adapter is installed at ",
+                assistant_adapter_install_path(), "; run helix sft recipes/assistant/recipe.toml --install first");
+  } else {
+    o.init_adapter = rec.adapter;
+    HELIX_CHECK(o.init_adapter.empty() || std::filesystem::exists(o.init_adapter), rec.path, ": the adapter ",
+                o.init_adapter, " does not exist");
+  }
   ProgressBar bar;
   o.log = [&](const std::string& s) { bar.line(s); };
   o.progress = [&](const train::RecipeProgress& r) { bar.step(r); };

@@ -207,6 +207,11 @@ std::string BadRecord::message() const { return cat(file, ":", line, ": ", reaso
 
 LoadResult load_jsonl(const std::string& path, const std::string& type, const SampleRenderer& r,
                       const LoadOptions& opt) {
+  return load_jsonl(path, type, [&](const ojson& rec) { return r.render(rec); }, opt);
+}
+
+LoadResult load_jsonl(const std::string& path, const std::string& type, const RecordReader& render,
+                      const LoadOptions& opt) {
   std::ifstream in(path, std::ios::binary);
   HELIX_CHECK(in, "cannot open training data ", path);
   LoadResult res;
@@ -222,7 +227,7 @@ LoadResult load_jsonl(const std::string& path, const std::string& type, const Sa
       } catch (const nlohmann::json::parse_error& e) {
         throw BadData(cat("invalid JSON (", e.what(), ")"));
       }
-      Sample s = r.render(rec);
+      Sample s = render(rec);
       if (opt.seq_len > 0 && static_cast<int64_t>(s.tokens.size()) > opt.seq_len)
         throw BadData(cat("the sample is ", s.tokens.size(), " tokens, longer than the sequence length ", opt.seq_len,
                           " (raise seq_len or shorten the sample)"));

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -52,6 +53,9 @@ struct Sample {
   std::string file;             // source file and 1-based line, for messages about bad data
   int64_t line = 0;
   nlohmann::ordered_json meta;  // the record's other keys (null if none), e.g. what an eval checks
+  // > 0: a preference pair (prefs.h): tokens[0, split) are the chosen sample and tokens[split, n)
+  // the rejected one, two samples that a batch keeps together and apart (positions restart).
+  int64_t split = 0;
 };
 
 // Thrown for one bad record; what() is the reason without file and line.
@@ -111,6 +115,11 @@ struct LoadResult {
 // Reads a JSONL file (blank lines ignored). With kStop the first bad line throws helix::Error
 // "FILE:LINE: reason"; with kSkip it is recorded in `bad` and left out. A missing file throws.
 LoadResult load_jsonl(const std::string& path, const std::string& type, const SampleRenderer& r,
+                      const LoadOptions& opt);
+// The same with another record reader (preference pairs, prefs.h): render(record) makes the Sample
+// or throws BadData.
+using RecordReader = std::function<Sample(const nlohmann::ordered_json& record)>;
+LoadResult load_jsonl(const std::string& path, const std::string& type, const RecordReader& render,
                       const LoadOptions& opt);
 
 // ---- Batches ------------------------------------------------------------------------------

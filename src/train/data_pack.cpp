@@ -30,12 +30,15 @@ TrainBatch make_batch(const std::vector<const Sample*>& samples) {
     const int64_t n = static_cast<int64_t>(s->tokens.size());
     HELIX_CHECK(s->loss.size() == s->tokens.size(), "sample from ", s->file, ":", s->line, " has ", n,
                 " tokens but ", s->loss.size(), " loss flags");
+    HELIX_CHECK(s->split >= 0 && s->split < n, "sample from ", s->file, ":", s->line, " splits at ", s->split, " of ", n);
     const int32_t start = static_cast<int32_t>(b.tokens.size());
     for (int64_t i = 0; i < n; ++i) {
+      const bool second = s->split > 0 && i >= s->split;  // a pair's rejected half: a sample of its own
+      const int64_t end = s->split > 0 && !second ? s->split : n, first = second ? s->split : 0;
       b.tokens.push_back(s->tokens[static_cast<size_t>(i)]);
-      b.targets.push_back(i + 1 < n && s->loss[static_cast<size_t>(i + 1)] ? s->tokens[static_cast<size_t>(i + 1)] : -1);
-      b.pos.push_back(static_cast<int32_t>(i));
-      b.start.push_back(start);
+      b.targets.push_back(i + 1 < end && s->loss[static_cast<size_t>(i + 1)] ? s->tokens[static_cast<size_t>(i + 1)] : -1);
+      b.pos.push_back(static_cast<int32_t>(i - first));
+      b.start.push_back(start + static_cast<int32_t>(first));
     }
   }
   return b;

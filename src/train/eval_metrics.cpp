@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <regex>
 #include <set>
 
 #include "core/error.h"
@@ -171,6 +172,14 @@ bool format_valid(const std::string& answer, const ojson& meta) {
     for (const auto& l : meta["labels"])
       if (l.is_string() && normalize_answer(l.get<std::string>()) == normalize_answer(a)) return true;
     return false;
+  }
+  if (fmt == "regex") {  // the whole answer matches meta.pattern (ECMAScript)
+    if (!meta.contains("pattern") || !meta["pattern"].is_string()) return false;
+    try {
+      return std::regex_match(a, std::regex(meta["pattern"].get<std::string>()));
+    } catch (const std::regex_error&) {
+      return false;
+    }
   }
   if (fmt == "citations") {
     const auto cited = cited_passages(a);

@@ -4,7 +4,8 @@
 //                       "json" (one JSON value), "list" (lines starting "- "), "number" (one number),
 //                       "label" (one of meta.labels), "citations" (text with at least one [n], or
 //                       meta.citations empty), "tool_call" (<tool_call>{"name", "arguments"}</tool_call>
-//                       with a name from meta.tools when given), "text" (non-empty)
+//                       with a name from meta.tools when given), "regex" (the whole answer, trimmed,
+//                       matches meta.pattern, ECMAScript syntax), "text" (non-empty)
 //   exact_match       the answer equals the reference after normalisation (trim, collapse
 //                       whitespace, ASCII case, a final "." or "。"); "json" compares parsed values,
 //                       "tool_call" compares the parsed calls (names and arguments), "citations"

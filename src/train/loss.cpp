@@ -17,10 +17,10 @@ Tensor f32(const float* p, int64_t ne0, int64_t ne1) {
 }
 
 // Softcap, log-sum-exp and loss of each logits column; with backward, the column becomes
-// grad_scale · dloss/dlogits (through the softcap). Returns Σ loss.
+// grad_scale · dloss/dlogits (through the softcap). Returns Σ loss; col_loss gets each column's.
 double loss_columns(float* logits, int64_t V, const int32_t* tgt, int64_t nc, float softcap, float grad_scale,
-                    bool backward) {
-  std::vector<double> col_loss(static_cast<size_t>(nc));
+                    bool backward, std::vector<double>& col_loss) {
+  col_loss.assign(static_cast<size_t>(nc), 0.0);
   parallel_rows(nc, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       float* z = logits + c * V;
@@ -50,7 +50,7 @@ double loss_columns(float* logits, int64_t V, const int32_t* tgt, int64_t nc, fl
 }  // namespace
 
 LossSum lm_head_loss(const HeadParams& p, const float* x, const int32_t* targets, int64_t n_tok, float grad_scale,
-                     float* dx) {
+                     float* dx, float* pos_loss) {
   const Tensor& W = *p.w_out;
   const int64_t E = W.ne(0), V = W.ne(1);
   std::vector<int64_t> pos;
@@ -60,6 +60,8 @@ LossSum lm_head_loss(const HeadParams& p, const float* x, const int32_t* targets
       pos.push_back(t);
     }
   if (dx) std::fill(dx, dx + E * n_tok, 0.0f);
+  if (pos_loss) std::fill(pos_loss, pos_loss + n_tok, 0.0f);
+  std::vector<double> col_loss;
   LossSum out;
   out.count = static_cast<int64_t>(pos.size());
   const int64_t C = std::max<int64_t>(1, p.chunk);
@@ -81,7 +83,9 @@ LossSum lm_head_loss(const HeadParams& p, const float* x, const int32_t* targets
     Tensor lt = f32(logits.data(), V, nc);
     if (p.exact && W.dtype() != DType::F32) kernels::matmul_dequant_f32(W, f32(xn.data(), E, nc), lt);
     else kernels::matmul(W, f32(xn.data(), E, nc), lt);
-    out.sum += loss_columns(logits.data(), V, tgt.data(), nc, p.softcap, grad_scale, dx != nullptr);
+    out.sum += loss_columns(logits.data(), V, tgt.data(), nc, p.softcap, grad_scale, dx != nullptr, col_loss);
+    if (pos_loss)
+      for (int64_t c = 0; c < nc; ++c) pos_loss[pos[static_cast<size_t>(c0 + c)]] = static_cast<float>(col_loss[static_cast<size_t>(c)]);
     if (!dx) continue;
     Tensor dxnt = f32(dxn.data(), E, nc);
     if (p.w_out_t && !p.exact) kernels::matmul_backward_x(*p.w_out_t, lt, dxnt, false);

@@ -32,8 +32,9 @@ struct LossSum {
 
 // x: final hidden states [n_embd, n_tok]; targets[t] = the token position t predicts, or -1 for
 // none. With dx non-null, dx (overwritten, [n_embd, n_tok]; zero at positions without a target)
-// receives grad_scale · d(Σ loss)/dx and the head's parameter gradients accumulate.
+// receives grad_scale · d(Σ loss)/dx and the head's parameter gradients accumulate. With pos_loss
+// non-null, pos_loss[t] (n_tok values) receives position t's loss −log p(target), 0 without a target.
 LossSum lm_head_loss(const HeadParams& p, const float* x, const int32_t* targets, int64_t n_tok, float grad_scale,
-                     float* dx);
+                     float* dx, float* pos_loss = nullptr);
 
 }  // namespace helix::train

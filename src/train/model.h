@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,15 @@ class TrainModel {
   LossSum forward_backward(const TrainBatch& b, float grad_scale);
   // Forward only (evaluation; no dropout).
   LossSum evaluate(const TrainBatch& b);
+  // Losses that are not a plain sum over tokens (DPO and other sequence-level objectives, prefs.h):
+  // weights(loss, w) sees each position's loss −log p(target) (0 without a target) and sets w[t],
+  // the gradient weight of position t; parameter gradients accumulate Σ_t w[t]·d(loss_t)/dθ. One
+  // forward and one backward, as forward_backward: the LM head and final norm are frozen in LoRA
+  // training, so the head's backward is run once at weight 1 and rescaled per position (LoRA only).
+  using PositionWeights = std::function<void(const std::vector<float>& loss, std::vector<float>& w)>;
+  LossSum forward_backward_weighted(const TrainBatch& b, const PositionWeights& weights);
+  // Forward only, no dropout: loss[t] = −log p(target t) per position (0 without a target).
+  LossSum evaluate_positions(const TrainBatch& b, std::vector<float>& loss);
   // LoRA dropout masks: those of forward_backward calls after this are a function of (seed,
   // step, the call's index since this call), so a resumed run draws the same masks.
   void set_dropout_step(uint64_t step);
@@ -83,7 +93,8 @@ class TrainModel {
   Param* vector_param(const std::string& name, int64_t n, bool required, bool trainable);
   Linear make_linear(const std::string& name, int64_t n_in, int64_t n_out, const std::string& short_name);
   void plan(int64_t n_tok);
-  LossSum run(const TrainBatch& b, float grad_scale, bool backward);
+  LossSum run(const TrainBatch& b, float grad_scale, bool backward, std::vector<float>* pos_loss = nullptr,
+              const PositionWeights* weights = nullptr);
   void block_forward(int il, const TrainBatch& b, Acts& a);
   void block_backward(int il, const TrainBatch& b, Acts& a);
 

@@ -72,7 +72,20 @@ LossSum TrainModel::evaluate(const TrainBatch& b) {
   return run(b, 0.0f, false);
 }
 
-LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward) {
+LossSum TrainModel::forward_backward_weighted(const TrainBatch& b, const PositionWeights& weights) {
+  HELIX_CHECK(opt_.mode == TrainMode::Lora, "per-position loss weights (DPO and mixed objectives) train LoRA adapters; ",
+              "full fine-tuning is not supported for them");
+  arm_dropout(true);
+  std::vector<float> loss;
+  return run(b, 1.0f, true, &loss, &weights);
+}
+LossSum TrainModel::evaluate_positions(const TrainBatch& b, std::vector<float>& loss) {
+  arm_dropout(false);
+  return run(b, 0.0f, false, &loss, nullptr);
+}
+
+LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward, std::vector<float>* pos_loss,
+                        const PositionWeights* weights) {
   const int64_t T = b.size(), E = hp_.n_embd;
   HELIX_CHECK(T > 0, "empty training batch");
   HELIX_CHECK(b.targets.size() == b.tokens.size() && b.pos.size() == b.tokens.size() && b.start.size() == b.tokens.size(),
@@ -105,9 +118,20 @@ LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward) {
   hp.chunk = opt_.head_chunk;
   hp.exact = opt_.exact_base;
   to(stepprof::kHead);
-  const LossSum loss = lm_head_loss(hp, a.x_out, b.targets.data(), T, grad_scale, backward ? a.dres : nullptr);
+  if (pos_loss) pos_loss->assign(static_cast<size_t>(T), 0.0f);
+  const LossSum loss = lm_head_loss(hp, a.x_out, b.targets.data(), T, grad_scale, backward ? a.dres : nullptr,
+                                    pos_loss ? pos_loss->data() : nullptr);
   to(stepprof::kParts);
   if (!backward) return loss;
+  if (weights) {  // dres is linear in each position's dlogits: scale column t by w[t]
+    std::vector<float> w(static_cast<size_t>(T), 0.0f);
+    (*weights)(*pos_loss, w);
+    for (int64_t t = 0; t < T; ++t) {
+      float* col = a.dres + t * E;
+      const float s = w[static_cast<size_t>(t)];
+      for (int64_t e = 0; e < E; ++e) col[e] *= s;
+    }
+  }
   stepprof::count_tokens(T);
   for (int il = static_cast<int>(hp_.n_layer) - 1; il >= 0; --il) block_backward(il, b, a);
   to(stepprof::kEmbed);

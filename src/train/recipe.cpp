@@ -11,10 +11,12 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numbers>
 #include <set>
 #include <sstream>
 
 #include "core/error.h"
+#include "train/prefs.h"
 
 namespace helix::train {
 
@@ -180,9 +182,61 @@ StageDataset read_dataset(const Reader& r, const std::string& dir, Recipe& rec) 
   return d;
 }
 
+LossTerm read_loss(const Reader& r, size_t i) {
+  static const std::set<std::string> known = {"dpo", "ipo", "sft", "kl"};
+  LossTerm t;
+  const ojson& v = r.raw("losses").at(i);
+  if (v.is_string()) {
+    t.name = v.get<std::string>();
+  } else {
+    const Reader l = r.child("losses", true, i);
+    l.only({"name", "weight", "weight_end", "schedule"});
+    if (!l.has("name")) l.fail("name", "missing (dpo, ipo, sft or kl)");
+    l.str("name", t.name);
+    l.num("weight", t.weight, 0, 1e6);
+    t.weight_end = t.weight;
+    if (l.has("weight_end")) t.schedule = "linear";
+    l.num("weight_end", t.weight_end, 0, 1e6);
+    l.str("schedule", t.schedule, {"constant", "linear", "cosine"});
+  }
+  if (!known.count(t.name)) r.fail(cat("losses[", i, "]"), cat("unknown loss '", t.name, "' (known: dpo, ipo, sft, kl)"));
+  return t;
+}
+
+// type, losses and dpo: a preference stage's objective (prefs.h); none of them carries over.
+void read_pref(const Reader& r, const std::string& dir, Stage& s) {
+  s.type = r.has("losses") ? "dpo" : "sft";
+  s.pref = PrefSettings();
+  r.str("type", s.type, {"sft", "dpo"});
+  if (s.type != "dpo") {
+    if (r.has("losses")) r.fail("losses", "a loss list makes a preference stage; drop type = \"sft\" or the list");
+    if (r.has("dpo")) r.fail("dpo", "DPO settings need type = \"dpo\"");
+    return;
+  }
+  if (s.full) r.fail("mode", "preference stages train LoRA adapters; full fine-tuning is not supported for them");
+  if (r.has("dpo")) {
+    const Reader d = r.child("dpo");
+    d.only({"beta", "label_smoothing", "reference", "heldout", "heldout_max"});
+    d.num("beta", s.pref.beta, 0, 1e4, true);
+    d.num("label_smoothing", s.pref.label_smoothing, 0, 0.5);
+    d.str("reference", s.pref.reference, {"start", "base"});
+    d.str("heldout", s.pref.heldout);
+    s.pref.heldout = resolve(dir, s.pref.heldout);
+    d.integer("heldout_max", s.pref.heldout_max, 0, 100'000'000);
+  }
+  if (!r.has("losses")) s.pref.losses.push_back(LossTerm{"dpo"});
+  if (r.has("losses") && !r.raw("losses").is_array()) r.fail("losses", "must be a list of loss names or tables");
+  for (size_t i = 0; r.has("losses") && i < r.raw("losses").size(); ++i) {
+    LossTerm t = read_loss(r, i);
+    if (s.pref.find(t.name)) r.fail("losses", cat("'", t.name, "' is listed twice"));
+    s.pref.losses.push_back(t);
+  }
+  if (s.pref.losses.empty()) r.fail("losses", "is empty (list at least one of dpo, ipo, sft, kl)");
+}
+
 void read_stage(const Reader& r, const std::string& dir, Recipe& rec, Stage& s) {
   r.only({"name", "datasets", "steps", "epochs", "lr", "schedule", "warmup", "seq_len", "batch",
-          "grad_accum", "weight_decay", "grad_clip", "mode", "lora", "evals", "eval_every"});
+          "grad_accum", "weight_decay", "grad_clip", "mode", "lora", "evals", "eval_every", "type", "losses", "dpo"});
   s.name = cat("stage", rec.stages.size() + 1);
   r.str("name", s.name);
   const size_t nd = r.list_size("datasets");
@@ -215,12 +269,13 @@ void read_stage(const Reader& r, const std::string& dir, Recipe& rec, Stage& s) 
   r.strings("evals", s.evals);
   r.integer("eval_every", s.eval_every, 0, 100'000'000);
   if (s.steps == 0 && s.epochs == 0) r.fail("steps", "missing (give steps = N or epochs = X)");
+  read_pref(r, dir, s);
 }
 
 Recipe read_recipe(const ojson& root, const Lines& lines, const std::string& path) {
   const Reader r(root, "", lines, path);
   if (!root.is_object()) r.fail("", "must be a table/object at the top");
-  r.only({"name", "model", "chat_template", "out", "seed", "on_bad_data", "evals", "stages"});
+  r.only({"name", "model", "chat_template", "out", "seed", "on_bad_data", "evals", "stages", "adapter"});
   Recipe rec;
   rec.path = path;
   rec.dir = fs::path(path).parent_path().string();
@@ -237,6 +292,8 @@ Recipe read_recipe(const ojson& root, const Lines& lines, const std::string& pat
   r.integer("seed", seed, 0, INT64_MAX);
   rec.seed = static_cast<uint64_t>(seed);
   r.str("on_bad_data", rec.on_bad_data, {"stop", "skip"});
+  r.str("adapter", rec.adapter);
+  if (rec.adapter != "assistant") rec.adapter = resolve(rec.dir, rec.adapter);
   for (size_t i = 0, n = r.list_size("evals"); i < n; ++i) rec.evals.push_back(read_eval(r.child("evals", true, i), rec.dir));
   const size_t ns = r.list_size("stages");
   if (ns == 0) r.fail("stages", "missing (a recipe lists at least one [[stages]])");
@@ -288,6 +345,19 @@ Recipe parse_recipe(const std::string& text, const std::string& path) {
   return read_recipe(root, lines, path);
 }
 
+double LossTerm::at(int64_t step, int64_t steps) const {
+  if (schedule == "constant" || steps <= 1) return weight;
+  double x = std::clamp(static_cast<double>(step) / static_cast<double>(steps - 1), 0.0, 1.0);
+  if (schedule == "cosine") x = 0.5 * (1.0 - std::cos(std::numbers::pi * x));
+  return weight + (weight_end - weight) * x;
+}
+
+const LossTerm* PrefSettings::find(const std::string& name) const {
+  for (const LossTerm& t : losses)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
 MixStream StageData::mix(uint64_t seed) const {
   std::vector<const std::vector<Sample>*> ptrs;
   for (const auto& s : sets) ptrs.push_back(&s.samples);
@@ -308,7 +378,7 @@ StageData load_stage_data(const Recipe& rec, size_t stage, const SampleRenderer&
   o.on_bad_data = parse_on_bad_data(rec.on_bad_data);
   StageData d;
   for (const auto& ds : st.datasets) {
-    d.sets.push_back(load_jsonl(ds.path, ds.type, r, o));
+    d.sets.push_back(st.type == "dpo" ? load_pairs(ds.path, ds.type, r, o) : load_jsonl(ds.path, ds.type, r, o));
     HELIX_CHECK(!d.sets.back().samples.empty(), rec.path, ": stage '", st.name, "': dataset '", ds.name, "' (",
                 ds.path, ") has no usable samples");
     d.weights.push_back(ds.weight);

@@ -31,6 +31,22 @@
 //   eval = "data/format.eval.jsonl"    # optional shortcut: adds an [[evals]] entry named like the
 //   metrics = ["loss", "exact_match"]  # dataset, with these metrics (default ["loss"])
 //
+// Preference stages (prefs.h) train on pairs {"prompt"|"messages", "chosen", "rejected"} with a
+// weighted sum of losses; `type`, `losses` and `dpo` do not carry over to the next stage:
+//   adapter = "assistant"              # top level, optional: stage 1 starts from this LoRA adapter
+//                                      # (a path, or "assistant": the installed assistant adapter);
+//                                      # the "base" column of the results is then base + adapter
+//   [[stages]]
+//   type = "dpo"                       # implied by `losses`; "sft" (the default) is plain SFT
+//   losses = [{ name = "dpo", weight = 1.0 },                      # dpo | ipo | sft | kl
+//             { name = "sft", weight = 0.2, weight_end = 0.0, schedule = "linear" }]
+//                                      # weight_end: the weight at the last step (default: weight);
+//                                      # schedule linear | cosine | constant (default linear when
+//                                      # weight_end is given); a bare name means weight 1
+//   dpo = { beta = 0.1, label_smoothing = 0.0, reference = "start", heldout = "data/p.eval.jsonl",
+//           heldout_max = 100 }        # reference: "start" (the stage's starting adapter) or "base";
+//                                      # heldout: pairs scored before, every eval_every, and after
+//
 // Paths are relative to the recipe file. Every error names the file, the key (and for TOML the
 // line), what was wrong and what is allowed; unknown keys are errors (they are usually typos).
 #pragma once
@@ -66,6 +82,23 @@ struct EvalSet {
   int64_t max_new_tokens = 128;
 };
 
+// One term of a preference stage's objective and its weight schedule over the stage's steps.
+struct LossTerm {
+  std::string name;  // dpo | ipo | sft | kl
+  double weight = 1, weight_end = 1;
+  std::string schedule = "constant";  // constant | linear | cosine (from weight to weight_end)
+  double at(int64_t step, int64_t steps) const;  // the weight at step (from 0) of steps
+};
+
+struct PrefSettings {
+  double beta = 0.1, label_smoothing = 0;
+  std::string reference = "start";  // start | base
+  std::string heldout;              // held-out pairs (JSONL), "" for none
+  int64_t heldout_max = 0;          // 0: all
+  std::vector<LossTerm> losses;
+  const LossTerm* find(const std::string& name) const;
+};
+
 struct Stage {
   std::string name;
   std::vector<StageDataset> datasets;
@@ -79,11 +112,15 @@ struct Stage {
   int64_t seq_len = 512, batch = 4, grad_accum = 1;
   std::vector<std::string> evals;  // names of Recipe::evals (filled with all when not given)
   int64_t eval_every = 0;
+  std::string type = "sft";  // sft | dpo (preference pairs, prefs.h)
+  PrefSettings pref;         // dpo stages
 };
 
 struct Recipe {
   std::string path, dir;  // the file and its folder (paths below are already resolved)
   std::string name, model = "default", chat_template, out, on_bad_data = "stop";
+  std::string adapter;  // the adapter stage 1 starts from: "", a resolved path, or "assistant"
+
   uint64_t seed = 0;
   std::vector<EvalSet> evals;
   std::vector<Stage> stages;

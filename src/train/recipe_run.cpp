@@ -19,6 +19,7 @@
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
 #include "train/eval_metrics.h"
+#include "train/prefs.h"
 
 namespace helix::train {
 
@@ -165,6 +166,22 @@ std::string markdown_table(const std::vector<std::string>& columns, const std::v
   return md;
 }
 
+// A preference stage's reward accuracy or margin per training step, and on the held-out pairs.
+svg::LineChart preference_chart(const std::string& title, const ojson& log, const std::string& key) {
+  svg::LineChart c;
+  const bool acc = key == "reward_accuracy";
+  c.title = title + (acc ? ": reward accuracy" : ": reward margin");
+  c.x_label = "step";
+  c.y_label = acc ? "share of pairs, chosen > rejected" : "mean chosen − rejected reward";
+  svg::Series train{"train", {}, false}, held{"held-out", {}, true};
+  for (const auto& s : log["steps"]) train.points.emplace_back(s["step"].get<double>(), s[key].get<double>());
+  if (log.contains("pref_evals"))
+    for (const auto& e : log["pref_evals"]) held.points.emplace_back(e["step"].get<double>(), e["results"][key].get<double>());
+  c.series.push_back(train);
+  if (!held.points.empty()) c.series.push_back(held);
+  return c;
+}
+
 std::string stage_chart(const std::string& title, const ojson& log, const ojson& before, const ojson& after) {
   svg::LineChart lc;
   lc.title = title + ": loss";
@@ -173,6 +190,13 @@ std::string stage_chart(const std::string& title, const ojson& log, const ojson&
   svg::Series train{"train loss", {}, false};
   for (const auto& s : log["steps"]) train.points.emplace_back(s["step"].get<double>(), s["loss"].get<double>());
   lc.series.push_back(train);
+  const bool pref = !log["steps"].empty() && log["steps"][0].contains("losses");
+  if (pref)  // a curve per loss of a preference stage (unweighted; "train loss" is their weighted sum)
+    for (auto& [name, v0] : log["steps"][0]["losses"].items()) {
+      svg::Series term{name + " loss", {}, false};
+      for (const auto& s : log["steps"]) term.points.emplace_back(s["step"].get<double>(), s["losses"][name].get<double>());
+      lc.series.push_back(term);
+    }
   const double last = train.points.empty() ? 0 : train.points.back().first;
   for (auto& [set, m] : before.items()) {
     svg::Series e{"eval " + set, {}, true};
@@ -198,7 +222,18 @@ std::string stage_chart(const std::string& title, const ojson& log, const ojson&
       bc.values[1].push_back(after.contains(set) && after[set].contains(metric) ? after[set][metric].get<double>() : NAN);
     }
   const int bw = std::max<int>(560, 64 * static_cast<int>(bc.groups.size()));
-  return svg::side_by_side({svg::line_chart(lc, 560, 360), svg::bar_chart(bc, bw, 360)}, {560, bw}, 360);
+  std::vector<std::string> charts = {svg::line_chart(lc, 560, 360)};
+  std::vector<int> widths = {560};
+  if (pref)
+    for (const char* key : {"reward_accuracy", "margin"}) {
+      charts.push_back(svg::line_chart(preference_chart(title, log, key), 560, 360));
+      widths.push_back(560);
+    }
+  if (!bc.groups.empty() || !pref) {
+    charts.push_back(svg::bar_chart(bc, bw, 360));
+    widths.push_back(bw);
+  }
+  return svg::side_by_side(charts, widths, 360);
 }
 
 }  // namespace
@@ -279,7 +314,8 @@ const ojson& Runner::eval_point(size_t k, const std::string& result) {
   if (evals_.count(k)) return evals_[k];
   const std::string path = k == 0 ? work_ + "/eval-base.json" : cat(work_, "/eval-", k, ".json");
   if (fs::exists(path)) return evals_[k] = read_json(path);
-  const std::string label = k == 0 ? "base model" : "after stage " + rec_.stages[k - 1].name;
+  const std::string label = k > 0 ? "after stage " + rec_.stages[k - 1].name
+                            : result.empty() ? "base model" : "start (base + " + result + ")";
   ojson e = rec_.evals.empty() ? ojson::object() : evaluator_->run(serving_for(result), all_eval_names(rec_), label);
   write_atomic(path, e.dump(2) + "\n");
   return evals_[k] = std::move(e);
@@ -290,7 +326,8 @@ void Runner::train_stage(size_t i, const std::string& prev) {
   const std::string base = stage_base(i);
   const std::string& from = full_ && !prev.empty() ? prev : opt_.model_path;
   TrainModel m(std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(from)), topt_);
-  if (!full_ && !prev.empty()) m.import_lora(model::load_lora(prev));
+  const std::string& start = prev.empty() ? opt_.init_adapter : prev;
+  if (!full_ && !start.empty()) m.import_lora(model::load_lora(start));
   const StageData data = load_stage_data(rec_, i, *renderer_);
   ojson counts = ojson::array();
   for (size_t d = 0; d < data.sets.size(); ++d) {
@@ -313,8 +350,34 @@ void Runner::train_stage(size_t i, const std::string& prev) {
   so.seed = rec_.seed + i;
   so.checkpoint = base + ".ckpt";
   so.checkpoint_every = opt_.checkpoint_every;
+  // Preference stages: the objective takes the reference from the model's values now (the stage's start).
+  LoadResult heldout;
+  std::unique_ptr<PrefObjective> pref;
+  if (st.type == "dpo") {
+    LoadOptions lo;
+    lo.max_samples = st.pref.heldout_max;
+    lo.seq_len = st.seq_len;
+    lo.on_bad_data = parse_on_bad_data(rec_.on_bad_data);
+    if (!st.pref.heldout.empty()) heldout = load_pairs(st.pref.heldout, "heldout", *renderer_, lo);
+    std::vector<const std::vector<Sample>*> sets;
+    for (const LoadResult& d : data.sets) sets.push_back(&d.samples);
+    pref = std::make_unique<PrefObjective>(m, st.pref, sets, st.pref.heldout.empty() ? nullptr : &heldout.samples,
+                                           base + ".ref.gguf", st.batch * st.seq_len);
+    so.objective = pref.get();
+  }
   SftTrainer trainer(m, data.mix(so.seed), so);
-  if (trainer.resume()) opt_.log(cat("resuming stage ", st.name, " from its checkpoint at step ", trainer.step()));
+  if (trainer.resume())
+    opt_.log(cat("resuming stage ", st.name, " from its checkpoint at step ", trainer.step(),
+                 pref ? cat(" (", pref->cached(), " pairs' reference log-probabilities read from the cache)") : ""));
+  auto heldout_eval = [&](int64_t step) {
+    const ojson res = pref ? pref->evaluate_heldout(m) : ojson(nullptr);
+    if (res.is_null()) return;
+    if (!trainer.log().contains("pref_evals")) trainer.log()["pref_evals"] = ojson::array();
+    trainer.log()["pref_evals"].push_back({{"step", step}, {"results", res}});
+    opt_.log(cat("held-out pairs at step ", step, ": reward accuracy ", fixed(res["reward_accuracy"].get<double>(), 3),
+                 ", margin ", fixed(res["margin"].get<double>(), 3), ", dpo loss ", fixed(res["dpo"].get<double>(), 4)));
+  };
+  if (!trainer.log().contains("pref_evals")) heldout_eval(0);
   std::string sets;
   for (const auto& c : counts)
     sets += cat(sets.empty() ? "" : ", ", c["samples"].get<int64_t>(), " samples of ", c["name"].get<std::string>(), " (",
@@ -323,14 +386,16 @@ void Runner::train_stage(size_t i, const std::string& prev) {
                st.grad_accum, " rows of ", st.seq_len, " tokens; data: ", sets));
   trainer.run([&](const StepReport& r) {
     if (opt_.progress) opt_.progress({i + 1, rec_.stages.size(), st.name, r});
-    if (st.eval_every > 0 && r.step % st.eval_every == 0 && r.step < r.steps) {
+    if (st.eval_every > 0 && !st.evals.empty() && r.step % st.eval_every == 0 && r.step < r.steps) {
       const std::string tmp = base + ".eval.gguf";
       model::save_lora(m.export_lora(rec_.name), tmp);
       const ojson res = evaluator_->run(serving_for(tmp), st.evals, cat("stage ", st.name, " step ", r.step));
       if (!trainer.log().contains("evals")) trainer.log()["evals"] = ojson::array();
       trainer.log()["evals"].push_back({{"step", r.step}, {"results", res}});
     }
+    if (st.eval_every > 0 && r.step % st.eval_every == 0 && r.step < r.steps) heldout_eval(r.step);
   });
+  heldout_eval(trainer.step());
   if (full_) {
     std::map<std::string, const std::vector<float>*> tensors;
     for (const Param* p : m.trainable()) tensors[p->name] = &p->value;
@@ -346,6 +411,7 @@ void Runner::train_stage(size_t i, const std::string& prev) {
   write_atomic(base + ".json", log.dump(1) + "\n");
   fs::remove(so.checkpoint);
   fs::remove(base + ".eval.gguf");
+  fs::remove(base + ".ref.gguf");
 }
 
 void Runner::write_stage_report(size_t i) {
@@ -356,18 +422,38 @@ void Runner::write_stage_report(size_t i) {
   std::string md = cat("## Stage ", i + 1, ": ", rec_.stages[i].name, "\n\n", log["steps"].size(), " steps; final loss ",
                        log["steps"].empty() ? "-" : fixed(log["steps"].back()["loss"].get<double>(), 4), "\n\n");
   md += markdown_table({"before", "after"}, {&before, &after});
+  if (!log["steps"].empty() && log["steps"].back().contains("losses")) {  // a preference stage's terms
+    const ojson &first = log["steps"].front(), &last = log["steps"].back();
+    md += "\nLoss terms (unweighted) and training-pair figures, first and last step:\n\n| term | weight (first / last) | "
+          "first step | last step |\n| --- | ---: | ---: | ---: |\n";
+    for (auto& [k, v] : last["losses"].items())
+      md += cat("| ", k, " | ", fixed(first["weights"][k].get<double>(), 3), " / ", fixed(last["weights"][k].get<double>(), 3),
+                " | ", fixed(first["losses"][k].get<double>(), 4), " | ", fixed(v.get<double>(), 4), " |\n");
+    for (const char* k : {"reward_accuracy", "margin"})
+      md += cat("| ", k, " | | ", fixed(first[k].get<double>(), 3), " | ", fixed(last[k].get<double>(), 3), " |\n");
+  }
+  if (log.contains("pref_evals") && log["pref_evals"].size() >= 2) {
+    const ojson &b = log["pref_evals"].front()["results"], &a = log["pref_evals"].back()["results"];
+    md += cat("\nHeld-out preference pairs (", a["pairs"].get<int64_t>(), "):\n\n| metric | before | after |\n| --- | ---: | ---: |\n");
+    for (const char* k : {"reward_accuracy", "margin", "chosen_reward", "rejected_reward", "dpo", "ipo"})
+      md += cat("| ", k, " | ", fixed(b[k].get<double>(), 3), " | ", fixed(a[k].get<double>(), 3), " |\n");
+  }
   write_atomic(base + ".md", md);
 }
 
 ojson Runner::write_results() {
   ojson res = {{"recipe", rec_.path}, {"model", opt_.model_path}, {"out", out_}};
-  ojson stages = ojson::array(), columns = ojson::array({"base"});
-  std::vector<std::string> cols = {"base"};
+  const std::string first = opt_.init_adapter.empty() ? "base" : "start";
+  ojson stages = ojson::array(), columns = ojson::array({first});
+  std::vector<std::string> cols = {first};
   std::vector<const ojson*> evs = {&evals_[0]};
   for (size_t i = 0; i < rec_.stages.size(); ++i) {
     const ojson log = read_json(stage_base(i) + ".json");
     stages.push_back({{"name", rec_.stages[i].name}, {"steps", log["steps"].size()},
                       {"final_loss", log["steps"].empty() ? ojson(nullptr) : log["steps"].back()["loss"]}});
+    if (log.contains("pref_evals") && !log["pref_evals"].empty())
+      stages.back()["heldout_pairs"] = {{"before", log["pref_evals"].front()["results"]},
+                                        {"after", log["pref_evals"].back()["results"]}};
     cols.push_back("after " + rec_.stages[i].name);
     columns.push_back(cols.back());
     evs.push_back(&evals_[i + 1]);
@@ -391,7 +477,8 @@ ojson Runner::write_results() {
 }
 
 ojson Runner::run() {
-  eval_point(0, "");
+  HELIX_CHECK(opt_.init_adapter.empty() || !full_, rec_.path, ": a starting adapter needs LoRA stages");
+  eval_point(0, opt_.init_adapter);
   std::string prev;
   for (size_t i = 0; i < rec_.stages.size(); ++i) {
     const std::string result = stage_base(i) + ".gguf";

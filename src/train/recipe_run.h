@@ -3,6 +3,7 @@
 // model and after each stage (and every eval_every steps), a checkpoint every few steps, and per
 // stage a chart and a results table. Everything goes to a work folder (default OUT.run):
 //   stageK-NAME.ckpt        the running stage's checkpoint (removed when the stage ends)
+//   stageK-NAME.ref.gguf    preference stages: the reference's cached log-probabilities (likewise)
 //   stageK-NAME.gguf        the stage's result: the adapter (LoRA) or the whole model (full)
 //   stageK-NAME.json        its loss curve, evaluations and data counts
 //   stageK-NAME.svg         its loss curve with eval losses, and its answer metrics before/after
@@ -40,6 +41,7 @@ struct RecipeRunOptions {
   bool exact_base = false; // quantized bases: f32 forward (see TrainOptions)
   int64_t checkpoint_every = 10;
   int64_t max_steps = 0;   // > 0: at most this many steps per stage (a quick trial run)
+  std::string init_adapter;  // LoRA: the adapter stage 1 starts from (the recipe's `adapter`, resolved)
   // Full fine-tuning: writes `base` to `path` with the named tensors' values replaced (f32, the
   // base's layout). Required for recipes with mode = "full".
   std::function<void(const gguf::GGUFFile& base, const std::map<std::string, const std::vector<float>*>& tensors,

@@ -18,8 +18,8 @@ SftTrainer::SftTrainer(TrainModel& model, MixStream mix, SftOptions opt)
 }
 
 // The next micro-batch: `batch` rows filled first-fit from the mix, laid end to end.
-TrainBatch SftTrainer::micro_batch(int64_t* samples) {
-  std::vector<const Sample*> all;
+TrainBatch SftTrainer::micro_batch(int64_t* samples, std::vector<const Sample*>* drawn) {
+  std::vector<const Sample*>& all = *drawn;
   for (const auto& row : draw_rows(mix_, opt_.batch, opt_.seq_len)) all.insert(all.end(), row.begin(), row.end());
   *samples += static_cast<int64_t>(all.size());
   return make_batch(all);
@@ -42,17 +42,21 @@ void SftTrainer::run(const std::function<void(const StepReport&)>& progress) {
     const int64_t s = adam_.steps();
     StepReport r;
     std::vector<TrainBatch> mbs;
+    std::vector<std::vector<const Sample*>> drawn(static_cast<size_t>(opt_.grad_accum));
     int64_t targets = 0;
     for (int64_t a = 0; a < opt_.grad_accum; ++a) {
-      mbs.push_back(micro_batch(&r.samples));
+      mbs.push_back(micro_batch(&r.samples, &drawn[static_cast<size_t>(a)]));
       targets += mbs.back().n_targets();
       r.tokens += mbs.back().size();
     }
     model_.set_dropout_step(static_cast<uint64_t>(s));
     model_.zero_grad();
     double loss = 0;
-    for (const TrainBatch& b : mbs)
-      if (b.n_targets() > 0) loss += model_.forward_backward(b, 1.0f / static_cast<float>(std::max<int64_t>(1, targets))).sum;
+    nlohmann::ordered_json entry = nlohmann::ordered_json::object();
+    if (opt_.objective) loss = opt_.objective->accumulate(model_, mbs, drawn, s, opt_.steps, entry);
+    else
+      for (const TrainBatch& b : mbs)
+        if (b.n_targets() > 0) loss += model_.forward_backward(b, 1.0f / static_cast<float>(std::max<int64_t>(1, targets))).sum;
     r.grad_norm = clip_grad_norm(params_, opt_.clip);
     r.lr = opt_.adam.lr * lr_factor(opt_.schedule, s, opt_.warmup, opt_.steps);
     adam_.step(r.lr);
@@ -61,14 +65,19 @@ void SftTrainer::run(const std::function<void(const StepReport&)>& progress) {
     const double secs = std::chrono::duration<double>(clock::now() - t0).count();
     r.step = adam_.steps();
     r.steps = opt_.steps;
-    r.loss = targets > 0 ? loss / static_cast<double>(targets) : 0.0;
+    r.loss = opt_.objective ? loss : targets > 0 ? loss / static_cast<double>(targets) : 0.0;
     r.tokens_per_s = secs > 0 ? static_cast<double>(tokens_done) / secs : 0.0;
     r.eta_s = secs / static_cast<double>(steps_done) * static_cast<double>(opt_.steps - r.step);
-    log_["steps"].push_back({{"step", r.step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm},
-                             {"tokens", r.tokens}});
+    nlohmann::ordered_json rec = {{"step", r.step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm},
+                                  {"tokens", r.tokens}};
+    for (auto& [k, v] : entry.items()) rec[k] = v;
+    log_["steps"].push_back(rec);
+    if (!entry.empty()) r.extra = entry;
     if (progress) progress(r);
-    if (!opt_.checkpoint.empty() && opt_.checkpoint_every > 0 && (r.step % opt_.checkpoint_every == 0 || r.step == opt_.steps))
+    if (!opt_.checkpoint.empty() && opt_.checkpoint_every > 0 && (r.step % opt_.checkpoint_every == 0 || r.step == opt_.steps)) {
+      if (opt_.objective) opt_.objective->save();
       save_checkpoint(opt_.checkpoint);
+    }
   }
 }
 

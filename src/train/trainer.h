@@ -18,6 +18,21 @@
 
 namespace helix::train {
 
+// A step objective other than the mean cross-entropy of the targets (prefs.h: DPO, IPO, KL and SFT
+// mixed): the trainer draws and packs the micro-batches as for SFT and hands them over.
+class StepObjective {
+ public:
+  virtual ~StepObjective() = default;
+  // Accumulates the step's gradients (zeroed before) from its micro-batches (samples[i]: those
+  // packed into mbs[i], in order); returns the step's loss and adds its own figures to `entry`,
+  // the step's log record. `step` counts from 0.
+  virtual double accumulate(TrainModel& m, const std::vector<TrainBatch>& mbs,
+                            const std::vector<std::vector<const Sample*>>& samples, int64_t step, int64_t steps,
+                            nlohmann::ordered_json& entry) = 0;
+  // Called before each checkpoint is written: persist what a resumed run must not recompute.
+  virtual void save() {}
+};
+
 struct SftOptions {
   int64_t steps = 100;       // optimizer steps
   int64_t batch = 4;         // rows of seq_len tokens per micro-batch
@@ -30,6 +45,7 @@ struct SftOptions {
   uint64_t seed = 42;        // the mix's seed (checked against a checkpoint) and LoRA dropout masks
   std::string checkpoint;    // file to write every checkpoint_every steps and resume from ("": none)
   int64_t checkpoint_every = 50;
+  StepObjective* objective = nullptr;  // null: mean cross-entropy (SFT)
 };
 
 struct StepReport {
@@ -41,6 +57,7 @@ struct StepReport {
   int64_t samples = 0;          // samples in the step
   double tokens_per_s = 0;      // over the run so far (this process)
   double eta_s = 0;
+  nlohmann::ordered_json extra;  // the objective's figures for the step (null for SFT)
 };
 
 class SftTrainer {
@@ -58,7 +75,7 @@ class SftTrainer {
   nlohmann::ordered_json& log() { return log_; }
 
  private:
-  TrainBatch micro_batch(int64_t* samples);
+  TrainBatch micro_batch(int64_t* samples, std::vector<const Sample*>* drawn);
   void save_checkpoint(const std::string& path);
   void load_checkpoint(const std::string& path);
 

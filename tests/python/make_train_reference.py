@@ -8,6 +8,8 @@ on F32, Q8_0 and Q4_K bases (the base dequantized with gguf-py). The model is wr
 the architectures' published definitions (GGUF conventions: ggml axis order, Gemma norm weights
 with the +1 folded in), independently of Helix's code.
 
+Also the preference objective (DPO, IPO, SFT and KL terms; dpo_<arch>.gguf, see make_dpo).
+
 Writes tests/python/data/train_ref/<arch>_<case>.gguf: the batch (two packed samples with loss
 masks), the LoRA factors' initial values, the loss and "grad.<param>" tensors, and the tiny
 model's command line and FNV-1a hash so the C++ test regenerates and checks the same model.
@@ -301,6 +303,94 @@ def make_curve(helix, name, tmp):
     print(f"{name}: losses {losses[0]:.4f} -> {losses[-1]:.4f}")
 
 
+# DPO, IPO, SFT and KL terms of a preference step (src/train/prefs.h): two pairs packed in one batch,
+# LoRA on an F32 base with random A and B (the policy), the base itself as the reference
+# (reference = "base"), and the per-term formulas as in the DPO, cDPO and IPO papers (TRL's loss
+# types "sigmoid" with label_smoothing, and "ipo" on length-averaged log-probabilities).
+DPO_ARCHS = ["llama", "gemma3"]
+DPO_BETA, DPO_EPS = 0.5, 0.1
+DPO_CASES = {  # case -> ({loss: weight}, label smoothing)
+    "dpo": ({"dpo": 1.0}, DPO_EPS),
+    "ipo": ({"ipo": 1.0}, 0.0),
+    "mix": ({"dpo": 1.0, "sft": 0.3, "kl": 0.2}, 0.0),
+}
+
+
+def pairs(vocab, seed):
+    """Two pairs: (prompt, chosen answer, rejected answer) token lists."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n_prompt, n_c, n_r in ((6, 5, 4), (4, 3, 6)):
+        prompt = [int(t) for t in rng.integers(3, vocab, size=n_prompt)]
+        out.append((prompt, [int(t) for t in rng.integers(3, vocab, size=n_c)],
+                    [int(t) for t in rng.integers(3, vocab, size=n_r)]))
+    return out
+
+
+def answer_logps(ref, prompt, answer):
+    """log p of each answer token given everything before it (one sequence)."""
+    tokens = prompt + answer
+    x = ref.hidden(tokens)
+    out_w = ref.w.get("output.weight", ref.w["token_embd.weight"])
+    logp = torch.log_softmax(x[len(prompt) - 1:-1] @ out_w.T, -1)
+    return logp[torch.arange(len(answer)), torch.as_tensor(answer, dtype=torch.long)]
+
+
+def dpo_objective(ref, prs, weights, eps):
+    saved, ref.lora = ref.lora, {}
+    with torch.no_grad():  # the reference: the base without the adapter
+        rlp = [(answer_logps(ref, p, c), answer_logps(ref, p, r)) for p, c, r in prs]
+    ref.lora = saved
+    plp = [(answer_logps(ref, p, c), answer_logps(ref, p, r)) for p, c, r in prs]
+    terms = {}
+    hs = torch.stack([DPO_BETA * ((pc.sum() - rc.sum()) - (pr.sum() - rr.sum())) for (pc, pr), (rc, rr) in zip(plp, rlp)])
+    terms["dpo"] = (-(1 - eps) * torch.nn.functional.logsigmoid(hs) - eps * torch.nn.functional.logsigmoid(-hs)).mean()
+    hi = torch.stack([(pc.sum() - rc.sum()) / len(pc) - (pr.sum() - rr.sum()) / len(pr) for (pc, pr), (rc, rr) in zip(plp, rlp)])
+    terms["ipo"] = ((hi - 1 / (2 * DPO_BETA)) ** 2).mean()
+    terms["sft"] = -torch.cat([pc for pc, _ in plp]).mean()
+    d = torch.cat([torch.cat([pc - rc, pr - rr]) for (pc, pr), (rc, rr) in zip(plp, rlp)])
+    terms["kl"] = (0.5 * d * d).mean()
+    total = sum(w * terms[k] for k, w in weights.items())
+    return total, terms
+
+
+def make_dpo(helix, arch, tmp):
+    model = os.path.join(tmp, f"dpo_{arch}.gguf")
+    argv = tiny_model(helix, arch, "F32", 13, SMALL, model)
+    ref = Ref(model)
+    prs = pairs(272, 17)
+    w = gguf.GGUFWriter(str(OUT / f"dpo_{arch}.gguf"), "helix-train-reference")
+    w.add_string("ref.torch_version", torch.__version__)
+    w.add_string("ref.model_args", "\t".join(argv))
+    w.add_string("ref.model_fnv1a64", fnv1a64(pathlib.Path(model).read_bytes()))
+    w.add_uint32("ref.lora_rank", LORA_RANK)
+    w.add_float32("ref.lora_alpha", LORA_ALPHA)
+    w.add_float32("ref.beta", DPO_BETA)
+    for i, (p, c, r) in enumerate(prs):
+        for n, a in (("prompt", p), ("chosen", c), ("rejected", r)):
+            w.add_tensor(f"pair{i}.{n}", np.asarray(a, dtype=np.int32))
+    params = trainable(ref, "lora", 8, True)
+    for n, t in params.items():
+        w.add_tensor("init." + n, t.detach().numpy().astype(np.float32))
+    for case, (weights, eps) in DPO_CASES.items():
+        for t in params.values():
+            t.grad = None
+        total, terms = dpo_objective(ref, prs, weights, eps)
+        total.backward()
+        w.add_float32(f"ref.{case}.label_smoothing", eps)
+        w.add_string(f"ref.{case}.losses", ",".join(f"{k}={v}" for k, v in weights.items()))
+        w.add_float64(f"ref.{case}.loss", float(total))
+        for k, v in terms.items():
+            w.add_float64(f"ref.{case}.term.{k}", float(v))
+        for n, t in params.items():
+            w.add_tensor(f"grad.{case}.{n}", t.grad.numpy().astype(np.float32))
+        print(f"dpo {arch} {case}: loss {float(total):.6f} " + " ".join(f"{k} {float(v):.5f}" for k, v in terms.items()))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main():
     helix = os.environ.get("HELIX_BIN", str(ROOT / "build" / "helix"))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -313,6 +403,9 @@ def main():
         for name in CURVES:
             if not only or name in only:
                 make_curve(helix, name, tmp)
+        for arch in DPO_ARCHS:
+            if not only or f"dpo_{arch}" in only or "dpo" in only:
+                make_dpo(helix, arch, tmp)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ TEST(TrainEvalMetrics, FormatValid) {
   EXPECT_TRUE(format_valid("-12.5", fmt("number")));
   EXPECT_FALSE(format_valid("12 apples", fmt("number")));
   EXPECT_FALSE(format_valid("12.", fmt("number")));
+  nlohmann::ordered_json rx = {{"format", "regex"}, {"pattern", "Answer: [\\s\\S]+"}};
+  EXPECT_TRUE(format_valid(" Answer: Lima\nPeru ", rx));  // trimmed, whole answer
+  EXPECT_FALSE(format_valid("The answer: Lima", rx));
+  rx["pattern"] = "([";
+  EXPECT_FALSE(format_valid("anything", rx)) << "a broken pattern matches nothing";
   const ojson lab = {{"format", "label"}, {"labels", {"positive", "negative"}}};
   EXPECT_TRUE(format_valid("Positive.", lab));
   EXPECT_FALSE(format_valid("neutral", lab));
