@@ -28,6 +28,33 @@ constexpr const char* kPython = "/usr/bin/python3";
 
 using Clock = std::chrono::steady_clock;
 
+// Runs the code (sys.argv[1]) as the module __main__ and, as the interactive interpreter does,
+// prints the repr of a final expression statement unless it is None (models often end with
+// `2**10` rather than print(2**10)). Tracebacks show the code's frames only, in "<code>".
+char kDriver[] = R"py(import ast, builtins, sys, traceback, types
+src = sys.argv.pop(1)
+try:
+    tree = ast.parse(src, "<code>")
+except (SyntaxError, ValueError) as e:
+    traceback.print_exception(type(e), e, None)
+    sys.exit(1)
+last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+main = types.ModuleType("__main__")
+main.__builtins__ = builtins
+sys.modules["__main__"] = main
+try:
+    exec(compile(tree, "<code>", "exec"), main.__dict__)
+    if last is not None:
+        value = eval(compile(ast.Expression(last.value), "<code>", "eval"), main.__dict__)
+        if value is not None:
+            print(repr(value))
+except SystemExit:
+    raise
+except BaseException as e:
+    traceback.print_exception(type(e), e, e.__traceback__.tb_next)
+    sys.exit(1)
+)py";
+
 // The code's standard input as a sealed memory file (no pipe to feed, no SIGPIPE).
 int stdin_file(const std::string& text) {
   const int fd = memfd_create("helix-sandbox-stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -235,7 +262,7 @@ Result run_python(const std::string& code, const Limits& limits, const std::stri
   p.scratch_options = cat("size=", limits.scratch_bytes, ",mode=1777");
   static char a0[] = "/usr/bin/python3", a1[] = "-I", a2[] = "-S", a3[] = "-u", a4[] = "-c";
   std::string code_copy = code;
-  p.argv = {a0, a1, a2, a3, a4, code_copy.data(), nullptr};
+  p.argv = {a0, a1, a2, a3, a4, kDriver, code_copy.data(), nullptr};
   static char e0[] = "PATH=/usr/bin:/bin", e1[] = "HOME=/tmp", e2[] = "TMPDIR=/tmp", e3[] = "LANG=C.UTF-8",
               e4[] = "MALLOC_ARENA_MAX=2";
   p.envp = {e0, e1, e2, e3, e4, nullptr};

@@ -55,7 +55,9 @@ struct Result {
 // The largest program accepted (it is passed on the command line).
 constexpr size_t kMaxCodeBytes = 100000;
 
-// Runs `code` with `python3 -I -S -c` in the sandbox; `stdin_text` is its standard input.
+// Runs `code` with `python3 -I -S -u` in the sandbox, as the module __main__ (tracebacks name it
+// "<code>"); as in the interactive interpreter, the repr of a final expression statement is printed
+// unless it is None. `stdin_text` is its standard input.
 // Throws helix::Error for bad limits or when the sandbox cannot be set up at all (no python3, no
 // fork); everything that happens to the code itself is in the Result.
 Result run_python(const std::string& code, const Limits& limits, const std::string& stdin_text = "");

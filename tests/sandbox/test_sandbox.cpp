@@ -53,6 +53,16 @@ TEST(Sandbox, ReturnsStderrExitStatusAndReadsStdin) {
   EXPECT_NE(r.error.find("exited with status 3: bad"), std::string::npos) << r.error;
 }
 
+TEST(Sandbox, FinalExpressionIsPrinted) {
+  EXPECT_EQ(run_python("x = 2\nx ** 10", Limits{}).out, "1024\n");
+  EXPECT_EQ(run_python("'a' * 3", Limits{}).out, "'aaa'\n");
+  EXPECT_EQ(run_python("print(1)", Limits{}).out, "1\n");  // None is not echoed
+  EXPECT_EQ(run_python("def f():\n    return __name__\nf()", Limits{}).out, "'__main__'\n");
+  const Result bad = run_python("x = (1,\n", Limits{});
+  EXPECT_NE(bad.error.find("SyntaxError"), std::string::npos) << bad.error;
+  EXPECT_NE(bad.err.find("\"<code>\", line"), std::string::npos) << bad.err;
+}
+
 TEST(Sandbox, ExceptionsNameTheirLine) {
   const Result r = run_python("x = 1\ny = x / 0\n", Limits{});
   EXPECT_EQ(r.exit_code, 1);
