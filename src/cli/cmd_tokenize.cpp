@@ -5,10 +5,12 @@
 // space-separated on one line. --no-bos adds no BOS/EOS; special-token text (e.g. "<bos>") is
 // plain text unless --parse-special. With --jsonl, every line of the input is one JSON string
 // to tokenize on its own, and each gives one line of ids (for tests over many texts). --stats
-// reports the token count and the encoding time (not the model load) on stderr. --decode goes
+// reports the tokenizer type, the token count and the encoding time (not the model load) on
+// stderr; the one-token-per-line form also names the tokenizer type there. --decode goes
 // the other way: TEXT (or each --jsonl line, a JSON array) holds ids, and their text is printed
 // (with --jsonl as one JSON string per line); special tokens are shown with --parse-special.
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -43,7 +45,8 @@ void usage(FILE* out) {
                "  --jsonl          each input line is a JSON string: print one line of ids per line\n"
                "  --decode         the input is token ids (space-separated, or a JSON array per\n"
                "                   --jsonl line): print their text (--jsonl: a JSON string per line)\n"
-               "  --stats          report tokens, bytes and encoding seconds on stderr\n");
+               "  --stats          report the tokenizer type, tokens, bytes and encoding seconds (wall\n"
+               "                   and CPU) on stderr\n");
 }
 
 std::string read_all(const std::string& path) {
@@ -174,6 +177,7 @@ int cmd_tokenize(int argc, char** argv) {
   } else {
     tok = tok::Tokenizer::from_gguf(gguf::GGUFFile::open(path));
   }
+  if (stats || (!jsonl && !ids_only && !decode)) std::fprintf(stderr, "tokenizer: %s\n", tok->describe().c_str());
   std::string out;
   if (decode) {
     print_decoded(*tok, text, jsonl, parse_special);
@@ -182,7 +186,7 @@ int cmd_tokenize(int argc, char** argv) {
   if (jsonl) {
     std::istringstream lines(text);
     size_t n = 0, n_tokens = 0, n_bytes = 0;
-    double secs = 0;
+    double secs = 0, cpu = 0;
     for (std::string line; std::getline(lines, line);) {
       ++n;
       if (line.empty()) continue;
@@ -193,7 +197,9 @@ int cmd_tokenize(int argc, char** argv) {
         throw Error(cat("line ", n, ": not a JSON string: ", e.what()));
       }
       const auto t0 = std::chrono::steady_clock::now();
+      const std::clock_t c0 = std::clock();
       const std::vector<int32_t> ids = tok->encode(t, !no_bos, parse_special);
+      cpu += static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
       secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       n_tokens += ids.size();
       n_bytes += t.size();
@@ -204,15 +210,19 @@ int cmd_tokenize(int argc, char** argv) {
       out.push_back('\n');
     }
     if (stats)
-      std::fprintf(stderr, "tokens %zu bytes %zu encode_seconds %.6f\n", n_tokens, n_bytes, secs);
+      std::fprintf(stderr, "tokens %zu bytes %zu encode_seconds %.6f encode_cpu_seconds %.6f\n", n_tokens, n_bytes,
+                   secs, cpu);
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }
   const auto t0 = std::chrono::steady_clock::now();
+  const std::clock_t c0 = std::clock();
   const std::vector<int32_t> ids = tok->encode(text, !no_bos, parse_special);
+  const double cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (stats)
-    std::fprintf(stderr, "tokens %zu bytes %zu encode_seconds %.6f\n", ids.size(), text.size(), secs);
+    std::fprintf(stderr, "tokens %zu bytes %zu encode_seconds %.6f encode_cpu_seconds %.6f\n", ids.size(),
+                 text.size(), secs, cpu);
   if (ids_only) {
     for (size_t i = 0; i < ids.size(); ++i) {
       if (i) out.push_back(' ');

@@ -7,8 +7,9 @@
 // Words are memoised per thread (WordCache).
 //
 // SentencePiece-style BPE (pre-tokenizers with `raw`: Gemma 4, Sarvam) merges raw UTF-8
-// characters instead (vocabulary entries are raw text, spaces escaped to U+2581 first), and a
-// final symbol that is not an entry falls back to <0xXX> byte tokens.
+// characters instead (vocabulary entries are raw text, spaces escaped to U+2581 first; not so
+// for the whitespace pre-tokenizer), and a final symbol that is not an entry falls back to <0xXX>
+// byte tokens.
 #include <algorithm>
 #include <unordered_map>
 
@@ -188,7 +189,7 @@ void build_bpe(Vocab& v, const std::vector<std::string>& merges) {
 
 void encode_bpe(const Vocab& v, std::string_view text, std::vector<int32_t>& out) {
   thread_local Work w;
-  if (v.pre->raw) {  // spaces as U+2581
+  if (v.pre->raw && !v.pre->keep_spaces) {  // spaces as U+2581
     w.escaped.clear();
     for (const char c : text) {
       if (c == ' ') w.escaped += "\xe2\x96\x81";

@@ -283,6 +283,7 @@ struct FamilyDef {
   bool raw = false;
   bool newline_tokens = false;
   bool force_bos = false;
+  bool keep_spaces = false;
 };
 
 // The pre-tokenizer types of llama.cpp's vocabulary loader (llama-vocab.cpp) with the regexes
@@ -377,6 +378,8 @@ const std::vector<FamilyDef>& family_defs() {
       {.names = "gemma4 granite-embed-multi-311m", .regexes = {R"re([^\n]+|[\n]+)re"},
        .raw = true, .newline_tokens = true, .force_bos = true},
       {.names = "sarvam-moe", .regexes = {R"re([^\n]+|[\n]+)re"}, .raw = true},
+      // Runs of non-whitespace over raw UTF-8 (jina-embeddings-v2-base-zh's Whitespace split).
+      {.names = "whitespace", .regexes = {R"re(\S+)re"}, .raw = true, .keep_spaces = true},
       {"tiny_aya cohere2moe",
        {R"re(\d{1,3}(?=(?:\d{3})*\b))re",
         PREFIX UPPER "*" LOWER "+" CONTRACTION "?|" PREFIX UPPER "+" LOWER "*" CONTRACTION
@@ -429,6 +432,7 @@ const std::vector<PreTokenizer>& families() {
       p.raw = d.raw;
       p.newline_tokens = d.newline_tokens;
       p.force_bos = d.force_bos;
+      p.keep_spaces = d.keep_spaces;
       v.push_back(std::move(p));
     }
     return v;

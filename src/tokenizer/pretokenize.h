@@ -34,6 +34,7 @@ struct PreTokenizer {
   // SentencePiece-style BPE (Gemma 4, Sarvam): merges over raw UTF-8 characters instead of
   // GPT-2's byte images, spaces escaped to U+2581 first, <0xXX> tokens for what no token spells.
   bool raw = false;
+  bool keep_spaces = false;     // raw, but spaces stay spaces (whitespace: jina-v2-base-zh)
   bool newline_tokens = false;  // a word of newlines that is a token is taken whole (Gemma 4)
   bool force_bos = false;       // BOS even when the file says add_bos_token = false (Gemma 4)
 };

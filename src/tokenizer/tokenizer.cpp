@@ -19,6 +19,14 @@ VocabSpec vocab_spec_from_gguf(const gguf::GGUFFile& f) {
   HELIX_CHECK(!s.model.empty(), f.path(), ": no tokenizer (tokenizer.ggml.model is missing)");
   s.pre = f.get_string("tokenizer.ggml.pre", "");
   s.name = f.get_string("general.name", "");
+  if (s.model == "none" || s.model == "no_vocab") {  // token ids only: <arch>.vocab_size of them
+    const std::string key = f.get_string("general.architecture", "") + ".vocab_size";
+    if (const gguf::Value* v = f.find(key)) {
+      HELIX_CHECK(v->is_integer(), f.path(), ": ", key, " is not an integer");
+      s.vocab_size = v->as_int();
+    }
+    return s;
+  }
   const gguf::Value* tokens = f.find("tokenizer.ggml.tokens");
   HELIX_CHECK(tokens && tokens->is_array() && tokens->elem_type() == gguf::ValueType::STRING,
               f.path(), ": tokenizer.ggml.tokens is missing or not an array of strings");
@@ -87,6 +95,9 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::GGUFFile& f) {
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
                                        bool parse_special) const {
   const Vocab& v = *v_;
+  HELIX_CHECK(v.type != VocabType::kNone,
+              "this model has no vocabulary (tokenizer.ggml.model = none): it cannot tokenize text; "
+              "give it token ids instead (e.g. helix logits --tokens)");
   HELIX_CHECK(text.size() < (size_t{1} << 31), "tokenizer: text of ", text.size(),
               " bytes is too long (at most 2 GiB per call)");
   std::vector<int32_t> out;
@@ -118,12 +129,18 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
     case VocabType::kBpe:
     case VocabType::kWpm:
     case VocabType::kUgm:
-    case VocabType::kRwkv: {  // each raw fragment on its own
+    case VocabType::kRwkv:
+    case VocabType::kPlamo2:
+    case VocabType::kNone: {  // each raw fragment on its own
       using Encoder = void (*)(const Vocab&, std::string_view, std::vector<int32_t>&);
-      const Encoder enc = v.type == VocabType::kBpe   ? encode_bpe
-                          : v.type == VocabType::kWpm ? encode_wpm
-                          : v.type == VocabType::kUgm ? encode_ugm
-                                                      : encode_rwkv;
+      const Encoder bpe = v.bpe_mode == BpeMode::kWhitespace  ? encode_whitespace
+                          : v.bpe_mode == BpeMode::kHybridDna ? encode_hybriddna
+                                                              : encode_bpe;
+      const Encoder enc = v.type == VocabType::kBpe      ? bpe
+                          : v.type == VocabType::kWpm    ? encode_wpm
+                          : v.type == VocabType::kUgm    ? encode_ugm
+                          : v.type == VocabType::kPlamo2 ? encode_plamo2
+                                                         : encode_rwkv;
       for (const Fragment& f : frags) {
         if (f.token >= 0) out.push_back(f.token);
         else enc(v, text.substr(f.off, f.len), out);
@@ -136,13 +153,24 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
   return out;
 }
 
+namespace {
+
+void check_has_text(const Vocab& v) {
+  HELIX_CHECK(v.type != VocabType::kNone,
+              "this model has no vocabulary (tokenizer.ggml.model = none): its token ids have no text");
+}
+
+}  // namespace
+
 std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
+  check_has_text(*v_);
   HELIX_CHECK(v_->has(id), "token id ", id, " is out of range (vocabulary of ", n_vocab(), ")");
   if (!render_special && (v_->attr[id] & (kAttrControl | kAttrUnknown))) return "";
   return v_->pieces[id];
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool render_special) const {
+  check_has_text(*v_);
   std::string out;
   bool at_start = true;
   const bool strip = v_->type == VocabType::kWpm ||
@@ -161,6 +189,12 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool render_speci
 }
 
 VocabType Tokenizer::type() const { return v_->type; }
+std::string Tokenizer::describe() const {
+  if (v_->type == VocabType::kNone) return v_->model + " (no vocabulary: token ids only)";
+  if (v_->type == VocabType::kBpe)
+    return cat(v_->model, " (pre-tokenizer ", v_->pre_name.empty() ? "default" : v_->pre_name, ")");
+  return v_->model;
+}
 int32_t Tokenizer::n_vocab() const { return v_->n_vocab(); }
 int32_t Tokenizer::bos() const { return v_->bos; }
 int32_t Tokenizer::eos() const { return v_->eos; }

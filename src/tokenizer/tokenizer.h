@@ -2,8 +2,11 @@
 // fallback (`tokenizer.ggml.model` = llama; Llama 2, Phi-3, Gemma, ERNIE 4.5), byte-level BPE with
 // merges and a named pre-tokenizer (gpt2; every type of llama.cpp's loader: GPT-2, Llama 3, Qwen2,
 // DeepSeek, Falcon, StarCoder, GPT-4o, Tekken, Kimi-K2, ..., see pretokenize.h), WordPiece
-// (bert), SentencePiece's unigram model with its normalizer (t5; T5, mT5, UMT5, FLAN-T5) and
-// RWKV's greedy longest-match tokenizer (rwkv).
+// (bert), SentencePiece's unigram model with its normalizer (t5; T5, mT5, UMT5, FLAN-T5),
+// RWKV's greedy longest-match tokenizer (rwkv), PLaMo 2's best-scoring segmentation (plamo2),
+// BPE over whitespace-separated words (whitespace; jina-embeddings-v2-base-zh), BPE with DNA
+// k-mers between <dna> tags (hybriddna), and models without a vocabulary (none: they take
+// token ids only; encoding text is an error).
 // Built from GGUF metadata or from a Hugging Face tokenizer.json. Token ids match Hugging
 // Face tokenizers for the same vocabulary, and llama.cpp's tokenizer where it agrees with them.
 //
@@ -27,15 +30,16 @@ class GGUFFile;
 
 namespace helix::tok {
 
-enum class VocabType { kSpm, kBpe, kWpm, kUgm, kRwkv };
+enum class VocabType { kSpm, kBpe, kWpm, kUgm, kRwkv, kPlamo2, kNone };
 
 struct Vocab;
 
 // Everything a tokenizer is built from, as GGUF stores it (`tokenizer.ggml.*`). Unset optional
 // fields take the defaults of the model family, as llama.cpp does.
 struct VocabSpec {
-  std::string model;  // "llama", "gpt2", "gemma4", "bert", "t5" or "rwkv"
-  std::string pre;    // pre-tokenizer name (gpt2 only), e.g. "llama-bpe", "qwen2"
+  // "llama", "gpt2", "gemma4", "bert", "t5", "rwkv", "plamo2", "whitespace", "hybriddna", "none"
+  std::string model;
+  std::string pre;    // pre-tokenizer name (BPE models), e.g. "llama-bpe", "qwen2"
   std::string name;   // general.name: some models get per-token attributes by name (Phi-3)
   std::vector<std::string> tokens;
   std::vector<float> scores;        // empty: all 0
@@ -50,6 +54,7 @@ struct VocabSpec {
   // (empty: no normalization) and `tokenizer.ggml.remove_extra_whitespaces`.
   std::string precompiled_charsmap;
   std::optional<bool> remove_extra_whitespaces;
+  int64_t vocab_size = 0;  // model "none": the number of token ids (`<arch>.vocab_size`)
 };
 
 // Reads the `tokenizer.ggml.*` keys of a GGUF file; throws helix::Error when they are missing
@@ -70,6 +75,7 @@ class Tokenizer {
   // Tokenizes `text` (any bytes; invalid UTF-8 never fails: SentencePiece falls back to byte
   // tokens, byte-level BPE and WordPiece read each invalid byte as U+FFFD, as llama.cpp does).
   // add_special: add BOS/EOS (WordPiece: CLS/SEP) as the vocabulary's flags say.
+  // A model without a vocabulary (none) throws helix::Error: it takes token ids only.
   // parse_special: text that spells a control token becomes that token; otherwise it is plain
   // text. User-defined tokens are always matched before the model's algorithm runs.
   std::vector<int32_t> encode(std::string_view text, bool add_special = true,
@@ -84,6 +90,9 @@ class Tokenizer {
   std::string decode(const std::vector<int32_t>& ids, bool render_special = false) const;
 
   VocabType type() const;
+  // The tokenizer model and pre-tokenizer as the file names them, e.g. "gpt2 (pre-tokenizer
+  // qwen2)", "plamo2", "none (no vocabulary: token ids only)".
+  std::string describe() const;
   int32_t n_vocab() const;
   int32_t bos() const;  // -1 when the vocabulary has none
   int32_t eos() const;

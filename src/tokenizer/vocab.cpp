@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstring>
 #include <map>
 
@@ -181,12 +182,25 @@ uint32_t attr_from_type(int32_t t) {
   }
 }
 
-// The piece a token stands for (render_special = true), as llama.cpp's token_to_piece.
+}  // namespace
+
+// The piece a token stands for (render_special = true), as llama.cpp's token_to_piece. PLaMo 2
+// shows every token's text, except byte tokens (their byte). BPE over raw UTF-8 without the
+// U+2581 escape (whitespace) shows its entries as they are: llama.cpp decodes them as GPT-2
+// byte images, which turns Latin-1 letters into stray bytes and other characters into
+// "[UNK_BYTE_0x...]" text.
 std::string make_piece(const Vocab& v, int32_t id) {
   const std::string& t = v.text[id];
   const uint32_t a = v.attr[id];
+  if (v.type == VocabType::kPlamo2) {
+    if ((a & kAttrByte) && t.size() == 6 && t.compare(0, 3, "<0x") == 0 && std::isxdigit(static_cast<uint8_t>(t[3])) &&
+        std::isxdigit(static_cast<uint8_t>(t[4])) && t[5] == '>')
+      return std::string(1, static_cast<char>(std::strtol(t.substr(3, 2).c_str(), nullptr, 16)));
+    return t;
+  }
   if (a & (kAttrUnknown | kAttrControl | kAttrUserDefined)) return t;
   if (a & kAttrNormal) {
+    if (v.type == VocabType::kBpe && v.pre->keep_spaces) return t;
     if (v.type == VocabType::kBpe && !v.pre->raw) {
       std::string out;
       size_t i = 0;
@@ -220,9 +234,27 @@ std::string make_piece(const Vocab& v, int32_t id) {
   return "";
 }
 
+namespace {
+
+// A vocabulary-less model (tokenizer.ggml.model = none): `vocab_size` ids without text.
+Vocab build_none(const VocabSpec& spec) {
+  Vocab v;
+  v.type = VocabType::kNone;
+  v.model = spec.model;
+  HELIX_CHECK(spec.vocab_size >= 0 && spec.vocab_size < (int64_t{1} << 30), "tokenizer: vocab_size ",
+              spec.vocab_size, " is out of range");
+  const auto n = static_cast<size_t>(spec.vocab_size);
+  v.text.assign(n, std::string());
+  v.score.assign(n, 0.0f);
+  v.attr.assign(n, kAttrUndefined);
+  v.pieces.assign(n, std::string());
+  return v;
+}
+
 }  // namespace
 
 Vocab build_vocab(const VocabSpec& spec) {
+  if (spec.model == "none" || spec.model == "no_vocab") return build_none(spec);
   Vocab v;
   const size_t n = spec.tokens.size();
   HELIX_CHECK(n > 0, "tokenizer: the vocabulary is empty");
@@ -239,13 +271,20 @@ Vocab build_vocab(const VocabSpec& spec) {
     bos = 1, eos = 2, unk = 0;
     v.add_space_prefix = true;
     v.add_bos = true;
-  } else if (spec.model == "gpt2") {
+  } else if (spec.model == "gpt2" || spec.model == "whitespace" || spec.model == "hybriddna") {
     v.type = VocabType::kBpe;
+    v.bpe_mode = spec.model == "whitespace"  ? BpeMode::kWhitespace
+                 : spec.model == "hybriddna" ? BpeMode::kHybridDna
+                                             : BpeMode::kPlain;
     v.pre_name = spec.pre;
     v.pre = &pre_tokenizer(spec.pre);
     bos = v.pre->no_bos ? -1 : 11, eos = 11;
     v.ignore_merges = v.pre->ignore_merges;
     v.add_bos = v.pre->add_bos;
+    if (spec.pre == "whitespace") v.lowercase = false;  // the whitespace model's own option
+  } else if (spec.model == "plamo2") {
+    v.type = VocabType::kPlamo2;
+    bos = 1, eos = 2, unk = 0, pad = 3;
   } else if (spec.model == "gemma4") {  // SentencePiece-style BPE with merges
     v.type = VocabType::kBpe;
     v.pre_name = "gemma4";
@@ -263,10 +302,11 @@ Vocab build_vocab(const VocabSpec& spec) {
     v.add_eos = true;
   } else {
     throw Error(cat("unsupported tokenizer model '", spec.model,
-                    "' (tokenizer.ggml.model; supported: llama, gpt2, gemma4, bert, t5, rwkv; llama.cpp's "
-                    "plamo2, whitespace, hybriddna and none are not supported yet)"));
+                    "' (tokenizer.ggml.model; supported: llama, gpt2, gemma4, bert, t5, rwkv, plamo2, "
+                    "whitespace, hybriddna, none)"));
   }
 
+  v.model = spec.model;
   v.text = spec.tokens;
   v.score.assign(n, 0.0f);
   if (!spec.scores.empty()) std::copy(spec.scores.begin(), spec.scores.begin() + n, v.score.begin());
@@ -436,6 +476,8 @@ Vocab build_vocab(const VocabSpec& spec) {
   }
   if (v.type == VocabType::kUgm)
     v.ugm = build_ugm(v, spec.precompiled_charsmap, spec.remove_extra_whitespaces.value_or(false));
+  if (v.type == VocabType::kPlamo2) v.plamo2 = build_plamo2(v);
+  if (v.bpe_mode == BpeMode::kHybridDna) prepare_hybriddna(v);
   return v;
 }
 

@@ -1,7 +1,7 @@
 // The vocabulary shared by the tokenizer families (internal to the tokenizer module): token
 // texts, scores and attributes, a hash map from text to id, the special ids and flags with
 // llama.cpp's defaults and per-model adjustments, the partition of input text around special
-// and user-defined tokens, and the entry points of the four encoders.
+// and user-defined tokens, and the entry points of the encoders.
 #pragma once
 
 #include <array>
@@ -139,11 +139,17 @@ class WordCache {
   std::vector<Entry> entries_ = std::vector<Entry>(kSize);
 };
 
-struct UgmModel;  // ugm.h
+struct UgmModel;     // ugm.h
+struct Plamo2Model;  // plamo2.cpp
+
+// Byte-level BPE variants (tokenizer.ggml.model gpt2, whitespace, hybriddna).
+enum class BpeMode : uint8_t { kPlain, kWhitespace, kHybridDna };
 
 struct Vocab {
   uint64_t serial = 0;  // unique per built vocabulary (for WordCache)
   VocabType type = VocabType::kSpm;
+  std::string model;                  // tokenizer.ggml.model
+  BpeMode bpe_mode = BpeMode::kPlain;
   const PreTokenizer* pre = nullptr;  // byte-level BPE
   std::string pre_name;
   std::vector<std::string> text;
@@ -173,6 +179,8 @@ struct Vocab {
 
   std::shared_ptr<const UgmModel> ugm;  // unigram (t5): normalizer, piece trie, scores
   SpecialTrie rwkv_trie;                // rwkv: every token's unescaped bytes
+  std::shared_ptr<const Plamo2Model> plamo2;  // plamo2: piece trie and integer scores
+  std::array<int32_t, 3> dna_tags{-1, -1, -1};  // hybriddna: <dna>, </dna>, <oov> (-1: absent)
 
   int32_t n_vocab() const { return static_cast<int32_t>(text.size()); }
   bool has(int32_t id) const { return id >= 0 && id < n_vocab(); }
@@ -201,6 +209,18 @@ void encode_wpm(const Vocab& v, std::string_view text, std::vector<int32_t>& out
 void encode_ugm(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
 void encode_rwkv(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
 std::string unescape_rwkv(std::string_view token_text);  // \t \n \r \xNN \<c> -> bytes
+// PLaMo 2: the lowest-cost segmentation into scored pieces, byte tokens for the rest.
+std::shared_ptr<const Plamo2Model> build_plamo2(const Vocab& v);
+void encode_plamo2(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
+// BPE over the words between whitespace (tokenizer.ggml.model = whitespace).
+void encode_whitespace(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
+// HybriDNA: BPE, and fixed-length DNA k-mers between <dna> and </dna>.
+void encode_hybriddna(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
+// HybriDNA's k-mers are stored with a marker suffix that keeps them apart from BPE tokens of
+// the same text; their text and piece drop it (after the lookup map is built with it).
+void prepare_hybriddna(Vocab& v);
+// The piece of a token (render_special = true), as llama.cpp's token_to_piece.
+std::string make_piece(const Vocab& v, int32_t id);
 
 template <class F>
 void SpecialTrie::scan(std::string_view s, F&& found) const {
