@@ -31,15 +31,18 @@ using Clock = std::chrono::steady_clock;
 // Runs the code (sys.argv[1]) as the module __main__ and, as the interactive interpreter does,
 // prints the repr of a final expression statement unless it is None (models often end with
 // `2**10` rather than print(2**10)). Tracebacks show the code's frames only, in "<code>".
-char kDriver[] = R"py(import ast, builtins, sys, traceback, types
+char kDriver[] = R"py(import ast, builtins, sys
 src = sys.argv.pop(1)
+def fail(e, tb):
+    import traceback
+    traceback.print_exception(type(e), e, tb)
+    sys.exit(1)
 try:
     tree = ast.parse(src, "<code>")
 except (SyntaxError, ValueError) as e:
-    traceback.print_exception(type(e), e, None)
-    sys.exit(1)
+    fail(e, None)
 last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-main = types.ModuleType("__main__")
+main = type(sys)("__main__")
 main.__builtins__ = builtins
 sys.modules["__main__"] = main
 try:
@@ -51,8 +54,7 @@ try:
 except SystemExit:
     raise
 except BaseException as e:
-    traceback.print_exception(type(e), e, e.__traceback__.tb_next)
-    sys.exit(1)
+    fail(e, e.__traceback__.tb_next)
 )py";
 
 // The code's standard input as a sealed memory file (no pipe to feed, no SIGPIPE).
