@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "plugins/manifest.h"
+#include "plugins/python_tool.h"
 #include "plugins/toolbox.h"
 
 namespace helix::cli {
@@ -139,6 +140,15 @@ std::string source_of(const plugins::Manifest& m) {
   return "";
 }
 
+// The python built-in is off until enabled: the listing says which.
+std::string python_state() {
+  try {
+    return plugins::load_python_config().enabled ? " (enabled)" : " (off: helix plugin enable python)";
+  } catch (const std::exception& e) {
+    return cat(" (config unreadable: ", e.what(), ")");
+  }
+}
+
 int list(const std::vector<std::string>& a) {
   const bool json = a.size() == 1 && a[0] == "--json";
   HELIX_CHECK(a.empty() || json, "helix plugin list takes only --json");
@@ -155,8 +165,8 @@ int list(const std::vector<std::string>& a) {
   }
   std::printf("%-16s %-10s %-40s %s\n", "NAME", "KIND", "SOURCE", "DESCRIPTION");
   for (const auto& m : all)
-    std::printf("%-16s %-10s %-40s %s\n", m.name.c_str(), plugins::kind_name(m.kind), source_of(m).c_str(),
-                m.description.c_str());
+    std::printf("%-16s %-10s %-40s %s%s\n", m.name.c_str(), plugins::kind_name(m.kind), source_of(m).c_str(),
+                m.description.c_str(), m.name == "python" ? python_state().c_str() : "");
   return 0;
 }
 

@@ -36,10 +36,12 @@ def run(helix_bin, code, **extra):
 def test_off_until_enabled(helix_bin, pdir):
     r = helix(helix_bin, "plugin", "test", "python")
     assert r.returncode != 0 and "helix plugin enable python" in r.stderr, r.stderr
+    assert "(off: helix plugin enable python)" in helix(helix_bin, "plugin", "list").stdout
     r = helix(helix_bin, "plugin", "enable", "python", "--cpu-s", "2", "--memory-mb", "128")
     assert r.returncode == 0, r.stderr
     assert "cpu_s = 2" in r.stdout and "memory_mb = 128" in r.stdout
     assert (pdir / "builtins" / "python.toml").exists()
+    assert "Sandboxed Python 3 (enabled)" in helix(helix_bin, "plugin", "list").stdout
     lst = json.loads(helix(helix_bin, "plugin", "list", "--json").stdout)
     assert "python" in [p["name"] for p in lst]
     ok, res = run(helix_bin, "print(6 * 7)")
