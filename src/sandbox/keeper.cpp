@@ -241,6 +241,14 @@ const std::vector<sock_filter>& seccomp_program() {
 
 void run_keeper(const Plan& p, int in, int out, int err, int status) {
   setsid();  // its own process group: the caller kills the group
+  // The caller's signal mask and ignored signals would survive exec (and an ignored SIGCHLD would
+  // make wait4 below fail): everything back to the defaults.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // SIGKILL, SIGSTOP: refused, harmless
   arrange_fds(in, out, err, status);
   if (p.drop_to_nobody && (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
                            setresuid(kNobody, kNobody, kNobody) != 0)) {

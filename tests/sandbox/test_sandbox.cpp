@@ -4,7 +4,9 @@
 // namespaces, which Result::notes reports.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,6 +203,25 @@ TEST(Sandbox, CallerFilesDoNotLeak) {
   const Result r = run_python(cat("import os\nos.fstat(", fd, ")"), Limits{});
   close(fd);
   EXPECT_NE(r.error.find("Bad file descriptor"), std::string::npos) << r.error;
+}
+
+TEST(Sandbox, CallerSignalSettingsDoNotLeak) {
+  // A server may ignore SIGCHLD or SIGPIPE and block signals in its threads.
+  struct sigaction ign {}, old_chld {}, old_pipe {};
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGCHLD, &ign, &old_chld);
+  sigaction(SIGPIPE, &ign, &old_pipe);
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGALRM);
+  pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+  const Result r = run_python("import signal\nprint(signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN)\n"
+                              "print(signal.pthread_sigmask(signal.SIG_BLOCK, []))", Limits{});
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  sigaction(SIGCHLD, &old_chld, nullptr);
+  sigaction(SIGPIPE, &old_pipe, nullptr);
+  EXPECT_TRUE(r.ok()) << r.error;  // an ignored SIGCHLD made the keeper's wait4 fail
+  EXPECT_EQ(r.out, "True\nset()\n");  // Python ignores SIGPIPE itself; nothing is blocked
 }
 
 TEST(Sandbox, RunsConcurrently) {
