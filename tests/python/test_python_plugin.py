@@ -108,6 +108,15 @@ def test_server_tool_loop_runs_python(helix_bin, default_model, pdir):
         res = json.loads(calls[0]["result"])  # whatever the small model wrote, it ran in the sandbox
         assert set(res) >= {"exit_code", "stdout", "stderr"}, res
         assert isinstance(json.loads(calls[0]["arguments"])["code"], str)
+        # The same server's /mcp (streamable HTTP) offers the tool as well.
+        mcp = pytest.importorskip("mcp")
+
+        async def over_http():
+            async with mcp.Client(f"http://127.0.0.1:{port}/mcp") as m:
+                assert "python" in {t.name for t in (await m.list_tools()).tools}
+                return await m.call_tool("python", {"code": "x = 6\nx * 7"})
+        res = asyncio.run(over_http())
+        assert not res.is_error and res.structured_content["stdout"] == "42\n", res
     finally:
         stop_server(proc)
 
