@@ -19,7 +19,11 @@ With --llama-cpp DIR (a llama.cpp checkout in DIR/llama.cpp and its build in DIR
 whitespace, hybriddna: the vocabularies of tests/python/data/tokenizer_llama_cpp_ref.json.gz) are
 timed against llama.cpp itself (tests/python/llama_tokenize_ref.cpp linked with its libllama.a):
 one encode of a --llama-cpp-mb text each, special tokens parsed, CPU seconds of the encode call on
-both sides (the machine may be shared, so CPU time rather than wall time).
+both sides (the machine may be shared, so CPU time rather than wall time); --out OUT writes the
+table and a chart. (HybriDNA's text part is byte-level BPE with the qwen2 pre-tokenizer, whose
+character classes in Helix follow Unicode 16 as HF's do; llama.cpp's tables are older, so a
+character new in Unicode 16 such as the Sunuwar digits U+11BF0-9 splits differently: on generated
+text the ids can differ in a few places. The tests compare on texts without such characters.)
 A benchmark, not a test: absolute numbers are noisy, read the ratio. (HF's Unicode tables are
 newer than Python's: a code point unassigned in one and a letter in the other can split
 differently; the generated text has a few such characters.)
@@ -105,7 +109,7 @@ def bench_llama_cpp_models(a, tmp):
     tool = os.path.join(tmp, "llama_tokenize_ref")
     mk.build_reference_tool(pathlib.Path(os.path.expanduser(a.llama_cpp)), tool)
     print(f"models only llama.cpp defines, vs {mk.REFERENCE}: {len(text.encode()) / 1e6:.1f} MB", flush=True)
-    ratios = {}
+    ratios, rows = {}, []
     for name in ("plamo2", "whitespace", "hybriddna"):
         path = os.path.join(tmp, f"{name}.gguf")
         mk.write_gguf(path, ref["models"][name]["vocab"])
@@ -121,11 +125,44 @@ def bench_llama_cpp_models(a, tmp):
             ids_l = r.stdout.split()
         th, tl = len(ids_h) / best_h, len(ids_l) / best_l
         ratios[name] = th / tl
+        rows.append((name, best_h, th, best_l, tl, len(ids_h), ids_h == ids_l))
         print(f"  {name:10s} helix {best_h:7.3f} cpu-s {th / 1e6:6.2f} Mtok/s | llama.cpp {best_l:7.3f} cpu-s "
               f"{tl / 1e6:6.2f} Mtok/s | ratio {th / tl:5.2f}x | {len(ids_h)} tokens, "
               f"{'identical ids' if ids_h == ids_l else 'ids differ'}", flush=True)
     print("summary: helix/llama.cpp tokens/s ratio  " + "  ".join(f"{n}={r:.2f}x" for n, r in ratios.items()))
+    if a.out:
+        write_llama_cpp_report(a.out, rows, len(text.encode()), a.repeats)
     return ratios
+
+
+def write_llama_cpp_report(out, rows, n_bytes, repeats):
+    """out.md (the table) and out.svg (tokens per CPU-second, helix beside llama.cpp)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    md = [f"# Tokenizer models only llama.cpp defines: helix vs llama.cpp b11434", "",
+          f"One encode of a {n_bytes / 1e6:.1f} MB generated text (tests/python/tokenizer_corpus.py, special tokens "
+          f"parsed), best of {repeats}, CPU seconds of the encode call (the machine was shared).", "",
+          "| model | helix cpu-s | helix Mtok/s | llama.cpp cpu-s | llama.cpp Mtok/s | ratio | tokens | ids |",
+          "|---|---|---|---|---|---|---|---|"]
+    for name, bh, th, bl, tl, n, same in rows:
+        md.append(f"| {name} | {bh:.3f} | {th / 1e6:.2f} | {bl:.3f} | {tl / 1e6:.2f} | {th / tl:.2f}x | {n} | "
+                  f"{'identical' if same else 'differ'} |")
+    if not all(r[6] for r in rows):
+        md += ["", "Where ids differ: the BPE part's pre-tokenizer (qwen2) classes characters by Unicode 16 in Helix "
+               "(as Hugging Face does) and by older tables in llama.cpp, e.g. the Sunuwar digits U+11BF0-9 "
+               "(see bench/tokenizer_bench.py); tests/python/test_tokenizer_llama_cpp_ref.py is exact on its texts."]
+    pathlib.Path(out + ".md").write_text("\n".join(md) + "\n")
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    xs = range(len(rows))
+    ax.bar([x - 0.2 for x in xs], [r[2] / 1e6 for r in rows], 0.4, label="helix")
+    ax.bar([x + 0.2 for x in xs], [r[4] / 1e6 for r in rows], 0.4, label="llama.cpp b11434")
+    ax.set_xticks(list(xs), [r[0] for r in rows])
+    ax.set_ylabel("M tokens per CPU-second")
+    ax.set_title("Tokenizer throughput (higher is better)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out + ".svg")
 
 
 def main():
@@ -142,6 +179,7 @@ def main():
                     "plamo2, whitespace and hybriddna against llama.cpp")
     ap.add_argument("--llama-cpp-mb", type=float, default=2.0)
     ap.add_argument("--only-llama-cpp", action="store_true", help="only the --llama-cpp comparison")
+    ap.add_argument("--out", help="with --llama-cpp: write OUT.md and OUT.svg (table and chart)")
     a = ap.parse_args()
     if a.llama_cpp and a.only_llama_cpp:
         tmp = tempfile.mkdtemp()

@@ -303,7 +303,9 @@ std::unique_ptr<BertEncoder> BertEncoder::from_gguf(const std::string& path) {
   c.pooling = pt == 2 ? BertPooling::Cls : BertPooling::Mean;
   c.normalize = f->get_bool("helix.embedding.normalize", true);  // llama.cpp normalizes by default
   e->tok_ = tok::Tokenizer::from_gguf(*f);
-  HELIX_CHECK(e->tok_->type() == tok::VocabType::kWpm, "'", path, "': the tokenizer is not WordPiece (bert)");
+  // Without a vocabulary (tokenizer.ggml.model = none) the encoder takes token ids only.
+  HELIX_CHECK(e->tok_->type() == tok::VocabType::kWpm || e->tok_->type() == tok::VocabType::kNone, "'", path,
+              "': the tokenizer is not WordPiece (bert)");
   e->lowercase_ = f->get_bool("tokenizer.ggml.normalizer.lowercase", true);
 
   TensorSource src{cat("model file '", path, "'"), [f](const std::string& name) {
@@ -353,7 +355,8 @@ void BertEncoder::check_shapes() const {
               c.n_head, " attention heads");
   HELIX_CHECK(tok_->n_vocab() <= c.n_vocab, source_, ": the tokenizer has ", tok_->n_vocab(),
               " tokens but the embedding table only ", c.n_vocab, " rows");
-  HELIX_CHECK(tok_->bos() >= 0 && tok_->add_bos(), source_, ": the tokenizer adds no [CLS] token");
+  HELIX_CHECK(tok_->type() == tok::VocabType::kNone || (tok_->bos() >= 0 && tok_->add_bos()), source_,
+              ": the tokenizer adds no [CLS] token");
   HELIX_CHECK(c.max_tokens >= 2 && c.max_tokens <= c.n_pos, source_, ": maximum length ", c.max_tokens,
               " is outside [2, ", c.n_pos, "]");
 }

@@ -63,6 +63,9 @@ EmbeddingRequest parse_embedding_request(const ojson& body, const model::BertEnc
   if (in == body.end() || in->is_null()) throw bad_input("'input' is required: a string or an array of strings");
   const tok::Tokenizer& tok = enc.tokenizer();
   auto add_text = [&](const std::string& s) {
+    if (tok.type() == tok::VocabType::kNone)
+      throw bad_input("this embedding model has no vocabulary (tokenizer.ggml.model = none): give 'input' as "
+                      "token ids");
     r.inputs.push_back(tok.encode(s, /*add_special=*/true, /*parse_special=*/false));
   };
   if (in->is_string()) {

@@ -12,8 +12,9 @@ and parse_special off and on), `helix tokenize --decode` its text, and PLaMo 2's
 must give every text back exactly.
 
 A vocabulary-less model (tokenizer.ggml.model = none) must load: `helix inspect` names it,
-`helix logits --tokens` runs it by token ids (the same logits as with a vocabulary), and
-tokenizing text is a clear error.
+`helix logits --tokens` runs it by token ids (the same logits as with a vocabulary), an embedding
+model without a vocabulary serves /v1/embeddings for token ids (the same vector as with its
+WordPiece vocabulary), and tokenizing text is a clear error.
 """
 import gzip
 import json
@@ -23,7 +24,7 @@ import gguf
 import numpy as np
 import pytest
 
-from conftest import run_helix
+from conftest import openai_client, run_helix, start_server, stop_server
 from make_tokenizer_llama_cpp_reference import write_gguf
 from test_tokenizer_reference import compare, helix_ids
 
@@ -206,3 +207,28 @@ def test_model_without_vocabulary(helix_bin, tmp_path):
         err = r.stderr.decode()
         assert r.returncode == 1, err
         assert "has no vocabulary (tokenizer.ggml.model = none)" in err, err
+
+
+def test_embedding_model_without_vocabulary(helix_bin, default_model, tmp_path):
+    from test_embeddings import _find_model
+    src = _find_model()
+    if src is None:
+        pytest.fail("no embedding model installed; run scripts/setup.sh")
+    full, bare = tmp_path / "bert.gguf", tmp_path / "bert_none.gguf"
+    run_helix(helix_bin, "embed", "-m", src, "--write-gguf", full)
+    strip_vocabulary(full, bare)
+    text = "Token ids go straight to the encoder."
+    ids = [int(x) for x in run_helix(helix_bin, "tokenize", "-m", full, "--ids", text).stdout.split()]
+    want = np.array(json.loads(run_helix(helix_bin, "embed", "-m", full, "--json", text).stdout)["embeddings"][0])
+    proc, port = start_server(helix_bin, default_model, "--embed-model", bare)
+    try:
+        c = openai_client(port)
+        got = np.array(c.embeddings.create(model="bert_none", input=[ids], encoding_format="float").data[0].embedding)
+        assert got.shape == want.shape and float(got @ want) / (np.linalg.norm(got) * np.linalg.norm(want)) > 0.99999
+        import openai
+        with pytest.raises(openai.BadRequestError) as e:
+            c.embeddings.create(model="bert_none", input="text needs a vocabulary")
+        assert "has no vocabulary (tokenizer.ggml.model = none)" in str(e.value), e.value
+        assert "token ids" in str(e.value), e.value
+    finally:
+        stop_server(proc)
