@@ -167,6 +167,9 @@ Loaded load_for_generation(const GenOptions& o) {
   std::fprintf(stderr, "loading %s ...\n", l.path.c_str());
   auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(l.path));
   l.tokenizer = std::shared_ptr<tok::Tokenizer>(tok::Tokenizer::from_gguf(*file));
+  HELIX_CHECK(l.tokenizer->type() != tok::VocabType::kNone, l.path,
+              ": this model has no vocabulary (tokenizer.ggml.model = none): it cannot read or write text; "
+              "run it by token ids (e.g. helix logits --tokens)");
   l.model = std::shared_ptr<model::Model>(model::load_model(file));
   l.adapter_chat_template = apply_default_loras(o.lora, *l.model, o.named_lora);
   l.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

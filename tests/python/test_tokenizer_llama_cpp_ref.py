@@ -202,7 +202,8 @@ def test_model_without_vocabulary(helix_bin, tmp_path):
         logits.append(np.fromfile(tmp_path / "l.f32", dtype=np.float32))
     assert logits[0].size == 6 * n_vocab and np.array_equal(logits[0], logits[1])
 
-    for args in (["tokenize", "-m", bare, "hello"], ["run", "-m", bare, "-p", "hello", "-n", "2"]):
+    for args in (["tokenize", "-m", bare, "hello"], ["run", "-m", bare, "-p", "hello", "-n", "2"],
+                 ["serve", "-m", bare, "--port", "0"]):  # serving text would fail at the first request
         r = run_helix(helix_bin, *args, check=False)
         err = r.stderr.decode()
         assert r.returncode == 1, err
