@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/best_of.h"
 #include "cli/commands.h"
 #include "cli/gen_options.h"
 #include "cli/terminal.h"
@@ -40,7 +41,9 @@ constexpr const char* kUsage =
     "                     repeatable: the adapters add\n"
     "  --profile          time per op and per layer (prefill and decode), a table on stderr\n"
     "  --json             reply with a JSON object (constrained decoding)\n"
-    "  --json-schema FILE reply with JSON valid under the JSON Schema in FILE\n";
+    "  --json-schema FILE reply with JSON valid under the JSON Schema in FILE\n"
+    "  --best-of N --rm RM.gguf [--rm-aspect A]  sample N replies (--chat), score them with the reward\n"
+    "                     model, print the best (all samples' scores on stderr)\n";
 
 
 }  // namespace
@@ -54,6 +57,8 @@ int cmd_run(int argc, char** argv) {
     else
       args.push_back(argv[i]);
   }
+  BestOf best_of;
+  take_best_of_flags(args, best_of);
   argc = static_cast<int>(args.size());
   argv = args.data();
   GenOptions o;
@@ -72,6 +77,10 @@ int cmd_run(int argc, char** argv) {
   } else {
     HELIX_CHECK(o.system.empty(), "-s (a system prompt) needs --chat or --chat-template (see --help)");
     ids = l.tokenizer->encode(prompt, !o.no_bos, true);
+  }
+  if (best_of.n > 0) {
+    run_best_of(o, l, ids, prompt, best_of);
+    return 0;
   }
   runtime::Session s(l.model, l.tokenizer, o.n_ctx, o.n_batch);
   s.set_tokens(ids);

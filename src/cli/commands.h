@@ -33,5 +33,6 @@ int cmd_flywheel(int argc, char** argv);
 int cmd_plugin(int argc, char** argv);
 int cmd_chatfile(int argc, char** argv);
 int cmd_mcp(int argc, char** argv);
+int cmd_rm(int argc, char** argv);
 
 }  // namespace helix::cli

@@ -41,6 +41,7 @@ constexpr Command kCommands[] = {
     {"flywheel", helix::cli::cmd_flywheel, "turn feedback stored by serve --feedback-db into SFT and preference JSONL"},
     {"embed", helix::cli::cmd_embed, "sentence embeddings of texts with a BERT encoder (all-MiniLM-L6-v2)"},
     {"mcp", helix::cli::cmd_mcp, "serve Helix's tools (generate, embed, kb_search) to MCP clients over stdio"},
+    {"rm", helix::cli::cmd_rm, "reward models: train heads per aspect (and LoRA) on preferences; score replies"},
     {"kb", helix::cli::cmd_kb, "knowledge bases: add documents (txt, md, html, pdf, docx), hybrid search"},
     {"plugin", helix::cli::cmd_plugin, "plugins the model can call: add|list|rm|test (OpenAPI, MCP, built-ins)"},
     {"ask", helix::cli::cmd_ask, "answer a question from a knowledge base, citing the passages [n]"},

@@ -72,6 +72,13 @@ class TrainModel {
   LossSum forward_backward_weighted(const TrainBatch& b, const PositionWeights& weights);
   // Forward only, no dropout: loss[t] = −log p(target t) per position (0 without a target).
   LossSum evaluate_positions(const TrainBatch& b, std::vector<float>& loss);
+  // Another objective on the final hidden states (reward heads, src/train/reward.h): the forward
+  // of b, then head(x, dx) with x = the final hidden states before the final norm [n_embd, n_tok];
+  // with backward, head writes d(loss)/dx into dx (all of it: [n_embd, n_tok], zeros where no
+  // loss), which the backward carries into every trainable parameter (+=); without, dx is null.
+  using HiddenHead = std::function<void(const float* x, float* dx)>;
+  void forward_hidden(const TrainBatch& b, const HiddenHead& head, bool backward);
+  const Param& output_norm() const { return *output_norm_; }  // the final norm's weight
   // LoRA dropout masks: those of forward_backward calls after this are a function of (seed,
   // step, the call's index since this call), so a resumed run draws the same masks.
   void set_dropout_step(uint64_t step);
@@ -95,6 +102,7 @@ class TrainModel {
   void plan(int64_t n_tok);
   LossSum run(const TrainBatch& b, float grad_scale, bool backward, std::vector<float>* pos_loss = nullptr,
               const PositionWeights* weights = nullptr);
+  void pass(const TrainBatch& b, bool backward, const HiddenHead& head);  // forward, head, backward
   void block_forward(int il, const TrainBatch& b, Acts& a);
   void block_backward(int il, const TrainBatch& b, Acts& a);
 

@@ -87,6 +87,42 @@ LossSum TrainModel::evaluate_positions(const TrainBatch& b, std::vector<float>& 
 LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward, std::vector<float>* pos_loss,
                         const PositionWeights* weights) {
   const int64_t T = b.size(), E = hp_.n_embd;
+  LossSum loss;
+  pass(b, backward, [&](const float* x, float* dx) {
+    HeadParams hp;
+    hp.w_out = &output_;
+    hp.w_out_t = head_.wt.get();
+    hp.w_out_grad = backward && output_p_ ? output_p_->grad.data() : nullptr;
+    hp.norm_w = output_norm_->value.data();
+    hp.norm_grad = backward && !output_norm_->grad.empty() ? output_norm_->grad.data() : nullptr;
+    hp.eps = hp_.norm_eps;
+    hp.softcap = hp_.final_logit_softcap;
+    hp.chunk = opt_.head_chunk;
+    hp.exact = opt_.exact_base;
+    to(stepprof::kHead);
+    if (pos_loss) pos_loss->assign(static_cast<size_t>(T), 0.0f);
+    loss = lm_head_loss(hp, x, b.targets.data(), T, grad_scale, dx, pos_loss ? pos_loss->data() : nullptr);
+    to(stepprof::kParts);
+    if (!dx || !weights) return;
+    // dx is linear in each position's dlogits: scale column t by w[t]
+    std::vector<float> w(static_cast<size_t>(T), 0.0f);
+    (*weights)(*pos_loss, w);
+    for (int64_t t = 0; t < T; ++t) {
+      float* col = dx + t * E;
+      const float s = w[static_cast<size_t>(t)];
+      for (int64_t e = 0; e < E; ++e) col[e] *= s;
+    }
+  });
+  return loss;
+}
+
+void TrainModel::forward_hidden(const TrainBatch& b, const HiddenHead& head, bool backward) {
+  arm_dropout(backward);
+  pass(b, backward, head);
+}
+
+void TrainModel::pass(const TrainBatch& b, bool backward, const HiddenHead& head) {
+  const int64_t T = b.size(), E = hp_.n_embd;
   HELIX_CHECK(T > 0, "empty training batch");
   HELIX_CHECK(b.targets.size() == b.tokens.size() && b.pos.size() == b.tokens.size() && b.start.size() == b.tokens.size(),
               "training batch arrays differ in length");
@@ -106,38 +142,13 @@ LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward, st
   to(stepprof::kEmbed);
   embedding_forward(tok_embd_, b.tokens.data(), T, emb_scale_, a.layers[0].x_in);
   for (int il = 0; il < hp_.n_layer; ++il) block_forward(il, b, a);
-
-  HeadParams hp;
-  hp.w_out = &output_;
-  hp.w_out_t = head_.wt.get();
-  hp.w_out_grad = backward && output_p_ ? output_p_->grad.data() : nullptr;
-  hp.norm_w = output_norm_->value.data();
-  hp.norm_grad = backward && !output_norm_->grad.empty() ? output_norm_->grad.data() : nullptr;
-  hp.eps = hp_.norm_eps;
-  hp.softcap = hp_.final_logit_softcap;
-  hp.chunk = opt_.head_chunk;
-  hp.exact = opt_.exact_base;
-  to(stepprof::kHead);
-  if (pos_loss) pos_loss->assign(static_cast<size_t>(T), 0.0f);
-  const LossSum loss = lm_head_loss(hp, a.x_out, b.targets.data(), T, grad_scale, backward ? a.dres : nullptr,
-                                    pos_loss ? pos_loss->data() : nullptr);
-  to(stepprof::kParts);
-  if (!backward) return loss;
-  if (weights) {  // dres is linear in each position's dlogits: scale column t by w[t]
-    std::vector<float> w(static_cast<size_t>(T), 0.0f);
-    (*weights)(*pos_loss, w);
-    for (int64_t t = 0; t < T; ++t) {
-      float* col = a.dres + t * E;
-      const float s = w[static_cast<size_t>(t)];
-      for (int64_t e = 0; e < E; ++e) col[e] *= s;
-    }
-  }
+  head(a.x_out, backward ? a.dres : nullptr);
+  if (!backward) return;
   stepprof::count_tokens(T);
   for (int il = static_cast<int>(hp_.n_layer) - 1; il >= 0; --il) block_backward(il, b, a);
   to(stepprof::kEmbed);
   if (tok_embd_p_) embedding_backward(a.dres, b.tokens.data(), T, E, emb_scale_, tok_embd_p_->grad.data());
   to(stepprof::kParts);
-  return loss;
 }
 
 namespace {

@@ -2,8 +2,6 @@
 // tree (TOML keeps a line number per key) and checked by one reader that names file, line and key.
 #include "train/recipe.h"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -17,6 +15,7 @@
 
 #include "core/error.h"
 #include "train/prefs.h"
+#include "train/recipe_reader.h"
 
 namespace helix::train {
 
@@ -30,114 +29,9 @@ const std::vector<std::string>& known_eval_metrics() {
 
 namespace {
 
-using Lines = std::map<std::string, int64_t>;  // key path ("stages[0].lr") -> TOML line
-
-ojson from_toml(const toml::node& n, const std::string& where, Lines& lines, const std::string& file) {
-  lines[where] = n.source().begin.line;
-  if (auto* t = n.as_table()) {
-    ojson o = ojson::object();
-    for (auto&& [k, v] : *t) {
-      const std::string key(k.str());
-      o[key] = from_toml(v, where.empty() ? key : where + "." + key, lines, file);
-    }
-    return o;
-  }
-  if (auto* a = n.as_array()) {
-    ojson o = ojson::array();
-    for (size_t i = 0; i < a->size(); ++i) o.push_back(from_toml(*a->get(i), cat(where, "[", i, "]"), lines, file));
-    return o;
-  }
-  if (auto v = n.value_exact<std::string>()) return *v;
-  if (auto v = n.value_exact<int64_t>()) return *v;
-  if (auto v = n.value_exact<double>()) return *v;
-  if (auto v = n.value_exact<bool>()) return *v;
-  throw Error(cat(file, ":", n.source().begin.line, ": ", where, ": dates and times have no meaning in a recipe"));
-}
-
-// Reads typed values out of one JSON object, naming the key path, line and file in every error.
-class Reader {
- public:
-  Reader(const ojson& obj, std::string where, const Lines& lines, const std::string& file)
-      : o_(obj), where_(std::move(where)), lines_(lines), file_(file) {}
-
-  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    const std::string path = key.empty() ? where_ : where_.empty() ? key : where_ + "." + key;
-    auto it = lines_.find(path);
-    const std::string at = it != lines_.end() ? cat(file_, ":", it->second) : file_;
-    throw Error(cat(at, ": ", path.empty() ? "the recipe" : path, ": ", what));
-  }
-  bool has(const std::string& k) const { return o_.contains(k); }
-  const ojson& raw(const std::string& k) const { return o_.at(k); }
-  std::string sub(const std::string& k) const { return where_.empty() ? k : where_ + "." + k; }
-
-  void only(std::initializer_list<const char*> known) const {
-    std::set<std::string> ok(known.begin(), known.end());
-    for (auto& [k, v] : o_.items()) {
-      if (ok.count(k)) continue;
-      std::string list;
-      for (const char* s : known) list += cat(list.empty() ? "" : ", ", s);
-      fail(k, cat("unknown key (allowed here: ", list, ")"));
-    }
-  }
-  void str(const std::string& k, std::string& out, std::initializer_list<const char*> allowed = {}) const {
-    if (!has(k)) return;
-    if (!o_[k].is_string() || o_[k].get<std::string>().empty()) fail(k, cat("must be a non-empty string (got ", o_[k].dump(), ")"));
-    out = o_[k].get<std::string>();
-    if (allowed.size() == 0) return;
-    std::string list;
-    for (const char* a : allowed) {
-      if (out == a) return;
-      list += cat(list.empty() ? "" : ", ", "'", a, "'");
-    }
-    fail(k, cat("'", out, "' is not one of ", list));
-  }
-  void num(const std::string& k, double& out, double lo, double hi, bool lo_open = false) const {
-    if (!has(k)) return;
-    if (!o_[k].is_number()) fail(k, cat("must be a number (got ", o_[k].dump(), ")"));
-    const double v = o_[k].get<double>();
-    if (v < lo || v > hi || (lo_open && v == lo))
-      fail(k, cat("must be ", lo_open ? "> " : ">= ", lo, " and <= ", hi, " (got ", v, ")"));
-    out = v;
-  }
-  void integer(const std::string& k, int64_t& out, int64_t lo, int64_t hi) const {
-    if (!has(k)) return;
-    if (!o_[k].is_number_integer()) fail(k, cat("must be a whole number (got ", o_[k].dump(), ")"));
-    const int64_t v = o_[k].get<int64_t>();
-    if (v < lo || v > hi) fail(k, cat("must be between ", lo, " and ", hi, " (got ", v, ")"));
-    out = v;
-  }
-  void strings(const std::string& k, std::vector<std::string>& out) const {
-    if (!has(k)) return;
-    if (!o_[k].is_array()) fail(k, cat("must be a list of strings (got ", o_[k].dump(), ")"));
-    out.clear();
-    for (const auto& v : o_[k]) {
-      if (!v.is_string()) fail(k, cat("must be a list of strings (got ", v.dump(), " in it)"));
-      out.push_back(v.get<std::string>());
-    }
-  }
-  Reader child(const std::string& k, bool array_item = false, size_t i = 0) const {
-    const ojson& v = array_item ? o_.at(k).at(i) : o_.at(k);
-    const std::string w = array_item ? cat(sub(k), "[", i, "]") : sub(k);
-    if (!v.is_object()) Reader(o_, where_, lines_, file_).fail(array_item ? cat(k, "[", i, "]") : k, "must be a table/object");
-    return Reader(v, w, lines_, file_);
-  }
-  size_t list_size(const std::string& k) const {
-    if (!has(k)) return 0;
-    if (!o_[k].is_array()) fail(k, "must be a list of tables ([[" + sub(k) + "]] in TOML)");
-    return o_[k].size();
-  }
-
- private:
-  const ojson& o_;
-  std::string where_;
-  const Lines& lines_;
-  const std::string& file_;
-};
-
-std::string resolve(const std::string& dir, const std::string& p) {
-  if (p.empty() || fs::path(p).is_absolute()) return p;
-  return (fs::path(dir) / p).lexically_normal().string();
-}
+using Lines = RecipeLines;
+using Reader = RecipeReader;
+std::string resolve(const std::string& dir, const std::string& p) { return resolve_recipe_path(dir, p); }
 
 EvalSet read_eval(const Reader& r, const std::string& dir) {
   r.only({"name", "path", "metrics", "max_samples", "max_new_tokens"});
@@ -325,23 +219,8 @@ Recipe read_recipe(const ojson& root, const Lines& lines, const std::string& pat
 }  // namespace
 
 Recipe parse_recipe(const std::string& text, const std::string& path) {
-  const std::string ext = fs::path(path).extension().string();
-  ojson root;
   Lines lines;
-  if (ext == ".json") {
-    try {
-      root = ojson::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error(cat(path, ": invalid JSON: ", e.what()));
-    }
-  } else {
-    try {
-      toml::table t = toml::parse(text, path);
-      root = from_toml(t, "", lines, path);
-    } catch (const toml::parse_error& e) {
-      throw Error(cat(path, ":", e.source().begin.line, ": invalid TOML: ", e.description()));
-    }
-  }
+  const ojson root = parse_recipe_tree(text, path, lines);
   return read_recipe(root, lines, path);
 }
 
@@ -387,12 +266,6 @@ StageData load_stage_data(const Recipe& rec, size_t stage, const SampleRenderer&
   return d;
 }
 
-Recipe load_recipe(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  HELIX_CHECK(in, "cannot read the recipe ", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_recipe(ss.str(), path);
-}
+Recipe load_recipe(const std::string& path) { return parse_recipe(read_recipe_text(path), path); }
 
 }  // namespace helix::train
