@@ -14,6 +14,7 @@ Not run by CI (it needs the packages above and minutes of model time).
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,8 +52,13 @@ def peer(port, report, facts):
     return {"key_point_recall": kp, "answer_accuracy": acc, "summary_s": t_sum, "questions_s": t_qa}
 
 
-def helix(helix_bin, report, facts, work):
-    base = [helix_bin, "chatfile", report, "--json", "--cache", os.path.join(work, "cache")]
+def cpu(who):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def helix(helix_bin, report, facts, work, extra):
+    base = [helix_bin, "chatfile", report, "--json", "--cache", os.path.join(work, "cache"), *extra]
     t = time.time()
     k = json.loads(subprocess.run(base + ["--key-points"], capture_output=True, text=True, check=True).stdout)
     t_sum = time.time() - t
@@ -68,10 +74,14 @@ def helix(helix_bin, report, facts, work):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", default="small", choices=["tiny", "small", "full"])
+    ap.add_argument("--size", default="small", choices=["tiny", "small", "full", "xl"])
     ap.add_argument("--questions", type=int, default=0)
+    ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--helix", default=os.environ.get("HELIX_BIN", os.path.join(ROOT, "build", "helix")))
     ap.add_argument("--model", default=os.path.expanduser("~/.local/share/helix/models/default.gguf"))
+    ap.add_argument("--adapter", default=os.path.expanduser("~/.local/share/helix/adapters/assistant.gguf"),
+                    help="the assistant adapter both sides use (helix chatfile applies it by default; the server "
+                         "gets --lora); 'none' for the base model on both sides")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="chatfile-bench-")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_chatfile_eval.py"), work, "--size", a.size],
@@ -79,17 +89,31 @@ def main():
     gold = json.load(open(os.path.join(work, "gold.json"), encoding="utf-8"))
     facts = gold["report"]["facts"][: a.questions or None]
     report = os.path.join(work, gold["report"]["file"])
-    h = helix(a.helix, report, facts, work)
-    proc, port = start_server(a.helix, a.model, "-c", "4096", "--embeddings")
+    adapter = [] if a.adapter == "none" or not os.path.exists(a.adapter) else ["--lora", a.adapter]
+    print(f"adapter: {adapter[1] if adapter else 'none'}; load average {open('/proc/loadavg').read().split()[0]}",
+          file=sys.stderr)
+    c0 = cpu(resource.RUSAGE_CHILDREN)
+    h = helix(a.helix, report, facts, work, [] if adapter else ["--no-adapter"])
+    h["cpu_s"] = cpu(resource.RUSAGE_CHILDREN) - c0
+    c0, s0 = cpu(resource.RUSAGE_CHILDREN), cpu(resource.RUSAGE_SELF)
+    proc, port = start_server(a.helix, a.model, "-c", "4096", "--embeddings", *adapter)
     try:
         p = peer(port, report, facts)
     finally:
         stop_server(proc)
-    print("| | key-point recall | answer accuracy | summary / key points (s) | questions (s) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for name, r in (("helix chatfile", h), ("LlamaIndex on helix serve", p)):
-        print(f"| {name} | {r['key_point_recall']:.2f} | {r['answer_accuracy']:.2f} | {r['summary_s']:.1f} | "
-              f"{r['questions_s']:.1f} |")
+    p["cpu_s"] = cpu(resource.RUSAGE_CHILDREN) - c0 + cpu(resource.RUSAGE_SELF) - s0  # the server + LlamaIndex itself
+    lines = ["| | key-point recall | answer accuracy | summary / key points (s) | questions (s) | CPU s (all) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, r in (("helix chatfile", h), ("LlamaIndex 0.14 on helix serve", p)):
+        lines.append(f"| {name} | {r['key_point_recall']:.2f} | {r['answer_accuracy']:.2f} | {r['summary_s']:.1f} | "
+                     f"{r['questions_s']:.1f} | {r['cpu_s']:.0f} |")
+    lines.append(f"| ratio helix / LlamaIndex | | | {h['summary_s'] / p['summary_s']:.2f} | "
+                 f"{h['questions_s'] / p['questions_s']:.2f} | {h['cpu_s'] / p['cpu_s']:.2f} |")
+    print("\n".join(lines))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"size": a.size, "questions": len(facts), "adapter": adapter[1] if adapter else None,
+                       "helix": h, "llamaindex": p, "table": lines}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,18 @@ Scores (0..1):
   answer accuracy     questions whose answer contains the gold figure or name
   citation precision  cited passages [n] that hold the gold figure or name, over all citations
 
+Times: wall and CPU seconds of each helix run (CPU: the child's user + system time, the fair figure on a
+loaded machine), the first question's and the follow-ups' time to the first token; with --prefix-compare N
+the first N questions are asked again with --no-prefix-cache, to show what reusing the document's prompt
+prefix (instructions + pinned passages) saves on a follow-up.
+
   HELIX_BIN=build/helix python3 bench/chatfile_eval.py --size small [--questions N] [--json OUT] [--svg OUT]
+      [--extra '--no-adapter'] [--prefix-compare 4]
 """
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -23,12 +30,28 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+CPU = {}  # command's task -> CPU seconds of the last run
+
+
 def run(cmd):
-    t = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    t, c = time.time(), children_cpu()
+    print(f"running {' '.join(cmd[1:])[:160]}", file=sys.stderr, flush=True)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr (progress) goes to the terminal
     if p.returncode != 0:
-        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}")
+    CPU["last"] = children_cpu() - c
     return json.loads(p.stdout), time.time() - t
+
+
+def ttfts(answers):
+    """(the first answer's time to the first token, the mean of the follow-ups')."""
+    t = [a["usage"]["first_token_s"] for a in answers]
+    return round(t[0], 2), (round(sum(t[1:]) / len(t[1:]), 2) if len(t) > 1 else None)
 
 
 def text_of(v):
@@ -86,12 +109,15 @@ def svg_bars(scores, path, title):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", default="small", choices=["tiny", "small", "full"])
+    ap.add_argument("--size", default="small", choices=["tiny", "small", "full", "xl"])
     ap.add_argument("--questions", type=int, default=0, help="ask only the first N questions (0: all)")
     ap.add_argument("--helix", default=os.environ.get("HELIX_BIN", os.path.join(ROOT, "build", "helix")))
     ap.add_argument("--extra", default="", help="more helix chatfile flags, e.g. '--no-adapter --parallel 2'")
     ap.add_argument("--json", help="write the scores and timings here")
     ap.add_argument("--svg", help="write a bar chart of the scores here")
+    ap.add_argument("--skip-minutes", action="store_true", help="only the report (key points and questions)")
+    ap.add_argument("--prefix-compare", type=int, default=0,
+                    help="ask the first N questions again with --no-prefix-cache (follow-up time without the reuse)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="chatfile-eval-")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_chatfile_eval.py"), work, "--size", a.size],
@@ -101,16 +127,36 @@ def main():
     meeting = os.path.join(work, gold["meeting"]["file"])
     report = os.path.join(work, gold["report"]["file"])
     facts = gold["report"]["facts"][: a.questions or None]
-    m, t_min = run(base + [meeting, "--minutes"])
+    if a.skip_minutes:
+        m, t_min, c_min = {"minutes": None, "tokens": None}, 0.0, 0.0
+    else:
+        m, t_min = run(base + [meeting, "--minutes"])
+        c_min = CPU["last"]
     k, t_kp = run(base + [report, "--key-points"])
+    c_kp = CPU["last"]
     asks = [x for f in facts for x in ("--ask", f["question"])]
     q, t_qa = run(base + [report, "--no-history"] + asks)
+    c_qa = CPU["last"]
     scores = {}
-    scores.update(score_minutes(m["minutes"], gold["meeting"]))
+    if m["minutes"] is not None:
+        scores.update(score_minutes(m["minutes"], gold["meeting"]))
     scores.update(score_key_points(k["key_points"]["key_points"], gold["report"]["facts"]))
     scores.update(score_answers(q["answers"], facts))
-    times = {"minutes_s": round(t_min, 1), "key_points_s": round(t_kp, 1), "questions_s": round(t_qa, 1),
-             "meeting_tokens": m["tokens"], "report_tokens": k["tokens"], "questions": len(facts)}
+    first, follow = ttfts(q["answers"])
+    ids = subprocess.run([a.helix, "tokenize", "-f", report, "--ids", "--no-bos"], capture_output=True, text=True,
+                         check=True).stdout
+    times = {"report_model_tokens": len(ids.split()), "minutes_s": round(t_min, 1), "minutes_cpu_s": round(c_min, 1),
+             "key_points_s": round(t_kp, 1), "key_points_cpu_s": round(c_kp, 1), "questions_s": round(t_qa, 1), "questions_cpu_s": round(c_qa, 1),
+             "first_question_ttft_s": first, "follow_up_ttft_s": follow,
+             "follow_up_cached_tokens": [a["usage"]["cached_tokens"] for a in q["answers"][1:4]],
+             "meeting_tokens": m["tokens"], "report_tokens": k["tokens"], "questions": len(facts),
+             "load_at_start": open("/proc/loadavg").read().split()[0]}
+    if a.prefix_compare:
+        few = [x for f in facts[: a.prefix_compare] for x in ("--ask", f["question"])]
+        r1, _ = run(base + [report, "--no-history"] + few)
+        r0, _ = run(base + [report, "--no-history", "--no-prefix-cache"] + few)
+        times["prefix_compare"] = {"questions": a.prefix_compare, "with_reuse": ttfts(r1["answers"]),
+                                   "without_reuse": ttfts(r0["answers"])}
     print("| metric | score |\n| --- | ---: |")
     for key, v in scores.items():
         print(f"| {key.replace('_', ' ')} | {v:.2f} |")

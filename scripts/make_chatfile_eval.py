@@ -11,7 +11,8 @@ section holding each.
 
   python3 scripts/make_chatfile_eval.py OUT_DIR [--size tiny|small|full]
 
-Sizes (estimated model tokens): tiny ~2k + ~2k (the CI test), small ~12k + ~15k, full ~45k + ~100k.
+Sizes (estimated model tokens): tiny ~2k + ~2k (the CI test), small ~12k + ~15k, full ~45k + ~100k
+(the report is 85,540 tokens of the default model, Gemma 3), xl: full with a report of 104k Gemma tokens.
 """
 import argparse
 import json
@@ -108,6 +109,7 @@ SIZES = {  # (filler lines per topic in the meeting, filler sentences per sectio
     "tiny": (4, 6, 1),
     "small": (40, 30, 3),
     "full": (150, 110, 8),
+    "xl": (150, 132, 8),
 }
 
 
