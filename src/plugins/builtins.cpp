@@ -4,6 +4,7 @@
 #include <date/date.h>
 #include <date/tz.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <regex>
@@ -29,12 +30,32 @@ std::string arg_string(const ojson& args, const std::string& key, bool required 
   return it->get<std::string>();
 }
 
+// The city part of a zone name, as tzdata spells it: "Europe/New York (UTC)" -> "new_york".
+std::string city_key(std::string s) {
+  if (const size_t p = s.find('('); p != std::string::npos) s.erase(p);
+  if (const size_t p = s.rfind('/'); p != std::string::npos) s.erase(0, p + 1);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+  for (char& c : s) c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A zone by its IANA name. Models also write a zone by its city, with the wrong region or with words
+// from the parameter's description ("Europe/Tokyo (UTC)", "new york"): a name that is not found is
+// then read as a city, and taken when exactly one zone of the database has it (the result names the
+// zone used).
 const date::time_zone* zone(const std::string& name) {
   try {
     return date::locate_zone(name.empty() ? "UTC" : name);
   } catch (const std::exception&) {
-    throw Error(cat("unknown time zone '", name, "': use an IANA name such as Europe/Paris, America/New_York or UTC"));
   }
+  const std::string city = city_key(name);
+  const date::time_zone* found = nullptr;
+  int matches = 0;
+  for (const auto& z : date::get_tzdb().zones)
+    if (!city.empty() && city_key(std::string(z.name())) == city) found = &z, ++matches;
+  if (matches == 1) return found;
+  throw Error(cat("unknown time zone '", name, "': use an IANA name such as Europe/Paris, America/New_York or UTC"));
 }
 
 sys_seconds now() {

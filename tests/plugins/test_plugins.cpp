@@ -77,6 +77,13 @@ TEST(DateTime, ConvertsWithTzdataRules) {
   EXPECT_THROW(convert_time("2026-03-29T02:30", "Europe/Paris", "UTC"), helix::Error);  // skipped hour
   EXPECT_THROW(convert_time("tomorrow", "UTC", "UTC"), helix::Error);
   EXPECT_THROW(current_time("Mars/Olympus"), helix::Error);
+  // A zone named by its city with the wrong region or extra words, as small models write it, is found
+  // when the city names one zone; the result says which.
+  EXPECT_EQ(current_time("Europe/Tokyo (UTC)")["timezone"], "Asia/Tokyo");
+  EXPECT_EQ(current_time("new york")["timezone"], "America/New_York");
+  EXPECT_EQ(convert_time("2026-01-15T12:00:00Z", "", "Europe/Kolkata (default UTC)")["timezone"], "Asia/Kolkata");
+  EXPECT_THROW(current_time("Europe/Olympus (UTC)"), helix::Error);
+  EXPECT_THROW(current_time("(UTC)"), helix::Error);
   EXPECT_EQ(days_between("2024-02-28", "2024-03-01")["days"], 2);  // leap year
   EXPECT_EQ(days_between("2024-03-01", "2024-02-28")["days"], -2);
   EXPECT_THROW(days_between("2023-02-29", "2024-01-01"), helix::Error);  // no such day
