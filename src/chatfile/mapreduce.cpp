@@ -382,7 +382,12 @@ Result run_task(Backend& b, const Corpus& c, Task t, const JobOptions& opt) {
         // cut by the token limit before the JSON closed: the cues alone speak for this unit
       }
       const std::string src = unit_where(c, c.units[i]);
+      const size_t had = r.key_points.size();
       std::string p = merge_unit(j, c.units[i].text, src, r);
+      if (t == Task::KeyPoints && r.key_points.size() == had)  // nothing the text supports (e.g. the prompt's
+        for (const auto& s : grounded_sentences(clean_summary(inputs[i], inputs[i], 3), source_grams(c.units[i].text)))
+          if (const std::string k = s.substr(s.rfind('\n') + 1); docs::count_chars(k) >= 16)  // own words listed
+            add_unique(r.key_points, k, src);  // back): its salient sentences, without a heading before them
       if (t != Task::KeyPoints) p += merge_cues(cues[i], c.units[i].text, src, t == Task::Minutes, r);
       if (!p.empty()) partials.push_back(p);
     }

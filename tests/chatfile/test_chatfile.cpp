@@ -20,13 +20,16 @@ namespace {
 class CopyBackend : public Backend {
  public:
   size_t calls = 0, fail_after = 1u << 30;
+  bool list_instruction = false;  // JSON replies list the prompt's own words (as the assistant adapter did)
   void run(const std::vector<Request>& reqs, const std::function<void(size_t, const Reply&)>& on_done) override {
     for (size_t i = 0; i < reqs.size(); ++i) {
       if (calls >= fail_after) throw std::runtime_error("killed");
       ++calls;
       const std::string p = reqs[i].messages[0]["content"].get<std::string>();
       Reply r;
-      if (reqs[i].grammar) {
+      if (reqs[i].grammar && list_instruction) {
+        r.text = R"({"key_points": ["facts", "figures", "names", "dates", "decisions"]})";
+      } else if (reqs[i].grammar) {
         r.text = R"({"key_points": ["Revenue was 96.4 million dollars.", "The moon is made of 7 cheeses."]})";
       } else {
         // Copy every sentence with a figure, plus one invented sentence that must be filtered.
@@ -95,6 +98,15 @@ TEST(ChatFile, KeyPointsKeepOnlyWhatTheTextSays) {
   Result r = run_task(b, c, Task::KeyPoints, {});
   ASSERT_EQ(r.key_points.size(), 1u) << r.key_points.dump();
   EXPECT_EQ(r.key_points[0]["text"], "Revenue was 96.4 million dollars.");
+}
+
+TEST(ChatFile, KeyPointsFallBackToTheTextWhenTheModelGivesNothingItSupports) {
+  Corpus c = load_corpus_data({{"r.md", "# R\n\nRevenue was 96.4 million dollars in the year.\n"}}, {});
+  CopyBackend b;
+  b.list_instruction = true;
+  Result r = run_task(b, c, Task::KeyPoints, {});
+  ASSERT_EQ(r.key_points.size(), 1u) << r.key_points.dump();
+  EXPECT_EQ(r.key_points[0]["text"], "Revenue was 96.4 million dollars in the year.");
 }
 
 TEST(ChatFile, GroundingRejectsChangedFigures) {
