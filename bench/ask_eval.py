@@ -186,7 +186,8 @@ def write_report(res, out, args):
     lines.append("| replies: answer / refusal / echo / empty | " + " | ".join(
         "{answer} / {refusal} / {echo} / {empty}".format(**res["conditions"][c]["kinds"]) for c in conds) + " |")
     lines.append("| wall s / CPU s (whole condition) | " + " | ".join(
-        f"{res['conditions'][c]['wall_s']:.0f} / {res['conditions'][c]['cpu_s']:.0f}" for c in conds) + " |")
+        f"{res['conditions'][c]['wall_s']:.0f} / " + (f"{res['conditions'][c]['cpu_s']:.0f}" if res["conditions"][c]["cpu_s"]
+                                                       is not None else "n/a") for c in conds) + " |")
     table = "\n".join(lines)
     (out / "ask_eval.md").write_text(
         f"# helix ask: answer faithfulness ({res['questions']} held-out questions)\n\n"
@@ -204,7 +205,6 @@ def report_from(dirs):
     qs = {q["id"]: q for q in (json.loads(x) for x in (DATA / "questions.jsonl").read_text().splitlines() if x.strip())}
     res = None
     for d in map(pathlib.Path, dirs):
-        r = json.loads((d / "ask_eval.json").read_text())
         rows = {}
         for line in (d / "ask_eval.answers.jsonl").read_text().splitlines():
             a = json.loads(line)
@@ -216,11 +216,17 @@ def report_from(dirs):
             if not ok:
                 sc["citations"] = sc["good_citations"] = 0
             rows.setdefault(a["condition"], []).append(sc)
-        if res is None:
-            res = dict(r, conditions={})
-        for c, v in r["conditions"].items():
-            s = summarize(rows[c])
-            s["by_lang"] = {lang: summarize([x for x in rows[c] if x["lang"] == lang]) for lang in ("en", "zh")}
+        # a run stopped before its end has no ask_eval.json: its wall time is the sum of its answers' times
+        r = json.loads((d / "ask_eval.json").read_text()) if (d / "ask_eval.json").exists() else {"conditions": {}}
+        if "commit" in r and (res is None or "commit" not in res):
+            res = dict(r, conditions=res["conditions"] if res else {})
+        elif res is None:
+            res = {"questions": len(next(iter(rows.values()))), "commit": "?", "date": "?", "load": "?", "flags": [],
+                   "conditions": {}}
+        for c, sc in rows.items():
+            s = summarize(sc)
+            s["by_lang"] = {lang: summarize([x for x in sc if x["lang"] == lang]) for lang in ("en", "zh")}
+            v = r["conditions"].get(c, {"wall_s": round(sum(x["seconds"] for x in sc), 1), "cpu_s": None})
             s["wall_s"], s["cpu_s"] = v["wall_s"], v["cpu_s"]
             res["conditions"][c] = s
     return res

@@ -96,7 +96,7 @@ def main():
     h = helix(a.helix, report, facts, work, [] if adapter else ["--no-adapter"])
     h["cpu_s"] = cpu(resource.RUSAGE_CHILDREN) - c0
     c0, s0 = cpu(resource.RUSAGE_CHILDREN), cpu(resource.RUSAGE_SELF)
-    proc, port = start_server(a.helix, a.model, "-c", "4096", "--embeddings", *adapter)
+    proc, port = start_server(a.helix, a.model, "-c", "8192", "--embeddings", *adapter)  # LlamaIndex packs 4096 of its own (tiktoken) tokens
     try:
         p = peer(port, report, facts)
     finally:

@@ -154,9 +154,15 @@ def main():
     if a.prefix_compare:
         few = [x for f in facts[: a.prefix_compare] for x in ("--ask", f["question"])]
         r1, _ = run(base + [report, "--no-history"] + few)
+        c1 = CPU["last"]
         r0, _ = run(base + [report, "--no-history", "--no-prefix-cache"] + few)
-        times["prefix_compare"] = {"questions": a.prefix_compare, "with_reuse": ttfts(r1["answers"]),
-                                   "without_reuse": ttfts(r0["answers"])}
+        c0 = CPU["last"]
+        computed = lambda r: [x["usage"]["prompt_tokens"] - x["usage"]["cached_tokens"] for x in r["answers"]]
+        # (first TTFT, mean follow-up TTFT), the prompt tokens each question had to compute, CPU s of the run
+        times["prefix_compare"] = {"questions": a.prefix_compare,
+                                   "with_reuse": {"ttft": ttfts(r1["answers"]), "computed_tokens": computed(r1), "cpu_s": round(c1, 1)},
+                                   "without_reuse": {"ttft": ttfts(r0["answers"]), "computed_tokens": computed(r0),
+                                                     "cpu_s": round(c0, 1)}}
     print("| metric | score |\n| --- | ---: |")
     for key, v in scores.items():
         print(f"| {key.replace('_', ' ')} | {v:.2f} |")

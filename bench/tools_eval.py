@@ -265,6 +265,7 @@ def main():
     ap.add_argument("--adapter", default=str(ADAPTER))
     ap.add_argument("--ctx", type=int, default=2048)
     ap.add_argument("--conditions", default="adapter,no-adapter")
+    ap.add_argument("--parts", default="calls,plugins", help="calls (held-out + controls), plugins, or both")
     ap.add_argument("--out", default=str(ROOT / "bench" / "reports" / "2026-12-03"))
     a = ap.parse_args()
     helix = os.environ.get("HELIX_BIN", str(ROOT / "build" / "helix"))
@@ -273,7 +274,8 @@ def main():
         sys.exit(f"no adapter at {a.adapter}: make it with helix sft recipes/assistant/recipe.toml --install")
     os.environ["HELIX_NOW"] = str(NOW)
     os.environ["HELIX_PLUGINS_DIR"] = tempfile.mkdtemp(prefix="tools-eval-plugins-")  # built-ins only
-    items, pq = held_out(a.limit), plugin_questions(a.limit)
+    items = held_out(a.limit) if "calls" in a.parts.split(",") else []
+    pq = plugin_questions(a.limit) if "plugins" in a.parts.split(",") else []
     out = pathlib.Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
