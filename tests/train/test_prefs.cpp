@@ -89,18 +89,9 @@ TEST_P(DpoReference, StepMatchesPyTorch) {
   EXPECT_NEAR(loss, ref.get_float("ref." + c.kind + ".loss", 0), 1e-4) << entry.dump();
   for (auto& [term, v] : entry["losses"].items())
     EXPECT_NEAR(v.get<double>(), ref.get_float("ref." + c.kind + ".term." + term, -1), 1e-4) << term;
-  double worst = 0;
-  for (Param* p : m.trainable()) {
-    const auto want = values<float>(ref, "grad." + c.kind + "." + p->name);
-    ASSERT_EQ(want.size(), p->grad.size()) << p->name;
-    double mx = 1e-30, err = 0;
-    for (size_t i = 0; i < want.size(); ++i) {
-      mx = std::max(mx, static_cast<double>(std::abs(want[i])));
-      err = std::max(err, static_cast<double>(std::abs(p->grad[i] - want[i])));
-    }
-    worst = std::max(worst, err / mx);
-    EXPECT_LE(err, 1e-3 * mx) << p->name << ": max error " << err << ", max |grad| " << mx;
-  }
+  int checked = 0;
+  const double worst = check_grads(m, ref, "grad." + c.kind + ".", 1e-3, &checked);
+  EXPECT_EQ(checked, 2 * 7 * m.hparams().n_layer);  // A and B of seven projections per layer
   std::printf("%s %s: worst relative gradient error %.2e\n", c.arch.c_str(), c.kind.c_str(), worst);
   std::filesystem::remove(model_path);
 }

@@ -52,19 +52,7 @@ TEST_P(TrainReference, StepMatchesPyTorch) {
   EXPECT_EQ(loss.count, n);
   EXPECT_NEAR(loss.sum / static_cast<double>(n), ref.get_float("ref.loss", 0), c.tol * 0.1) << "loss";
   int checked = 0;
-  double worst = 0;
-  for (Param* p : m.trainable()) {
-    const auto want = values<float>(ref, "grad." + p->name);
-    ASSERT_EQ(want.size(), p->grad.size()) << p->name;
-    double mx = 1e-30, err = 0;
-    for (size_t i = 0; i < want.size(); ++i) {
-      mx = std::max(mx, static_cast<double>(std::abs(want[i])));
-      err = std::max(err, static_cast<double>(std::abs(p->grad[i] - want[i])));
-    }
-    worst = std::max(worst, err / mx);
-    EXPECT_LE(err, c.tol * mx) << p->name << ": max error " << err << ", max |grad| " << mx;
-    ++checked;
-  }
+  const double worst = check_grads(m, ref, "grad.", c.tol, &checked);
   EXPECT_GT(checked, 0);
   std::printf("%s: %d parameters, worst relative error %.2e (tolerance %.2g)\n", name.c_str(), checked, worst, c.tol);
   std::filesystem::remove(model_path);

@@ -1,8 +1,11 @@
 // Shared by the training tests that read the PyTorch references (tests/python/data/train_ref).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +62,28 @@ std::vector<T> values(const gguf::GGUFFile& f, const std::string& name) {
   const Tensor t = f.tensor(name);
   const T* p = t.data_as<T>();
   return std::vector<T>(p, p + t.numel());
+}
+
+// Every trainable parameter's gradient against the reference tensors `prefix + name`: each within
+// tol of that tensor's largest |value| (gtest failures name the parameter). Returns the worst
+// relative error and sets *checked to the number of parameters compared.
+inline double check_grads(TrainModel& m, const gguf::GGUFFile& ref, const std::string& prefix, double tol, int* checked) {
+  double worst = 0;
+  *checked = 0;
+  for (Param* p : m.trainable()) {
+    const auto want = values<float>(ref, prefix + p->name);
+    EXPECT_EQ(want.size(), p->grad.size()) << p->name;
+    if (want.size() != p->grad.size()) continue;
+    double mx = 1e-30, err = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      mx = std::max(mx, static_cast<double>(std::abs(want[i])));
+      err = std::max(err, static_cast<double>(std::abs(p->grad[i] - want[i])));
+    }
+    worst = std::max(worst, err / mx);
+    EXPECT_LE(err, tol * mx) << p->name << ": max error " << err << ", max |grad| " << mx;
+    ++*checked;
+  }
+  return worst;
 }
 
 // The batch stored under prefix ("batch." or "mb3.").
