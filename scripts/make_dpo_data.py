@@ -13,6 +13,10 @@ Six request kinds, all from templates and small fact tables written here (no mod
 Files (in --out, default recipes/prefs/dpo_data):
   format_prefs.train.jsonl    pairs {"prompt", "chosen", "rejected", "meta"} for training
   format_prefs.heldout.jsonl  held-out pairs (other entities and numbers): reward accuracy
+  rm_ASPECT.eval.jsonl        recipes/prefs/dpo_rm_set.toml's evals: the held-out prompts of the reward
+                              models' set (format, politeness, citation; scripts/make_pref_data.py)
+                              with meta for format_valid / citation_correct; rm_set.heldout.jsonl
+                              their held-out pairs
   KIND.eval.jsonl             the held-out prompts of each kind as conversations with meta.format
                               (src/train/eval_metrics.h: number, label, json, list, regex): the rate
                               at which the model's own greedy answers follow the requested format
@@ -124,14 +128,47 @@ def make(rng, n, held):
     return out
 
 
+# The reward models' preference set (scripts/make_pref_data.py -> recipes/prefs/data) as DPO eval
+# data for recipes/prefs/dpo_rm_set.toml: each aspect's held-out prompts as conversations whose meta
+# says what the preferred behaviour is, and a mixed file of held-out pairs.
+POLITE_OPEN = ["Sure!", "Of course.", "Happy to help.", "Good question!", "Certainly."]  # make_pref_data.py's
+
+
+def rx_escape(text):  # for ECMAScript (std::regex): only the metacharacters
+    return "".join("\\" + c if c in ".^$*+?()[]{}|\\/" else c for c in text)
+
+
+def rm_set_evals(src, out, n):
+    held = []
+    for aspect in ("format", "politeness", "citation"):
+        rows = [json.loads(line) for line in open(os.path.join(src, f"{aspect}.eval.jsonl")) if line.strip()][:n]
+        held += rows
+        with open(os.path.join(out, f"rm_{aspect}.eval.jsonl"), "w") as f:
+            for r in rows:
+                meta = dict(r.get("meta", {}))
+                if aspect == "format" and meta.get("format") == "json_object":
+                    meta["format"] = "json"
+                if aspect == "politeness":  # the reply opens as the preferred answers do
+                    meta = {"format": "regex", "pattern": "(" + "|".join(rx_escape(o) for o in POLITE_OPEN) + ")[\\s\\S]*"}
+                conv = [{"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["chosen"]}]
+                f.write(json.dumps({"messages": conv, "meta": meta}, ensure_ascii=False) + "\n")
+    with open(os.path.join(out, "rm_set.heldout.jsonl"), "w") as f:
+        for r in held:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "recipes", "prefs", "dpo_data"))
     ap.add_argument("--train", type=int, default=720)
     ap.add_argument("--heldout", type=int, default=96)
+    ap.add_argument("--rm-set", default=os.path.join(os.path.dirname(__file__), "..", "recipes", "prefs", "data"),
+                    help="the reward models' preference set, whose held-out prompts become rm_*.eval.jsonl")
+    ap.add_argument("--rm-set-eval", type=int, default=16, help="held-out prompts per aspect of --rm-set")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    rm_set_evals(a.rm_set, a.out, a.rm_set_eval)
     train = make(random.Random(a.seed), a.train, False)
     seen = {r["prompt"] for r in train}
     held = [r for r in make(random.Random(a.seed + 1000), a.heldout * 2, True) if r["prompt"] not in seen][:a.heldout]
