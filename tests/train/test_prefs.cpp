@@ -261,16 +261,19 @@ path = "s.jsonl"
   EXPECT_NE(err("type = \"dpo\"\ndpo = { beta = 0 }").find("beta"), std::string::npos);
 }
 
-// The shipped DPO recipe reads, and every file it names exists.
-TEST(PrefRecipe, ShippedRecipeLoads) {
-  const Recipe r = load_recipe(std::string(HELIX_SOURCE_DIR) + "/recipes/prefs/dpo.toml");
-  EXPECT_EQ(r.adapter, "assistant");
-  ASSERT_EQ(r.stages.size(), 1u);
-  EXPECT_EQ(r.stages[0].type, "dpo");
-  std::vector<std::string> paths = {r.stages[0].pref.heldout, r.chat_template};
-  for (const auto& d : r.stages[0].datasets) paths.push_back(d.path);
-  for (const auto& e : r.evals) paths.push_back(e.path);
-  for (const auto& p : paths) EXPECT_TRUE(std::filesystem::exists(p)) << p;
+// The shipped DPO recipes read, and every file they name exists.
+TEST(PrefRecipe, ShippedRecipesLoad) {
+  for (const char* name : {"dpo.toml", "dpo_rm_set.toml"}) {
+    SCOPED_TRACE(name);
+    const Recipe r = load_recipe(std::string(HELIX_SOURCE_DIR) + "/recipes/prefs/" + name);
+    EXPECT_EQ(r.adapter, "assistant");
+    ASSERT_EQ(r.stages.size(), 1u);
+    EXPECT_EQ(r.stages[0].type, "dpo");
+    std::vector<std::string> paths = {r.stages[0].pref.heldout, r.chat_template};
+    for (const auto& d : r.stages[0].datasets) paths.push_back(d.path);
+    for (const auto& e : r.evals) paths.push_back(e.path);
+    for (const auto& p : paths) EXPECT_TRUE(std::filesystem::exists(p)) << p;
+  }
 }
 
 }  // namespace
