@@ -15,8 +15,11 @@ which stays meaningful on a shared, busy machine where wall time is not.
 PyTorch runs the decoder of tests/python/make_train_reference.py (written from the architecture
 definitions; weights dequantized from the GGUF to f32) with LoRA factors as the only trainable
 tensors, the reference as the same model with the adapter off under no_grad, and the DPO loss of
-TRL's loss_type="sigmoid". TRL itself is not the peer: its releases need transformers, which
-needs torch >= 2, and the only torch here is Debian's python3-torch 1.13. Token ids differ between
+TRL's loss_type="sigmoid". TRL itself is not the peer: TRL 1.16.0 (PyPI, December 2026) needs
+accelerate >= 1.10.1, transformers (5.25: torch >= 2.6) and numpy >= 1.26, and the only torch here
+is Debian's python3-torch 1.13 (numpy 1.24). That decoder is a plain reference implementation
+(per-head attention in Python, f32 weights), not a tuned trainer: the ratio says how far Helix is
+from it, not from the best PyTorch can do. Token ids differ between
 the sides (PyTorch gets random ids with Helix's rendered lengths); the work per step is the same.
 """
 import argparse
