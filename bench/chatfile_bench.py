@@ -36,7 +36,10 @@ def peer(port, report, facts):
     base = f"http://127.0.0.1:{port}/v1"
     Settings.llm = OpenAILike(model="helix", api_base=base, api_key="none", is_chat_model=True,
                               context_window=4096, max_tokens=256, temperature=0)
-    Settings.embed_model = OpenAIEmbedding(model_name="text-embedding-ada-002", api_base=base, api_key="none")
+    # all-MiniLM-L6-v2 reads 256 tokens: the vector index gets passages of that size (as helix chatfile's
+    # are), and anything longer is truncated by the server rather than refused
+    Settings.embed_model = OpenAIEmbedding(model_name="text-embedding-ada-002", api_base=base, api_key="none",
+                                           additional_kwargs={"extra_body": {"truncate": True}})
     Settings.node_parser = SentenceSplitter(chunk_size=1024, chunk_overlap=64)
     doc = Document(text=open(report, encoding="utf-8").read())
     t = time.time()
@@ -44,7 +47,8 @@ def peer(port, report, facts):
         "List the key facts, figures, names and dates of this document.")
     t_sum = time.time() - t
     t = time.time()
-    qe = VectorStoreIndex.from_documents([doc]).as_query_engine(similarity_top_k=5)
+    qe = VectorStoreIndex.from_documents([doc], transformations=[SentenceSplitter(chunk_size=200, chunk_overlap=20)]
+                                         ).as_query_engine(similarity_top_k=5)
     answers = [str(qe.query(f["question"])) for f in facts]
     t_qa = time.time() - t
     kp = sum(f["answer"] in str(summary) for f in facts) / len(facts)
@@ -96,7 +100,8 @@ def main():
     h = helix(a.helix, report, facts, work, [] if adapter else ["--no-adapter"])
     h["cpu_s"] = cpu(resource.RUSAGE_CHILDREN) - c0
     c0, s0 = cpu(resource.RUSAGE_CHILDREN), cpu(resource.RUSAGE_SELF)
-    proc, port = start_server(a.helix, a.model, "-c", "8192", "--embeddings", *adapter)  # LlamaIndex packs 4096 of its own (tiktoken) tokens
+    # 8192: LlamaIndex packs 4096 tokens as tiktoken counts them, more in Gemma's tokens
+    proc, port = start_server(a.helix, a.model, "-c", "8192", "--embeddings", *adapter)
     try:
         p = peer(port, report, facts)
     finally:

@@ -118,7 +118,17 @@ def main():
     ap.add_argument("--skip-minutes", action="store_true", help="only the report (key points and questions)")
     ap.add_argument("--prefix-compare", type=int, default=0,
                     help="ask the first N questions again with --no-prefix-cache (follow-up time without the reuse)")
+    ap.add_argument("--chart-from", nargs="+", metavar="LABEL=JSON",
+                    help="draw the scores of earlier --json runs side by side into --svg, and stop")
     a = ap.parse_args()
+    if a.chart_from:
+        sys.path.insert(0, os.path.join(ROOT, "bench"))
+        from eval_chart import grouped_bars
+        runs = {x.split("=", 1)[0]: json.load(open(x.split("=", 1)[1]))["scores"] for x in a.chart_from}
+        keys = [k for k in next(iter(runs.values())) if all(k in r for r in runs.values())]
+        grouped_bars(a.svg, "helix chatfile: scores by run", [k.replace("_", " ") for k in keys],
+                     {n: [r[k] for k in keys] for n, r in runs.items()})
+        return
     work = tempfile.mkdtemp(prefix="chatfile-eval-")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_chatfile_eval.py"), work, "--size", a.size],
                    check=True, capture_output=True)

@@ -238,23 +238,28 @@ ROWS = [("calls_a_tool", "held-out: calls a tool (auto)"), ("right_tool", "held-
         ("plugin_answer_has_expected", "plugins: answer holds the expected value")]
 
 
-def write_report(res, out, argv):
+PART_ROWS = {"calls": {"calls_a_tool", "right_tool", "args_valid", "correct", "no_call_when_none_needed"}}
+
+
+def write_report(res, out, argv, name="tools_eval"):
     conds = list(res["conditions"])
     first = res["conditions"][conds[0]]
+    rows = [(k, lbl) for k, lbl in ROWS  # the parts that ran
+            if (first["held_out"] if k in PART_ROWS["calls"] else first["plugin_questions"])]
     lines = ["| metric | " + " | ".join(conds) + " |", "| --- |" + " ---: |" * len(conds)]
-    for k, label in ROWS:
+    for k, label in rows:
         lines.append(f"| {label} | " + " | ".join(f"{res['conditions'][c][k]:.2f}" for c in conds) + " |")
     lines.append("| wall s / server CPU s | " + " | ".join(
         f"{res['conditions'][c]['wall_s']:.0f} / {res['conditions'][c]['server_cpu_s']:.0f}" for c in conds) + " |")
     table = "\n".join(lines)
-    (out / "tools_eval.md").write_text(
+    (out / f"{name}.md").write_text(
         f"# Tool calls with tool_choice auto ({first['held_out']} held-out + {first['controls']} controls; "
         f"{first['plugin_questions']} plugin questions)\n\n"
         f"`HELIX_BIN=build/helix python3 bench/tools_eval.py {' '.join(argv)}` at {res['commit']}, {res['date']}. "
         f"Load average at the start: {res['load']}.\n\n{table}\n")
-    (out / "tools_eval.json").write_text(json.dumps(res, indent=1, ensure_ascii=False))
-    grouped_bars(out / "tools_eval.svg", "tool calls, tool_choice auto, helix serve + openai client", [lbl for _, lbl in ROWS],
-                 {c: [res["conditions"][c][k] for k, _ in ROWS] for c in conds}, height=4.4)
+    (out / f"{name}.json").write_text(json.dumps(res, indent=1, ensure_ascii=False))
+    grouped_bars(out / f"{name}.svg", "tool calls, tool_choice auto, helix serve + openai client", [lbl for _, lbl in rows],
+                 {c: [res["conditions"][c][k] for k, _ in rows] for c in conds}, height=4.4)
     return table
 
 
