@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "train/data.h"
+#include "train/recipe_reader.h"
 
 namespace helix::train {
 
@@ -116,12 +117,9 @@ struct Stage {
   PrefSettings pref;         // dpo stages
 };
 
-struct Recipe {
-  std::string path, dir;  // the file and its folder (paths below are already resolved)
-  std::string name, model = "default", chat_template, out, on_bad_data = "stop";
-  std::string adapter;  // the adapter stage 1 starts from: "", a resolved path, or "assistant"
-
-  uint64_t seed = 0;
+// RecipeHead (recipe_reader.h): path, dir, name, model, chat_template, out, on_bad_data, seed and
+// `adapter`, the adapter stage 1 starts from ("", a resolved path, or "assistant").
+struct Recipe : RecipeHead {
   std::vector<EvalSet> evals;
   std::vector<Stage> stages;
 };

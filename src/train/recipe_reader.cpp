@@ -66,4 +66,26 @@ std::string resolve_recipe_path(const std::string& dir, const std::string& p) {
   return (fs::path(dir) / p).lexically_normal().string();
 }
 
+RecipeHead read_recipe_head(const RecipeReader& r, const std::string& path) {
+  RecipeHead h;
+  h.path = path;
+  h.dir = fs::path(path).parent_path().string();
+  if (h.dir.empty()) h.dir = ".";
+  h.name = fs::path(path).stem().string();
+  r.str("name", h.name);
+  r.str("model", h.model);
+  if (h.model != "default") h.model = resolve_recipe_path(h.dir, h.model);
+  r.str("chat_template", h.chat_template);
+  h.chat_template = resolve_recipe_path(h.dir, h.chat_template);
+  h.out = h.name + ".gguf";
+  r.str("out", h.out);
+  int64_t seed = 0;
+  r.integer("seed", seed, 0, INT64_MAX);
+  h.seed = static_cast<uint64_t>(seed);
+  r.str("on_bad_data", h.on_bad_data, {"stop", "skip"});
+  r.str("adapter", h.adapter);
+  if (h.adapter != "assistant") h.adapter = resolve_recipe_path(h.dir, h.adapter);
+  return h;
+}
+
 }  // namespace helix::train

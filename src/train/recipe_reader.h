@@ -26,6 +26,19 @@ std::string read_recipe_text(const std::string& path);
 // p relative to dir (unchanged when empty or absolute).
 std::string resolve_recipe_path(const std::string& dir, const std::string& p);
 
+class RecipeReader;
+
+// The keys every recipe begins with (SFT recipes, recipe.h; reward-model recipes, reward_data.h).
+struct RecipeHead {
+  std::string path, dir;  // the file and its folder (paths below are already resolved)
+  std::string name, model = "default", chat_template, out, on_bad_data = "stop";
+  std::string adapter;  // the adapter training starts from: "", a resolved path, or "assistant"
+  uint64_t seed = 0;
+};
+// Reads name (default: the file's stem), model, chat_template, out (default NAME.gguf), seed,
+// on_bad_data and adapter from the recipe's top level.
+RecipeHead read_recipe_head(const RecipeReader& r, const std::string& path);
+
 // Reads typed values out of one JSON object, naming the key path, line and file in every error.
 class RecipeReader {
  public:

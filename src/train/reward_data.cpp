@@ -220,23 +220,7 @@ RmRecipe parse_rm_recipe(const std::string& text, const std::string& path) {
           "batch", "lr", "head_lr", "warmup", "schedule", "grad_clip", "weight_decay", "margin", "seq_len",
           "step_separator", "max_eval", "aspects"});
   RmRecipe rec;
-  rec.path = path;
-  rec.dir = fs::path(path).parent_path().string();
-  if (rec.dir.empty()) rec.dir = ".";
-  rec.name = fs::path(path).stem().string();
-  r.str("name", rec.name);
-  r.str("model", rec.model);
-  if (rec.model != "default") rec.model = resolve_recipe_path(rec.dir, rec.model);
-  r.str("chat_template", rec.chat_template);
-  rec.chat_template = resolve_recipe_path(rec.dir, rec.chat_template);
-  rec.out = rec.name + ".gguf";
-  r.str("out", rec.out);
-  int64_t seed = 0;
-  r.integer("seed", seed, 0, INT64_MAX);
-  rec.seed = static_cast<uint64_t>(seed);
-  r.str("on_bad_data", rec.on_bad_data, {"stop", "skip"});
-  r.str("adapter", rec.adapter);
-  if (!rec.adapter.empty() && rec.adapter != "assistant") rec.adapter = resolve_recipe_path(rec.dir, rec.adapter);
+  static_cast<RecipeHead&>(rec) = read_recipe_head(r, path);
   r.boolean("train_adapter", rec.train_adapter);
   if (r.has("lora")) {
     if (!rec.adapter.empty()) r.fail("lora", "give either adapter (start from an adapter) or lora (a new one), not both");

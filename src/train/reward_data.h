@@ -102,13 +102,10 @@ struct RmAspect {
   double weight = 1;
 };
 
-struct RmRecipe {
-  std::string path, dir, name, model = "default", chat_template, out, on_bad_data = "stop";
-  std::string adapter;  // "", "assistant" or a path (resolved)
+struct RmRecipe : RecipeHead {  // RecipeHead: name, model, chat_template, out, seed, on_bad_data, adapter
   bool train_adapter = true;
   bool new_lora = false;  // lora = {...} given: a fresh adapter
   LoraSettings lora;
-  uint64_t seed = 0;
   int64_t steps = 100, batch = 4, warmup = 0, seq_len = 512, max_eval = 0;
   double lr = 1e-4, head_lr = 1e-3, grad_clip = 1.0, weight_decay = 0, margin = 0;
   std::string schedule = "cosine", step_separator = "\n";
