@@ -187,6 +187,18 @@ TEST(RewardRecipe, ReadsAspectsAndNamesBadKeys) {
             std::string::npos);
 }
 
+// The shipped recipe reads, and every file it names exists.
+TEST(RewardRecipe, ShippedPrefsRecipeLoads) {
+  const RmRecipe r = load_rm_recipe(std::string(HELIX_SOURCE_DIR) + "/recipes/prefs/rm.toml");
+  EXPECT_EQ(r.adapter, "assistant");
+  ASSERT_EQ(r.aspects.size(), 4u);
+  EXPECT_EQ(r.aspects[3].level, RmLevel::Step);
+  for (const RmAspect& a : r.aspects) {
+    EXPECT_TRUE(std::filesystem::exists(a.train)) << a.train;
+    EXPECT_TRUE(std::filesystem::exists(a.eval)) << a.eval;
+  }
+}
+
 // Step scores sit on each step's last token, whether the steps come as a list or split from
 // "response" at the separator; bad records say what is wrong.
 TEST(RewardData, StepScoresSitOnEachStepsLastToken) {
