@@ -102,33 +102,35 @@ Json PluginChat::generate(const Json& messages, const Json& tools, const Json& c
   HELIX_CHECK(static_cast<int64_t>(ids.size()) + room_ <= o_.n_ctx, "the conversation with its tool results needs ",
               ids.size(), " tokens and the context holds ", o_.n_ctx, " (", room_, " kept for the reply): /reset, or restart with a larger -c");
   session_->set_tokens(ids);
+  // The same tool plan as the server's pipeline: the call grammar with its trigger, control
+  // tokens as text where the family's markers are such tokens, and the reply read by the same
+  // parser, its content shown as the stream makes it certain (calls are not shown as text).
   runtime::GenerateOptions g = o_.gen;
-  if (plan.grammar) {
-    g.sampling.constraint = std::make_shared<grammar::Constraint>(grammar::Constraint{plan.grammar, vocab_});
-    g.sampling.grammar_trigger = plan.trigger;
+  const tools::CallSampling cs = tools::call_sampling(plan, g.sampling.constraint != nullptr);
+  if (cs.grammar) {
+    g.sampling.constraint = std::make_shared<grammar::Constraint>(grammar::Constraint{cs.grammar, vocab_});
+    g.sampling.grammar_trigger = cs.trigger;
+    g.sampling.grammar_trigger_at_start = cs.trigger_at_start;
   }
-  // The answer streams when no call is possible; otherwise the reply is read whole first.
-  const bool stream = !plan.parse;
+  g.render_special = cs.render_special;
+  tools::CallStream stream(plan);
   std::string reply;
   TerminalSanitizer clean;
-  const auto reason = session_->generate(g, [&](const std::string& t) {
-    reply += t;
-    if (!stream) return;
-    const std::string shown = clean.push(t);
-    std::fwrite(shown.data(), 1, shown.size(), stdout);
-    std::fflush(stdout);
-  }, cancel_);
-  Json msg = {{"role", "assistant"}, {"content", reply}};
-  if (plan.parse) {
-    tools::Parsed r = tools::parse_output(plan, plan.prefill + reply);
-    if (!r.calls.empty()) {
-      msg = {{"role", "assistant"}, {"content", r.content.empty() ? Json(nullptr) : Json(r.content)},
-             {"tool_calls", tools::tool_calls_json(r.calls)}};
-    } else {
-      const std::string shown = clean.push(reply);
+  auto show = [&](const std::vector<Json>& deltas) {
+    for (const Json& d : deltas) {
+      if (!d.contains("content")) continue;
+      const std::string shown = clean.push(d["content"].get<std::string>());
       std::fwrite(shown.data(), 1, shown.size(), stdout);
     }
-  }
+    std::fflush(stdout);
+  };
+  const auto reason = session_->generate(g, [&](const std::string& t) {
+    reply += t;
+    show(plan.parse ? stream.update(reply) : std::vector<Json>{Json{{"content", t}}});
+  }, cancel_);
+  std::string finish = "stop";
+  Json msg = tools::assistant_message(plan, reply, finish);
+  if (plan.parse) show(stream.finish(msg));
   std::fputs(clean.finish().c_str(), stdout);
   if (!msg.contains("tool_calls")) {
     if (reason == runtime::FinishReason::Cancelled) std::fputs(" [stopped]", stdout);

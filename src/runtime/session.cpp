@@ -80,7 +80,7 @@ FinishReason Session::generate(const GenerateOptions& opt, const std::function<v
                                const std::atomic<bool>* cancel) {
   HELIX_CHECK(!tokens_.empty() && !last_logits_.empty(), "generate() needs a prompt first");
   Sampler sampler(opt.sampling);
-  tok::StreamDecoder dec(*tok_);
+  tok::StreamDecoder dec(*tok_, opt.render_special);
   const int64_t V = model_->hparams().n_vocab;
   std::string held;  // text not yet shown because it may begin a stop string
   size_t max_stop = 0;

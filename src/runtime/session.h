@@ -22,6 +22,7 @@ struct GenerateOptions {
   int64_t max_tokens = -1;  // -1: until end of generation or a full context
   std::vector<std::string> stop;
   SamplingParams sampling;
+  bool render_special = false;  // control tokens come out as their text (tool-call markers of some families)
 };
 
 enum class FinishReason { Stop, Length, ContextFull, Cancelled };

@@ -22,38 +22,6 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 
 std::string finish_name(const std::string& r) { return r == "timeout" ? std::string("length") : r; }
 
-// The reply's message: tool calls read out of the text when the request offered tools.
-ojson assistant_message(const tools::Plan& plan, const std::string& text, std::string& finish) {
-  if (!plan.parse) return {{"role", "assistant"}, {"content", text}};
-  tools::Parsed r = tools::parse_output(plan, plan.prefill + text);
-  ojson m = {{"role", "assistant"}};
-  if (r.calls.empty()) {  // the text as written, unless the family's markers or reasoning had to come out
-    m["content"] = plan.render_special || !r.reasoning.empty() ? r.content : text;
-  } else {
-    if (finish == "stop") finish = "tool_calls";
-    m["content"] = r.content.empty() ? ojson(nullptr) : ojson(r.content);
-    m["tool_calls"] = tools::tool_calls_json(r.calls);
-  }
-  if (!r.reasoning.empty()) m["reasoning_content"] = r.reasoning;  // as llama-server names it
-  return m;
-}
-
-// A message as stream deltas, as OpenAI streams tool calls: the content, then per call one delta
-// with its id, type, name and empty arguments and one with the arguments, by index.
-std::vector<ojson> tool_call_deltas(const ojson& msg) {
-  std::vector<ojson> out;
-  if (msg.contains("reasoning_content")) out.push_back({{"reasoning_content", msg["reasoning_content"]}});
-  if (msg["content"].is_string() && !msg["content"].get<std::string>().empty()) out.push_back({{"content", msg["content"]}});
-  if (!msg.contains("tool_calls")) return out;
-  for (size_t i = 0; i < msg["tool_calls"].size(); ++i) {
-    const ojson& c = msg["tool_calls"][i];
-    out.push_back({{"tool_calls", ojson::array({{{"index", i}, {"id", c["id"]}, {"type", "function"},
-                                                 {"function", {{"name", c["function"]["name"]}, {"arguments", ""}}}}})}});
-    out.push_back({{"tool_calls", ojson::array({{{"index", i}, {"function", {{"arguments", c["function"]["arguments"]}}}}})}});
-  }
-  return out;
-}
-
 }  // namespace
 
 std::vector<int32_t> Pipeline::chat_prompt(Generation& g) {
@@ -131,12 +99,13 @@ std::shared_ptr<Generation> Pipeline::prepare(std::shared_ptr<const ojson> body,
   spec.gen.prompt = chat ? chat_prompt(*g) : completion_prompt(*g->request);
   // Tool calls: forced from the first token, or lazily after their trigger (unless response_format
   // already constrains the reply).
-  if (g->plan.grammar && (g->plan.trigger.empty() || !spec.gen.grammar)) {
-    spec.gen.grammar = g->plan.grammar;
-    spec.gen.sampling.grammar_trigger = g->plan.trigger;
-    spec.gen.sampling.grammar_trigger_at_start = g->plan.trigger_at_start;
+  const tools::CallSampling cs = tools::call_sampling(g->plan, spec.gen.grammar != nullptr);
+  if (cs.grammar) {
+    spec.gen.grammar = cs.grammar;
+    spec.gen.sampling.grammar_trigger = cs.trigger;
+    spec.gen.sampling.grammar_trigger_at_start = cs.trigger_at_start;
   }
-  spec.gen.render_special = g->plan.parse && g->plan.render_special;
+  spec.gen.render_special = cs.render_special;
   const int64_t n_ctx = eng_.options().n_ctx;
   g->n_prompt = static_cast<int64_t>(spec.gen.prompt.size());
   http::RequestLog* log = http::current_request_log();
@@ -211,7 +180,7 @@ ojson Pipeline::complete(Generation& g, Channel& ch) {
   for (size_t k = 0; k < g.texts.size(); ++k) {
     ojson c = {{"index", k}};
     if (g.chat) {
-      c["message"] = assistant_message(g.plan, g.texts[k], reasons[k]);
+      c["message"] = tools::assistant_message(g.plan, g.texts[k], reasons[k]);
       c["logprobs"] = spec.logprobs ? chat_logprobs(tok, lps[k]) : ojson(nullptr);
     } else {
       c["text"] = g.texts[k];
@@ -253,6 +222,12 @@ bool Pipeline::stream(Generation& g, const std::shared_ptr<Channel>& ch, const S
         return gone();
   }
   std::vector<size_t> offsets(static_cast<size_t>(n), 0);
+  std::vector<tools::CallStream> calls(static_cast<size_t>(n), tools::CallStream(g.plan));  // replies that may call tools
+  auto send_deltas = [&](int index, const std::vector<ojson>& deltas) {
+    for (const ojson& d : deltas)
+      if (!send(chunk({{"index", index}, {"delta", d}, {"logprobs", nullptr}, {"finish_reason", nullptr}}))) return false;
+    return true;
+  };
   int left = n;
   int64_t completion = 0, cached = 0;
   while (left > 0) {
@@ -265,7 +240,8 @@ bool Pipeline::stream(Generation& g, const std::shared_ptr<Channel>& ch, const S
     // The stream is written on the request's worker thread: its log record is this thread's.
     http::RequestLog* rl = http::current_request_log();
     if (rl && rl->ttft_ms < 0) rl->ttft_ms = ms_since(g.start);
-    g.texts[k] += e.text;  // replies with tool calls are held and read at their end
+    g.texts[k] += e.text;
+    if (g.plan.parse && !e.text.empty() && !send_deltas(e.index, calls[k].update(g.texts[k]))) return gone();
     if (!g.plan.parse && (!e.text.empty() || !e.logprobs.empty())) {
       ojson c = {{"index", e.index}};
       if (chat) {
@@ -286,11 +262,8 @@ bool Pipeline::stream(Generation& g, const std::shared_ptr<Channel>& ch, const S
     cached = std::max(cached, e.cached_tokens);
     if (!e.error.empty()) send(error_json(ApiError{500, cat("generation failed: ", e.error), "server_error", "", ""}));
     std::string finish_reason = finish_name(e.finish_reason);
-    if (g.plan.parse) {
-      for (const ojson& d : tool_call_deltas(assistant_message(g.plan, g.texts[k], finish_reason)))
-        if (!send(chunk({{"index", e.index}, {"delta", d}, {"logprobs", nullptr}, {"finish_reason", nullptr}})))
-          return gone();
-    }
+    if (g.plan.parse && !send_deltas(e.index, calls[k].finish(tools::assistant_message(g.plan, g.texts[k], finish_reason))))
+      return gone();
     ojson c = {{"index", e.index}};
     if (chat) c["delta"] = ojson::object();
     else c["text"] = "";

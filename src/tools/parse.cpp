@@ -47,15 +47,36 @@ bool object_args(ojson a, std::string& out) {
 }
 }  // namespace
 
-bool call_from(const ojson& j, ToolCall& out, const char* name_key) {
+bool call_from(const ojson& j, ToolCall& out, const char* name_key, std::string_view raw) {
   if (!j.is_object()) return false;
   auto n = j.find(name_key);
   if (n == j.end() || !n->is_string()) return false;
   const ojson* args = nullptr;
+  const char* args_key = nullptr;
   for (const char* k : {"arguments", "parameters"})
-    if (auto a = j.find(k); a != j.end()) args = &*a;
+    if (auto a = j.find(k); a != j.end()) args = &*a, args_key = k;
   if (!object_args(args ? *args : ojson::object(), out.arguments)) return false;
   out.name = n->get<std::string>();
+  if (args && args->is_object() && !raw.empty()) {  // the object as written, minified
+    const Scan s = scan_object(raw, 0);
+    for (const auto& m : s.members)
+      if (m.key == args_key && m.end != std::string_view::npos && raw[m.at] == '{')
+        out.arguments = minify_json(raw.substr(m.at, m.end - m.at));
+  }
+  return true;
+}
+
+bool calls_in_array(std::string_view text, size_t pos, size_t& end, std::vector<ToolCall>& out, const char* name_key) {
+  const ojson arr = pos < text.size() && text[pos] == '[' ? json_at(text, pos, end) : ojson(nullptr);
+  if (!arr.is_array()) return false;
+  const Scan s = scan_array(text, pos);
+  if (s.items.size() != arr.size()) return false;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    ToolCall c;
+    const auto [a, b] = s.items[i];
+    if (!call_from(arr[i], c, name_key, text.substr(a, b - a))) return false;
+    out.push_back(std::move(c));
+  }
   return true;
 }
 
@@ -65,6 +86,11 @@ bool call_with_args_at(std::string name, std::string_view text, size_t pos, size
   ojson a;
   if (text[pos] == '{') {
     a = json_at(text, pos, end);
+    if (a.is_object() && !name.empty()) {  // the object as written, minified
+      out.name = std::move(name);
+      out.arguments = minify_json(text.substr(pos, end - pos));
+      return true;
+    }
   } else if (text[pos] == '"') {  // a JSON string holding the object (a template that printed a string with tojson)
     size_t i = pos + 1;
     for (bool esc = false; i < text.size() && (esc || text[i] != '"'); ++i) esc = !esc && text[i] == '\\';
@@ -95,7 +121,9 @@ Parsed parse_hermes(std::string_view text) {
     while (j < text.size() && is_space(text[j])) ++j;
     size_t end = 0;
     ToolCall c;
-    if (j >= text.size() || text[j] != '{' || !call_from(json_at(text, j, end), c)) break;
+    if (j >= text.size() || text[j] != '{') break;
+    const ojson obj = json_at(text, j, end);
+    if (!call_from(obj, c, "name", obj.is_null() ? std::string_view() : text.substr(j, end - j))) break;
     rest += text.substr(pos, at - pos);
     r.calls.push_back(std::move(c));
     while (end < text.size() && is_space(text[end])) ++end;
@@ -120,7 +148,9 @@ Parsed parse_llama3(std::string_view text) {
     if (pos >= t.size()) break;
     size_t end = 0;
     ToolCall c;
-    if (t[pos] != '{' || !call_from(json_at(t, pos, end), c)) return Parsed{trim(text), {}, {}};
+    if (t[pos] != '{') return Parsed{trim(text), {}, {}};
+    const ojson obj = json_at(t, pos, end);
+    if (!call_from(obj, c, "name", obj.is_null() ? std::string_view() : t.substr(pos, end - pos))) return Parsed{trim(text), {}, {}};
     r.calls.push_back(std::move(c));
     pos = end;
   }
@@ -135,14 +165,8 @@ Parsed parse_mistral(std::string_view text) {
   size_t j = at + tag.size();
   while (j < text.size() && is_space(text[j])) ++j;
   size_t end = 0;
-  const ojson arr = j < text.size() && text[j] == '[' ? json_at(text, j, end) : ojson(nullptr);
-  if (!arr.is_array()) return Parsed{trim(text), {}, {}};
   Parsed r;
-  for (const auto& item : arr) {
-    ToolCall c;
-    if (!call_from(item, c)) return Parsed{trim(text), {}, {}};
-    r.calls.push_back(std::move(c));
-  }
+  if (!calls_in_array(text, j, end, r.calls)) return Parsed{trim(text), {}, {}};
   r.content = trim(std::string(text.substr(0, at)) + std::string(text.substr(end)));
   return r;
 }
@@ -160,20 +184,24 @@ Parsed parse_generic(std::string_view text) {
   const ojson j = json_at(t, 0, end);
   if (!j.is_object() || end != t.size()) return plain;
   Parsed r;
+  const Scan s = scan_object(t, 0);  // the members' text, for the arguments as written
+  auto raw = [&](const char* key) {
+    for (const auto& m : s.members)
+      if (m.key == key && m.end != std::string_view::npos) return std::string_view(t).substr(m.at, m.end - m.at);
+    return std::string_view();
+  };
   if (auto it = j.find("tool_calls"); it != j.end() && it->is_array() && !it->empty()) {
-    for (const auto& item : *it) {
-      ToolCall c;
-      if (!call_from(item, c)) return plain;
-      r.calls.push_back(std::move(c));
-    }
+    const std::string_view arr = raw("tool_calls");
+    size_t arr_end = 0;
+    if (arr.empty() || !calls_in_array(arr, 0, arr_end, r.calls)) return plain;
     return r;
   }
   ToolCall c;
-  if (auto it = j.find("tool_call"); it != j.end() && call_from(*it, c)) {
+  if (auto it = j.find("tool_call"); it != j.end() && call_from(*it, c, "name", raw("tool_call"))) {
     r.calls.push_back(std::move(c));
     return r;
   }
-  if (auto it = j.find("response"); it != j.end() && it->is_string() && j.size() == 1) return Parsed{it->get<std::string>(), {}, {}};
+  if (auto it = j.find("response"); it != j.end() && it->is_string() && j.size() == 1) return Parsed{trim(it->get<std::string>()), {}, {}};
   return plain;
 }
 

@@ -28,11 +28,17 @@ Parsed plain(std::string_view text) { return Parsed{trim(text), {}, {}}; }
 
 // Reasoning in <think>...</think> before the answer (DeepSeek R1's prompt opens <think> itself,
 // so the reply may hold only the closing tag).
+// Reasoning that is opened and never closed (the reply was cut) is all reasoning.
 std::string_view split_think(std::string_view text, std::string& reasoning) {
-  const size_t close = text.find("</think>");
-  if (close == std::string_view::npos) return text;
+  size_t close = text.find("</think>");
   size_t a = skip_space(text, 0);
-  if (starts_with(text, a, "<think>")) a += 7;
+  const bool open = starts_with(text, a, "<think>");
+  if (close == std::string_view::npos && !open) return text;
+  if (open) a += 7;
+  if (close == std::string_view::npos) {
+    reasoning = trim(text.substr(a));
+    return text.substr(text.size());
+  }
   reasoning = trim(text.substr(a, close - a));
   return text.substr(close + 8);
 }
@@ -163,15 +169,17 @@ Parsed parse_command_r(std::string_view text) {
     else if (starts_with(t, list, "```")) list = skip_space(t, list + 3);
   } else {
     if (has_response) return Parsed{response, {}, r.reasoning};
-    return Parsed{trim(t), {}, r.reasoning};
+    std::string rest(t);  // the text without its thinking block
+    if (const size_t th = rest.find("<|START_THINKING|>"); th != std::string::npos) {
+      const size_t e = rest.find("<|END_THINKING|>", th);
+      rest.erase(th, e == std::string::npos ? std::string::npos : e + 16 - th);
+    }
+    return Parsed{trim(rest), {}, r.reasoning};
   }
-  const ojson arr = list < t.size() && t[list] == '[' ? json_at(t, list, end) : ojson(nullptr);
-  if (!arr.is_array()) return plain(text);
-  for (const auto& item : arr) {
-    ToolCall c;
-    if (!call_from(item, c, "tool_name")) return plain(text);
+  std::vector<ToolCall> calls;
+  if (!calls_in_array(t, list, end, calls, "tool_name")) return plain(text);
+  for (auto& c : calls)
     if (c.name != "directly-answer" && c.name != "directly_answer") r.calls.push_back(std::move(c));
-  }
   after = skip_space(t, end);
   if (starts_with(t, after, "```")) after += 3;
   if (starts_with(t, after, "<|END_ACTION|>")) after += 14;

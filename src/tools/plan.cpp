@@ -325,10 +325,46 @@ Plan plan_tools(std::string_view template_source, const ojson& body, const ojson
   if (p.choice != Choice::kNone) call_grammar(p, template_source);
   // Markers that are control tokens in these families' vocabularies must reach the parser.
   p.render_special = p.family == Family::kGptOss || p.family == Family::kDeepSeek || p.family == Family::kCommandR;
+  p.think_open = p.family == Family::kDeepSeek && detail::has(template_source, "<｜Assistant｜><think>\\n");
   return p;
 }
 
-Parsed parse_output(const Plan& plan, std::string_view text) {
+CallSampling call_sampling(const Plan& plan, bool other_grammar) {
+  CallSampling s;
+  s.render_special = plan.parse && plan.render_special;
+  if (plan.grammar && (plan.trigger.empty() || !other_grammar)) {
+    s.grammar = plan.grammar;
+    s.trigger = plan.trigger;
+    s.trigger_at_start = plan.trigger_at_start;
+  }
+  return s;
+}
+
+// The text the family's parser reads: the prefill and the reply (R1: with its reasoning's opening
+// tag, which the prompt wrote).
+std::string detail::parse_text(const Plan& plan, std::string_view text) {
+  std::string t(text);
+  if (plan.think_open && !plan.forced_generic && t.find("</think>") == std::string::npos && t.find("<think>") == std::string::npos) t = "<think>" + t;
+  return t;
+}
+
+ojson assistant_message(const Plan& plan, const std::string& text, std::string& finish) {
+  if (!plan.parse) return {{"role", "assistant"}, {"content", text}};
+  Parsed r = parse_output(plan, plan.prefill + text);
+  ojson m = {{"role", "assistant"}};
+  if (r.calls.empty()) {
+    m["content"] = r.content;
+  } else {
+    if (finish == "stop") finish = "tool_calls";
+    m["content"] = r.content.empty() ? ojson(nullptr) : ojson(r.content);
+    m["tool_calls"] = tool_calls_json(r.calls);
+  }
+  if (!r.reasoning.empty()) m["reasoning_content"] = r.reasoning;
+  return m;
+}
+
+Parsed parse_output(const Plan& plan, std::string_view with_prefill) {
+  const std::string text = detail::parse_text(plan, with_prefill);
   Parsed r = plan.forced_generic ? detail::parse_generic(text) : parse_tool_calls(plan.family, text);
   std::vector<ToolCall> kept;
   for (auto& c : r.calls) {
@@ -336,7 +372,7 @@ Parsed parse_output(const Plan& plan, std::string_view text) {
     for (const auto& t : plan.tools) offered = offered || t["function"]["name"] == c.name;
     if (offered) kept.push_back(std::move(c));
   }
-  if (kept.size() != r.calls.size()) return Parsed{std::string(text), {}, {}};
+  if (kept.size() != r.calls.size()) return Parsed{detail::trim(text), {}, {}};
   r.calls = std::move(kept);
   return r;
 }

@@ -88,6 +88,7 @@ struct Plan {
   bool forced_generic = false;   // a forced call in the generic JSON form (families that write the
                                  // name outside the JSON, when the model may pick among several tools)
   bool render_special = false;   // the family's markers are control tokens: decode them as text to parse
+  bool think_open = false;       // the prompt opens <think> (DeepSeek R1): the reply starts as reasoning
   bool parse = false;            // read tool calls out of the reply
 };
 // Reads `tools`, `tool_choice` and `parallel_tool_calls` from a chat request body and prepares
@@ -98,6 +99,53 @@ Plan plan_tools(std::string_view template_source, const ojson& body, const ojson
 // The reply's calls, with the names checked against the offered tools (calls to tools that
 // were not offered are left in the content, as text).
 Parsed parse_output(const Plan& plan, std::string_view text);
+
+// The reply's assistant message: {"role", "content"} and, when the plan parses calls, the calls
+// read out of `text` (the generated text, after plan.prefill) as `tool_calls` (content null when
+// empty) and `reasoning_content` (as llama-server names it); `finish` "stop" becomes "tool_calls"
+// when there are calls. Used by the server and by `helix chat --plugins` alike.
+ojson assistant_message(const Plan& plan, const std::string& text, std::string& finish);
+
+// How a reply with tool offers is generated: the grammar of the calls and when it starts, and
+// whether control tokens are decoded as text. The caller copies these into its sampler settings.
+struct CallSampling {
+  std::shared_ptr<const grammar::Grammar> grammar;  // null: no call grammar
+  std::string trigger;
+  bool trigger_at_start = false;
+  bool render_special = false;
+};
+// `other_grammar`: the reply is already held to a grammar (response_format): a lazy call grammar
+// then gives way to it (a forced call's grammar does not).
+CallSampling call_sampling(const Plan& plan, bool other_grammar = false);
+
+// A reply's message as OpenAI streams it, piece by piece while the model writes it: content and
+// reasoning as they become certain; each call first with its id, type and name (arguments ""),
+// then successive pieces of its arguments, by index. The pieces add up to assistant_message()'s
+// message (the arguments are the model's JSON text minified, in both).
+//
+//   CallStream cs(plan);
+//   for each new piece of text: text += piece; for (ojson d : cs.update(text)) send(d);
+//   for (ojson d : cs.finish(assistant_message(plan, text, finish))) send(d);
+class CallStream {
+ public:
+  explicit CallStream(const Plan& plan) : plan_(&plan) {}
+  // Deltas ({"content"}, {"reasoning_content"}, {"tool_calls": [...]}) for the reply so far.
+  std::vector<ojson> update(const std::string& text);
+  // The rest of the final message (what the stream has not yet said of it).
+  std::vector<ojson> finish(const ojson& message);
+
+ private:
+  struct Sent {
+    std::string name, args;
+  };
+  void add_text(std::vector<ojson>& out, const char* key, std::string& sent, const std::string& now);
+  void add_call(std::vector<ojson>& out, size_t i, const std::string& name, const std::string& args);
+
+  const Plan* plan_;
+  std::string content_, reasoning_;  // sent so far
+  std::vector<Sent> calls_;
+  bool stuck_ = false;  // the text stopped being readable as it went: the rest comes at the end
+};
 
 // OpenAI's `tool_calls` array: [{"id": "call_...", "type": "function", "function": {"name",
 // "arguments"}}]; ids are random.

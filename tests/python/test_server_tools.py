@@ -61,20 +61,24 @@ def _check_calls(calls, names=None):
 
 
 def _stream(client, **kw):
-    """Accumulates streamed tool-call deltas by index, as OpenAI's docs show."""
+    """Accumulates streamed tool-call deltas by index, as OpenAI's docs show. Each call also
+    records in how many chunks its arguments came ("pieces") and whether its name came first."""
     calls, content, finish = {}, "", None
     for chunk in _ask(client, stream=True, **kw):
         for ch in chunk.choices:
             d = ch.delta
             content += d.content or ""
             for tc in d.tool_calls or []:
-                cur = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
+                cur = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": "", "pieces": 0,
+                                                  "named_first": True})
                 if tc.id:
                     cur["id"] = tc.id
                 if tc.function and tc.function.name:
                     cur["name"] += tc.function.name
                 if tc.function and tc.function.arguments:
+                    cur["named_first"] = cur["named_first"] and bool(cur["name"])
                     cur["arguments"] += tc.function.arguments
+                    cur["pieces"] += 1
             finish = ch.finish_reason or finish
     return [calls[i] for i in sorted(calls)], content, finish
 
@@ -109,6 +113,18 @@ def test_stream_matches_non_stream(client):
     assert finish == "tool_calls" and content == ""
     assert [(c["name"], c["arguments"]) for c in calls] == [(c.function.name, c.function.arguments) for c in whole]
     assert all(c["id"].startswith("call_") for c in calls)
+
+
+def test_arguments_stream_piece_by_piece(client):
+    """The call's id and name come first, then its arguments in many pieces as the model writes
+    them (not the whole call at the end), adding up to the non-streamed call (greedy)."""
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    whole = _ask(client, tool_choice=named).choices[0].message.tool_calls
+    calls, content, finish = _stream(client, tool_choice=named)
+    assert finish == "tool_calls" and content == ""
+    assert [(c["name"], c["arguments"]) for c in calls] == [(c.function.name, c.function.arguments) for c in whole]
+    assert all(c["named_first"] for c in calls)
+    assert calls[0]["pieces"] >= 4, calls  # {"city": "...", "unit": "..."} is many tokens
 
 
 def test_none_gives_text(client):
@@ -171,6 +187,7 @@ def test_template_families_end_to_end(helix_bin, default_model, testdata, templa
         assert finish == "tool_calls"
         assert [(c["name"], c["arguments"]) for c in calls] == [
             (c.function.name, c.function.arguments) for c in r.choices[0].message.tool_calls]
+        assert calls[0]["named_first"] and calls[0]["pieces"] >= 3, calls  # streamed as written
         # "auto": free text with the call's grammar armed for its opening tag (Hermes, Mistral).
         c = _ask(client, tool_choice="auto", max_tokens=24).choices[0]
         assert c.message.tool_calls is None or c.finish_reason == "tool_calls"
@@ -199,3 +216,28 @@ def test_langchain_bind_tools_and_structured_output(server):
     assert msg.tool_calls[0]["args"]["unit"] in ("celsius", "fahrenheit")
     out = llm.with_structured_output(Weather, method="function_calling").invoke("Weather in Paris?")
     assert isinstance(out, Weather) and out.unit in ("celsius", "fahrenheit")
+
+
+def test_langchain_streams_tool_calls(server):
+    """LangChain's streaming: the tool-call chunks add up to the same call as invoke (greedy), and
+    the arguments come in several chunks."""
+    from langchain_openai import ChatOpenAI
+    from pydantic import BaseModel, Field
+
+    llm = ChatOpenAI(base_url=f"http://127.0.0.1:{server}/v1", api_key="none", model="default", temperature=0,
+                     max_tokens=80, max_retries=0)
+
+    class Weather(BaseModel):
+        """The current weather in a city"""
+        city: str = Field(max_length=20)
+        unit: str = Field(json_schema_extra={"enum": ["celsius", "fahrenheit"]})
+
+    bound = llm.bind_tools([Weather], tool_choice="Weather")
+    whole = bound.invoke("Weather in Paris?")
+    acc, arg_chunks = None, 0
+    for chunk in bound.stream("Weather in Paris?"):
+        acc = chunk if acc is None else acc + chunk
+        arg_chunks += sum(1 for c in chunk.tool_call_chunks if c.get("args"))
+    assert [(c["name"], c["args"]) for c in acc.tool_calls] == [(c["name"], c["args"]) for c in whole.tool_calls]
+    assert acc.tool_calls[0]["name"] == "Weather"
+    assert arg_chunks >= 3
