@@ -1,8 +1,9 @@
 // helix mcp [-m MODEL] [--kb-dir DIR] [--embed-model PATH | --no-embed] [--no-adapter] [options]
 // Helix as an MCP server over stdio (newline-delimited JSON-RPC on stdin/stdout; logs on stderr):
 // the tools generate (the local model, through the same pipeline as `helix serve`), embed (the
-// embedding model) and kb_search (the knowledge bases of `helix kb`). The same tools are served
-// over streamable HTTP at `helix serve`'s /mcp.
+// embedding model), kb_search (the knowledge bases of `helix kb`) and ChatFile's document_summary
+// and document_ask (documents in the current folder or below, or uploaded files). The same tools
+// are served over streamable HTTP at `helix serve`'s /mcp (there: uploaded files only).
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +18,8 @@
 #include "helix_version.h"
 #include "mcp/mcp.h"
 #include "model/bert.h"
+#include "plugins/chatfile_tool.h"
+#include "server/chatfile_backend.h"
 #include "server/engine.h"
 #include "server/mcp_tools.h"
 #include "server/pipeline.h"
@@ -30,6 +33,7 @@ constexpr const char* kUsage =
     "  generate   text from the local model          embed   sentence embeddings\n"
     "  kb_search  passages from the knowledge bases made with `helix kb`\n"
     "  python     Python code in a sandbox, once enabled (helix plugin enable python)\n"
+    "  document_summary, document_ask  ChatFile over a document in this folder (or below)\n"
     "  -m FILE            GGUF model (default: the installed default model)\n"
     "  --no-adapter       without the installed assistant adapter (used by default when installed)\n"
     "  --kb-dir DIR       where knowledge bases live (default ~/.local/share/helix/kb)\n"
@@ -90,6 +94,14 @@ int cmd_mcp(int argc, char** argv) {
   if (encoder) server::add_embed_tool(s, engine, encoder);
   add_kb_search_tool(s, kb_dir, encoder);
   add_python_tool(s);  // when enabled (helix plugin enable python)
+  server::EngineBackend backend(engine, chat_template_of(o, l), std::filesystem::path(l.path).stem().string());
+  auto docs = std::make_shared<plugins::DocTools>();
+  docs->backend = &backend;
+  docs->encoder = encoder.get();
+  docs->files_dir = plugins::default_files_dir();
+  docs->docs_dir = std::filesystem::current_path().string();
+  docs->between_steps = [&engine](const std::function<void()>& f) { engine.run_between_steps(f); };
+  server::add_chatfile_tools(s, docs);
   std::fprintf(stderr, "helix mcp: serving %zu tools on stdio (model %s)\n", s.tools().size(), l.path.c_str());
   std::ios::sync_with_stdio(false);
   mcp::serve_stdio(s, std::cin, std::cout);

@@ -22,10 +22,13 @@
 #include "core/files.h"
 #include "helix_version.h"
 #include "model/bert.h"
+#include "plugins/chatfile_tool.h"
 #include "plugins/loop.h"
 #include "plugins/manifest.h"
 #include "runtime/session.h"
 #include "server/api.h"
+#include "server/chatfile_backend.h"
+#include "server/mcp_tools.h"
 #include "server/knowledge_api.h"
 #include "server/engine.h"
 #include "server/feedback.h"
@@ -192,9 +195,17 @@ int cmd_serve(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   // Requests with "plugins": [...] have Helix run the tool loop (server/plugins_hook.h).
-  api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(kb_dir), nullptr},
+  // The chatfile built-in and MCP tools run ChatFile on uploaded files with the served model.
+  auto docs = std::make_shared<plugins::DocTools>();
+  api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(kb_dir), nullptr, docs},
                                                             plugins::control_token_texts(*l.tokenizer)));
   server::Engine engine(l.model, l.tokenizer, eo);
+  server::EngineBackend doc_backend(engine, api.chat_template, api.model_id);
+  docs->backend = &doc_backend;
+  docs->encoder = api.embedder.get();
+  docs->files_dir = api.files_dir.empty() ? plugins::default_files_dir() : api.files_dir;
+  docs->cache_dir = api.chatfile_cache;
+  docs->between_steps = [&engine](const std::function<void()>& f) { engine.run_between_steps(f); };
   std::shared_ptr<model::BertEncoder> enc = api.embedder;
   if (!kb_dir.empty()) {
     if (!enc) enc = model::BertEncoder::load(resolve_embed_model_path(embed_model));
@@ -204,9 +215,10 @@ int cmd_serve(int argc, char** argv) {
   // MCP at /mcp: generate and embed (the Api adds them) and knowledge-base search (BM25 only
   // without an embedding model).
   api.version = HELIX_VERSION;
-  api.mcp_tools = [enc, dir = kb_dir.empty() ? default_kb_dir() : kb_dir](mcp::Server& s) {
+  api.mcp_tools = [enc, docs, dir = kb_dir.empty() ? default_kb_dir() : kb_dir](mcp::Server& s) {
     add_kb_search_tool(s, dir, enc);
     add_python_tool(s);  // when enabled (helix plugin enable python)
+    server::add_chatfile_tools(s, docs);
   };
   server::Api server(engine, api);
   std::atomic<bool> done{false};

@@ -14,6 +14,7 @@
 #include "knowledge/store.h"
 #include "plugins/calculator.h"
 #include "plugins/python_tool.h"
+#include "plugins/chatfile_tool.h"
 
 namespace helix::plugins {
 namespace {
@@ -229,6 +230,7 @@ std::unique_ptr<Executor> make_builtin(const std::string& name, const Context& c
   if (name == "datetime") return std::make_unique<DateTime>();
   if (name == "kb") return std::make_unique<KbSearch>(ctx);
   if (name == "python") return make_python_plugin();  // python_tool.h: off until enabled
+  if (name == "chatfile") return make_chatfile_builtin(ctx);
   throw Error(cat("'", name, "' is not a built-in plugin"));
 }
 

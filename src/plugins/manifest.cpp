@@ -35,6 +35,7 @@ const std::vector<std::pair<std::string, std::string>> kBuiltins = {
     {"datetime", "The current date and time in any time zone, time-zone conversion, days between dates"},
     {"kb", "Search a Helix knowledge base for passages that answer a question"},
     {"python", "Sandboxed Python 3"},  // off until `helix plugin enable python` (python_tool.h)
+    {"chatfile", "Summaries, topics, key points, minutes and cited answers over a document (ChatFile)"},
 };
 
 std::string str_of(const ojson& j, const std::string& key, const std::string& where, const std::string& section = "") {

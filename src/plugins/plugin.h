@@ -48,9 +48,11 @@ struct Manifest;
 
 // What the built-ins need from the program: where knowledge bases live and, optionally, the
 // sentence encoder for hybrid retrieval (null: BM25 alone).
+struct DocTools;  // chatfile_tool.h
 struct Context {
   std::string kb_dir;
   model::BertEncoder* encoder = nullptr;
+  std::shared_ptr<const DocTools> docs;  // the chatfile built-in's model and folders (null: it cannot run)
 };
 
 std::unique_ptr<Executor> open_plugin(const Manifest& m, const Context& ctx);

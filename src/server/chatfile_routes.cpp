@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "docs/document.h"
 #include "model/bert.h"
+#include "plugins/chatfile_tool.h"
 #include "server/chatfile_backend.h"
 
 namespace helix::server {
@@ -62,11 +63,7 @@ chatfile::Task parse_task(const std::string& t) {
 }  // namespace
 
 ChatFileRoutes::ChatFileRoutes(Engine& eng, ChatFileRoutesOptions o) : eng_(eng), o_(std::move(o)) {
-  if (o_.files_dir.empty()) {
-    const char* x = std::getenv("XDG_DATA_HOME");
-    const char* h = std::getenv("HOME");
-    o_.files_dir = x && *x ? std::string(x) + "/helix/files" : std::string(h ? h : "/tmp") + "/.local/share/helix/files";
-  }
+  if (o_.files_dir.empty()) o_.files_dir = plugins::default_files_dir();
   if (o_.cache_dir.empty()) o_.cache_dir = chatfile::PartCache::default_root();
 }
 

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "model/bert.h"
+#include "plugins/chatfile_tool.h"
 
 namespace helix::server {
 
@@ -84,6 +85,20 @@ void add_embed_tool(mcp::Server& s, Engine& engine, std::shared_ptr<model::BertE
                 ojson structured = {{"embeddings", out}, {"dimensions", encoder->dim()}};
                 return mcp::ToolResult{structured.dump(), structured, false};  // text: the same JSON, as MCP asks
               }});
+}
+
+void add_chatfile_tools(mcp::Server& s, std::shared_ptr<const plugins::DocTools> docs) {
+  for (const auto& t : plugins::chatfile_tools())
+    s.add_tool({t.name, t.description, t.parameters, [docs, name = t.name](const ojson& a) {
+                  try {
+                    plugins::ToolResult r = plugins::call_chatfile_tool(*docs, name, a);
+                    return mcp::ToolResult{r.text, ojson::parse(r.text), !r.ok};
+                  } catch (const mcp::ToolError&) {
+                    throw;
+                  } catch (const std::exception& e) {
+                    throw mcp::ToolError(cat(name, ": ", e.what()));
+                  }
+                }});
 }
 
 }  // namespace helix::server

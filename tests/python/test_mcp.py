@@ -39,7 +39,7 @@ def run(coro):
 async def exercise(client):
     """What both transports must do alike; returns the results for comparison."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"generate", "embed", "kb_search"}
+    assert set(tools) == {"generate", "embed", "kb_search", "document_summary", "document_ask"}
     assert tools["generate"].input_schema["required"] == ["prompt"]
     gen = await client.call_tool("generate", {"prompt": "Name a colour.", "max_tokens": 6, "temperature": 0})
     assert not gen.is_error, gen.content[0].text
@@ -178,6 +178,7 @@ def test_stdio_protocol_negotiation_and_errors(helix_bin, default_model, tmp_pat
     assert by_id[4][0]["error"]["code"] == -32600
     assert by_id[5][0]["result"] == {}
     assert by_id[7][0]["result"]["tools"][0]["name"] == "generate"
-    assert {t["name"] for t in by_id[7][0]["result"]["tools"]} == {"generate", "kb_search"}  # no embedding model
+    assert {t["name"] for t in by_id[7][0]["result"]["tools"]} == {"generate", "kb_search", "document_summary",
+                                                                   "document_ask"}  # no embedding model: no embed
     assert by_id[8][0]["error"]["code"] == -32602
     assert len(out) == 8  # the notification got no reply
