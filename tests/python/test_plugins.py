@@ -137,7 +137,7 @@ def test_add_list_rm(helix_bin, pdir):
     text = (pdir / "tools.toml").read_text()
     assert 'env = "SOME_KEY"' in text and "SOME_KEY=" not in text
     listed = json.loads(helix(helix_bin, "plugin", "list", "--json").stdout)
-    assert [p["name"] for p in listed] == ["calculator", "datetime", "kb", "python", "tools"]
+    assert [p["name"] for p in listed] == ["calculator", "datetime", "kb", "python", "chatfile", "tools"]
     r = helix(helix_bin, "plugin", "add", "tools", "--mcp-url", "http://127.0.0.1:1/mcp")
     assert r.returncode != 0 and "exists already" in r.stderr
     r = helix(helix_bin, "plugin", "add", "bad", "--openapi", "x.json", "--mcp-url", "http://h/")
