@@ -29,8 +29,10 @@ constexpr const char* kUsage =
     "               (default: every tensor keeps the base model's type)\n"
     "usage: helix lora random BASE.gguf OUT.gguf [--rank R] [--alpha A] [--std X] [--seed S]\n"
     "                         [--targets attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down,output,token_embd]\n"
+    "                         [--type f32|f16]\n"
     "  (for tests and benchmarks) writes an adapter with random factors (normal, std X, default 0.02)\n"
-    "  for the listed projections of every layer (default: the seven attention and FFN projections).\n";
+    "  for the listed projections of every layer (default: the seven attention and FFN projections),\n"
+    "  stored as f32 (default) or f16 (as helix sft writes adapters).\n";
 
 int lora_merge(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
@@ -103,7 +105,7 @@ int lora_random(const std::vector<std::string>& args) {
   int64_t rank = 8;
   float alpha = -1, stddev = 0.02f;
   uint64_t seed = 1;
-  std::string targets = "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down";
+  std::string targets = "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down", type = "f32";
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto val = [&]() -> std::string {
@@ -115,6 +117,7 @@ int lora_random(const std::vector<std::string>& args) {
     else if (a == "--std") stddev = std::stof(val());
     else if (a == "--seed") seed = std::stoull(val());
     else if (a == "--targets") targets = val();
+    else if (a == "--type") type = val();
     else if (!a.empty() && a[0] == '-') throw Error(cat("unknown option '", a, "' of helix lora random"));
     else pos.push_back(a);
   }
@@ -125,6 +128,8 @@ int lora_random(const std::vector<std::string>& args) {
   a.arch = base.architecture();
   a.alpha = alpha < 0 ? static_cast<float>(rank) : alpha;
   a.name = "random-r" + std::to_string(rank);
+  HELIX_CHECK(type == "f32" || type == "f16", "--type must be f32 or f16, not '", type, "'");
+  a.factor_type = type == "f16" ? DType::F16 : DType::F32;
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> nd(0.0f, stddev);
   for (const gguf::TensorInfo* t : select_targets(base, targets)) {

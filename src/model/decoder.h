@@ -99,7 +99,8 @@ class Decoder : public Model {
   // One adapter set's factors per base weight, all of its adapters concatenated along the rank
   // (a: F32 {n_in, rank}; b: F32 {rank, n_out} with every adapter's scale folded in).
   struct LoraMat {
-    Tensor a, b;
+    Tensor a, b;        // f32: A {n_in, R} (R rows of n_in), B {R, n_out} (n_out rows of R)
+    bool half = false;  // f16: A {n_in, R} as above, B transposed {n_out, R} (R rows of n_out)
   };
   struct LoraSet {
     std::unordered_map<const void*, LoraMat> by_weight;  // keyed by the base tensor's data

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "io/gguf.h"
 #include "quant/quant.h"
@@ -81,6 +82,7 @@ LoraAdapter load_lora(const std::string& path) {
                       "', which is neither a '<weight>.lora_a' nor a '<weight>.lora_b' factor"));
     }
   }
+  bool narrow = !pairs.empty();
   for (const auto& [base, ab] : pairs) {
     HELIX_CHECK(ab.first && ab.second, "LoRA adapter '", path, "' has '", base, ab.first ? kSuffixA : kSuffixB,
                 "' without its partner '", base, ab.first ? kSuffixB : kSuffixA, "'");
@@ -106,8 +108,10 @@ LoraAdapter load_lora(const std::string& path) {
     }
     HELIX_CHECK(p.rank > 0, "LoRA adapter '", path, "': '", base, "' has rank 0");
     p.b = read_f32(f, tb);
+    narrow = narrow && ta.type != DType::F32 && tb.type != DType::F32;
     a.weights.emplace(base, std::move(p));
   }
+  a.factor_type = narrow ? DType::F16 : DType::F32;
   HELIX_CHECK(!a.weights.empty(), "LoRA adapter '", path, "' holds no lora_a/lora_b tensor pairs");
   return a;
 }
@@ -121,8 +125,22 @@ void save_lora(const LoraAdapter& adapter, const std::string& path) {
   w.set("adapter.type", gguf::Value::string("lora"));
   w.set("adapter.lora.alpha", gguf::Value::f32(adapter.alpha));
   if (!adapter.chat_template.empty()) w.set("helix.chat_template", gguf::Value::string(adapter.chat_template));
+  HELIX_CHECK(adapter.factor_type == DType::F32 || adapter.factor_type == DType::F16, "cannot write LoRA adapter '",
+              path, "' with factors of type ", dtype_name(adapter.factor_type), " (F32 or F16)");
+  const bool half = adapter.factor_type == DType::F16;
   std::vector<std::vector<float>> transposed;  // embedding A factors, kept alive until write()
+  std::vector<std::vector<uint16_t>> halves;   // F16 copies, kept alive until write()
   transposed.reserve(adapter.weights.size());
+  halves.reserve(2 * adapter.weights.size());
+  auto add = [&](const std::string& name, const std::vector<float>& v, Shape shape) {
+    if (!half) {
+      w.add_tensor(name, DType::F32, shape, 2, v.data());
+      return;
+    }
+    std::vector<uint16_t>& h = halves.emplace_back(v.size());
+    for (size_t i = 0; i < v.size(); ++i) h[i] = f32_to_f16(v[i]);
+    w.add_tensor(name, DType::F16, shape, 2, h.data());
+  };
   for (const auto& [base, p] : adapter.weights) {
     HELIX_CHECK(p.rank > 0 && p.n_in > 0 && p.n_out > 0 &&
                     p.a.size() == static_cast<size_t>(p.rank * p.n_in) &&
@@ -131,11 +149,11 @@ void save_lora(const LoraAdapter& adapter, const std::string& path) {
                 ", n_out ", p.n_out, ", rank ", p.rank);
     if (lora_is_embedding(base)) {
       transposed.push_back(transpose(p.a, p.rank, p.n_in));
-      w.add_tensor(base + kSuffixA, DType::F32, Shape{p.rank, p.n_in, 1, 1}, 2, transposed.back().data());
+      add(base + kSuffixA, transposed.back(), Shape{p.rank, p.n_in, 1, 1});
     } else {
-      w.add_tensor(base + kSuffixA, DType::F32, Shape{p.n_in, p.rank, 1, 1}, 2, p.a.data());
+      add(base + kSuffixA, p.a, Shape{p.n_in, p.rank, 1, 1});
     }
-    w.add_tensor(base + kSuffixB, DType::F32, Shape{p.rank, p.n_out, 1, 1}, 2, p.b.data());
+    add(base + kSuffixB, p.b, Shape{p.rank, p.n_out, 1, 1});
   }
   w.write(path);
 }

@@ -32,6 +32,10 @@ struct LoraAdapter {
   // helix.chat_template: the Jinja chat template the adapter was trained with ("" if none); run,
   // chat and serve render with it when no --chat-template is given. llama.cpp ignores the key.
   std::string chat_template;
+  // The factors' type in the file: F32, or F16 when every factor is stored in 16 bits or fewer
+  // (F16, BF16, Q8_0). save_lora writes this type; the decoder serves F16 adapters with f16
+  // factors (half the memory traffic per decoded token) and F32 ones in f32.
+  DType factor_type = DType::F32;
   // Keyed by the base tensor's GGUF name, e.g. "blk.0.attn_q.weight".
   std::map<std::string, LoraPair> weights;
 

@@ -251,6 +251,13 @@ class Runner {
   const ojson& eval_point(size_t k, const std::string& result);  // k = 0: base; k = i + 1: after stage i
   std::shared_ptr<model::Model> serving_for(const std::string& result);
   void train_stage(size_t i, const std::string& prev);
+  // The adapter as written and served: f16 factors, as llama.cpp's convert_lora_to_gguf.py writes
+  // them (half the memory read per decoded token; checkpoints keep f32 for exact resumes).
+  model::LoraAdapter served_adapter(const TrainModel& m) const {
+    model::LoraAdapter a = m.export_lora(rec_.name);
+    a.factor_type = DType::F16;
+    return a;
+  }
   void write_stage_report(size_t i);
   ojson write_results();
 
@@ -388,7 +395,7 @@ void Runner::train_stage(size_t i, const std::string& prev) {
     if (opt_.progress) opt_.progress({i + 1, rec_.stages.size(), st.name, r});
     if (st.eval_every > 0 && !st.evals.empty() && r.step % st.eval_every == 0 && r.step < r.steps) {
       const std::string tmp = base + ".eval.gguf";
-      model::save_lora(m.export_lora(rec_.name), tmp);
+      model::save_lora(served_adapter(m), tmp);
       const ojson res = evaluator_->run(serving_for(tmp), st.evals, cat("stage ", st.name, " step ", r.step));
       if (!trainer.log().contains("evals")) trainer.log()["evals"] = ojson::array();
       trainer.log()["evals"].push_back({{"step", r.step}, {"results", res}});
@@ -401,7 +408,7 @@ void Runner::train_stage(size_t i, const std::string& prev) {
     for (const Param* p : m.trainable()) tensors[p->name] = &p->value;
     opt_.write_full(*file_, tensors, base + ".gguf");
   } else {
-    model::LoraAdapter a = m.export_lora(rec_.name);
+    model::LoraAdapter a = served_adapter(m);
     a.chat_template = tmpl_;
     model::save_lora(a, base + ".gguf");
   }

@@ -286,6 +286,37 @@ TEST_P(LoraInference, AdapterEqualsMergedWeights) {
 
 INSTANTIATE_TEST_SUITE_P(Archs, LoraInference, ::testing::Values("llama", "qwen2", "gemma3", "ernie4_5"));
 
+// An adapter saved with F16 factors reads back as F16 and is served with f16 factors (the decode
+// and prefill kernels of that path): equal to the merged model up to f16 rounding of the scaled B.
+TEST(Lora, F16AdapterIsServedWithF16Factors) {
+  TinySpec spec;
+  const std::string base_path = tmp_path("f16_base"), merged_path = tmp_path("f16_merged"), ad = tmp_path("f16_ad");
+  write_tiny_model(spec, base_path);
+  auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(base_path));
+  LoraAdapter a = full_adapter(*file, 4, 11);
+  a.factor_type = DType::F16;
+  save_lora(a, ad);
+  EXPECT_EQ(gguf::GGUFFile::open(ad).find_tensor("blk.0.attn_q.weight.lora_b")->type, DType::F16);
+  const auto loaded = std::make_shared<const LoraAdapter>(load_lora(ad));
+  EXPECT_EQ(loaded->factor_type, DType::F16);
+  const LoraUse use{loaded, 0.75f, "test"};
+  write_merged(*file, {use}, merged_path);
+  auto base = load_model(file);
+  auto merged = load_model(merged_path);
+  const std::vector<std::vector<int32_t>> seqs{{5, 77, 300, 12, 9, 41}, {200}};
+  const auto want = run(*merged, seqs);
+  const auto plain = run(*base, seqs);
+  base->set_default_lora(base->add_lora_set({use}));
+  const auto got = run(*base, seqs);
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    float scale = 0;
+    for (float v : want[s]) scale = std::max(scale, std::fabs(v));
+    EXPECT_LT(max_abs_diff(got[s], want[s]), 2e-3f * scale) << "sequence " << s;
+    EXPECT_GT(max_abs_diff(plain[s], want[s]), 0.05f * scale) << "the adapter changes nothing";
+  }
+  for (const std::string& f : {base_path, merged_path, ad}) std::filesystem::remove(f);
+}
+
 // Sequences under different adapters (and none) in one batch get what each gets alone; one
 // adapter given twice at half scale equals it once at full scale.
 TEST(Lora, MixedAdaptersInOneBatch) {
