@@ -12,9 +12,16 @@
 3. the peer: rank-bm25 (BM25Okapi) over the same chunk texts, indexed and queried in this process
    (the sentence-transformers half of the peer is not installed on this machine: see the README).
 
+4. with --ef-search LIST: the vector index's recall@10 against exact search and the vector mode's
+   latency at each ef_search on the big base (the index's candidate list per search).
+
 Ratios are measured in the same run. Writes bench/results/kb_bench.{json,md,svg}.
 
     HELIX_BIN=build/helix python3 bench/kb_bench.py [--chunks 100000] [--out bench/results]
+        [--base DIR]        reuse an ingested base (a folder with kb.sqlite of the same corpus) instead
+                            of ingesting again (ingest is then not measured)
+        [--keep DIR]        keep the big base there; [--big DIR]: reuse a big base kept so
+        [--ef-search 50,100,200,400]
 """
 import argparse
 import json
@@ -110,22 +117,49 @@ def synthesize(kb_dir, target, seed=1):
     return total
 
 
-def evaluate(kb_dir, modes):
-    r = helix("kb", "--kb-dir", kb_dir, "eval", "big", DATA / "questions.jsonl", "--json", "--ann", "--modes", modes)
+def evaluate(kb_dir, modes, *extra):
+    r = helix("kb", "--kb-dir", kb_dir, "eval", "big", DATA / "questions.jsonl", "--json", "--ann", "--modes", modes,
+              *extra)
     return json.loads(r.stdout)
+
+
+def ef_sweep(kb_dir, efs):
+    """recall@10 against exact search and vector-mode latency at each ef_search."""
+    rows = []
+    for ef in efs:
+        r = evaluate(kb_dir, "vector", "--ef-search", ef)
+        v = r["modes"]["vector"]
+        rows.append({"ef_search": ef, "ann_recall_at_10": r["ann_recall_at_10"], "latency_ms_p50": v["latency_ms_p50"],
+                     "latency_ms_p99": v["latency_ms_p99"], "recall_at_10": v["recall_at_10"]})
+        log(f"ef_search {ef}: ANN recall@10 {r['ann_recall_at_10']:.4f}, vector p50 {v['latency_ms_p50']:.1f} ms")
+    return rows
+
+
+def peer_chunks(db):
+    """(document path, FTS body: the text with CJK as bigrams, text) of a base's real chunks, by id."""
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT d.path, f.body, c.text FROM chunks c JOIN docs d ON d.id = c.doc_id "
+                       "JOIN chunks_fts f ON f.rowid = c.id WHERE d.path NOT LIKE '/synthetic/%' ORDER BY c.id").fetchall()
+    con.close()
+    return rows
+
+
+def tok(s):
+    """rank-bm25's tokens: lower-cased runs of letters and digits."""
+    return re.findall(r"[^\W_]+", s.lower())
+
+
+def bigrams(q):
+    """A question's Han runs as character bigrams, as Helix's FTS index holds them."""
+    return re.sub(r"([\u4e00-\u9fff]+)", lambda m: " " + " ".join(
+        m.group(1)[i:i + 2] for i in range(max(1, len(m.group(1)) - 1))) + " ", q)
 
 
 def peer_bm25(kb_dir):
     """rank-bm25 over the same chunk texts (the English ones and the Chinese as CJK bigrams, as Helix indexes
     them): index time, per-query latency and recall@10 on the same questions."""
     from rank_bm25 import BM25Okapi
-    con = sqlite3.connect(kb_dir / "big" / "kb.sqlite")
-    rows = con.execute("SELECT d.path, f.body, c.text FROM chunks c JOIN docs d ON d.id = c.doc_id "
-                       "JOIN chunks_fts f ON f.rowid = c.id WHERE d.path NOT LIKE '/synthetic/%' ORDER BY c.id").fetchall()
-    con.close()
-    tok = lambda s: re.findall(r"[^\W_]+", s.lower())
-    bigrams = lambda q: re.sub(r"([\u4e00-\u9fff]+)", lambda m: " " + " ".join(
-        m.group(1)[i:i + 2] for i in range(max(1, len(m.group(1)) - 1))) + " ", q)
+    rows = peer_chunks(kb_dir / "big" / "kb.sqlite")
     t0 = time.perf_counter()
     bm = BM25Okapi([tok(r[1]) for r in rows], k1=1.2, b=0.75)
     index_s = time.perf_counter() - t0
@@ -151,9 +185,10 @@ def peer_bm25(kb_dir):
 def write_report(res, out):
     out.mkdir(parents=True, exist_ok=True)
     (out / "kb_bench.json").write_text(json.dumps(res, indent=2))
-    ing, small, big, peer = res["ingest"], res["small"], res["big"], res["peer_bm25"]
+    ing, small, big, peer = res.get("ingest"), res["small"], res["big"], res["peer_bm25"]
     lines = [f"Ingest of {ing['docs']} Debian documents ({ing['chunks']} chunks): {ing['seconds']:.1f} s, "
-             f"{ing['docs_per_s']:.2f} documents/s, {ing['chunks_per_s']:.2f} chunks/s = embeddings/s",
+             f"{ing['docs_per_s']:.2f} documents/s, {ing['chunks_per_s']:.2f} chunks/s = embeddings/s" if ing else
+             "Ingest not measured in this run (--base: an ingested base was reused).",
              "", f"| mode | chunks | recall@5 | recall@10 | MRR | p50 ms | p99 ms |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in [("small", small), ("big", big)]:
         for mode, m in r["modes"].items():
@@ -164,6 +199,13 @@ def write_report(res, out):
     lines += ["", f"Vector index recall@10 against exact search: {small['ann_recall_at_10']:.4f} at "
               f"{small['chunks']:,} chunks, {big['ann_recall_at_10']:.4f} at {big['chunks']:,} "
               f"(index build {res['index_build_seconds']:.0f} s). rank-bm25 indexing {peer['index_seconds']:.2f} s."]
+    if res.get("ef_sweep"):
+        lines += ["", f"Vector index at {big['chunks']:,} chunks, by ef_search (the index's candidate list per search):", "",
+                  "| ef_search | recall@10 vs exact | vector recall@10 (eval) | vector p50 ms | vector p99 ms |",
+                  "| ---: | ---: | ---: | ---: | ---: |"]
+        for r in res["ef_sweep"]:
+            lines.append(f"| {r['ef_search']} | {r['ann_recall_at_10']:.4f} | {r['recall_at_10']:.3f} | "
+                         f"{r['latency_ms_p50']:.1f} | {r['latency_ms_p99']:.1f} |")
     (out / "kb_bench.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     import matplotlib
@@ -189,21 +231,43 @@ def main():
     ap.add_argument("--chunks", type=int, default=100_000)
     ap.add_argument("--modes", default="bm25,vector,hybrid,points")
     ap.add_argument("--out", type=pathlib.Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--base", type=pathlib.Path, help="an ingested base of the same corpus to reuse")
+    ap.add_argument("--keep", type=pathlib.Path, help="keep the big base in this folder")
+    ap.add_argument("--big", type=pathlib.Path, help="reuse a big base kept with --keep (skips ingest and synthesis)")
+    ap.add_argument("--ef-search", default="", help="comma-separated ef_search values to sweep on the big base")
     a = ap.parse_args()
+    efs = [int(x) for x in a.ef_search.split(",") if x]
     with tempfile.TemporaryDirectory(prefix="kb_bench_") as tmp:
         tmp = pathlib.Path(tmp)
-        build_corpus(tmp / "corpus")
-        res = {"ingest": ingest(tmp / "kbs", tmp / "corpus")}
-        log("evaluating the real base ...")
-        res["small"] = evaluate(tmp / "kbs", a.modes)
-        res["peer_bm25"] = peer_bm25(tmp / "kbs")
-        res["synthesized_to"] = synthesize(tmp / "kbs", a.chunks)
-        log("building the vector index ...")
-        t0 = time.perf_counter()
-        helix("kb", "--kb-dir", tmp / "kbs", "list")
-        res["index_build_seconds"] = time.perf_counter() - t0
-        log(f"index built in {res['index_build_seconds']:.0f} s; evaluating the big base ...")
-        res["big"] = evaluate(tmp / "kbs", a.modes)
+        kbs = tmp / "kbs"
+        res = {}
+        if a.big:
+            shutil.copytree(a.big, kbs)
+            prev = json.loads((a.big / "kb_bench_small.json").read_text())
+            res.update(prev)
+        else:
+            build_corpus(tmp / "corpus")
+            if a.base:
+                (kbs / "big").mkdir(parents=True)
+                shutil.copy(a.base / "kb.sqlite", kbs / "big" / "kb.sqlite")
+            else:
+                res["ingest"] = ingest(kbs, tmp / "corpus")
+            log("evaluating the real base ...")
+            res["small"] = evaluate(kbs, a.modes)
+            res["peer_bm25"] = peer_bm25(kbs)
+            res["synthesized_to"] = synthesize(kbs, a.chunks)
+            log("building the vector index ...")
+            t0 = time.perf_counter()
+            helix("kb", "--kb-dir", kbs, "list")
+            res["index_build_seconds"] = time.perf_counter() - t0
+            log(f"index built in {res['index_build_seconds']:.0f} s")
+            if a.keep:
+                shutil.copytree(kbs, a.keep, dirs_exist_ok=True)
+                (a.keep / "kb_bench_small.json").write_text(json.dumps(res))
+        log("evaluating the big base ...")
+        res["big"] = evaluate(kbs, a.modes)
+        if efs:
+            res["ef_sweep"] = ef_sweep(kbs, efs)
     write_report(res, a.out)
 
 

@@ -11,22 +11,7 @@ namespace helix::chatfile {
 
 const char* lang_name(Lang l) { return l == Lang::Zh ? "zh" : "en"; }
 
-Lang detect_lang(std::string_view text) {
-  size_t han = 0, letters = 0;
-  for (size_t i = 0; i < text.size();) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    const size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    char32_t cp = c;
-    if (n > 1 && i + n <= text.size()) {
-      cp = c & (0xFF >> (n + 1));
-      for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-    }
-    if (docs::is_cjk(cp)) ++han, ++letters;
-    else if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) ++letters;
-    i += n;
-  }
-  return letters > 0 && han * 5 >= letters ? Lang::Zh : Lang::En;
-}
+Lang detect_lang(std::string_view text) { return docs::mostly_cjk(text) ? Lang::Zh : Lang::En; }
 
 Lang parse_lang(const std::string& s, std::string_view text) {
   if (s.empty() || s == "auto") return detect_lang(text);

@@ -20,7 +20,7 @@ enum class Lang { En, Zh };
 const char* lang_name(Lang l);  // "en", "zh"
 // "auto" (empty too) -> from the text; "en"/"zh"; else throws naming the value.
 Lang parse_lang(const std::string& s, std::string_view text);
-// Chinese when at least a fifth of the letters are Han characters.
+// Chinese when docs::mostly_cjk (at least a fifth of the letters are CJK).
 Lang detect_lang(std::string_view text);
 
 struct Unit {

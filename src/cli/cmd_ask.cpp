@@ -13,6 +13,7 @@
 #include "cli/gen_options.h"
 #include "cli/kb_answer.h"
 #include "core/error.h"
+#include "docs/document.h"
 #include "knowledge/store.h"
 #include "model/bert.h"
 
@@ -129,7 +130,7 @@ int cmd_ask(int argc, char** argv) {
 
   std::string answer;
   if (ps.empty()) {
-    answer = knowledge::mostly_cjk(question) ? "知识库中没有与这个问题相关的资料。"
+    answer = docs::mostly_cjk(question) ? "知识库中没有与这个问题相关的资料。"
                                               : "No passage in the knowledge base matches the question.";
   } else {
     std::fprintf(stderr, "answering from %zu passages ...\n", ps.size());

@@ -42,8 +42,9 @@ void usage(FILE* out) {
                "  rm NAME DOC                 remove a document (its id, path or file name)\n"
                "  eval NAME QUESTIONS.jsonl   retrieval quality (recall@5/10, MRR) and latency; see kb eval --help\n"
                "  parse FILE... [--json]      show what is extracted from files (title, blocks, pages)\n"
-               "  query NAME TEXT [-k N] [--json] [--mode hybrid|bm25|vector]\n"
-               "                              passages for TEXT: BM25 + vectors fused by reciprocal rank\n"
+               "  query NAME TEXT [-k N] [--json] [--mode hybrid|bm25|vector] [--ef-search N]\n"
+               "                              passages for TEXT: BM25 + vectors fused by reciprocal rank;\n"
+               "                              --ef-search: the vector index's candidate list (default 800)\n"
                "        [--points] [--analyser rules|model] [--rerank] [--show-points]\n"
                "                              the knowledge-point path (as helix ask uses it): the question\n"
                "                              analysed into points, each retrieved, all fused (RRF), each\n"
@@ -65,7 +66,7 @@ std::string head(const std::string& s, size_t n) {
 struct KbArgs {
   std::string cmd, kb_dir = default_kb_dir(), model, mode = "hybrid";
   std::vector<std::string> pos;
-  size_t k = 10;
+  size_t k = 10, ef_search = 0;
   bool json = false;
   bool points = false, show_points = false, rerank = false;  // query: the knowledge-point path
   std::string analyser = "rules";
@@ -88,6 +89,8 @@ KbArgs parse_args(int argc, char** argv) {
       a.model = next();
     } else if (s == "-k") {
       a.k = static_cast<size_t>(int_flag(s, next(), 1, 1000));
+    } else if (s == "--ef-search") {
+      a.ef_search = static_cast<size_t>(int_flag(s, next(), 1, 100000));
     } else if (s == "--json") {
       a.json = true;
     } else if (s == "--points") {
@@ -287,6 +290,7 @@ int kb_query_points(const KbArgs& a, knowledge::KnowledgeBase& kb) {
   knowledge::PointQueryOptions o;
   o.k = a.k;
   o.rerank = a.rerank;
+  o.ef_search = a.ef_search;
   const auto ps = knowledge::retrieve_points(kb, enc.get(), an, o);
   if (a.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -307,6 +311,7 @@ int kb_query(const KbArgs& a) {
   knowledge::QueryOptions o;
   o.k = a.k;
   o.mode = knowledge::parse_retrieval_mode(a.mode);
+  o.ef_search = a.ef_search;
   std::unique_ptr<model::BertEncoder> enc;
   if (o.mode != knowledge::RetrievalMode::Bm25) {
     enc = load_encoder(a);

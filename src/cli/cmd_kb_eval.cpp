@@ -40,6 +40,7 @@ constexpr const char* kUsage =
                "  --candidates N     per retriever before fusion (default 50)\n"
                "  --rrf-k X          reciprocal rank fusion constant (default 60)\n"
                "  --cjk-vector-weight W  the vectors' fusion weight for CJK questions (default 0.1)\n"
+               "  --ef-search N      the vector index's candidate list per search (default 800)\n"
                "  --ann              also the vector index's recall@10 against exact search\n"
                "  --json             one JSON object (metrics, per-question ranks) on stdout\n"
                "  --kb-dir DIR, -m/--embed-model PATH, -t N   as for the other kb commands\n";
@@ -47,29 +48,30 @@ constexpr const char* kUsage =
 struct EvalArgs {
   std::string kb_dir = default_kb_dir(), model, name, questions;
   std::vector<std::string> modes{"bm25", "vector", "hybrid", "points"};
-  size_t k = 10, candidates = 50;
+  size_t k = 10, candidates = 50, ef_search = 0;
   double rrf_k = 60, cjk_vector_weight = knowledge::QueryOptions{}.cjk_vector_weight;
   bool json = false, ann = false;
 };
 
 bool takes_value(const std::string& s) {
   return s == "--kb-dir" || s == "-m" || s == "--embed-model" || s == "-k" || s == "--mode" || s == "--modes" ||
-         s == "--candidates" || s == "-t" || s == "--threads" || s == "--rrf-k" || s == "--cjk-vector-weight";
+         s == "--candidates" || s == "-t" || s == "--threads" || s == "--rrf-k" || s == "--cjk-vector-weight" || s == "--ef-search";
 }
 
 // Returns false after --help.
 bool parse(int argc, char** argv, EvalArgs& a) {
-  int64_t k = static_cast<int64_t>(a.k), candidates = static_cast<int64_t>(a.candidates);
+  int64_t k = static_cast<int64_t>(a.k), candidates = static_cast<int64_t>(a.candidates), ef = 0;
   Flags f("helix kb eval", kUsage);
   f.value({"--kb-dir"}, a.kb_dir).value({"-m", "--embed-model"}, a.model).integer({"-k"}, k, 1, 1000);
   f.integer({"--candidates"}, candidates, 1, 100000).list({"--modes"}, a.modes).flag({"--json"}, a.json);
-  f.flag({"--ann"}, a.ann).number({"--rrf-k"}, a.rrf_k, 0, 1e6).number({"--cjk-vector-weight"}, a.cjk_vector_weight, 0, 1);
+  f.integer({"--ef-search"}, ef, 1, 100000).flag({"--ann"}, a.ann).number({"--rrf-k"}, a.rrf_k, 0, 1e6).number({"--cjk-vector-weight"}, a.cjk_vector_weight, 0, 1);
   f.custom({"-t", "--threads"}, [](const std::string& flag, const std::string& v) {
     ThreadPool::set_global_threads(static_cast<int>(int_flag(flag, v, 1, 1024)));
   });
   if (!f.parse(argc, argv)) return false;
   a.k = static_cast<size_t>(k);
   a.candidates = static_cast<size_t>(candidates);
+  a.ef_search = static_cast<size_t>(ef);
   HELIX_CHECK(!a.modes.empty(), "--modes needs at least one of bm25, vector, hybrid, points, points-rerank");
   for (const auto& m : a.modes)
     HELIX_CHECK(m == "bm25" || m == "vector" || m == "hybrid" || m == "points" || m == "points-rerank",
@@ -136,10 +138,13 @@ int cmd_kb_eval(int argc, char** argv) {
     o.candidates = a.candidates;
     o.rrf_k = a.rrf_k;
     o.cjk_vector_weight = a.cjk_vector_weight;
+    o.ef_search = a.ef_search;
     if (!points) o.mode = knowledge::parse_retrieval_mode(mode);
     knowledge::PointQueryOptions po;
     po.k = a.k;
     po.rrf_k = a.rrf_k;
+    po.cjk_vector_weight = a.cjk_vector_weight;
+    po.ef_search = a.ef_search;
     po.rerank = mode == "points-rerank";
     size_t done = 0;
     const auto t0 = std::chrono::steady_clock::now();
@@ -168,8 +173,9 @@ int cmd_kb_eval(int argc, char** argv) {
   if (a.ann) {
     std::vector<std::vector<float>> qv;
     for (const auto& q : questions) qv.push_back(enc->embed_tokens({enc->tokenize(q.q)})[0]);
-    const double recall = knowledge::ann_recall(*kb, qv, 10);
+    const double recall = knowledge::ann_recall(*kb, qv, 10, a.ef_search);
     out["ann_recall_at_10"] = recall;
+    out["ef_search"] = a.ef_search ? a.ef_search : kb->vectors().params().ef_search;
     if (!a.json) std::printf("vector index recall@10 against exact search: %.4f\n", recall);
   }
   if (a.json) std::printf("%s\n", out.dump(2).c_str());

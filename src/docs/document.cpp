@@ -164,6 +164,18 @@ bool is_cjk(char32_t c) {
          (c >= 0x20000 && c <= 0x2FA1F);    // extensions B..F, compatibility supplement
 }
 
+double cjk_share(std::string_view text) {
+  size_t cjk = 0, letters = 0;
+  for (size_t i = 0; i < text.size();) {
+    const char32_t c = tok::decode_utf8(text, i);
+    if (is_cjk(c)) ++cjk, ++letters;
+    else if (tok::is_letter(c)) ++letters;
+  }
+  return letters ? static_cast<double>(cjk) / static_cast<double>(letters) : 0.0;
+}
+
+bool mostly_cjk(std::string_view text) { return cjk_share(text) >= 0.2; }
+
 size_t count_chars(std::string_view s) {
   size_t n = 0;
   for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;

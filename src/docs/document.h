@@ -77,6 +77,12 @@ void check_utf8_text(std::string_view data, const std::string& path);
 std::string collapse_spaces(std::string_view s);
 // Han, Hiragana, Katakana, Hangul and CJK compatibility ideographs.
 bool is_cjk(char32_t c);
+// The share of a text's letters (Unicode letters, CJK characters among them) that are CJK, 0 to 1.
+double cjk_share(std::string_view text);
+// True when at least a fifth of the letters are CJK (a CJK character carries about a word, an English
+// word about five letters): Chinese wording for prompts, answers and ChatFile, and the lower vector
+// weight in retrieval.
+bool mostly_cjk(std::string_view text);
 // The number of Unicode characters in s (UTF-8).
 size_t count_chars(std::string_view s);
 

@@ -114,7 +114,7 @@ EvalResult evaluate(const std::vector<EvalQuestion>& questions, const Retriever&
   return r;
 }
 
-double ann_recall(KnowledgeBase& kb, const std::vector<std::vector<float>>& queries, size_t k) {
+double ann_recall(KnowledgeBase& kb, const std::vector<std::vector<float>>& queries, size_t k, size_t ef) {
   if (queries.empty() || k == 0) return 0;
   std::vector<int64_t> ids;
   std::vector<float> all;
@@ -142,7 +142,7 @@ double ann_recall(KnowledgeBase& kb, const std::vector<std::vector<float>>& quer
     }
     std::vector<int64_t> exact;
     for (; !best.empty(); best.pop()) exact.push_back(best.top().second);
-    const auto approx = kb.vectors().search(qv, k);
+    const auto approx = kb.vectors().search(qv, k, ef);
     size_t found = 0;
     for (const auto& [id, sim] : approx) found += std::count(exact.begin(), exact.end(), id);
     sum += exact.empty() ? 1.0 : static_cast<double>(found) / static_cast<double>(exact.size());

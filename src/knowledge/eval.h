@@ -54,7 +54,7 @@ using Retriever = std::function<std::vector<Hit>(const std::string& question, si
 EvalResult evaluate(const std::vector<EvalQuestion>& questions, const Retriever& retriever, size_t k = 10);
 
 // The share of the exact k nearest chunks (brute force over every embedding stored in the base)
-// that the approximate index returns, averaged over the query embeddings.
-double ann_recall(KnowledgeBase& kb, const std::vector<std::vector<float>>& queries, size_t k);
+// that the approximate index returns, averaged over the query embeddings; ef as QueryOptions::ef_search.
+double ann_recall(KnowledgeBase& kb, const std::vector<std::vector<float>>& queries, size_t k, size_t ef = 0);
 
 }  // namespace helix::knowledge

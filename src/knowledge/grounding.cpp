@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "docs/document.h"
 #include "knowledge/fts_text.h"
 #include "knowledge/store.h"
 #include "model/bert.h"
@@ -26,24 +27,23 @@ struct Candidate {
   std::map<int, int> best;   // point -> its best rank in that point's lists
 };
 
-// One query's ranked lists (BM25 and vector) added into the fusion with weight w.
-void fuse(std::map<int64_t, Candidate>& c, const std::vector<std::pair<int64_t, double>>& list, double w, int point,
-          double rrf_k, bool is_bm25) {
-  for (size_t i = 0; i < list.size(); ++i) {
-    Candidate& x = c[list[i].first];
-    x.hit.chunk_id = list[i].first;
-    const int rank = static_cast<int>(i + 1);
-    x.fused += w / (rrf_k + rank);
+// One query's ranked lists added into the candidates with the query's weight w (retrieval.h's
+// fusion: the same list weights, the CJK one among them, and the same reciprocal rank terms).
+void fuse(std::map<int64_t, Candidate>& c, const RankedLists& lists, double w, int point, double rrf_k) {
+  fuse_lists(lists, w, rrf_k, [&](int64_t id, bool is_bm25, int rank, double score, double term) {
+    Candidate& x = c[id];
+    x.hit.chunk_id = id;
+    x.fused += term;
     if (point < 0) {  // the question's own lists give the hit its retriever scores
-      x.question += w / (rrf_k + rank);
-      if (is_bm25) x.hit.bm25 = list[i].second, x.hit.bm25_rank = rank;
-      else x.hit.vector = list[i].second, x.hit.vector_rank = rank;
-      continue;
+      x.question += term;
+      if (is_bm25) x.hit.bm25 = score, x.hit.bm25_rank = rank;
+      else x.hit.vector = score, x.hit.vector_rank = rank;
+      return;
     }
     if (std::find(x.points.begin(), x.points.end(), point) == x.points.end()) x.points.push_back(point);
     auto [it, fresh] = x.best.emplace(point, rank);
     if (!fresh) it->second = std::min(it->second, rank);
-  }
+  });
 }
 
 double cosine(const std::vector<float>& a, const std::vector<float>& b) {
@@ -94,7 +94,12 @@ size_t default_tokens(const std::string& s) { return (s.size() + 3) / 4; }
 std::vector<Passage> retrieve_points(KnowledgeBase& kb, model::BertEncoder* enc, const Analysis& a,
                                      const PointQueryOptions& opts) {
   HELIX_CHECK(opts.k > 0, "the number of passages must be at least 1");
-  const size_t n = std::max(opts.candidates, opts.k);
+  QueryOptions qo;
+  qo.k = opts.k;
+  qo.candidates = opts.candidates;
+  qo.mode = enc ? RetrievalMode::Hybrid : RetrievalMode::Bm25;
+  qo.cjk_vector_weight = opts.cjk_vector_weight;
+  qo.ef_search = opts.ef_search;
   std::vector<std::string> queries = {a.question};
   for (const auto& p : a.points) queries.push_back(p.text);
   std::vector<std::vector<float>> qvs;
@@ -107,12 +112,7 @@ std::vector<Passage> retrieve_points(KnowledgeBase& kb, model::BertEncoder* enc,
   for (size_t i = 0; i < queries.size(); ++i) {
     const int point = static_cast<int>(i) - 1;
     const double w = point < 0 ? 1.0 : opts.point_weight;
-    fuse(cands, bm25_search(kb, queries[i], n), w, point, opts.rrf_k, true);
-    if (enc) {
-      std::vector<std::pair<int64_t, double>> v;
-      for (const auto& [id, sim] : kb.vectors().search(qvs[i], n)) v.emplace_back(id, sim);
-      fuse(cands, v, w, point, opts.rrf_k, false);
-    }
+    fuse(cands, rank_query(kb, enc, queries[i], qo, enc ? &qvs[i] : nullptr), w, point, opts.rrf_k);
   }
   std::vector<Candidate*> order;
   for (auto& [id, c] : cands) order.push_back(&c);
@@ -199,42 +199,35 @@ std::string grounded_prompt(const std::string& question, const std::vector<Passa
     std::replace(text.begin(), text.end(), '\n', ' ');
     body += cat(body.empty() ? "" : "\n", "[", p.n, "] ", text);
   }
-  if (mostly_cjk(question)) return "只根据下面编号的段落回答问题，并用 [n] 标注所用段落。\n\n" + body + "\n\n问题：" + question;
+  if (docs::mostly_cjk(question)) return "只根据下面编号的段落回答问题，并用 [n] 标注所用段落。\n\n" + body + "\n\n问题：" + question;
   return "Answer the question using only the numbered passages below. Cite the passages you use as [n].\n\n" + body +
          "\n\nQuestion: " + question;
 }
 
-CitationCheck check_citations(const std::string& answer, const std::vector<Passage>& ps) {
-  CitationCheck c;
-  auto find = [&](int n) -> const Passage* {
-    for (const auto& p : ps)
-      if (p.n == n) return &p;
-    return nullptr;
-  };
+CitationMarks scan_citations(const std::string& text, const std::function<bool(int)>& keep) {
+  CitationMarks c;
   auto note = [&](int n) {
-    if (const Passage* p = find(n)) {
-      if (std::none_of(c.cited.begin(), c.cited.end(), [&](const Citation& x) { return x.n == n; })) c.cited.push_back({n, p});
-      return true;
-    }
-    if (std::find(c.unresolved.begin(), c.unresolved.end(), n) == c.unresolved.end()) c.unresolved.push_back(n);
-    return false;
+    const bool ok = keep(n);
+    auto& list = ok ? c.kept : c.dropped;
+    if (std::find(list.begin(), list.end(), n) == list.end()) list.push_back(n);
+    return ok;
   };
   static const std::string open2 = "\xE3\x80\x90", close2 = "\xE3\x80\x91";  // 【 】
   size_t i = 0;
-  while (i < answer.size()) {
-    const bool ascii = answer[i] == '[';
-    const bool wide = answer.compare(i, open2.size(), open2) == 0;
+  while (i < text.size()) {
+    const bool ascii = text[i] == '[';
+    const bool wide = text.compare(i, open2.size(), open2) == 0;
     if (!ascii && !wide) {
-      c.answer += answer[i++];
+      c.text += text[i++];
       continue;
     }
     // A marker: numbers separated by ',', '-', ' ' up to the closing bracket.
     size_t j = i + (ascii ? 1 : open2.size());
     std::vector<int> nums;
     std::string num;
-    bool range = false, ok = true;
-    for (; j < answer.size(); ++j) {
-      const char ch = answer[j];
+    bool range = false;
+    for (; j < text.size(); ++j) {
+      const char ch = text[j];
       if (ch >= '0' && ch <= '9' && num.size() < 4) {
         num += ch;
         continue;
@@ -255,9 +248,9 @@ CitationCheck check_citations(const std::string& answer, const std::vector<Passa
       break;
     }
     const size_t close_len = ascii ? 1 : close2.size();
-    ok = !nums.empty() && j < answer.size() && (ascii ? answer[j] == ']' : answer.compare(j, close2.size(), close2) == 0);
+    const bool ok = !nums.empty() && j < text.size() && (ascii ? text[j] == ']' : text.compare(j, close2.size(), close2) == 0);
     if (!ok) {  // not a citation: copy the bracket as text
-      c.answer += answer.substr(i, ascii ? 1 : open2.size());
+      c.text += text.substr(i, ascii ? 1 : open2.size());
       i += ascii ? 1 : open2.size();
       continue;
     }
@@ -267,13 +260,26 @@ CitationCheck check_citations(const std::string& answer, const std::vector<Passa
     if (!good.empty()) {
       std::string m = "[";
       for (size_t k = 0; k < good.size(); ++k) m += cat(k ? ", " : "", good[k]);
-      c.answer += m + "]";
-    } else if (!c.answer.empty() && c.answer.back() == ' ' && j + close_len < answer.size() &&
-               (answer[j + close_len] == '.' || answer[j + close_len] == ',')) {
-      c.answer.pop_back();  // "text [9]." -> "text."
+      c.text += m + "]";
+    } else {
+      while (!c.text.empty() && (c.text.back() == ' ' || c.text.back() == '\t')) c.text.pop_back();  // "text [9]." -> "text."
     }
     i = j + close_len;
   }
+  return c;
+}
+
+CitationCheck check_citations(const std::string& answer, const std::vector<Passage>& ps) {
+  auto find = [&](int n) -> const Passage* {
+    for (const auto& p : ps)
+      if (p.n == n) return &p;
+    return nullptr;
+  };
+  CitationMarks m = scan_citations(answer, [&](int n) { return find(n) != nullptr; });
+  CitationCheck c;
+  c.answer = std::move(m.text);
+  for (int n : m.kept) c.cited.push_back({n, find(n)});
+  c.unresolved = std::move(m.dropped);
   return c;
 }
 

@@ -7,8 +7,9 @@
 //   CitationCheck c = check_citations(answer, ps);     // every [n] resolved, or flagged
 //
 // Retrieval per point: the question itself and each point are retrieved by BM25 and by vector
-// (retrieval.h); all these ranked lists are fused by reciprocal rank fusion (the question's
-// lists weigh 1, each point's lists `point_weight`), near-copies are dropped, the best passage of
+// (retrieval.h); all these ranked lists are fused by retrieval.h's reciprocal rank fusion (the
+// question's lists weigh 1, each point's lists `point_weight`, and within them the vector list of
+// a CJK text weighs less, as in retrieve()), near-copies are dropped, the best passage of
 // each point is kept (so every point is covered when it can be), the rest filled by fused score;
 // optionally reranked; then cut to a token budget and numbered [1]..[n].
 //
@@ -34,6 +35,8 @@ struct PointQueryOptions {
   size_t candidates = 30;       // per retriever and query, before fusion
   double rrf_k = 60;
   double point_weight = 0.5;    // weight of each point's lists against the question's
+  double cjk_vector_weight = QueryOptions{}.cjk_vector_weight;  // as in QueryOptions
+  size_t ef_search = 0;         // as in QueryOptions
   bool rerank = false;
   size_t token_budget = 0;      // 0: no budget; else passages whose tokens fit (in rank order)
   // Tokens of a passage as the answering model counts them (default: bytes / 4, rounded up).
@@ -59,6 +62,16 @@ std::string passage_source(const Hit& h);
 // one per line as "[n] text", the question; as the assistant recipe's grounded data has it.
 std::string grounded_prompt(const std::string& question, const std::vector<Passage>& ps);
 
+// The citation markers of a text: [n], [n, m], [n][m], [n-m] and 【n】 (written back as [n, m]).
+// Numbers that keep(n) rejects are removed from their marker, and a marker left empty goes with the
+// spaces before it ("text [9]." -> "text.").
+struct CitationMarks {
+  std::string text;          // the text with the rejected numbers removed
+  std::vector<int> kept;     // kept numbers, each once, in order of first use
+  std::vector<int> dropped;  // rejected numbers, likewise
+};
+CitationMarks scan_citations(const std::string& text, const std::function<bool(int)>& keep);
+
 struct Citation {
   int n = 0;
   const Passage* passage = nullptr;
@@ -68,7 +81,7 @@ struct CitationCheck {
   std::vector<Citation> cited;    // each valid [n] once, in order of first use
   std::vector<int> unresolved;    // numbers cited that are not a passage
 };
-// Reads [n], [n, m], [n][m], [n-m] and 【n】 markers in `answer`.
+// The markers of `answer` (scan_citations) resolved against the passages' numbers.
 CitationCheck check_citations(const std::string& answer, const std::vector<Passage>& ps);
 
 // {"n", "doc", "title", "section", "page", "char_start", "char_end", "text", "score", "bm25", "vector",

@@ -234,16 +234,6 @@ void add_point(Analysis& a, KnowledgePoint::Kind kind, const std::string& text, 
 
 }  // namespace
 
-bool mostly_cjk(const std::string& text) {
-  size_t cjk = 0, latin = 0;
-  for (size_t i = 0; i < text.size();) {
-    const char32_t c = tok::decode_utf8(text, i);
-    if (docs::is_cjk(c)) ++cjk;
-    else if (c < 0x80 && std::isalpha(static_cast<int>(c))) ++latin;
-  }
-  return cjk * 3 >= latin && cjk > 0;  // a CJK character carries about a word
-}
-
 Analysis analyse_rules(const std::string& question, size_t max_points) {
   Analysis a{question, "rules", {}};
   const std::u32string q = to_u32(question);
@@ -314,7 +304,7 @@ const ojson& analysis_schema() {
 }
 
 std::string analysis_prompt(const std::string& question) {
-  if (mostly_cjk(question))
+  if (docs::mostly_cjk(question))
     return "分析下面的问题，列出回答它所需要的知识点：问题中提到的实体（名称、术语），需要查找的事实（简短的检索词），"
            "以及可以分别回答的子问题。只输出 JSON。\n\n问题：" + question;
   return "Analyse the question below into the knowledge points its answer needs: the entities it names (names, terms), "

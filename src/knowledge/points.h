@@ -52,7 +52,4 @@ Analysis parse_model_analysis(const std::string& question, const std::string& js
 // {"question", "analyser", "points": [{"kind", "text"}]}
 nlohmann::ordered_json analysis_json(const Analysis& a);
 
-// True when most letters of `text` are CJK (answers and prompts then use Chinese wording).
-bool mostly_cjk(const std::string& text);
-
 }  // namespace helix::knowledge

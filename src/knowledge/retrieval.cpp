@@ -2,7 +2,6 @@
 #include "knowledge/retrieval.h"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <unordered_set>
 
@@ -11,7 +10,6 @@
 #include "knowledge/fts_text.h"
 #include "knowledge/store.h"
 #include "model/bert.h"
-#include "tokenizer/unicode.h"
 
 namespace helix::knowledge {
 
@@ -33,22 +31,44 @@ std::vector<std::pair<int64_t, double>> bm25_search(KnowledgeBase& kb, const std
   return out;
 }
 
-std::vector<std::pair<int64_t, double>> vector_search(KnowledgeBase& kb, model::BertEncoder& enc,
-                                                      const std::string& query, size_t n) {
-  const std::vector<float> qv = enc.embed_tokens({enc.tokenize(query)})[0];
+std::vector<std::pair<int64_t, double>> vector_search(KnowledgeBase& kb, const std::vector<float>& qv, size_t n,
+                                                      size_t ef) {
   std::vector<std::pair<int64_t, double>> out;
-  for (const auto& [id, sim] : kb.vectors().search(qv, n)) out.emplace_back(id, sim);
+  for (const auto& [id, sim] : kb.vectors().search(qv, n, ef)) out.emplace_back(id, sim);
   return out;
 }
 
-double cjk_share(const std::string& text) {
-  size_t cjk = 0, letters = 0;
-  for (size_t i = 0; i < text.size();) {
-    const char32_t c = tok::decode_utf8(text, i);
-    if (docs::is_cjk(c)) ++cjk, ++letters;
-    else if (c < 0x80 ? std::isalpha(static_cast<int>(c)) != 0 : tok::is_letter(c)) ++letters;
+std::vector<std::pair<int64_t, double>> vector_search(KnowledgeBase& kb, model::BertEncoder& enc,
+                                                      const std::string& query, size_t n, size_t ef) {
+  return vector_search(kb, enc.embed_tokens({enc.tokenize(query)})[0], n, ef);
+}
+
+double vector_weight(const std::string& query, double cjk_vector_weight) {
+  return 1.0 - docs::cjk_share(query) * (1.0 - cjk_vector_weight);
+}
+
+RankedLists rank_query(KnowledgeBase& kb, model::BertEncoder* enc, const std::string& query, const QueryOptions& o,
+                       const std::vector<float>* qv) {
+  const size_t n = std::max(o.candidates, o.k);
+  RankedLists l;
+  if (o.mode != RetrievalMode::Vector) l.bm25 = bm25_search(kb, query, n);
+  if (o.mode != RetrievalMode::Bm25) {
+    HELIX_CHECK(enc || qv, "vector retrieval needs the embedding model");
+    l.vector = qv ? vector_search(kb, *qv, n, o.ef_search) : vector_search(kb, *enc, query, n, o.ef_search);
+    l.vector_weight = vector_weight(query, o.cjk_vector_weight);
   }
-  return letters ? static_cast<double>(cjk) / static_cast<double>(letters) : 0.0;
+  return l;
+}
+
+void fuse_lists(const RankedLists& l, double weight, double rrf_k, const FusionSink& add) {
+  for (const bool bm25 : {true, false}) {
+    const auto& list = bm25 ? l.bm25 : l.vector;
+    const double w = weight * (bm25 ? l.bm25_weight : l.vector_weight);
+    for (size_t i = 0; i < list.size(); ++i) {
+      const int rank = static_cast<int>(i + 1);
+      add(list[i].first, bm25, rank, list[i].second, w / (rrf_k + rank));
+    }
+  }
 }
 
 void load_hit(KnowledgeBase& kb, Hit& h) {
@@ -77,35 +97,17 @@ bool duplicate(const Hit& a, const Hit& b) {
 
 std::vector<Hit> retrieve(KnowledgeBase& kb, model::BertEncoder* enc, const std::string& query,
                           const QueryOptions& opts) {
-  const size_t n = std::max(opts.candidates, opts.k);
   std::map<int64_t, Hit> by_id;
-  if (opts.mode != RetrievalMode::Vector) {
-    const auto r = bm25_search(kb, query, n);
-    for (size_t i = 0; i < r.size(); ++i) {
-      Hit& h = by_id[r[i].first];
-      h.chunk_id = r[i].first;
-      h.bm25 = r[i].second;
-      h.bm25_rank = static_cast<int>(i + 1);
-    }
-  }
-  if (opts.mode != RetrievalMode::Bm25) {
-    HELIX_CHECK(enc, "vector retrieval needs the embedding model");
-    const auto r = vector_search(kb, *enc, query, n);
-    for (size_t i = 0; i < r.size(); ++i) {
-      Hit& h = by_id[r[i].first];
-      h.chunk_id = r[i].first;
-      h.vector = r[i].second;
-      h.vector_rank = static_cast<int>(i + 1);
-    }
-  }
-  const double wv = 1.0 - cjk_share(query) * (1.0 - opts.cjk_vector_weight);
+  fuse_lists(rank_query(kb, enc, query, opts), 1.0, opts.rrf_k, [&](int64_t id, bool bm25, int rank, double score, double term) {
+    Hit& h = by_id[id];
+    h.chunk_id = id;
+    (bm25 ? h.bm25 : h.vector) = score;
+    (bm25 ? h.bm25_rank : h.vector_rank) = rank;
+    if (opts.mode == RetrievalMode::Hybrid) h.score += term;
+    else h.score = score;  // one retriever: its own score
+  });
   std::vector<Hit> hits;
-  for (auto& [id, h] : by_id) {
-    if (opts.mode == RetrievalMode::Bm25) h.score = h.bm25;
-    else if (opts.mode == RetrievalMode::Vector) h.score = h.vector;
-    else h.score = (h.bm25_rank ? 1.0 / (opts.rrf_k + h.bm25_rank) : 0) + (h.vector_rank ? wv / (opts.rrf_k + h.vector_rank) : 0);
-    hits.push_back(std::move(h));
-  }
+  for (auto& [id, h] : by_id) hits.push_back(std::move(h));
   std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
     if (a.score != b.score) return a.score > b.score;
     return a.chunk_id < b.chunk_id;

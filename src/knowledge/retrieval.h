@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,8 @@ struct QueryOptions {
   // is 0.53 against BM25's 0.87, and at equal weight its noise pushes BM25's good passages down
   // (hybrid MRR on them 0.48 at weight 1, 0.65 at 0.1; README, "Retrieval quality").
   double cjk_vector_weight = 0.1;
+  size_t ef_search = 0;  // the vector index's candidate list (0: its default, HnswParams)
 };
-
-// The share of a text's letters (Unicode letters and CJK characters) that are CJK, 0 to 1.
-double cjk_share(const std::string& text);
 
 struct Hit {
   int64_t chunk_id = 0, doc_id = 0;
@@ -46,9 +45,30 @@ struct Hit {
 
 // BM25 over the FTS5 index: (chunk id, score), best first; score = -bm25() (higher is better).
 std::vector<std::pair<int64_t, double>> bm25_search(KnowledgeBase& kb, const std::string& query, size_t n);
-// Nearest chunks to the query's embedding: (chunk id, cosine), best first.
+// Nearest chunks to a query embedding: (chunk id, cosine), best first; ef as QueryOptions::ef_search.
+std::vector<std::pair<int64_t, double>> vector_search(KnowledgeBase& kb, const std::vector<float>& qv, size_t n,
+                                                      size_t ef = 0);
+// The same for a text, embedded by enc.
 std::vector<std::pair<int64_t, double>> vector_search(KnowledgeBase& kb, model::BertEncoder& enc,
-                                                      const std::string& query, size_t n);
+                                                      const std::string& query, size_t n, size_t ef = 0);
+
+// The fusion, one path for retrieve() and the knowledge-point path (grounding.h): each query's
+// BM25 and vector lists, each list weighted, summed by reciprocal rank fusion.
+struct RankedLists {
+  std::vector<std::pair<int64_t, double>> bm25, vector;  // (chunk id, retriever's score), best first
+  double bm25_weight = 1, vector_weight = 1;
+};
+// The vector list's weight for a query: 1, lowered towards cjk_vector_weight by the query's share
+// of CJK characters (docs::cjk_share).
+double vector_weight(const std::string& query, double cjk_vector_weight);
+// The lists of one query under o.mode (o.candidates, at least o.k, per retriever); qv: the query's
+// embedding when already computed (else enc computes it; enc may be null for BM25 alone).
+RankedLists rank_query(KnowledgeBase& kb, model::BertEncoder* enc, const std::string& query, const QueryOptions& o,
+                       const std::vector<float>* qv = nullptr);
+// Calls add(chunk id, is_bm25, 1-based rank, retriever's score, fusion term) for each entry of the
+// lists; the term is weight * list weight / (rrf_k + rank).
+using FusionSink = std::function<void(int64_t id, bool bm25, int rank, double score, double term)>;
+void fuse_lists(const RankedLists& l, double weight, double rrf_k, const FusionSink& add);
 // Fills a hit's document, title, section, page, span and text from its chunk id.
 void load_hit(KnowledgeBase& kb, Hit& h);
 // True when b is a near-copy of a: the same text, or mostly the same span of the same document.

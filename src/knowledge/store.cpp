@@ -2,10 +2,12 @@
 #include "knowledge/store.h"
 
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -131,13 +133,21 @@ std::unique_ptr<KnowledgeBase> KnowledgeBase::open(const std::string& root, cons
   Stmt ids(kb->db(), "SELECT id FROM chunks");
   while (ids.step()) live.push_back(ids.i64(0));
   Stmt emb(kb->db(), "SELECT embedding FROM chunks WHERE id = ?");
-  const size_t changed = kb->vectors_.sync(live, [&](int64_t id) {
-    emb.bind(1, id);
-    HELIX_CHECK(emb.step(), "chunk ", id, " vanished");
-    std::vector<float> v = emb.floats(0);
-    emb.reset();
-    return v;
-  });
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const size_t changed = kb->vectors_.sync(
+      live,
+      [&](int64_t id) {
+        emb.bind(1, id);
+        HELIX_CHECK(emb.step(), "chunk ", id, " vanished");
+        std::vector<float> v = emb.floats(0);
+        emb.reset();
+        return v;
+      },
+      [&](size_t done, size_t total) {  // a (re)build of thousands of chunks takes a while: show it
+        if (!tty || total < 5000) return;
+        std::fprintf(stderr, "\r\033[Kbuilding the vector index of %s: %zu/%zu chunks", name.c_str(), done, total);
+        if (done == total) std::fprintf(stderr, "\n");
+      });
   if (changed) kb->vectors_.save();
   return kb;
 }

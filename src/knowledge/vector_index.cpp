@@ -12,23 +12,34 @@
 
 namespace helix::knowledge {
 
-VectorIndex::VectorIndex(std::string path, int dim)
-    : path_(std::move(path)), dim_(dim), space_(std::make_unique<hnswlib::InnerProductSpace>(dim)) {}
+VectorIndex::VectorIndex(std::string path, int dim, HnswParams params)
+    : path_(std::move(path)), dim_(dim), params_(params), space_(std::make_unique<hnswlib::InnerProductSpace>(dim)) {}
 
 VectorIndex::~VectorIndex() = default;
 
 void VectorIndex::reset(size_t capacity) {
-  index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), std::max<size_t>(capacity, 1024), 16, 200);
+  index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), std::max<size_t>(capacity, 1024), params_.m,
+                                                              params_.ef_construction);
   dirty_ = true;
 }
 
-size_t VectorIndex::sync(const std::vector<int64_t>& live, const std::function<std::vector<float>(int64_t)>& embedding) {
+size_t VectorIndex::sync(const std::vector<int64_t>& live, const std::function<std::vector<float>(int64_t)>& embedding,
+                         const std::function<void(size_t, size_t)>& on_add) {
   std::error_code ec;
   index_.reset();
   if (std::filesystem::exists(path_, ec)) {
     try {
       index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), path_);
       dirty_ = false;
+      // hnswlib 0.6's loading constructor never initializes num_deleted_ (it only adds the deleted
+      // entries to it): with the garbage left there, the deleted-count check below rebuilt the
+      // whole index on most opens (minutes at 100k chunks) and size() was wrong. Count again.
+      index_->num_deleted_ = 0;
+      for (size_t i = 0; i < index_->cur_element_count; ++i)
+        if (index_->isMarkedDeleted(static_cast<hnswlib::tableint>(i))) ++index_->num_deleted_;
+      // Built with another graph degree or insertion list (an older Helix): rebuilt below.
+      if (index_->M_ != params_.m || index_->ef_construction_ != std::max(params_.ef_construction, params_.m))
+        index_.reset();
     } catch (const std::exception&) {
       index_.reset();  // unreadable: rebuilt from SQLite below
     }
@@ -41,13 +52,16 @@ size_t VectorIndex::sync(const std::vector<int64_t>& live, const std::function<s
   for (const auto& [label, internal] : index_->label_lookup_)
     if (!index_->isMarkedDeleted(internal) && !want.count(static_cast<int64_t>(label))) stale.push_back(static_cast<int64_t>(label));
   for (int64_t id : stale) remove(id), ++changes;
+  std::vector<int64_t> missing;
   for (int64_t id : live) {
     const auto it = index_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
-    if (it != index_->label_lookup_.end() && !index_->isMarkedDeleted(it->second)) continue;
-    add(id, embedding(id));
-    ++changes;
+    if (it == index_->label_lookup_.end() || index_->isMarkedDeleted(it->second)) missing.push_back(id);
   }
-  return changes;
+  for (size_t i = 0; i < missing.size(); ++i) {
+    add(missing[i], embedding(missing[i]));
+    if (on_add && (i % 1000 == 999 || i + 1 == missing.size())) on_add(i + 1, missing.size());
+  }
+  return changes + missing.size();
 }
 
 void VectorIndex::add(int64_t id, const std::vector<float>& v) {
@@ -67,11 +81,11 @@ void VectorIndex::remove(int64_t id) {
   dirty_ = true;
 }
 
-std::vector<std::pair<int64_t, float>> VectorIndex::search(const std::vector<float>& q, size_t k) const {
+std::vector<std::pair<int64_t, float>> VectorIndex::search(const std::vector<float>& q, size_t k, size_t ef) const {
   std::vector<std::pair<int64_t, float>> out;
   if (!index_ || index_->cur_element_count == 0 || k == 0) return out;
   HELIX_CHECK(static_cast<int>(q.size()) == dim_, "query embedding has ", q.size(), " values, the index ", dim_);
-  index_->setEf(std::max<size_t>(k * 2, 100));
+  index_->setEf(std::max(k, ef ? ef : params_.ef_search));
   auto pq = index_->searchKnn(q.data(), k);
   while (!pq.empty()) {  // worst first; distance = 1 - inner product
     out.emplace_back(static_cast<int64_t>(pq.top().second), 1.0f - pq.top().first);

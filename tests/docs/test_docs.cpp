@@ -232,3 +232,17 @@ TEST(Chunker, SentencesSplitLatinAndCjk) {
   for (auto [b, e] : sent) got.push_back(s.substr(b, e - b));
   EXPECT_EQ(got, (std::vector<std::string>{"One.", "Two?", "\"Three!\"", "四。", "五！", "六"}));
 }
+
+// The one CJK detector (retrieval's vector weight, the knowledge prompts, ChatFile's language).
+TEST(Cjk, ShareAndMostly) {
+  EXPECT_DOUBLE_EQ(cjk_share("what does --all do"), 0.0);
+  EXPECT_DOUBLE_EQ(cjk_share("怎样删除一整行？"), 1.0);
+  EXPECT_NEAR(cjk_share("passwd 命令"), 2.0 / 8.0, 1e-12);
+  EXPECT_NEAR(cjk_share("café 茶"), 1.0 / 5.0, 1e-12);  // é is a letter too
+  EXPECT_DOUBLE_EQ(cjk_share("123 ?"), 0.0);
+  EXPECT_TRUE(mostly_cjk("今天的会议讨论预算。We also met."));
+  EXPECT_TRUE(mostly_cjk("passwd 命令"));
+  EXPECT_FALSE(mostly_cjk("What is 普洱 tea and where does it come from?"));
+  EXPECT_FALSE(mostly_cjk("An English text with one 字."));
+  EXPECT_FALSE(mostly_cjk(""));
+}

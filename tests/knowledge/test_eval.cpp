@@ -79,13 +79,6 @@ TEST(Eval, QuestionFileErrorsNameTheLine) {
   EXPECT_THROW(load_questions(write_tmp("q_empty", "\n")), helix::Error);
 }
 
-TEST(Eval, CjkShare) {
-  EXPECT_DOUBLE_EQ(cjk_share("what does --all do"), 0.0);
-  EXPECT_DOUBLE_EQ(cjk_share("怎样删除一整行？"), 1.0);
-  EXPECT_NEAR(cjk_share("passwd 命令"), 2.0 / 8.0, 1e-12);
-  EXPECT_DOUBLE_EQ(cjk_share("123 ?"), 0.0);
-}
-
 // A question of the evaluation set ("-#", an option of gzip) made the rule analyser push empty
 // words forever (std::bad_alloc): a word of only trailing punctuation is now a separator.
 TEST(Eval, RuleAnalyserTakesOptionsOfOnlyPunctuation) {

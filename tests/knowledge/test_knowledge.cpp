@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "core/error.h"
 #include "knowledge/fts_text.h"
@@ -123,6 +124,38 @@ TEST_F(Store, VectorIndexResyncedAfterKill) {
   std::ofstream(root_ / "t" / "vectors.hnsw", std::ios::trunc) << "garbage";
   kb = KnowledgeBase::open(root_.string(), "t");
   EXPECT_EQ(kb->vectors().size(), static_cast<size_t>(kb->chunk_count()));
+}
+
+// An index file built with another graph degree (an older Helix, or other settings) is rebuilt from
+// SQLite with the current settings when the base is opened; ef_search is set per search.
+TEST_F(Store, VectorIndexRebuiltForOtherSettings) {
+  std::vector<int64_t> ids;
+  std::map<int64_t, std::vector<float>> emb;
+  {
+    auto kb = KnowledgeBase::open(root_.string(), "t");
+    for (const char* f : {"coffee.txt", "tomatoes.md", "bread.html"}) kb->add_file(kData + f, encoder());
+    kb->save();
+    helix::knowledge::Stmt q(kb->db(), "SELECT id, embedding FROM chunks");
+    while (q.step()) ids.push_back(q.i64(0)), emb[q.i64(0)] = q.floats(1);
+  }
+  const std::string file = (root_ / "t" / "vectors.hnsw").string();
+  const auto fetch = [&](int64_t id) { return emb.at(id); };
+  HnswParams other;
+  other.m = HnswParams{}.m / 2;
+  {
+    VectorIndex v(file, encoder().dim(), other);
+    EXPECT_EQ(v.sync(ids, fetch), ids.size());  // the default-built file is rebuilt with M / 2
+    v.save();
+    VectorIndex same(file, encoder().dim(), other);
+    EXPECT_EQ(same.sync(ids, fetch), 0u);  // and then kept
+  }
+  auto kb = KnowledgeBase::open(root_.string(), "t");  // default settings: rebuilt again
+  EXPECT_EQ(kb->vectors().size(), ids.size());
+  VectorIndex after(file, encoder().dim());
+  EXPECT_EQ(after.sync(ids, fetch), 0u);  // the file now holds the default settings
+  const auto top = vector_search(*kb, encoder(), "espresso", 3, 500);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_GE(top[0].second, top[2].second);
 }
 
 TEST_F(Store, HybridFindsEnglishAndChinese) {

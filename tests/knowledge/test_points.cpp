@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "docs/document.h"
 #include "knowledge/grounding.h"
 #include "knowledge/points.h"
 #include "knowledge/store.h"
@@ -75,8 +76,8 @@ TEST(Points, RulesChinese) {
   EXPECT_TRUE(has(facts, "冲泡绿茶"));
   EXPECT_TRUE(has(facts, "水温"));
   EXPECT_EQ(texts(a, KnowledgePoint::SubQuestion).size(), 2u);
-  EXPECT_TRUE(mostly_cjk(a.question));
-  EXPECT_FALSE(mostly_cjk("What is 普洱 tea and where does it come from?"));
+  EXPECT_TRUE(helix::docs::mostly_cjk(a.question));
+  EXPECT_FALSE(helix::docs::mostly_cjk("What is 普洱 tea and where does it come from?"));
   EXPECT_LE(analyse_rules("a b c d e f g h i j k l m n o p q r s t u v w x y z alpha beta gamma delta epsilon zeta "
                           "eta theta iota kappa", 4).points.size(), 4u);
 }

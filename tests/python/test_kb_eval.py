@@ -83,6 +83,10 @@ def test_knowledge_point_path(evaluation):
     got = evaluation["modes"]["points"]
     assert got["questions"] == evaluation["questions"]
     assert got["recall_at_5"] >= 0.8 and got["recall_at_10"] >= 0.86 and got["mrr"] >= 0.62, got
+    # It fuses as retrieve() does, the English embedding model's lists weighed down for Chinese
+    # questions (with full vector weight there: recall@5 0.617, recall@10 0.767; now 0.800, 0.850).
+    zh = got["by_lang"]["zh"]
+    assert zh["recall_at_5"] >= 0.75 and zh["recall_at_10"] >= 0.82, zh
 
 
 def test_chinese_questions_are_found(evaluation):
