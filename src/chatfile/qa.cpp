@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <regex>
 #include <set>
 
 #include "chatfile/cache.h"
@@ -12,6 +11,7 @@
 #include "core/error.h"
 #include "model/bert.h"
 #include "docs/chunker.h"
+#include "knowledge/grounding.h"
 
 namespace helix::chatfile {
 
@@ -35,8 +35,7 @@ std::string head(const std::string& text, size_t budget) {
 }
 
 std::string strip_citations(const std::string& s) {
-  static const std::regex re(R"(\s*(\[\d+(,\s*\d+)*\]|【\d+】))");
-  return std::regex_replace(s, re, "");
+  return knowledge::scan_citations(s, [](int) { return false; }).text;
 }
 
 std::string render(const std::vector<Passage>& ps) {
@@ -97,19 +96,7 @@ std::string ground_answer(const std::string& raw, const std::string& question, c
 }  // namespace
 
 std::vector<int> citations_in(const std::string& text) {
-  static const std::regex group(R"(\[(\d+(?:\s*,\s*\d+)*)\]|【(\d+)】)");
-  static const std::regex num(R"(\d+)");
-  std::vector<int> out;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), group); it != std::sregex_iterator(); ++it) {
-    const std::string inner = (*it)[1].matched ? (*it)[1].str() : (*it)[2].str();
-    for (auto n = std::sregex_iterator(inner.begin(), inner.end(), num); n != std::sregex_iterator(); ++n) {
-      const std::string d = n->str();
-      if (d.size() > 6) continue;
-      const int v = std::stoi(d);
-      if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
-    }
-  }
-  return out;
+  return knowledge::scan_citations(text, [](int) { return true; }).kept;
 }
 
 std::unique_ptr<knowledge::KnowledgeBase> open_index(const std::string& root, const Corpus& c,
@@ -154,8 +141,12 @@ Answer DocQA::ask(const std::string& question, const std::function<void(const st
   knowledge::QueryOptions qo;
   qo.k = o_.k + pinned_.size();
   qo.mode = enc_ ? o_.mode : knowledge::RetrievalMode::Bm25;
+  std::vector<knowledge::Hit> hits;
+  const auto retrieve = [&] { hits = knowledge::retrieve(kb_, enc_, query, qo); };
+  if (o_.run_retrieval) o_.run_retrieval(retrieve);
+  else retrieve();
   std::vector<Passage> fresh;
-  for (const auto& h : knowledge::retrieve(kb_, enc_, query, qo)) {
+  for (const auto& h : hits) {
     if (fresh.size() >= o_.k) break;
     const bool in_pinned = std::any_of(pinned_.begin(), pinned_.end(), [&](const Passage& p) {
       return p.text.find(h.text.substr(0, std::min<size_t>(h.text.size(), 200))) != std::string::npos;
@@ -190,10 +181,9 @@ Answer DocQA::ask(const std::string& question, const std::function<void(const st
   HELIX_CHECK(a.reply.error.empty(), "the model failed: ", a.reply.error);
   a.raw = a.reply.text;
   a.text = ground_answer(a.raw, question, qa_instructions(c_.lang, ""), a.passages, c_.lang);
-  for (int n : citations_in(a.text)) {
-    if (n >= 1 && n <= static_cast<int>(a.passages.size())) a.cited.push_back(n);
-    else a.invalid.push_back(n);
-  }
+  const auto marks = knowledge::scan_citations(a.text, [&](int n) { return n >= 1 && n <= static_cast<int>(a.passages.size()); });
+  a.cited = marks.kept;
+  a.invalid = marks.dropped;
   history_.emplace_back(question, strip_citations(a.text));
   if (history_.size() > o_.history_turns) history_.erase(history_.begin());
   return a;

@@ -33,6 +33,9 @@ struct QaOptions {
   size_t pinned_tokens = 400;  // of each document's start (estimated tokens)
   int64_t answer_tokens = 256;
   size_t history_turns = 3;  // earlier question/answer pairs kept
+  // Runs the retrieval (the server runs it between engine steps, as the embedding model shares the
+  // kernels' threads with generation); default: here.
+  std::function<void(const std::function<void()>&)> run_retrieval;
 };
 
 struct Passage {
@@ -80,7 +83,8 @@ std::unique_ptr<knowledge::KnowledgeBase> open_index(const std::string& root, co
                                                      model::BertEncoder& enc,
                                                      const std::function<void(size_t, size_t)>& on_embed = {});
 
-// The [n] citations in a text (also [1, 2], [1][2] and full-width 【1】), in order of first use.
+// The [n] citations in a text (also [1, 2], [1][2], [1-3] and full-width 【1】), in order of first
+// use (knowledge::scan_citations).
 std::vector<int> citations_in(const std::string& text);
 
 }  // namespace helix::chatfile

@@ -16,6 +16,7 @@
 #include "cli/plugin_python.h"
 #include "core/error.h"
 #include "helix_version.h"
+#include "knowledge/service.h"
 #include "mcp/mcp.h"
 #include "model/bert.h"
 #include "plugins/chatfile_tool.h"
@@ -92,7 +93,7 @@ int cmd_mcp(int argc, char** argv) {
   mcp::Server s("helix", HELIX_VERSION, "Helix runs a language model, an embedding model and knowledge bases locally.");
   server::add_generate_tool(s, pipeline);
   if (encoder) server::add_embed_tool(s, engine, encoder);
-  add_kb_search_tool(s, kb_dir, encoder);
+  add_kb_search_tool(s, std::make_shared<knowledge::KnowledgeBases>(kb_dir, encoder));
   add_python_tool(s);  // when enabled (helix plugin enable python)
   server::EngineBackend backend(engine, chat_template_of(o, l), std::filesystem::path(l.path).stem().string());
   auto docs = std::make_shared<plugins::DocTools>();

@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "helix_version.h"
+#include "knowledge/service.h"
 #include "model/bert.h"
 #include "plugins/chatfile_tool.h"
 #include "plugins/loop.h"
@@ -194,10 +195,15 @@ int cmd_serve(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // One set of open knowledge bases (knowledge/service.h) for /v1/kb, the chat "knowledge" field,
+  // MCP's kb_search and the kb plugin (BM25 only there: no encoder in the plugin context).
+  std::shared_ptr<model::BertEncoder> enc = api.embedder;
+  if (!kb_dir.empty() && !enc) enc = model::BertEncoder::load(resolve_embed_model_path(embed_model));
+  auto bases = std::make_shared<knowledge::KnowledgeBases>(plugin_kb_dir(kb_dir), enc);
   // Requests with "plugins": [...] have Helix run the tool loop (server/plugins_hook.h).
   // The chatfile built-in and MCP tools run ChatFile on uploaded files with the served model.
   auto docs = std::make_shared<plugins::DocTools>();
-  api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(kb_dir), nullptr, docs},
+  api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(kb_dir), nullptr, docs, bases},
                                                             plugins::control_token_texts(*l.tokenizer)));
   server::Engine engine(l.model, l.tokenizer, eo);
   server::EngineBackend doc_backend(engine, api.chat_template, api.model_id);
@@ -206,17 +212,15 @@ int cmd_serve(int argc, char** argv) {
   docs->files_dir = api.files_dir.empty() ? plugins::default_files_dir() : api.files_dir;
   docs->cache_dir = api.chatfile_cache;
   docs->between_steps = [&engine](const std::function<void()>& f) { engine.run_between_steps(f); };
-  std::shared_ptr<model::BertEncoder> enc = api.embedder;
   if (!kb_dir.empty()) {
-    if (!enc) enc = model::BertEncoder::load(resolve_embed_model_path(embed_model));
-    api.knowledge = std::make_shared<server::KnowledgeService>(engine, kb_dir, enc, api.chat_template);
+    api.knowledge = std::make_shared<server::KnowledgeService>(engine, bases, api.chat_template);
     std::fprintf(stderr, "helix serve: knowledge bases in '%s' (/v1/kb)\n", kb_dir.c_str());
   }
   // MCP at /mcp: generate and embed (the Api adds them) and knowledge-base search (BM25 only
   // without an embedding model).
   api.version = HELIX_VERSION;
-  api.mcp_tools = [enc, docs, dir = kb_dir.empty() ? default_kb_dir() : kb_dir](mcp::Server& s) {
-    add_kb_search_tool(s, dir, enc);
+  api.mcp_tools = [bases, docs](mcp::Server& s) {
+    add_kb_search_tool(s, bases);
     add_python_tool(s);  // when enabled (helix plugin enable python)
     server::add_chatfile_tools(s, docs);
   };

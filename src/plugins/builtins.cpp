@@ -10,8 +10,7 @@
 #include <regex>
 
 #include "core/error.h"
-#include "knowledge/retrieval.h"
-#include "knowledge/store.h"
+#include "knowledge/service.h"
 #include "plugins/calculator.h"
 #include "plugins/python_tool.h"
 #include "plugins/chatfile_tool.h"
@@ -155,7 +154,12 @@ class DateTime : public Executor {
 
 class KbSearch : public Executor {
  public:
-  explicit KbSearch(const Context& ctx) : ctx_(ctx) {}
+  // The bases stay open between calls (knowledge/service.h); the encoder, when given, is not owned.
+  explicit KbSearch(const Context& ctx)
+      : ctx_(ctx),
+        bases_(ctx.bases ? ctx.bases
+                         : std::make_shared<knowledge::KnowledgeBases>(
+                               ctx.kb_dir, std::shared_ptr<model::BertEncoder>(std::shared_ptr<void>(), ctx.encoder))) {}
   std::vector<ToolSpec> tools() override {
     return {{"search_knowledge_base",
              "Search a knowledge base for passages relevant to a question; cite the document names it returns.",
@@ -167,29 +171,29 @@ class KbSearch : public Executor {
   }
   ToolResult call(const std::string& tool, const ojson& args) override {
     HELIX_CHECK(tool == "search_knowledge_base", "the kb plugin has no tool '", tool, "'");
-    const std::string name = arg_string(args, "kb"), query = arg_string(args, "query");
-    knowledge::QueryOptions q;
+    knowledge::SearchRequest r;
+    r.kb = arg_string(args, "kb");
+    r.query = arg_string(args, "query");
+    r.k = 4;
     if (auto k = args.find("k"); k != args.end()) {
       HELIX_CHECK(k->is_number_integer() && *k >= 1 && *k <= 20, "the argument 'k' must be an integer from 1 to 20");
-      q.k = k->get<size_t>();
-    } else {
-      q.k = 4;
+      r.k = k->get<size_t>();
     }
-    if (!ctx_.encoder) q.mode = knowledge::RetrievalMode::Bm25;
-    knowledge::KnowledgeBase::check_name(name);
-    auto kb = knowledge::KnowledgeBase::open(ctx_.kb_dir, name);
+    HELIX_CHECK(!r.kb.empty(), "the argument 'kb' must name a knowledge base");
+    r.use_encoder = ctx_.encoder != nullptr;
     ojson hits = ojson::array();
-    for (const auto& h : knowledge::retrieve(*kb, ctx_.encoder, query, q)) {
+    for (const auto& h : knowledge::search(*bases_, r).hits) {
       ojson j = {{"doc", h.doc}, {"text", h.text}, {"score", h.score}};
       if (!h.section.empty()) j["section"] = h.section;
       if (h.page > 0) j["page"] = h.page;
       hits.push_back(j);
     }
-    return {true, ojson{{"kb", name}, {"query", query}, {"passages", hits}}.dump()};
+    return {true, ojson{{"kb", r.kb}, {"query", r.query}, {"passages", hits}}.dump()};
   }
 
  private:
   Context ctx_;
+  std::shared_ptr<knowledge::KnowledgeBases> bases_;
 };
 
 }  // namespace

@@ -20,6 +20,9 @@
 namespace helix::model {
 class BertEncoder;
 }
+namespace helix::knowledge {
+class KnowledgeBases;
+}
 
 namespace helix::plugins {
 
@@ -53,6 +56,8 @@ struct Context {
   std::string kb_dir;
   model::BertEncoder* encoder = nullptr;
   std::shared_ptr<const DocTools> docs;  // the chatfile built-in's model and folders (null: it cannot run)
+  // Open knowledge bases shared with the caller (the server's); null: the kb plugin keeps its own.
+  std::shared_ptr<knowledge::KnowledgeBases> bases;
 };
 
 std::unique_ptr<Executor> open_plugin(const Manifest& m, const Context& ctx);

@@ -144,6 +144,24 @@ ojson ChatFileRoutes::remove(const std::string& id) {
   return {{"id", id}, {"object", "file"}, {"deleted", true}};
 }
 
+std::shared_ptr<knowledge::KnowledgeBase> ChatFileRoutes::index_for(const chatfile::Corpus& c) {
+  std::string key = o_.embedder->source();
+  for (const auto& s : c.sha256) key += " " + s;
+  std::lock_guard<std::mutex> lk(index_mu_);
+  for (auto it = indexes_.begin(); it != indexes_.end(); ++it)
+    if (it->first == key) {
+      auto kb = it->second;
+      indexes_.erase(it);
+      indexes_.emplace_back(key, kb);  // most recently used last
+      return kb;
+    }
+  std::shared_ptr<knowledge::KnowledgeBase> kb;
+  eng_.run_between_steps([&] { kb = chatfile::open_index(o_.cache_dir + "/index", c, *o_.embedder); });
+  indexes_.emplace_back(key, kb);
+  if (indexes_.size() > 8) indexes_.erase(indexes_.begin());  // a request still using it keeps it alive
+  return kb;
+}
+
 ojson ChatFileRoutes::run(const std::string& body) {
   const ojson b = parse_body(body);
   if (!b.contains("file_ids") || !b["file_ids"].is_array() || b["file_ids"].empty())
@@ -189,14 +207,14 @@ ojson ChatFileRoutes::run(const std::string& body) {
     out[chatfile::task_name(t)] = chatfile::run_task(backend, corpus, t, jo).to_json();
   }
   if (!questions.empty()) {
-    std::unique_ptr<knowledge::KnowledgeBase> kb;
-    {
-      std::lock_guard<std::mutex> lk(index_mu_);
-      eng_.run_between_steps([&] { kb = chatfile::open_index(o_.cache_dir + "/index", corpus, *o_.embedder); });
-    }
+    const std::shared_ptr<knowledge::KnowledgeBase> kb = index_for(corpus);
     chatfile::QaOptions qo;
-    qo.mode = knowledge::RetrievalMode::Bm25;
-    chatfile::DocQA qa(backend, corpus, *kb, nullptr, qo);
+    qo.mode = knowledge::RetrievalMode::Hybrid;
+    qo.run_retrieval = [this](const std::function<void()>& f) {
+      std::lock_guard<std::mutex> lk(index_mu_);
+      eng_.run_between_steps(f);
+    };
+    chatfile::DocQA qa(backend, corpus, *kb, o_.embedder.get(), qo);
     out["answers"] = ojson::array();
     for (const auto& q : questions) out["answers"].push_back(qa.ask(q).to_json());
   }

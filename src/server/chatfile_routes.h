@@ -8,13 +8,16 @@
 //                                  "questions":[...], "language":"auto"} -> {"summary":{...}, ..., "answers":[...]}
 // Files live in one folder per id under files_dir (meta.json + the bytes under their name).
 // Questions need the served embedding model (helix serve --embeddings) to build the file's
-// index once; answers then retrieve with BM25 over it, so a question never embeds on a worker
-// thread while the engine runs.
+// index once (kept open for later requests on the same files); answers retrieve from it by the
+// hybrid of BM25 and vectors, the question embedded between engine steps (the encoder shares the
+// kernels' threads with generation).
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "server/api_json.h"
 #include "server/engine.h"
@@ -22,6 +25,12 @@
 
 namespace helix::model {
 class BertEncoder;
+}
+namespace helix::knowledge {
+class KnowledgeBase;
+}
+namespace helix::chatfile {
+struct Corpus;
 }
 
 namespace helix::server {
@@ -48,9 +57,13 @@ class ChatFileRoutes {
   ojson remove(const std::string& id);
   ojson run(const std::string& body);
 
+  // The open index of a corpus's files (built on first use; the most recent few kept open).
+  std::shared_ptr<knowledge::KnowledgeBase> index_for(const chatfile::Corpus& c);
+
   Engine& eng_;
   ChatFileRoutesOptions o_;
-  std::mutex index_mu_;  // one index build at a time
+  std::mutex index_mu_;  // index builds, the open indexes and their use, one at a time
+  std::vector<std::pair<std::string, std::shared_ptr<knowledge::KnowledgeBase>>> indexes_;  // newest last
 };
 
 }  // namespace helix::server

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "grammar/grammar.h"
 #include "knowledge/grounding.h"
+#include "knowledge/service.h"
 #include "knowledge/store.h"
 #include "model/bert.h"
 
@@ -21,6 +22,10 @@ namespace {
 
 ApiError bad(const std::string& msg, const std::string& param, int status = 400) {
   return ApiError{status, msg, "invalid_request_error", param, status == 404 ? "not_found" : "invalid_value"};
+}
+
+ApiError no_base(const std::string& name) {
+  return bad("no knowledge base '" + name + "'; create it with POST /v1/kb {\"name\": \"" + name + "\"}", "kb", 404);
 }
 
 // An ApiError for what the knowledge library throws (bad names, unreadable files).
@@ -157,44 +162,30 @@ class KnowledgeHook : public PipelineHook {
 
 }  // namespace
 
-KnowledgeService::KnowledgeService(Engine& eng, std::string kb_dir, std::shared_ptr<model::BertEncoder> enc,
+KnowledgeService::KnowledgeService(Engine& eng, std::shared_ptr<knowledge::KnowledgeBases> bases,
                                    std::string chat_template)
-    : eng_(eng), dir_(std::move(kb_dir)), enc_(std::move(enc)), tmpl_(std::move(chat_template)) {
-  HELIX_CHECK(enc_, "knowledge bases need the embedding model");
+    : eng_(eng), bases_(std::move(bases)), dir_(bases_->dir()), tmpl_(std::move(chat_template)) {
+  HELIX_CHECK(bases_->encoder(), "knowledge bases need the embedding model");
 }
 KnowledgeService::~KnowledgeService() = default;
 
 std::shared_ptr<PipelineHook> KnowledgeService::hook() { return std::make_shared<KnowledgeHook>(*this); }
 
-namespace {
-
-int64_t data_version(knowledge::KnowledgeBase& kb) {
-  knowledge::Stmt q(kb.db(), "PRAGMA data_version");
-  return q.step() ? q.i64(0) : 0;
-}
-
-}  // namespace
+model::BertEncoder& KnowledgeService::encoder() { return *bases_->encoder(); }
+std::mutex& KnowledgeService::mutex() { return bases_->mutex(); }
 
 knowledge::KnowledgeBase& KnowledgeService::open(const std::string& name) {
-  auto it = open_.find(name);
-  if (it != open_.end()) {
-    if (fs::exists(fs::path(dir_) / name / "kb.sqlite") && data_version(*it->second.kb) == it->second.data_version)
-      return *it->second.kb;
-    open_.erase(it);  // changed by another process (or removed): open it again
+  try {
+    return bases_->open(name);
+  } catch (const knowledge::NoSuchBase&) {
+    throw no_base(name);
+  } catch (const Error& e) {
+    throw bad(e.what(), "kb");
   }
-  as_api_error("kb", [&] { knowledge::KnowledgeBase::check_name(name); });
-  if (!fs::exists(fs::path(dir_) / name / "kb.sqlite"))
-    throw bad("no knowledge base '" + name + "'; create it with POST /v1/kb {\"name\": \"" + name + "\"}", "kb", 404);
-  auto kb = as_api_error("kb", [&] { return knowledge::KnowledgeBase::open(dir_, name); });
-  as_api_error("kb", [&] { kb->check_encoder(*enc_); });
-  Open& o = open_[name];
-  o.data_version = data_version(*kb);
-  o.kb = std::move(kb);
-  return *o.kb;
 }
 
 ojson KnowledgeService::list() {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<std::mutex> lk(mutex());
   ojson data = ojson::array();
   for (const auto& n : knowledge::KnowledgeBase::list(dir_)) {
     knowledge::KnowledgeBase& kb = open(n);
@@ -207,17 +198,17 @@ ojson KnowledgeService::create(const std::string& body) {
   const ojson j = parse_body(body);
   if (!j.contains("name") || !j["name"].is_string()) throw bad("'name' must be a string: the new base's name", "name");
   const std::string name = j["name"].get<std::string>();
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<std::mutex> lk(mutex());
   as_api_error("name", [&] { knowledge::KnowledgeBase::check_name(name); });
   if (fs::exists(fs::path(dir_) / name))
     throw ApiError{409, "the knowledge base '" + name + "' exists already", "invalid_request_error", "name", "already_exists"};
   fs::create_directories(dir_);
-  as_api_error("name", [&] { knowledge::KnowledgeBase::create(dir_, name, *enc_); });
+  as_api_error("name", [&] { knowledge::KnowledgeBase::create(dir_, name, encoder()); });
   return {{"name", name}, {"object", "knowledge_base"}, {"docs", 0}, {"chunks", 0}};
 }
 
 ojson KnowledgeService::docs(const std::string& name) {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<std::mutex> lk(mutex());
   ojson data = ojson::array();
   for (const auto& d : open(name).docs())
     data.push_back({{"id", d.id}, {"path", d.path}, {"name", fs::path(d.path).filename().string()}, {"title", d.title},
@@ -245,7 +236,7 @@ std::vector<std::pair<std::string, std::string>> KnowledgeService::json_document
 
 ojson KnowledgeService::add(const std::string& name, const std::vector<std::pair<std::string, std::string>>& files) {
   if (files.empty()) throw bad("no documents: send multipart/form-data files (field \"file\") or JSON {\"name\", \"text\"}", "file");
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<std::mutex> lk(mutex());
   knowledge::KnowledgeBase& kb = open(name);
   const fs::path uploads = fs::path(dir_) / name / "uploads";
   fs::create_directories(uploads);
@@ -264,7 +255,7 @@ ojson KnowledgeService::add(const std::string& name, const std::vector<std::pair
     ojson r = {{"name", base}};
     try {
       knowledge::AddResult a;
-      eng_.run_between_steps([&] { a = kb.add_file(path.string(), *enc_); });
+      eng_.run_between_steps([&] { a = kb.add_file(path.string(), encoder()); });
       r["status"] = knowledge::add_status_name(a.status);
       r["id"] = a.doc_id;
       r["chunks"] = a.chunks;
@@ -280,7 +271,7 @@ ojson KnowledgeService::add(const std::string& name, const std::vector<std::pair
 }
 
 ojson KnowledgeService::remove(const std::string& name, const std::string& doc) {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<std::mutex> lk(mutex());
   knowledge::KnowledgeBase& kb = open(name);
   knowledge::DocInfo d;
   try {
@@ -315,24 +306,29 @@ ojson KnowledgeService::query(const std::string& name, const std::string& body) 
   const std::string mode = field("mode", std::string("hybrid"));
   const bool points = field("points", false), rerank = field("rerank", false);
   ojson data = ojson::array();
-  std::lock_guard<std::mutex> lk(mu_);
-  knowledge::KnowledgeBase& kb = open(name);
   if (points) {
+    std::lock_guard<std::mutex> lk(mutex());
+    knowledge::KnowledgeBase& kb = open(name);
     const knowledge::Analysis a = knowledge::analyse_rules(text);
     std::vector<knowledge::Passage> ps;
-    eng_.run_between_steps([&] { ps = knowledge::retrieve_points(kb, enc_.get(), a, {.k = k, .rerank = rerank}); });
+    eng_.run_between_steps([&] { ps = knowledge::retrieve_points(kb, &encoder(), a, {.k = k, .rerank = rerank}); });
     for (const auto& p : ps) data.push_back(knowledge::passage_json(p, &a));
     return {{"object", "list"}, {"analysis", knowledge::analysis_json(a)}, {"data", data}};
   }
-  knowledge::QueryOptions o;
-  o.k = k;
-  o.mode = as_api_error("mode", [&] { return knowledge::parse_retrieval_mode(mode); });
-  std::vector<knowledge::Hit> hits;
-  eng_.run_between_steps([&] { hits = knowledge::retrieve(kb, enc_.get(), text, o); });
-  for (size_t i = 0; i < hits.size(); ++i) {
+  as_api_error("mode", [&] { knowledge::parse_retrieval_mode(mode); });
+  knowledge::SearchResult res;
+  try {
+    res = knowledge::search(*bases_, {.kb = name, .query = text, .k = k, .mode = mode},
+                            [&](const std::function<void()>& f) { eng_.run_between_steps(f); });
+  } catch (const knowledge::NoSuchBase&) {
+    throw no_base(name);
+  } catch (const Error& e) {
+    throw bad(e.what(), "kb");
+  }
+  for (size_t i = 0; i < res.hits.size(); ++i) {
     knowledge::Passage p;
     p.n = static_cast<int>(i + 1);
-    p.hit = hits[i];
+    p.hit = res.hits[i];
     data.push_back(knowledge::passage_json(p));
   }
   return {{"object", "list"}, {"data", data}};

@@ -18,10 +18,9 @@
 //       DELETE /v1/kb/NAME/docs/DOC          remove a document (id or file name)
 //       POST   /v1/kb/NAME/query {"query", "k", "mode": "hybrid"|"bm25"|"vector", "points": false}
 // The embedding model runs between engine steps (it shares the kernels' thread pool); every base is
-// used under one lock.
+// used under one lock: the knowledge::KnowledgeBases' (shared with MCP's kb_search and the kb plugin).
 #pragma once
 
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,13 +34,15 @@ class BertEncoder;
 }
 namespace helix::knowledge {
 class KnowledgeBase;
+class KnowledgeBases;
 }
 
 namespace helix::server {
 
 class KnowledgeService {
  public:
-  KnowledgeService(Engine& eng, std::string kb_dir, std::shared_ptr<model::BertEncoder> enc, std::string chat_template);
+  // bases: the knowledge-base folder with its embedding model (needed here).
+  KnowledgeService(Engine& eng, std::shared_ptr<knowledge::KnowledgeBases> bases, std::string chat_template);
   ~KnowledgeService();
 
   // Route bodies (throw ApiError); each returns the response JSON.
@@ -59,24 +60,18 @@ class KnowledgeService {
   std::shared_ptr<PipelineHook> hook();
 
   Engine& engine() { return eng_; }
-  model::BertEncoder& encoder() { return *enc_; }
+  model::BertEncoder& encoder();
   const std::string& chat_template() const { return tmpl_; }
-  std::mutex& mutex() { return mu_; }
-  // The open base (cached, and opened again when another process changed it, so its vector index
-  // follows); throws ApiError 404 naming POST /v1/kb when it does not exist.
+  std::mutex& mutex();
+  // The open base (knowledge::KnowledgeBases::open: cached, opened again when another process
+  // changed it); throws ApiError 404 naming POST /v1/kb when it does not exist.
   knowledge::KnowledgeBase& open(const std::string& name);  // call with mutex() held
 
  private:
   Engine& eng_;
+  std::shared_ptr<knowledge::KnowledgeBases> bases_;
   std::string dir_;
-  std::shared_ptr<model::BertEncoder> enc_;
   std::string tmpl_;
-  std::mutex mu_;
-  struct Open {
-    std::unique_ptr<knowledge::KnowledgeBase> kb;
-    int64_t data_version = 0;  // SQLite's: changes when another process (helix kb add) commits
-  };
-  std::map<std::string, Open> open_;
 };
 
 }  // namespace helix::server

@@ -7,6 +7,7 @@ import asyncio
 import http.client
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -62,15 +63,26 @@ async def exercise(client):
     return gen.content[0].text, vectors
 
 
-def test_stdio_with_the_mcp_client(helix_bin, default_model, kb_home):
+def test_stdio_with_the_mcp_client(helix_bin, default_model, kb_home, tmp_path):
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(kb_home / "helix" / "kb", kb_dir)
     params = mcp.StdioServerParameters(command=helix_bin, args=["mcp", "-m", default_model, "-c", "1024",
                                                                 "--embed-model", EMBED_DIR, "--no-adapter",
-                                                                "--kb-dir", str(kb_home / "helix" / "kb")])
+                                                                "--kb-dir", str(kb_dir)])
 
     async def go():
         async with mcp.Client(params) as c:
             assert c.protocol_version == "2025-11-25"
-            return await exercise(c)
+            out = await exercise(c)
+            # Another process adds a document while the base is open: the next search sees it, in the
+            # vector index too (the tool once kept its first copy of the base for good).
+            late = tmp_path / "bread.txt"
+            late.write_text("Sourdough bread rises with a starter of flour and water, fed every day for a week.\n")
+            run_helix(helix_bin, "kb", "add", "docs", late, "--kb-dir", kb_dir, "-m", EMBED_DIR)
+            r = await c.call_tool("kb_search", {"query": "How do I make a sourdough starter?", "mode": "vector", "k": 1})
+            assert not r.is_error, r.content[0].text
+            assert r.structured_content["passages"][0]["doc"].endswith("bread.txt"), r.structured_content
+            return out
     text, _ = run(go())
     assert text
 

@@ -138,7 +138,7 @@ def test_chat_with_knowledge_streamed_chinese(server, kb):
 def test_chat_knowledge_errors(server, kb):
     client = openai_client(server)
     msgs = [{"role": "user", "content": "hello"}]
-    with pytest.raises(openai.NotFoundError, match="no knowledge base 'nope'"):
+    with pytest.raises(openai.NotFoundError, match=r"no knowledge base \\?'nope"):  # the client may escape the quotes
         client.chat.completions.create(model="any", messages=msgs, max_tokens=2, extra_body={"knowledge": {"kb": "nope"}})
     with pytest.raises(openai.BadRequestError, match="knowledge.k"):
         client.chat.completions.create(model="any", messages=msgs, max_tokens=2, extra_body={"knowledge": {"kb": kb, "k": 0}})
