@@ -254,6 +254,26 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return d;
 }
 
+// The base with `use` as its default adapter against the merged model at merged_path, on a
+// prefill (6 tokens) and a decode (1 token) sequence: within tol of the largest logit, and the
+// adapter must change the logits by far more than that.
+void expect_served_equals_merged(const std::shared_ptr<const gguf::GGUFFile>& file, const LoraUse& use,
+                                 const std::string& merged_path, float tol) {
+  auto base = load_model(file);
+  auto merged = load_model(merged_path);
+  const std::vector<std::vector<int32_t>> seqs{{5, 77, 300, 12, 9, 41}, {200}};
+  const auto want = run(*merged, seqs);
+  const auto plain = run(*base, seqs);
+  base->set_default_lora(base->add_lora_set({use}));
+  const auto got = run(*base, seqs);
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    float scale = 0;
+    for (float v : want[s]) scale = std::max(scale, std::fabs(v));
+    EXPECT_LT(max_abs_diff(got[s], want[s]), tol * scale) << "sequence " << s;
+    EXPECT_GT(max_abs_diff(plain[s], want[s]), 0.05f * scale) << "the adapter changes nothing";
+  }
+}
+
 class LoraInference : public ::testing::TestWithParam<std::string> {};
 
 // Base + adapter at inference == the merged model, on every adapted weight (projections, output
@@ -267,19 +287,7 @@ TEST_P(LoraInference, AdapterEqualsMergedWeights) {
   auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(base_path));
   const LoraUse use{std::make_shared<const LoraAdapter>(full_adapter(*file, 4, 11)), 0.75f, "test"};
   write_merged(*file, {use}, merged_path);
-  auto base = load_model(file);
-  auto merged = load_model(merged_path);
-  const std::vector<std::vector<int32_t>> seqs{{5, 77, 300, 12, 9, 41}, {200}};
-  const auto want = run(*merged, seqs);
-  const auto plain = run(*base, seqs);
-  base->set_default_lora(base->add_lora_set({use}));
-  const auto got = run(*base, seqs);
-  for (size_t s = 0; s < seqs.size(); ++s) {
-    float scale = 0;
-    for (float v : want[s]) scale = std::max(scale, std::fabs(v));
-    EXPECT_LT(max_abs_diff(got[s], want[s]), 2e-4f * scale) << "sequence " << s;
-    EXPECT_GT(max_abs_diff(plain[s], want[s]), 0.05f * scale) << "the adapter changes nothing";
-  }
+  expect_served_equals_merged(file, use, merged_path, 2e-4f);
   std::filesystem::remove(base_path);
   std::filesystem::remove(merged_path);
 }
@@ -301,19 +309,7 @@ TEST(Lora, F16AdapterIsServedWithF16Factors) {
   EXPECT_EQ(loaded->factor_type, DType::F16);
   const LoraUse use{loaded, 0.75f, "test"};
   write_merged(*file, {use}, merged_path);
-  auto base = load_model(file);
-  auto merged = load_model(merged_path);
-  const std::vector<std::vector<int32_t>> seqs{{5, 77, 300, 12, 9, 41}, {200}};
-  const auto want = run(*merged, seqs);
-  const auto plain = run(*base, seqs);
-  base->set_default_lora(base->add_lora_set({use}));
-  const auto got = run(*base, seqs);
-  for (size_t s = 0; s < seqs.size(); ++s) {
-    float scale = 0;
-    for (float v : want[s]) scale = std::max(scale, std::fabs(v));
-    EXPECT_LT(max_abs_diff(got[s], want[s]), 2e-3f * scale) << "sequence " << s;
-    EXPECT_GT(max_abs_diff(plain[s], want[s]), 0.05f * scale) << "the adapter changes nothing";
-  }
+  expect_served_equals_merged(file, use, merged_path, 2e-3f);
   for (const std::string& f : {base_path, merged_path, ad}) std::filesystem::remove(f);
 }
 
