@@ -40,6 +40,17 @@ TOPICS = ["the sea", "a lighthouse keeper", "trains", "a small bakery", "the moo
           "an old map", "spring rain", "a chess match"]
 
 
+def stop_servers(procs):
+    """SIGTERM to every server, then up to 60 s each to exit before SIGKILL."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def llama_server_binary():
     if os.environ.get("LLAMA_SERVER"):
         return os.environ["LLAMA_SERVER"]
@@ -189,13 +200,7 @@ def main():
                 salt += 1
                 prefix[name].append(prefix_test(ports[name], salt))
     finally:
-        for p in procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_servers(procs.values())
 
     rows = []
     for lv in levels:

@@ -25,14 +25,13 @@ import http.client
 import json
 import os
 import pathlib
-import signal
 import statistics
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from serve_bench import HELIX, LLAMA_CPP_BIN, OUT, free_port, llama_server_binary, wait_up  # noqa: E402
+from serve_bench import HELIX, LLAMA_CPP_BIN, OUT, free_port, llama_server_binary, stop_servers, wait_up  # noqa: E402
 
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "The current weather in a city",
@@ -178,13 +177,7 @@ def main():
                         "max_tokens": g["tokens"], "temperature": 0}
                 res[name]["free"].append(measure(ports[name], procs[name].pid, free))
     finally:
-        for p in procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_servers(procs.values())
     load1 = os.getloadavg()
 
     med = lambda xs: statistics.median(xs) if xs else float("nan")  # noqa: E731
