@@ -12,6 +12,7 @@
 #include "grammar/token_matcher.h"
 #include "runtime/sampler.h"
 #include "tools/tools.h"
+#include "tool_test_util.h"
 
 using helix::tools::Family;
 using helix::tools::ojson;
@@ -19,22 +20,7 @@ namespace tools = helix::tools;
 
 namespace {
 
-std::string own_template(const std::string& name) {
-  std::ifstream f(std::string(HELIX_SOURCE_DIR) + "/tests/tools/templates/" + name + ".jinja");
-  EXPECT_TRUE(f.good()) << name;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// Parameters with descriptions: Command R+'s template prints them and fails without.
-const ojson kTools = ojson::parse(R"([
-  {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-   "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"}},
-                  "required": ["city"]}}},
-  {"type": "function", "function": {"name": "add", "description": "Adds", "parameters": {"type": "object",
-   "properties": {"a": {"type": "integer", "description": "first"}, "b": {"type": "integer", "description": "second"}},
-   "required": ["a", "b"]}}}])");
+using namespace helix::tools::test;  // NOLINT: the shared fixtures
 
 ojson request(const ojson& extra = ojson::object()) {
   ojson b = {{"messages", ojson::array({{{"role", "user"}, {"content", "Weather in Paris, and 2+3?"}}})}, {"tools", kTools}};

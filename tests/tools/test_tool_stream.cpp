@@ -10,33 +10,14 @@
 
 #include "tools/parse_util.h"
 #include "tools/tools.h"
+#include "tool_test_util.h"
 
 namespace tools = helix::tools;
 using helix::tools::ojson;
 
 namespace {
 
-std::string read_template(const std::string& path) {
-  std::ifstream f(path);
-  EXPECT_TRUE(f.good()) << path;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-std::string shared_template(const std::string& name) {
-  return read_template(std::string(HELIX_TESTDATA) + "/chat-templates/" + name + ".jinja");
-}
-std::string own_template(const std::string& name) {
-  return read_template(std::string(HELIX_SOURCE_DIR) + "/tests/tools/templates/" + name + ".jinja");
-}
-
-const ojson kTools = ojson::parse(R"([
-  {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-   "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"}},
-                  "required": ["city"]}}},
-  {"type": "function", "function": {"name": "add", "description": "Adds", "parameters": {"type": "object",
-   "properties": {"a": {"type": "integer", "description": "first"}, "b": {"type": "integer", "description": "second"}},
-   "required": ["a", "b"]}}}])");
+using namespace helix::tools::test;  // NOLINT: the shared fixtures
 
 tools::Plan plan_for(const std::string& tmpl, const ojson& choice = "auto") {
   const ojson msgs = ojson::array({{{"role", "user"}, {"content", "Weather in Paris, and 2+3?"}}});
