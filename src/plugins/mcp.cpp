@@ -6,14 +6,10 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "mcp/mcp.h"
 #include "plugins/http.h"
 
 namespace helix::plugins {
-
-const std::vector<std::string>& mcp_protocol_versions() {
-  static const std::vector<std::string> v = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
-  return v;
-}
 
 namespace {
 
@@ -91,9 +87,9 @@ class McpClient : public Executor {
         url += (url.find('?') == std::string::npos ? "?" : "&") + url_encode(m_.auth.name) + "=" + url_encode(secret_);
       t_ = mcp_http(url, std::move(headers), m_.max_response_bytes);
     }
-    const auto& versions = mcp_protocol_versions();
+    const auto& versions = mcp::protocol_versions();  // the server side's list, oldest first
     // Starting a server (a Python interpreter importing its SDK) can take longer than a call may.
-    const ojson init = send("initialize", {{"protocolVersion", versions.front()},
+    const ojson init = send("initialize", {{"protocolVersion", versions.back()},
                                            {"capabilities", ojson::object()},
                                            {"clientInfo", {{"name", "helix"}, {"version", "0.1"}}}},
                             std::max(m_.timeout_s, 60.0));

@@ -2,7 +2,8 @@
 // newline-delimited JSON on stdin/stdout) and streamable HTTP (POST per message; the answer is
 // JSON or a text/event-stream; Mcp-Session-Id and MCP-Protocol-Version headers).
 //
-// The client initializes with the newest protocol version it speaks and accepts the server's
+// The client initializes with the newest protocol version it speaks (mcp::protocol_versions, the
+// list Helix's MCP server answers with too) and accepts the server's
 // answer if it is one it speaks too (initialize may take up to max(timeout, 60 s): starting a
 // server can be slow) (else the connection fails naming both), then sends
 // notifications/initialized. tools/list follows nextCursor pages; tools/call returns the text of
@@ -20,9 +21,6 @@
 #include "plugins/plugin.h"
 
 namespace helix::plugins {
-
-// The protocol versions this client speaks, newest first.
-const std::vector<std::string>& mcp_protocol_versions();
 
 // One JSON-RPC connection to an MCP server.
 class McpTransport {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "mcp/mcp.h"
 #include "plugins/http.h"
 #include "plugins/mcp.h"
 
@@ -26,10 +27,6 @@ std::string shorten(const std::string& s, size_t n = 200) {
 }
 
 bool same_id(const ojson& a, const ojson& b) { return a == b; }
-
-ojson error_reply(const ojson& id, int code, const std::string& msg) {
-  return {{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", msg}}}};
-}
 
 // ---- stdio: newline-delimited JSON-RPC on the child's stdin/stdout -------------------------
 
@@ -101,7 +98,7 @@ class StdioTransport : public McpTransport {
       if (m.contains("method")) {
         if (m.contains("id")) {  // a request from the server: answer ping, refuse the rest
           if (m["method"] == "ping") send({{"jsonrpc", "2.0"}, {"id", m["id"]}, {"result", ojson::object()}});
-          else send(error_reply(m["id"], -32601, "Helix's MCP client does not offer this method"));
+          else send(mcp::error_reply(m["id"], -32601, "Helix's MCP client does not offer this method"));
         }
         continue;
       }
