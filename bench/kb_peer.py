@@ -12,11 +12,11 @@ reciprocal rank fusion as Helix's hybrid is, on the same chunks and the same 223
 3. recall@5, recall@10, MRR (a passage counts when it is from the question's document and contains
    its answer, whitespace ignored: knowledge/eval.h's rule), overall and per language, into one table.
 
-Writes kb_peer.{json,md,svg} into --out. Setup (PyTorch from Debian's python3-torch, the rest PyPI):
+Writes kb_peer.{json,md,svg} into --out. Setup: bench/setup_peer.sh creates the venv (PyTorch and
+NumPy from Debian's python3-torch/python3-numpy, the rest from PyPI pinned to the measured run's
+versions; not part of scripts/setup.sh or CI):
 
-    /usr/bin/python3 -m venv --system-site-packages /opt/helix-peer
-    /opt/helix-peer/bin/pip install sentence-transformers==3.0.1 transformers==4.41.2 numpy==1.24.2 \\
-        'scipy<1.12' 'scikit-learn<1.5' rank-bm25==0.2.2
+    bash bench/setup_peer.sh            # /opt/helix-peer, or give another folder
     HELIX_BIN=build/helix /opt/helix-peer/bin/python bench/kb_peer.py --out bench/reports/2026-12-03 [--threads 2]
 """
 import argparse
