@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -94,6 +95,19 @@ double to_seconds(const std::string& flag, const std::string& v) {
   } catch (const std::exception&) {
   }
   throw Error(cat("option ", flag, " expects seconds between 0 and 86400, got '", v, "'"));
+}
+
+// Crash tests (tests/python/test_server_faults.py): with HELIX_SERVE_FAULT=TEXT in the environment, a
+// request whose prompt holds TEXT throws inside generation at its third token, as a failing
+// detokenizer or parser would; nothing is injected without it.
+void inject_faults(server::EngineOptions& eo, std::shared_ptr<tok::Tokenizer> tok) {
+  const char* f = std::getenv("HELIX_SERVE_FAULT");
+  if (!f || !*f) return;
+  std::fprintf(stderr, "helix serve: fault injection on (HELIX_SERVE_FAULT)\n");
+  eo.fault = [marker = std::string(f), tok](const server::GenParams& p, int64_t produced) {
+    if (produced == 3 && tok->decode(p.prompt).find(marker) != std::string::npos)
+      throw Error("injected fault (HELIX_SERVE_FAULT) at the third generated token");
+  };
 }
 
 }  // namespace
@@ -205,6 +219,7 @@ int cmd_serve(int argc, char** argv) {
   auto docs = std::make_shared<plugins::DocTools>();
   api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(kb_dir), nullptr, docs, bases},
                                                             plugins::control_token_texts(*l.tokenizer)));
+  inject_faults(eo, l.tokenizer);
   server::Engine engine(l.model, l.tokenizer, eo);
   server::EngineBackend doc_backend(engine, api.chat_template, api.model_id);
   docs->backend = &doc_backend;

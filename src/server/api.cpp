@@ -150,7 +150,18 @@ void Api::Impl::generate(const httplib::Request& req, httplib::Response& res, bo
       [this, guard, g, ch](size_t, httplib::DataSink& sink) {
         const StreamSink out{[&sink](const std::string& s) { return sink.write(s.data(), s.size()); },
                              [&sink] { return sink.is_writable(); }};
-        if (!pipeline.stream(*g, ch, out)) return false;
+        // The stream has begun: an error goes in it as an event, then the stream ends.
+        auto fail = [&](const ApiError& err) {
+          ch->cancel();
+          out.write("data: " + dump(error_json(err)) + "\n\ndata: [DONE]\n\n");
+        };
+        try {
+          if (!pipeline.stream(*g, ch, out)) return false;
+        } catch (const ApiError& err) {
+          fail(err);
+        } catch (const std::exception& ex) {
+          fail(ApiError{500, ex.what(), "server_error", "", ""});
+        }
         sink.done();
         return true;
       },

@@ -191,7 +191,13 @@ void Engine::loop() {
       m_.queued = static_cast<int64_t>(waiting_.size());
     }
     for (auto& t : tasks) t();  // exceptions reach the waiting caller through its future
-    if (!active_.empty()) step();
+    if (!active_.empty()) {
+      try {
+        step();
+      } catch (const std::exception& ex) {  // not one request's: the per-request guards are inside
+        fail_all(ex.what());
+      }
+    }
     std::lock_guard<std::mutex> lk(mu_);
     m_.running = static_cast<int64_t>(active_.size());
   }
@@ -204,6 +210,23 @@ void Engine::admit(std::unique_ptr<Seq> s) {
     e.index = s->index;
     e.done = true;
     e.finish_reason = "cancelled";
+    s->ch->push(std::move(e));
+    return;
+  }
+  // What may throw for this request comes first, before it holds a slot: a failure answers it alone.
+  try {
+    s->sampler = std::make_unique<runtime::Sampler>(s->p.sampling);
+    s->dec = std::make_unique<tok::StreamDecoder>(*tok_, s->p.render_special);
+    s->stop = std::make_unique<StopFilter>(s->p.stop);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "helix serve: a request failed to start: %s\n", ex.what());
+    Event e;
+    e.index = s->index;
+    e.done = true;
+    e.finish_reason = "error";
+    e.error = ex.what();
+    e.prompt_tokens = static_cast<int64_t>(s->p.prompt.size());
+    ++m_.errors;
     s->ch->push(std::move(e));
     return;
   }
@@ -226,9 +249,6 @@ void Engine::admit(std::unique_ptr<Seq> s) {
   s->toks = s->p.prompt;
   s->stored = reuse;
   s->cached = reuse;
-  s->sampler = std::make_unique<runtime::Sampler>(s->p.sampling);
-  s->dec = std::make_unique<tok::StreamDecoder>(*tok_, s->p.render_special);
-  s->stop = std::make_unique<StopFilter>(s->p.stop);
   active_.push_back(std::move(s));
   m_.running = static_cast<int64_t>(active_.size());
 }
@@ -243,26 +263,32 @@ void Engine::finish(Seq& s, const std::string& reason, const std::string& error)
   s.done = true;
   Event e;
   e.index = s.index;
-  if (s.stop) {  // reset when a stop string already cut the text
-    bool stopped = false;
-    e.text = s.stop->push(s.dec->finish(), stopped);
-    if (!stopped) e.text += s.stop->flush();
-  }
-  e.done = true;
   e.finish_reason = reason;
   e.error = error;
+  if (s.stop) {  // reset when a stop string already cut the text
+    try {
+      bool stopped = false;
+      e.text = s.stop->push(s.dec->finish(), stopped);
+      if (!stopped) e.text += s.stop->flush();
+    } catch (const std::exception& ex) {  // the request still ends, with its error
+      e.text.clear();
+      e.finish_reason = "error";
+      e.error = ex.what();
+    }
+  }
+  e.done = true;
   e.prompt_tokens = static_cast<int64_t>(s.p.prompt.size());
   e.completion_tokens = s.produced;
   e.cached_tokens = s.cached;
   {
     std::lock_guard<std::mutex> lk(mu_);
     m_.completion_tokens += s.produced;
-    if (!error.empty()) ++m_.errors;
+    if (!e.error.empty()) ++m_.errors;
     m_.request.observe(seconds_since(s.submitted));
     if (s.produced > 1)
       m_.per_token.observe(seconds_since(s.first_token) / static_cast<double>(s.produced - 1));
   }
-  if (reason == "cancelled" || !error.empty()) {
+  if (reason == "cancelled" || !e.error.empty()) {
     kv_.truncate(s.slot, 0);
     sched_.release(s.slot, {});
   } else {
@@ -270,6 +296,21 @@ void Engine::finish(Seq& s, const std::string& reason, const std::string& error)
     sched_.release(s.slot, std::vector<int32_t>(s.toks.begin(), s.toks.begin() + s.stored));
   }
   s.ch->push(std::move(e));
+}
+
+void Engine::fail(Seq& s, const std::string& error) {
+  std::fprintf(stderr, "helix serve: a request failed while generating: %s\n", error.c_str());
+  s.stop.reset();  // its held text is not flushed: the decoder may be what threw
+  finish(s, "error", error);
+}
+
+void Engine::fail_all(const std::string& error) {
+  std::fprintf(stderr, "helix serve: generation step failed: %s\n", error.c_str());
+  for (auto& s : active_) {
+    s->stop.reset();
+    finish(*s, "error", error);
+  }
+  active_.clear();
 }
 
 void Engine::on_logits(Seq& s, const float* row, int32_t id) {
@@ -305,6 +346,7 @@ void Engine::on_logits(Seq& s, const float* row, int32_t id) {
     }
     e.logprobs.push_back(std::move(lp));
   }
+  if (opt_.fault) opt_.fault(s.p, s.produced);
   bool stopped = false;
   e.text = s.stop->push(s.dec->push(id), stopped);
   if (!e.text.empty() || !e.logprobs.empty()) s.ch->push(std::move(e));
@@ -349,10 +391,8 @@ void Engine::step() {
   const auto t_step = Clock::now();
   try {
     model_->forward(b, kv_, logits_);
-  } catch (const std::exception& ex) {
-    std::fprintf(stderr, "helix serve: forward failed: %s\n", ex.what());
-    for (auto& s : active_) finish(*s, "error", ex.what());
-    active_.clear();
+  } catch (const std::exception& ex) {  // the batch's: every sequence in it fails
+    fail_all(cat("forward failed: ", ex.what()));
     return;
   }
   {
@@ -382,8 +422,15 @@ void Engine::step() {
     }
   });
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (!errors[i].empty()) finish(*rows[i], "error", errors[i]);
-    else on_logits(*rows[i], logits_.data() + i * V, ids[i]);
+    if (!errors[i].empty()) {
+      fail(*rows[i], errors[i]);
+      continue;
+    }
+    try {  // decoding, stop strings, logprobs: a throw fails this request alone
+      on_logits(*rows[i], logits_.data() + i * V, ids[i]);
+    } catch (const std::exception& ex) {
+      fail(*rows[i], ex.what());
+    }
   }
   std::erase_if(active_, [](const std::unique_ptr<Seq>& s) { return s->done; });
 }

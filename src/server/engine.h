@@ -84,6 +84,11 @@ struct EngineOptions {
   int max_queue = 64;         // requests waiting for a slot before submit() refuses
   int64_t prefill_chunk = 256;  // prompt tokens per step, shared by waiting requests
   bool prefix_cache = true;     // false: every prompt is computed from its first token (for measuring)
+  // Fault injection for tests: called on the engine thread for every generated token (after its
+  // sampling, before its decoding); what it throws fails that request alone, as any per-request
+  // failure inside generation does. Unset in production (helix serve sets it only from the
+  // HELIX_SERVE_FAULT environment variable, for the crash tests).
+  std::function<void(const GenParams&, int64_t produced)> fault;
 };
 
 // A latency distribution in Prometheus' histogram shape: counts per bucket (upper bounds in
@@ -137,6 +142,11 @@ class Engine {
   void step();
   void on_logits(Seq& s, const float* row, int32_t id);  // id: the token sampled from row
   void finish(Seq& s, const std::string& reason, const std::string& error = "");
+  // A request that threw while it generated: it ends alone with finish_reason "error" and the
+  // message; its slot is freed and every other request goes on.
+  void fail(Seq& s, const std::string& error);
+  // What a throw escaped the per-request guards (a bug): every running request fails, the loop goes on.
+  void fail_all(const std::string& error);
   std::shared_ptr<const grammar::Vocabulary> grammar_vocab();
 
   std::shared_ptr<model::Model> model_;

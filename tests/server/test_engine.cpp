@@ -238,5 +238,54 @@ TEST(Engine, StopsAtFullContext) {
   EXPECT_EQ(static_cast<int64_t>(p.prompt.size()) + r.completion, 25);
 }
 
+// A request that throws inside generation (the fault hook stands for a failing detokenizer or
+// parser) fails alone with its message; the streams running beside it finish as if it had not been
+// there, and the engine takes the next request. Without the engine's per-request guards the throw
+// escapes the engine thread and ends the process.
+TEST(Engine, ThrowingRequestFailsAloneAndOthersFinish) {
+  const GenParams a = greedy("first stream", 12), b = greedy("second stream", 12);
+  const Result alone_a = run_alone(a), alone_b = run_alone(b);
+  EngineOptions eo = opts(512, 3);
+  const std::vector<int32_t> bad_prompt = greedy("faulty request", 1).prompt;
+  eo.fault = [bad_prompt](const GenParams& p, int64_t produced) {
+    if (p.prompt == bad_prompt && produced == 3) throw Error("detokenizer exploded");
+  };
+  Engine eng(tiny().model, tiny().tok, eo);
+  auto ca = std::make_shared<Channel>(), cb = std::make_shared<Channel>(), cbad = std::make_shared<Channel>();
+  ASSERT_TRUE(eng.submit(a, 0, ca));
+  ASSERT_TRUE(eng.submit(greedy("faulty request", 12), 0, cbad));
+  ASSERT_TRUE(eng.submit(b, 0, cb));
+  Event e;
+  std::string error, finish;
+  while (cbad->pop(e, std::chrono::milliseconds(5000)))
+    if (e.done) {
+      error = e.error, finish = e.finish_reason;
+      break;
+    }
+  EXPECT_EQ(finish, "error");
+  EXPECT_EQ(error, "detokenizer exploded");
+  const Result ra = collect(*ca, 1)[0], rb = collect(*cb, 1)[0];
+  EXPECT_EQ(ra.ids, alone_a.ids);
+  EXPECT_EQ(rb.ids, alone_b.ids);
+  EXPECT_EQ(ra.finish, "length");
+  EXPECT_EQ(eng.metrics().errors, 1);
+  auto cnext = std::make_shared<Channel>();  // the failed request's slot is free again
+  ASSERT_TRUE(eng.submit(greedy("faulty request", 2), 0, cnext));
+  EXPECT_EQ(collect(*cnext, 1)[0].finish, "length");
+}
+
+// A request whose sampler cannot be built fails at admission, alone.
+TEST(Engine, RequestThatCannotStartFailsAlone) {
+  Engine eng(tiny().model, tiny().tok, opts(512, 2));
+  GenParams bad = greedy("grammar", 4);
+  bad.sampling.constraint = std::make_shared<grammar::Constraint>();  // no grammar: the matcher refuses it
+  auto cbad = std::make_shared<Channel>(), cok = std::make_shared<Channel>();
+  ASSERT_TRUE(eng.submit(bad, 0, cbad));
+  ASSERT_TRUE(eng.submit(greedy("fine", 4), 0, cok));
+  const Result rbad = collect(*cbad, 1)[0];
+  EXPECT_EQ(rbad.finish, "error");
+  EXPECT_EQ(collect(*cok, 1)[0].finish, "length");
+}
+
 }  // namespace
 }  // namespace helix::server
