@@ -81,6 +81,11 @@ struct Partial {
   std::string content, reasoning;
   std::vector<PartialCall> calls;
   bool hold = false;  // the text stopped being readable as it goes: nothing more until the end
+  // Where the text ends, for the stream's incremental update (CallStream::update): in content (or
+  // reasoning) that is the text itself up to its end (nothing held back for a marker), inside the still
+  // open arguments object of the last call (its args reach the text's end), or elsewhere.
+  enum class Tail { kOther, kContent, kReasoning, kArgs };
+  Tail tail = Tail::kOther;
 };
 Partial parse_partial(Family f, bool forced_generic, std::string_view text);
 // What the parsers read of a reply (`text` with the plan's prefill): R1's reply gets the <think>

@@ -33,6 +33,21 @@ std::string_view before_markers(std::string_view s, std::initializer_list<std::s
   return s.substr(0, s.size() - cut);
 }
 
+// Content up to the text's end, without a possible marker at its end: the text ends in content
+// when nothing was held back.
+void content_to_end(Partial& p, std::string_view s, std::initializer_list<std::string_view> markers) {
+  const std::string_view c = before_markers(s, markers);
+  p.content += c;
+  p.tail = c.size() == s.size() ? Partial::Tail::kContent : Partial::Tail::kOther;
+}
+
+// The last call's arguments are an object still open at the text's end.
+Partial& args_to_end(Partial& p) {
+  const PartialCall& c = p.calls.back();
+  if (c.streamable && !c.args.empty() && c.args[0] == '{') p.tail = Partial::Tail::kArgs;
+  return p;
+}
+
 bool name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
 }
@@ -66,7 +81,7 @@ bool object_call(std::string_view s, size_t pos, const char* name_key, Partial& 
   end = sc.end;
   if (sc.bad) return false;
   PartialCall c;
-  bool named = false;
+  bool named = false, open_args = false;
   for (const auto& m : sc.members) {
     if (m.key == name_key) {
       if (m.end == npos) break;
@@ -77,9 +92,11 @@ bool object_call(std::string_view s, size_t pos, const char* name_key, Partial& 
     } else if (m.key == "arguments" || m.key == "parameters") {
       if (!named || s[m.at] != '{') c.streamable = false;
       else c.args = std::string(s.substr(m.at, m.end == npos ? npos : m.end - m.at));
+      open_args = named && s[m.at] == '{' && m.end == npos;
     }
   }
   if (named) p.calls.push_back(std::move(c));
+  if (named && open_args) args_to_end(p);
   return named || end == npos;
 }
 
@@ -107,7 +124,7 @@ Partial partial_hermes(std::string_view t) {
   while (true) {
     const size_t at = t.find(open, pos);
     if (at == npos) {
-      p.content += before_markers(t.substr(pos), {open});
+      content_to_end(p, t.substr(pos), {open});
       return p;
     }
     p.content += t.substr(pos, at - pos);
@@ -136,6 +153,7 @@ Partial partial_llama3(std::string_view text) {
     if (t[pos] != '{') {
       if (!p.calls.empty() || python) return held(p);
       p.content = std::string(text);  // not a call: the whole reply is content
+      p.tail = Partial::Tail::kContent;
       return p;
     }
     size_t end = 0;
@@ -150,7 +168,7 @@ Partial partial_mistral(std::string_view t) {
   Partial p;
   const size_t at = t.find(tag);
   if (at == npos) {
-    p.content = before_markers(t, {tag});
+    content_to_end(p, t, {tag});
     return p;
   }
   p.content = t.substr(0, at);
@@ -158,7 +176,7 @@ Partial partial_mistral(std::string_view t) {
   if (j >= t.size()) return p;
   size_t end = 0;
   if (t[j] != '[' || !array_calls(t, j, "name", p, end)) return held(p);
-  if (end != npos) p.content += t.substr(end);
+  if (end != npos) content_to_end(p, t.substr(end), {});  // after the calls, everything is content
   return p;
 }
 
@@ -169,6 +187,7 @@ Partial partial_generic(std::string_view t) {
   if (a >= t.size()) return p;
   if (t[a] != '{') {
     p.content = t;
+    p.tail = Partial::Tail::kContent;
     return p;
   }
   const Scan sc = scan_object(t, a);
@@ -200,7 +219,7 @@ Partial partial_functionary_v31(std::string_view t) {
       return held(p);
     }
     if (at == npos) {
-      p.content += before_markers(t.substr(pos), {open, python});
+      content_to_end(p, t.substr(pos), {open, python});
       return p;
     }
     p.content += t.substr(pos, at - pos);
@@ -210,7 +229,7 @@ Partial partial_functionary_v31(std::string_view t) {
     if (t[end] != '>' || c.name.empty()) return held(p);
     if (!args_at(t, end + 1, c, end)) return held(p);
     p.calls.push_back(std::move(c));
-    if (end == npos) return p;
+    if (end == npos) return args_to_end(p);
     const size_t k = skip_space(t, end);
     if (may_become(t, k, close)) return p;
     pos = starts_with(t, k, close) ? k + close.size() : k;
@@ -228,7 +247,7 @@ Partial partial_functionary_v32(std::string_view t) {
     if (who == "all") {
       const size_t next = t.find(">>>", end + 1);
       if (next == npos) {
-        p.content += before_markers(t.substr(end + 1), {">>>"});
+        content_to_end(p, t.substr(end + 1), {">>>"});
         return p;
       }
       p.content += t.substr(end + 1, next - end - 1);
@@ -239,7 +258,7 @@ Partial partial_functionary_v32(std::string_view t) {
     c.name = who;
     if (!args_at(t, end + 1, c, end)) return held(p);
     p.calls.push_back(std::move(c));
-    if (end == npos) return p;
+    if (end == npos) return args_to_end(p);
     pos = skip_space(t, end);
     if (may_become(t, pos, ">>>")) return p;
     if (!starts_with(t, pos, ">>>")) return held(p);
@@ -259,7 +278,9 @@ Partial partial_deepseek(std::string_view text) {
   if (starts_with(t, a, "<think>") || close != npos) {
     const size_t from = starts_with(t, a, "<think>") ? a + 7 : 0;
     if (close == npos) {
-      p.reasoning = before_markers(t.substr(from), {"</think>"});
+      const std::string_view r = t.substr(from);
+      p.reasoning = before_markers(r, {"</think>"});
+      if (p.reasoning.size() == r.size()) p.tail = Partial::Tail::kReasoning;
       return p;
     }
     p.reasoning = t.substr(from, close - from);
@@ -268,7 +289,7 @@ Partial partial_deepseek(std::string_view text) {
   size_t first = t.find(calls_begin);
   if (first == npos) first = t.find(call_begin);
   if (first == npos) {
-    p.content = before_markers(t, {calls_begin, call_begin, "</think>"});
+    content_to_end(p, t, {calls_begin, call_begin, "</think>"});
     return p;
   }
   p.content = t.substr(0, first);
@@ -290,7 +311,7 @@ Partial partial_deepseek(std::string_view text) {
     }
     if (c.name.empty() || !args_at(t, at, c, end)) return held(p);
     p.calls.push_back(std::move(c));
-    if (end == npos) return p;
+    if (end == npos) return args_to_end(p);
     pos = skip_space(t, end);
     if (may_become(t, pos, "```")) return p;
     if (starts_with(t, pos, "```")) pos = skip_space(t, pos + 3);
@@ -299,7 +320,7 @@ Partial partial_deepseek(std::string_view text) {
   }
   if (may_become(t, pos, calls_end)) return p;
   if (starts_with(t, pos, calls_end)) pos += calls_end.size();
-  p.content += t.substr(pos);
+  content_to_end(p, t.substr(pos), {});
   return p;
 }
 
@@ -324,7 +345,7 @@ Partial partial_command_r(std::string_view text) {
   size_t at = t.find("<|START_ACTION|>"), list = 0;
   if (at == npos) at = t.find("Action:");
   if (at == npos) {
-    if (!r7b) p.content = before_markers(t, {"Action:", "<|START_"});
+    if (!r7b) content_to_end(p, t, {"Action:", "<|START_"});
     return p;
   }
   if (!r7b) p.content = t.substr(0, at);
@@ -340,7 +361,9 @@ Partial partial_command_r(std::string_view text) {
   if (list >= t.size()) return p;
   size_t end = 0;
   if (t[list] != '[' || !array_calls(t, list, "tool_name", p, end)) return held(p);
+  const size_t n_calls = p.calls.size();
   std::erase_if(p.calls, [](const PartialCall& c) { return c.name == "directly-answer" || c.name == "directly_answer"; });
+  if (p.calls.size() != n_calls) p.tail = Partial::Tail::kOther;  // the open call may be the one dropped
   if (end == npos || r7b || response) return p;
   size_t after = skip_space(t, end);
   if (may_become(t, after, "```")) return p;
@@ -365,7 +388,9 @@ Partial partial_gpt_oss(std::string_view t) {
       body_end = std::min(body_end, t.find(stop, body_at));
     const bool open = body_end == npos;
     std::string_view body = t.substr(body_at, open ? npos : body_end - body_at);
+    const size_t whole = body.size();
     if (open) body = before_markers(body, {"<|end|>", "<|call|>", "<|return|>", "<|start|>"});
+    const bool to_end = open && body.size() == whole;  // the body reaches the text's end
     std::string channel;
     size_t e = 0;
     if (const size_t c = header.find("<|channel|>"); c != npos) name_at(header, c + 11, channel, e);
@@ -376,10 +401,13 @@ Partial partial_gpt_oss(std::string_view t) {
       if (c.name.empty() || !args_at(body, 0, c, end)) return held(p);
       p.calls.push_back(std::move(c));
       if (end != npos && skip_space(body, end) < body.size()) return held(p);
+      if (end == npos && to_end) args_to_end(p);
     } else if (channel == "analysis") {
       p.reasoning += body;
+      if (to_end) p.tail = Partial::Tail::kReasoning;
     } else {
       p.content += body;
+      if (to_end) p.tail = Partial::Tail::kContent;
     }
     if (open) return p;
     pos = body_end;

@@ -21,17 +21,105 @@ ojson call_delta(size_t i, ojson fields) {
   return {{"tool_calls", ojson::array({std::move(fields)})}};
 }
 
+using Tail = detail::Partial::Tail;
+
+// The characters that may begin one of the family's markers in content or reasoning: new text
+// without them only extends the text it follows.
+const char* marker_starts(const Plan& p) {
+  if (p.forced_generic) return "";
+  switch (p.family) {
+    case Family::kHermes:
+    case Family::kFunctionaryV31:
+    case Family::kDeepSeek:
+    case Family::kGptOss: return "<";
+    case Family::kMistral: return "[";
+    case Family::kFunctionaryV32: return ">";
+    case Family::kCommandR: return "<A";  // <|START_...|>, Action:
+    case Family::kLlama3:
+    case Family::kGeneric: return "";  // content there is the whole reply
+  }
+  return "<>[";
+}
+
+// Families whose markers are searched anywhere in the reply, arguments included.
+bool markers_anywhere(const Plan& p) {
+  return !p.forced_generic && (p.family == Family::kDeepSeek || p.family == Family::kCommandR || p.family == Family::kGptOss);
+}
+
+// Scans JSON text from a state (depth, inside a string, after a backslash): appends the text
+// without whitespace outside strings to `mini` (as minify_json) and returns false where the
+// outermost object closes.
+bool scan_args(std::string_view d, int& depth, bool& in_str, bool& esc, std::string& mini) {
+  for (char c : d) {
+    if (in_str) {
+      if (esc) esc = false;
+      else if (c == '\\') esc = true;
+      else if (c == '"') in_str = false;
+      mini += c;
+      continue;
+    }
+    if (detail::is_space(c)) continue;
+    if (c == '"') in_str = true;
+    else if (c == '{' || c == '[') ++depth;
+    else if ((c == '}' || c == ']') && --depth == 0) return false;
+    mini += c;
+  }
+  return true;
+}
+
 }  // namespace
 
-void CallStream::add_text(std::vector<ojson>& out, const char* key, std::string& sent, const std::string& now) {
+void CallStream::add_text(std::vector<ojson>& out, const char* key, std::string& sent, std::string& ws,
+                          const std::string& now) {
   const std::string s = sendable(now);
   if (!starts(s, sent)) {  // the parse changed its mind: the rest comes at the end
     stuck_ = true;
     return;
   }
+  size_t e = now.size();
+  while (e > 0 && detail::is_space(now[e - 1])) --e;
+  ws = s.empty() ? std::string() : now.substr(e);
   if (s.size() == sent.size()) return;
   out.push_back({{key, s.substr(sent.size())}});
   sent = s;
+}
+
+// As add_text with the text so far plus `d`: sendable(now + d) without reading `now` again.
+void CallStream::extend_text(std::vector<ojson>& out, const char* key, std::string& sent, std::string& ws,
+                             std::string_view d) {
+  std::string piece = sent.empty() ? std::string(d.substr(detail::skip_space(d, 0))) : ws + std::string(d);
+  size_t e = piece.size();
+  while (e > 0 && detail::is_space(piece[e - 1])) --e;
+  if (e == 0) {
+    ws = sent.empty() ? std::string() : piece;
+    return;
+  }
+  ws = piece.substr(e);
+  piece.resize(e);
+  sent += piece;
+  out.push_back({{key, std::move(piece)}});
+}
+
+bool CallStream::extend(std::vector<ojson>& out, std::string_view d) {
+  if (d.empty()) return true;
+  const auto tail = static_cast<Tail>(tail_);
+  if (tail == Tail::kContent || tail == Tail::kReasoning) {
+    if (d.find_first_of(marker_starts(*plan_)) != std::string_view::npos) return false;
+    if (tail == Tail::kContent) extend_text(out, "content", content_, content_ws_, d);
+    else extend_text(out, "reasoning_content", reasoning_, reasoning_ws_, d);
+    return true;
+  }
+  if (tail != Tail::kArgs || calls_.empty()) return false;
+  if (markers_anywhere(*plan_) && d.find('<') != std::string_view::npos) return false;
+  int depth = depth_;
+  bool in_str = in_str_, esc = esc_;
+  std::string mini;
+  if (!scan_args(d, depth, in_str, esc, mini)) return false;  // the object closes: read it whole
+  depth_ = depth, in_str_ = in_str, esc_ = esc;
+  if (mini.empty()) return true;
+  calls_.back().args += mini;
+  out.push_back(call_delta(calls_.size() - 1, {{"function", {{"arguments", std::move(mini)}}}}));
+  return true;
 }
 
 void CallStream::add_call(std::vector<ojson>& out, size_t i, const std::string& name, const std::string& args) {
@@ -52,10 +140,17 @@ void CallStream::add_call(std::vector<ojson>& out, size_t i, const std::string& 
 std::vector<ojson> CallStream::update(const std::string& text) {
   std::vector<ojson> out;
   if (stuck_ || !plan_->parse) return out;
+  if (text.size() >= seen_ && seen_ > 0 && extend(out, std::string_view(text).substr(seen_))) {
+    seen_ = text.size();
+    return out;
+  }
+  out.clear();
+  seen_ = text.size();
   const detail::Partial p =
       detail::parse_partial(plan_->family, plan_->forced_generic, detail::parse_text(*plan_, plan_->prefill + text));
-  add_text(out, "reasoning_content", reasoning_, p.reasoning);
-  add_text(out, "content", content_, p.content);
+  tail_ = static_cast<int>(p.tail);
+  add_text(out, "reasoning_content", reasoning_, reasoning_ws_, p.reasoning);
+  add_text(out, "content", content_, content_ws_, p.content);
   for (size_t i = 0; i < p.calls.size() && !stuck_; ++i) {
     const detail::PartialCall& c = p.calls[i];
     bool offered = false;
@@ -67,6 +162,11 @@ std::vector<ojson> CallStream::update(const std::string& text) {
     add_call(out, i, c.name, c.streamable ? detail::minify_json(c.args) : std::string());
   }
   if (p.hold) stuck_ = true;
+  if (p.tail == Tail::kArgs && !stuck_) {  // the open object's state at the text's end
+    depth_ = 0, in_str_ = false, esc_ = false;
+    std::string mini;
+    scan_args(p.calls.back().args, depth_, in_str_, esc_, mini);
+  }
   return out;
 }
 

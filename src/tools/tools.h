@@ -122,6 +122,10 @@ CallSampling call_sampling(const Plan& plan, bool other_grammar = false);
 // reasoning as they become certain; each call first with its id, type and name (arguments ""),
 // then successive pieces of its arguments, by index. The pieces add up to assistant_message()'s
 // message (the arguments are the model's JSON text minified, in both).
+// Incremental: where the last read left the text's end in content, reasoning or an open arguments
+// object, new text that cannot start a marker there (no '<', '>', '[', ... as the family's markers
+// begin) or close the object is handled alone, so a reply streams in time linear in its length;
+// other new text has the reply read again from its start.
 //
 //   CallStream cs(plan);
 //   for each new piece of text: text += piece; for (ojson d : cs.update(text)) send(d);
@@ -138,13 +142,21 @@ class CallStream {
   struct Sent {
     std::string name, args;
   };
-  void add_text(std::vector<ojson>& out, const char* key, std::string& sent, const std::string& now);
+  void add_text(std::vector<ojson>& out, const char* key, std::string& sent, std::string& ws, const std::string& now);
   void add_call(std::vector<ojson>& out, size_t i, const std::string& name, const std::string& args);
+  // The new text `d` alone, where the last read allows; false: read the whole reply again.
+  bool extend(std::vector<ojson>& out, std::string_view d);
+  void extend_text(std::vector<ojson>& out, const char* key, std::string& sent, std::string& ws, std::string_view d);
 
   const Plan* plan_;
   std::string content_, reasoning_;  // sent so far
+  std::string content_ws_, reasoning_ws_;  // their trailing whitespace, not sent yet
   std::vector<Sent> calls_;
   bool stuck_ = false;  // the text stopped being readable as it went: the rest comes at the end
+  size_t seen_ = 0;     // the reply's length at the last update
+  int tail_ = 0;        // where the last read left the text's end (detail::Partial::Tail)
+  int depth_ = 0;       // tail in arguments: the open object's nesting and string state
+  bool in_str_ = false, esc_ = false;
 };
 
 // OpenAI's `tool_calls` array: [{"id": "call_...", "type": "function", "function": {"name",
