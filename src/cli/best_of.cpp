@@ -1,5 +1,6 @@
 #include "cli/best_of.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -10,6 +11,8 @@
 #include "train/reward_train.h"
 
 namespace helix::cli {
+
+using ojson = nlohmann::ordered_json;
 
 void take_best_of_flags(std::vector<char*>& args, BestOf& b) {
   std::vector<char*> keep;
@@ -34,18 +37,13 @@ void take_best_of_flags(std::vector<char*>& args, BestOf& b) {
 void run_best_of(const GenOptions& o, const Loaded& l, const std::vector<int32_t>& ids, const std::string& prompt,
                  const BestOf& b) {
   HELIX_CHECK(o.chat, "--best-of needs --chat (or --chat-template): the reward model scores replies to a user turn");
-  train::RmFileInfo info;
-  auto rm = train::load_reward_model(b.rm, "", false, &info);
-  int head = -1;
+  RewardScorer scorer(b.rm);
+  std::vector<std::string> ranked = scorer.response_aspects();  // the heads that make the ranking score
   if (!b.aspect.empty()) {
-    head = rm->head_index(b.aspect);
-    HELIX_CHECK(head >= 0 && rm->heads()[static_cast<size_t>(head)].level == train::RmLevel::Response, "reward model '",
-                b.rm, "' has no response-level head named '", b.aspect, "'");
+    HELIX_CHECK(std::find(ranked.begin(), ranked.end(), b.aspect) != ranked.end(), "reward model '", b.rm,
+                "' has no response-level head named '", b.aspect, "'");
+    ranked = {b.aspect};
   }
-  std::vector<size_t> ranked;  // the response-level heads that make the ranking score
-  for (size_t h = 0; h < rm->heads().size(); ++h)
-    if (rm->heads()[h].level == train::RmLevel::Response && (head < 0 || static_cast<int>(h) == head))
-      ranked.push_back(h);
   HELIX_CHECK(!ranked.empty(), "reward model '", b.rm, "' has no response-level head to rank replies with");
 
   runtime::Session s(l.model, l.tokenizer, o.n_ctx, o.n_batch);
@@ -60,40 +58,77 @@ void run_best_of(const GenOptions& o, const Loaded& l, const std::vector<int32_t
     std::fprintf(stderr, "[best-of] sample %lld/%lld: %zu bytes\n", static_cast<long long>(i + 1),
                  static_cast<long long>(b.n), text.size());
   }
-  const gguf::GGUFFile base = gguf::GGUFFile::open(info.base_model);
-  const auto tokenizer = tok::Tokenizer::from_gguf(base);
-  const train::SampleRenderer sr(*tokenizer, info.chat_template.empty() ? train::chat_template_for_training(base, "")
-                                                                         : info.chat_template);
-  const train::RmRenderer rr(sr, info.step_separator);
   nlohmann::ordered_json rec = {{"prompt", prompt}};
   if (!o.system.empty()) rec["system"] = o.system;
-  std::vector<train::RmSeq> seqs;
-  std::vector<size_t> which;  // reply index of each scored sequence (empty replies are not scored)
-  for (size_t i = 0; i < replies.size(); ++i)
-    if (replies[i].find_first_not_of(" \t\r\n") != std::string::npos) {
-      seqs.push_back(rr.response(rec, replies[i]));
-      which.push_back(i);
-    }
-  std::vector<const train::RmSeq*> ptrs;
-  for (const auto& q : seqs) ptrs.push_back(&q);
-  const auto sc = train::score_sequences(*rm, ptrs, 1024);
   std::vector<double> score(replies.size(), -std::numeric_limits<double>::infinity());
   size_t best = 0;
-  for (size_t k = 0; k < which.size(); ++k) {
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].find_first_not_of(" \t\r\n") == std::string::npos) continue;  // empty replies are not scored
+    const ojson sc = scorer.score(rec, replies[i]);
     double sum = 0;
     std::string line;
-    for (size_t h = 0; h < rm->heads().size(); ++h)
-      if (rm->heads()[h].level == train::RmLevel::Response)
-        line += cat("  ", rm->heads()[h].aspect, " ", sc[k][h]);
-    for (size_t h : ranked) sum += sc[k][h];
-    score[which[k]] = sum / static_cast<double>(ranked.size());
-    std::fprintf(stderr, "[best-of] sample %zu: score %.4f%s\n", which[k] + 1, score[which[k]], line.c_str());
+    for (const auto& a : scorer.response_aspects()) line += cat("  ", a, " ", sc[a].get<double>());
+    for (const auto& a : ranked) sum += sc[a].get<double>();
+    score[i] = sum / static_cast<double>(ranked.size());
+    std::fprintf(stderr, "[best-of] sample %zu: score %.4f%s\n", i + 1, score[i], line.c_str());
   }
   for (size_t i = 0; i < score.size(); ++i)
     if (score[i] > score[best]) best = i;
   std::fprintf(stderr, "[best-of] chose sample %zu of %zu (score %.4f)\n", best + 1, replies.size(), score[best]);
   std::fwrite(replies[best].data(), 1, replies[best].size(), stdout);
   std::fputc('\n', stdout);
+}
+
+ojson rm_head_scores(const train::RewardModel& m, const std::vector<float>& s, size_t n_steps) {
+  ojson out = ojson::object();
+  const size_t H = m.heads().size();
+  for (size_t h = 0; h < H; ++h) {
+    const auto& hd = m.heads()[h];
+    if (hd.level == train::RmLevel::Response) {
+      out[hd.aspect] = s[n_steps * H + h];
+    } else {
+      ojson st = ojson::array();
+      for (size_t k = 0; k < n_steps; ++k) st.push_back(s[k * H + h]);
+      out[hd.aspect] = st;
+    }
+  }
+  return out;
+}
+
+RewardScorer::RewardScorer(const std::string& path) {
+  train::RmFileInfo info;
+  rm_ = train::load_reward_model(path, "", false, &info);
+  const gguf::GGUFFile base = gguf::GGUFFile::open(info.base_model);
+  tok_ = tok::Tokenizer::from_gguf(base);
+  sr_ = std::make_unique<train::SampleRenderer>(
+      *tok_, info.chat_template.empty() ? train::chat_template_for_training(base, "") : info.chat_template);
+  rr_ = std::make_unique<train::RmRenderer>(*sr_, info.step_separator);
+  for (const auto& h : rm_->heads()) step_heads_ = step_heads_ || h.level == train::RmLevel::Step;
+}
+
+RewardScorer::~RewardScorer() = default;
+
+std::vector<std::string> RewardScorer::response_aspects() const {
+  std::vector<std::string> out;
+  for (const auto& h : rm_->heads())
+    if (h.level == train::RmLevel::Response) out.push_back(h.aspect);
+  return out;
+}
+
+ojson RewardScorer::score(const ojson& record, const std::string& reply) {
+  train::RmSeq q;
+  size_t n_steps = 0;
+  if (step_heads_) {  // as helix rm score: steps split at the separator, then the reply's end
+    ojson r = record;
+    r["response"] = reply;
+    q = rr_->steps(r);
+    n_steps = q.score_pos.size();
+    q.score_pos.push_back(q.last);
+  } else {
+    q = rr_->response(record, reply);
+  }
+  const auto sc = train::score_sequences(*rm_, {&q}, 1024);
+  return rm_head_scores(*rm_, sc[0], n_steps);
 }
 
 }  // namespace helix::cli

@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "cli/best_of.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/flags.h"
@@ -99,23 +100,6 @@ struct Scored {
   std::vector<train::RmSeq> seqs;  // the reply, or chosen then rejected
 };
 
-// Each head's score of one scored sequence (score positions = step ends, then the reply's end).
-ojson head_scores(const train::RewardModel& m, const std::vector<float>& s, size_t n_steps) {
-  ojson out = ojson::object();
-  const size_t H = m.heads().size();
-  for (size_t h = 0; h < H; ++h) {
-    const auto& hd = m.heads()[h];
-    if (hd.level == train::RmLevel::Response) {
-      out[hd.aspect] = s[n_steps * H + h];
-    } else {
-      ojson st = ojson::array();
-      for (size_t k = 0; k < n_steps; ++k) st.push_back(s[k * H + h]);
-      out[hd.aspect] = st;
-    }
-  }
-  return out;
-}
-
 // "format 1.234  math_steps [0.5 -2.1]"
 std::string human(const ojson& scores) {
   std::string out;
@@ -199,8 +183,8 @@ int rm_score(const std::vector<std::string>& pos, const std::string& rm_path, co
     if (aspect.empty() && r.contains("labels") && n_step_heads == 1) aspect = step_head;  // the only step head
     const int h = m->head_index(aspect);
     if (s.seqs.size() == 2) {
-      o["chosen"] = head_scores(*m, sc[q], 0);
-      o["rejected"] = head_scores(*m, sc[q + 1], 0);
+      o["chosen"] = rm_head_scores(*m, sc[q], 0);
+      o["rejected"] = rm_head_scores(*m, sc[q + 1], 0);
       if (h >= 0 && m->heads()[static_cast<size_t>(h)].level == train::RmLevel::Response) {
         const float c = sc[q][static_cast<size_t>(h)], j = sc[q + 1][static_cast<size_t>(h)];
         o["aspect"] = aspect;
@@ -211,7 +195,7 @@ int rm_score(const std::vector<std::string>& pos, const std::string& rm_path, co
       q += 2;
     } else {
       const size_t n_steps = step_heads ? s.seqs[0].score_pos.size() - 1 : 0;
-      o["scores"] = head_scores(*m, sc[q], step_heads ? n_steps : 0);
+      o["scores"] = rm_head_scores(*m, sc[q], step_heads ? n_steps : 0);
       if (h >= 0 && m->heads()[static_cast<size_t>(h)].level == train::RmLevel::Step && r.contains("labels") &&
           r["labels"].is_array() && r["labels"].size() == n_steps) {
         for (size_t k = 0; k < n_steps; ++k) {

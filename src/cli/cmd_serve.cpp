@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/best_of.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/gen_options.h"
@@ -62,6 +63,8 @@ constexpr const char* kUsage =
     "  --kb-dir DIR       knowledge bases in DIR: the /v1/kb routes and chat's \"knowledge\":\n"
     "                     {\"kb\": NAME, \"k\": 8} field (cited answers); --kb: the default folder\n"
     "                     ($XDG_DATA_HOME/helix/kb, as helix kb uses)\n"
+    "  --rm [NAME=]FILE   load a reward model (helix rm train) for requests with \"best_of\": N and\n"
+    "                     \"reward_model\": NAME (repeatable; NAME defaults to the file name)\n"
     "  --feedback-db FILE record every answer in this SQLite file and accept POST /v1/feedback\n"
     "                     (ratings and corrections; `helix flywheel export` makes training data)\n"
     "  --cors ORIGIN...   let browser pages from these origins call the API (e.g. https://app.example.com; * for any)\n"
@@ -118,6 +121,7 @@ int cmd_serve(int argc, char** argv) {
   server::ApiOptions api;
   server::EngineOptions eo;
   std::string alias, embed_model, feedback_db;
+  std::vector<std::string> reward_models;  // --rm [NAME=]FILE
   bool embeddings = false;
   std::string kb_dir;  // knowledge bases: --kb-dir DIR, or --kb for the default folder
   // Serve's own flags are taken out first; the rest go through the shared parser (-m -c -t).
@@ -139,6 +143,7 @@ int cmd_serve(int argc, char** argv) {
     else if (a == "--embed-model") embed_model = val(), embeddings = true;
     else if (a == "--embeddings") embeddings = true;
     else if (a == "--feedback-db") feedback_db = val();
+    else if (a == "--rm") reward_models.push_back(val());
     else if (a == "--kb-dir") kb_dir = val();
     else if (a == "--kb") kb_dir = default_kb_dir();
     else if (a == "--cors") {
@@ -194,6 +199,16 @@ int cmd_serve(int argc, char** argv) {
                  api.embedder->dim());
   }
 
+  for (const std::string& spec : reward_models) {  // best_of on the API (server/rerank.h)
+    const size_t eq = spec.find('=');
+    const std::string file = eq == std::string::npos ? spec : spec.substr(eq + 1);
+    const std::string name = eq == std::string::npos ? std::filesystem::path(file).stem().string() : spec.substr(0, eq);
+    HELIX_CHECK(!name.empty() && !file.empty(), "--rm expects NAME=FILE or FILE (a reward model from helix rm train), got '",
+                spec, "'");
+    HELIX_CHECK(!api.reward_models.count(name), "--rm: two reward models are named '", name, "'");
+    api.reward_models[name] = std::make_shared<RewardScorer>(file);
+    std::fprintf(stderr, "helix serve: reward model '%s' from '%s' (best_of)\n", name.c_str(), file.c_str());
+  }
   if (!feedback_db.empty()) {
     api.feedback = std::make_shared<server::FeedbackStore>(feedback_db);
     std::string adapters;

@@ -45,7 +45,7 @@ struct Api::Impl {
   Impl(Engine& e, ApiOptions o)
       : eng(e), opt(std::move(o)), svr_owner(make_server(opt, e)), svr(*svr_owner),
         pipeline(e, {.model_id = opt.model_id, .lora_sets = opt.lora_sets, .chat_template = opt.chat_template,
-                     .timeout_s = opt.timeout_s}) {
+                     .timeout_s = opt.timeout_s, .reward_models = opt.reward_models}) {
     if (opt.knowledge) pipeline.add_hook(opt.knowledge->hook());
     for (auto& h : opt.hooks) pipeline.add_hook(h);
     if (opt.feedback) pipeline.add_hook(std::make_shared<FeedbackHook>(opt.feedback));

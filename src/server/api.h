@@ -38,6 +38,7 @@ namespace helix::server {
 
 class FeedbackStore;
 class PipelineHook;
+class ReplyScorer;
 class KnowledgeService;
 
 struct ApiOptions {
@@ -76,6 +77,8 @@ struct ApiOptions {
   // search, from the CLI). `version` is what the MCP server reports.
   std::function<void(mcp::Server&)> mcp_tools;
   std::string version;
+  // Reward models for best_of on the completion routes (rerank.h; helix serve --rm NAME=FILE).
+  std::map<std::string, std::shared_ptr<ReplyScorer>> reward_models;
 };
 
 class Api {

@@ -79,6 +79,8 @@ std::shared_ptr<Generation> Pipeline::prepare(std::shared_ptr<const ojson> body,
   // default name), as llama-server does; the response names the model that answered.
   g->spec = parse_spec(*g->request, chat, false, seed, eng_.tokenizer().n_vocab());
   RequestSpec& spec = g->spec;
+  g->best_of = parse_best_of(*g->request, opt_.reward_models, spec.n);
+  if (g->best_of.n > 0) spec.n = g->best_of.n;  // the candidates; rerank() keeps the n best
   g->model = opt_.model_id;
   if (const size_t c = spec.model.rfind(':'); c != std::string::npos && !opt_.lora_sets.empty()) {
     const std::string name = spec.model.substr(c + 1);
@@ -149,7 +151,9 @@ ojson Pipeline::reply(const ojson& body, uint64_t seed) {
   return complete(*g, *ch)["choices"][0]["message"];
 }
 
-ojson Pipeline::complete(Generation& g, Channel& ch) {
+ojson Pipeline::complete(Generation& g, Channel& generated) {
+  std::shared_ptr<Channel> best = g.best_of.n > 0 ? rerank(g, generated, {}) : nullptr;
+  Channel& ch = best ? *best : generated;
   const RequestSpec& spec = g.spec;
   const tok::Tokenizer& tok = eng_.tokenizer();
   std::vector<std::vector<TokenLogprob>> lps(static_cast<size_t>(spec.n));
@@ -187,6 +191,7 @@ ojson Pipeline::complete(Generation& g, Channel& ch) {
       c["logprobs"] = spec.logprobs ? completion_logprobs(tok, lps[k], 0) : ojson(nullptr);
     }
     c["finish_reason"] = reasons[k];
+    if (k < g.choice_fields.size()) c.update(g.choice_fields[k]);
     choices.push_back(c);
   }
   ojson out = {{"id", g.id},
@@ -199,7 +204,10 @@ ojson Pipeline::complete(Generation& g, Channel& ch) {
   return out;
 }
 
-bool Pipeline::stream(Generation& g, const std::shared_ptr<Channel>& ch, const StreamSink& sink) {
+bool Pipeline::stream(Generation& g, const std::shared_ptr<Channel>& generated, const StreamSink& sink) {
+  // best_of: the winner streams once every candidate is generated and scored.
+  const std::shared_ptr<Channel> ch = g.best_of.n > 0 ? rerank(g, *generated, sink.writable) : generated;
+  if (!ch) return false;
   const tok::Tokenizer& tok = eng_.tokenizer();
   const int n = g.spec.n;
   const bool chat = g.chat, want_lp = g.spec.logprobs;
@@ -269,6 +277,7 @@ bool Pipeline::stream(Generation& g, const std::shared_ptr<Channel>& ch, const S
     else c["text"] = "";
     c["logprobs"] = nullptr;
     c["finish_reason"] = finish_reason;
+    if (k < g.choice_fields.size()) c.update(g.choice_fields[k]);
     ojson last = chunk(c);
     if (left == 0) {
       try {

@@ -21,6 +21,7 @@
 
 #include "server/api_json.h"
 #include "server/engine.h"
+#include "server/rerank.h"
 #include "tools/tools.h"
 
 namespace helix::server {
@@ -44,6 +45,8 @@ struct Generation {
   std::vector<std::string> texts;        // each choice's generated text, once finished
   ojson extra = ojson::object();         // top-level fields hooks add to the response (streamed: to
                                          // the chunk with the last finish_reason), e.g. citations
+  BestOf best_of;                        // best_of with a reward model (rerank.h); n 0: off
+  std::vector<ojson> choice_fields;      // fields added to each choice (best_of: its "scores")
   std::map<const void*, std::shared_ptr<void>> hook_state;  // what a hook keeps per request (key: the hook)
   Pipeline* pipeline = nullptr;          // the pipeline it goes through (hooks may ask it for reply())
   bool hooks = true;                     // false: a step inside a hook (Pipeline::reply), no hooks run
@@ -66,6 +69,7 @@ struct PipelineOptions {
   std::map<std::string, int> lora_sets;  // adapter NAME -> the model's adapter set ("MODEL_ID:NAME")
   std::string chat_template;             // Jinja source
   double timeout_s = 600;                // per request
+  ReplyScorers reward_models;            // NAME -> reward model for best_of (helix serve --rm)
 };
 
 // Where a streamed response goes: write one piece of text (false: the client has gone), and
@@ -101,6 +105,9 @@ class Pipeline {
 
  private:
   std::vector<int32_t> chat_prompt(Generation& g);
+  // best_of: waits for the candidates, scores and ranks them (rerank.cpp) and returns a channel
+  // holding the n best as finished choices; null when `alive` says the client went away.
+  std::shared_ptr<Channel> rerank(Generation& g, Channel& ch, const std::function<bool()>& alive);
   std::vector<int32_t> completion_prompt(const ojson& body) const;
   void finish(Generation& g);  // runs after_generation
 
