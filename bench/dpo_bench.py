@@ -28,12 +28,11 @@ import os
 import pathlib
 import random
 import re
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_bench import WORDS, run_measured, torch_python  # noqa: E402
+from train_bench import WORDS, run_measured, run_torch_job, torch_python  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -85,7 +84,7 @@ def bench_helix(helix, model, d, steps, pairs):
 
 
 TORCH_JOB = r'''
-import json, math, sys, time
+import json, sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 import make_train_reference as R
@@ -94,18 +93,7 @@ import torch.nn.functional as F
 torch.set_default_dtype(torch.float32)
 torch.set_num_threads(2)
 model, steps, pairs, seq = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(float(sys.argv[5]))
-R.LORA_RANK, R.LORA_ALPHA = 16, 32.0
-ref = R.Ref(model)
-ref.w = {k: v.float() for k, v in ref.w.items()}
-params = []
-for il in range(ref.L):
-    for t in R.TARGETS:
-        n = f"blk.{il}.{t}.weight"
-        n_out, n_in = ref.w[n].shape
-        A = ((torch.rand(16, n_in) * 2 - 1) / math.sqrt(n_in)).requires_grad_(True)
-        B = torch.zeros(n_out, 16).requires_grad_(True)
-        ref.lora[n] = (A, B)
-        params += [A, B]
+ref, params = R.lora_float_model(model, 16, 32.0)
 opt = torch.optim.AdamW(params, lr=1e-4)
 V = ref.w["token_embd.weight"].shape[0]
 out_w = ref.w.get("output.weight", ref.w["token_embd.weight"])
@@ -142,16 +130,7 @@ print(json.dumps({"tokens_per_s": sum(rates) / len(rates), "tokens_per_cpu_s": s
 
 
 def bench_torch(py, model, steps, pairs, seq):
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(TORCH_JOB)
-    try:
-        out, _, rss, _ = run_measured(py[0] + [f.name, str(ROOT / "tests" / "python"), model, str(steps), str(pairs),
-                                               str(seq)], env=py[1])
-    finally:
-        os.unlink(f.name)
-    r = json.loads(out.strip().splitlines()[-1])
-    r["peak_rss_mib"] = rss
-    return r
+    return run_torch_job(py, TORCH_JOB, model, steps, pairs, seq)
 
 
 def main():

@@ -77,7 +77,7 @@ def bench_helix(helix, model, data, steps, out):
 
 
 TORCH_JOB = r'''
-import json, math, sys, time
+import json, sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 import make_train_reference as R
@@ -85,19 +85,7 @@ import torch
 torch.set_default_dtype(torch.float32)
 torch.set_num_threads(2)
 model, steps, L, nl = sys.argv[2], int(sys.argv[3]), int(float(sys.argv[4])), int(float(sys.argv[5]))
-R.LORA_RANK, R.LORA_ALPHA = 16, 32.0
-ref = R.Ref(model)
-ref.w = {k: v.float() for k, v in ref.w.items()}
-params = []
-for il in range(ref.L):
-    for t in R.TARGETS:
-        n = f"blk.{il}.{t}.weight"
-        n_out, n_in = ref.w[n].shape
-        A = (torch.rand(16, n_in) * 2 - 1) / math.sqrt(n_in)
-        B = torch.zeros(n_out, 16)
-        A.requires_grad_(True); B.requires_grad_(True)
-        ref.lora[n] = (A, B)
-        params += [A, B]
+ref, params = R.lora_float_model(model, 16, 32.0)
 opt = torch.optim.AdamW(params, lr=1e-4)
 V = ref.w["token_embd.weight"].shape[0]
 rng = np.random.default_rng(0)
@@ -140,18 +128,22 @@ def torch_python():
     return [system], dict(os.environ, PYTHONPATH=shim)
 
 
-def bench_torch(py, model, steps, avg_len, avg_loss):
-    code = TORCH_JOB
+def run_torch_job(py, job, *args):
+    """Runs a PyTorch job script (its argv: tests/python, then args) in its own process with the
+    interpreter of torch_python(); returns the JSON of its last line plus its peak RSS (MiB)."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(code)
+        f.write(job)
     try:
-        out, _, rss, _ = run_measured(py[0] + [f.name, str(ROOT / "tests" / "python"), model, str(steps),
-                                               str(avg_len), str(avg_loss)], env=py[1])
+        out, _, rss, _ = run_measured(py[0] + [f.name, str(ROOT / "tests" / "python")] + [str(a) for a in args], env=py[1])
     finally:
         os.unlink(f.name)
     r = json.loads(out.strip().splitlines()[-1])
     r["peak_rss_mib"] = rss
     return r
+
+
+def bench_torch(py, model, steps, avg_len, avg_loss):
+    return run_torch_job(py, TORCH_JOB, model, steps, avg_len, avg_loss)
 
 
 def bench_lora_decode(helix, model, rounds=3):

@@ -248,29 +248,37 @@ ojson MetricTotals::report() const {
   return r;
 }
 
-ojson evaluate_answers(const EvalSet& set, const SampleRenderer& r, const GenerateFn& generate) {
+std::vector<AnswerItem> load_answer_items(const EvalSet& set, const SampleRenderer& r) {
   std::ifstream in(set.path, std::ios::binary);
   HELIX_CHECK(in, "cannot open the eval set ", set.path);
-  MetricTotals totals(set.metrics);
+  std::vector<AnswerItem> items;
   std::string line;
-  int64_t lineno = 0, n = 0;
-  while (std::getline(in, line) && (set.max_samples == 0 || n < set.max_samples)) {
+  int64_t lineno = 0;
+  while (std::getline(in, line) && (set.max_samples == 0 || static_cast<int64_t>(items.size()) < set.max_samples)) {
     ++lineno;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    AnswerItem it;
     ojson rec;
-    std::vector<int32_t> prompt;
-    std::string reference;
     try {
       rec = ojson::parse(line);
-      prompt = r.prompt_tokens(rec, &reference);
+      it.prompt = r.prompt_tokens(rec, &it.reference);
     } catch (const std::exception& e) {
       throw Error(cat(set.path, ":", lineno, ": ", e.what()));
     }
-    const ojson meta = rec.contains("meta") ? rec["meta"] : ojson(nullptr);
-    totals.add(generate(prompt, set.max_new_tokens), reference, meta);
-    ++n;
+    it.meta = rec.contains("meta") ? rec["meta"] : ojson(nullptr);
+    items.push_back(std::move(it));
   }
+  return items;
+}
+
+ojson score_answers(const EvalSet& set, const std::vector<AnswerItem>& items, const GenerateFn& generate) {
+  MetricTotals totals(set.metrics);
+  for (const AnswerItem& it : items) totals.add(generate(it.prompt, set.max_new_tokens), it.reference, it.meta);
   return totals.report();
+}
+
+ojson evaluate_answers(const EvalSet& set, const SampleRenderer& r, const GenerateFn& generate) {
+  return score_answers(set, load_answer_items(set, r), generate);
 }
 
 }  // namespace helix::train

@@ -56,5 +56,14 @@ using GenerateFn = std::function<std::string(const std::vector<int32_t>& prompt,
 // reference is that turn (rendered by `r`). Returns MetricTotals::report(); an unreadable file or
 // a bad record throws helix::Error naming file and line.
 nlohmann::ordered_json evaluate_answers(const EvalSet& set, const SampleRenderer& r, const GenerateFn& generate);
+// The same in two parts, so that a caller evaluating many times reads and renders the set once:
+// the prompts, references and metas of the first max_samples records, then their scores.
+struct AnswerItem {
+  std::vector<int32_t> prompt;
+  std::string reference;
+  nlohmann::ordered_json meta;
+};
+std::vector<AnswerItem> load_answer_items(const EvalSet& set, const SampleRenderer& r);
+nlohmann::ordered_json score_answers(const EvalSet& set, const std::vector<AnswerItem>& items, const GenerateFn& generate);
 
 }  // namespace helix::train

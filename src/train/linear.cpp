@@ -19,18 +19,22 @@ Tensor f32(const float* p, int64_t ne0, int64_t ne1) {
   return Tensor::wrap(nullptr, const_cast<float*>(p), DType::F32, Shape{ne0, ne1, 1, 1}, 2);
 }
 
-// x with LoRA dropout applied (see Linear::dropout), into out.
+// x with LoRA dropout applied (see Linear::dropout), into out; each value's mask depends only on
+// (seed, index), so the pool's threads hash chunks of it independently.
 void dropout_input(const float* x, int64_t n, float p, uint64_t seed, std::vector<float>& out) {
   out.resize(static_cast<size_t>(n));
   const float keep = 1.0f / (1.0f - p);
   const auto threshold = static_cast<uint64_t>(static_cast<double>(p) * 18446744073709551616.0);
-  for (int64_t i = 0; i < n; ++i) {
-    uint64_t z = seed + static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;  // SplitMix64 of (seed, i)
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    out[static_cast<size_t>(i)] = z < threshold ? 0.0f : x[i] * keep;
-  }
+  float* o = out.data();  // the caller's thread_local, written by the workers
+  parallel_rows(n, 1 << 16, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      uint64_t z = seed + static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;  // SplitMix64 of (seed, i)
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      o[i] = z < threshold ? 0.0f : x[i] * keep;
+    }
+  });
 }
 
 }  // namespace

@@ -104,8 +104,16 @@ Linear TrainModel::make_linear(const std::string& name, int64_t n_in, int64_t n_
     if (opt_.lora_b_init_std > 0)
       for (float& v : L.lora_b->value) v = nb(rng);
   }
-  L.prepare();
+  if (short_name != "output") L.prepare();  // the head's copies are made when a loss first needs them
   return L;
+}
+
+// The LM head's packed copy and Q8_0 transpose (Linear::prepare; 285 MiB for Gemma 3's 262,144 x
+// 640 head), made on the first LM loss: reward models (forward_hidden) never use them.
+void TrainModel::prepare_head() {
+  if (head_prepared_) return;
+  head_.prepare();
+  head_prepared_ = true;
 }
 
 void TrainModel::set_dropout_step(uint64_t step) {
@@ -149,7 +157,6 @@ void TrainModel::load(const TrainOptions& opt) {
     head_.w = tok_embd_;
     head_.w_param = tok_embd_p_;
     head_.exact_base = opt.exact_base;
-    head_.prepare();
   }
   output_ = head_.w;
   output_p_ = head_.w_param;

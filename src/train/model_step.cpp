@@ -23,12 +23,21 @@ void TrainModel::plan(int64_t n_tok) {
     used += static_cast<size_t>((n + 15) / 16 * 16);  // 64-byte multiples
   };
   a.layers.assign(static_cast<size_t>(hp_.n_layer), {});
+  // With checkpoint_activations only x_in is per layer; the rest is one set that every layer's
+  // forward overwrites and the backward recomputes (layer 0 carves it, the others share it).
+  const bool ckpt = opt_.checkpoint_activations;
   for (int pass = 0; pass < 2; ++pass) {
     used = 0;
+    for (int64_t il = 0; il < hp_.n_layer; ++il) carve(a.layers[static_cast<size_t>(il)].x_in, E * T);
     for (int64_t il = 0; il < hp_.n_layer; ++il) {
       Acts::Layer& L = a.layers[static_cast<size_t>(il)];
+      if (ckpt && il > 0) {
+        float* x_in = L.x_in;
+        L = a.layers[0];
+        L.x_in = x_in;
+        continue;
+      }
       const Block& B = blocks_[static_cast<size_t>(il)];
-      carve(L.x_in, E * T);
       L.q_pre = L.k_pre = L.o = L.f = nullptr;
       if (qk_norm_) {
         carve(L.q_pre, Q * T);
@@ -87,6 +96,7 @@ LossSum TrainModel::evaluate_positions(const TrainBatch& b, std::vector<float>& 
 LossSum TrainModel::run(const TrainBatch& b, float grad_scale, bool backward, std::vector<float>* pos_loss,
                         const PositionWeights* weights) {
   const int64_t T = b.size(), E = hp_.n_embd;
+  prepare_head();
   LossSum loss;
   pass(b, backward, [&](const float* x, float* dx) {
     HeadParams hp;
@@ -145,7 +155,12 @@ void TrainModel::pass(const TrainBatch& b, bool backward, const HiddenHead& head
   head(a.x_out, backward ? a.dres : nullptr);
   if (!backward) return;
   stepprof::count_tokens(T);
-  for (int il = static_cast<int>(hp_.n_layer) - 1; il >= 0; --il) block_backward(il, b, a);
+  for (int il = static_cast<int>(hp_.n_layer) - 1; il >= 0; --il) {
+    // Checkpointed: the shared buffers hold the last layer's activations; recompute the others
+    // from their saved input (the same code and dropout masks: the same values, bit for bit).
+    if (opt_.checkpoint_activations && il + 1 < hp_.n_layer) block_forward(il, b, a);
+    block_backward(il, b, a);
+  }
   to(stepprof::kEmbed);
   if (tok_embd_p_) embedding_backward(a.dres, b.tokens.data(), T, E, emb_scale_, tok_embd_p_->grad.data());
   to(stepprof::kParts);

@@ -130,7 +130,7 @@ void read_pref(const Reader& r, const std::string& dir, Stage& s) {
 
 void read_stage(const Reader& r, const std::string& dir, Recipe& rec, Stage& s) {
   r.only({"name", "datasets", "steps", "epochs", "lr", "schedule", "warmup", "seq_len", "batch",
-          "grad_accum", "weight_decay", "grad_clip", "mode", "lora", "evals", "eval_every", "type", "losses", "dpo"});
+          "grad_accum", "weight_decay", "grad_clip", "checkpoint_activations", "mode", "lora", "evals", "eval_every", "type", "losses", "dpo"});
   s.name = cat("stage", rec.stages.size() + 1);
   r.str("name", s.name);
   const size_t nd = r.list_size("datasets");
@@ -148,6 +148,7 @@ void read_stage(const Reader& r, const std::string& dir, Recipe& rec, Stage& s) 
   r.integer("grad_accum", s.grad_accum, 1, 1 << 16);
   r.num("weight_decay", s.weight_decay, 0, 10);
   r.num("grad_clip", s.grad_clip, 0, 1e9);
+  r.boolean("checkpoint_activations", s.checkpoint_activations);
   std::string mode = s.full ? "full" : "lora";
   r.str("mode", mode, {"lora", "full"});
   s.full = mode == "full";

@@ -22,6 +22,7 @@
 //   warmup = 20                        # steps of linear warm-up
 //   seq_len = 256; batch = 4; grad_accum = 1       # batch: packed rows of seq_len per micro-step
 //   weight_decay = 0.0; grad_clip = 1.0
+//   checkpoint_activations = false     # true: recompute activations in the backward (less memory)
 //   mode = "lora"                      # or "full" (float models)
 //   lora = { rank = 16, alpha = 32, dropout = 0.0, targets = ["attn_q", "attn_v"] }
 //   evals = ["format"]                 # names from [[evals]]; default: all of them
@@ -111,6 +112,7 @@ struct Stage {
   bool full = false;  // false: LoRA with `lora`
   LoraSettings lora;
   int64_t seq_len = 512, batch = 4, grad_accum = 1;
+  bool checkpoint_activations = false;  // TrainOptions::checkpoint_activations
   std::vector<std::string> evals;  // names of Recipe::evals (filled with all when not given)
   int64_t eval_every = 0;
   std::string type = "sft";  // sft | dpo (preference pairs, prefs.h)

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/svg_chart.h"
+#include "kernels/matmul_backward.h"
 #include "model/kv_cache.h"
 #include "model/lora.h"
 #include "model/model.h"
@@ -65,6 +66,7 @@ std::string fixed(double v, int digits) {
 LossSum serving_loss(model::Model& m, const std::vector<Sample>& samples) {
   LossSum total;
   const int64_t V = m.hparams().n_vocab, chunk = 512;
+  const auto& k = kernels::backward_kernels();
   std::vector<float> logits;
   for (const Sample& s : samples) {
     const int64_t n = static_cast<int64_t>(s.tokens.size());
@@ -79,12 +81,8 @@ LossSum serving_loss(model::Model& m, const std::vector<Sample>& samples) {
         if (t) want.push_back(s.tokens[static_cast<size_t>(i + 1)]);
       }
       m.forward(b, kv, logits);
-      for (size_t k = 0; k < want.size(); ++k) {
-        const float* z = logits.data() + static_cast<int64_t>(k) * V;
-        double mx = z[0], sum = 0;
-        for (int64_t j = 1; j < V; ++j) mx = std::max(mx, static_cast<double>(z[j]));
-        for (int64_t j = 0; j < V; ++j) sum += std::exp(static_cast<double>(z[j]) - mx);
-        total.sum += mx + std::log(sum) - z[want[k]];
+      for (size_t i = 0; i < want.size(); ++i) {  // the trainer's cross-entropy kernel (logits are scratch after)
+        total.sum += k.softmax_xent(logits.data() + static_cast<int64_t>(i) * V, V, want[i], 0.0f, false);
         ++total.count;
       }
     }
@@ -92,7 +90,8 @@ LossSum serving_loss(model::Model& m, const std::vector<Sample>& samples) {
   return total;
 }
 
-// Scores every eval set of `names` on one serving model (its default adapter set applied).
+// Scores every eval set of `names` on one serving model (its default adapter set applied). Each
+// set is read and rendered once, at its first evaluation.
 class Evaluator {
  public:
   Evaluator(const Recipe& rec, const SampleRenderer& r, std::shared_ptr<tok::Tokenizer> tok,
@@ -106,14 +105,20 @@ class Evaluator {
       const double t0 = now_s();
       ojson res = ojson::object();
       if (std::find(set.metrics.begin(), set.metrics.end(), "loss") != set.metrics.end()) {
-        LoadOptions lo;
-        lo.max_samples = set.max_samples;
-        const LossSum ls = serving_loss(*m, load_jsonl(set.path, set.name, r_, lo).samples);
+        auto it = loss_sets_.find(set.name);
+        if (it == loss_sets_.end()) {
+          LoadOptions lo;
+          lo.max_samples = set.max_samples;
+          it = loss_sets_.emplace(set.name, load_jsonl(set.path, set.name, r_, lo).samples).first;
+        }
+        const LossSum ls = serving_loss(*m, it->second);
         res["loss"] = ls.count > 0 ? ls.sum / static_cast<double>(ls.count) : 0.0;
       }
       if (std::any_of(set.metrics.begin(), set.metrics.end(), [](const std::string& x) { return x != "loss"; })) {
         runtime::Session sess(m, tok_, 4096);
-        const ojson ans = evaluate_answers(set, r_, [&](const std::vector<int32_t>& prompt, int64_t max_new) {
+        auto it = answer_sets_.find(set.name);
+        if (it == answer_sets_.end()) it = answer_sets_.emplace(set.name, load_answer_items(set, r_)).first;
+        const ojson ans = score_answers(set, it->second, [&](const std::vector<int32_t>& prompt, int64_t max_new) {
           sess.set_tokens(prompt);
           runtime::GenerateOptions g;
           g.max_tokens = max_new;
@@ -137,6 +142,8 @@ class Evaluator {
   const SampleRenderer& r_;
   std::shared_ptr<tok::Tokenizer> tok_;
   std::function<void(const std::string&)> log_;
+  std::map<std::string, std::vector<Sample>> loss_sets_;         // by set name
+  std::map<std::string, std::vector<AnswerItem>> answer_sets_;
 };
 
 std::vector<std::string> all_eval_names(const Recipe& rec) {
@@ -332,7 +339,9 @@ void Runner::train_stage(size_t i, const std::string& prev) {
   const Stage& st = rec_.stages[i];
   const std::string base = stage_base(i);
   const std::string& from = full_ && !prev.empty() ? prev : opt_.model_path;
-  TrainModel m(std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(from)), topt_);
+  TrainOptions to = topt_;
+  to.checkpoint_activations = st.checkpoint_activations || opt_.checkpoint_activations;
+  TrainModel m(std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(from)), to);
   const std::string& start = prev.empty() ? opt_.init_adapter : prev;
   if (!full_ && !start.empty()) m.import_lora(model::load_lora(start));
   const StageData data = load_stage_data(rec_, i, *renderer_);

@@ -39,6 +39,7 @@ struct RecipeRunOptions {
   std::string out;         // the final adapter (LoRA) or model (full); empty: the recipe's `out`
   std::string work_dir;    // empty: OUT.run
   bool exact_base = false; // quantized bases: f32 forward (see TrainOptions)
+  bool checkpoint_activations = false;  // every stage (a stage may also set it; see TrainOptions)
   int64_t checkpoint_every = 10;
   int64_t max_steps = 0;   // > 0: at most this many steps per stage (a quick trial run)
   std::string init_adapter;  // LoRA: the adapter stage 1 starts from (the recipe's `adapter`, resolved)

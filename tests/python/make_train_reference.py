@@ -208,6 +208,34 @@ def trainable(ref, mode, seed, random_b):
     return params
 
 
+def lora_float_model(path, rank=16, alpha=32.0):
+    """The benchmarks' PyTorch peer for LoRA (bench/train_bench.py, bench/dpo_bench.py): the model
+    at `path` in float32 with LoRA factors on the seven projections as its only trainable tensors,
+    initialized as PEFT does (A uniform in ±1/sqrt(n_in), B zero). Returns (ref, [A, B, ...])."""
+    global LORA_RANK, LORA_ALPHA
+    LORA_RANK, LORA_ALPHA = rank, alpha
+    ref = Ref(path)
+    ref.w = {k: v.float() for k, v in ref.w.items()}
+    params = []
+    for il in range(ref.L):
+        for t in TARGETS:
+            n = f"blk.{il}.{t}.weight"
+            n_out, n_in = ref.w[n].shape
+            A = ((torch.rand(rank, n_in, dtype=torch.float32) * 2 - 1) / math.sqrt(n_in)).requires_grad_(True)
+            B = torch.zeros(n_out, rank, dtype=torch.float32).requires_grad_(True)
+            ref.lora[n] = (A, B)
+            params += [A, B]
+    return ref, params
+
+
+def full_float_model(path):
+    """The PyTorch peer for full fine-tuning (bench/fullft_bench.py): the model at `path` in float32
+    with every tensor trainable. Returns (ref, [tensors])."""
+    ref = Ref(path)
+    ref.w = {k: v.float().requires_grad_(True) for k, v in ref.w.items()}
+    return ref, list(ref.w.values())
+
+
 def make_case(helix, arch, case, tmp):
     mode, wtype, shape = CASES[case]
     model = os.path.join(tmp, f"{arch}_{case}.gguf")

@@ -9,12 +9,11 @@ The loss and gradients themselves are checked against PyTorch in tests/train/tes
 import json
 import os
 import re
-import signal
 import subprocess
 
 import pytest
 
-from conftest import run_helix
+from train_test_util import kill_9_when, tiny_llama
 
 STEP = re.compile(r"step (\d+)/(\d+)\s+loss ([0-9.]+).*acc ([0-9.]+)\s+margin (-?[0-9.]+)")
 
@@ -26,9 +25,7 @@ def pair(a, b):
 
 @pytest.fixture(scope="module")
 def tiny(helix_bin, tmp_path_factory):
-    d = tmp_path_factory.mktemp("dpo")
-    model = d / "tiny.gguf"
-    run_helix(helix_bin, "tiny-model", "llama", model)
+    d, model = tiny_llama(helix_bin, tmp_path_factory, "dpo")
     with open(d / "pairs.jsonl", "w") as f:
         for a in range(1, 9):
             for b in range(1, 4):
@@ -105,15 +102,7 @@ def test_dpo_resumes_after_kill_9_with_the_same_curve(helix_bin, tiny):
     want = steps(whole.stderr)
     out = d / "k.gguf"
     cmd = run(helix_bin, model, rec, out, "--checkpoint-every", "2")
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    seen = []
-    for line in p.stderr:
-        seen.append(line)
-        if "] step 5/8" in line:
-            p.send_signal(signal.SIGKILL)
-            break
-    p.wait(timeout=60)
-    assert p.returncode == -signal.SIGKILL, "".join(seen)
+    kill_9_when(cmd, r"\] step 5/8")
     assert os.path.exists(str(out) + ".run/stage1-prefs.ref.gguf"), "the reference cache sits next to the checkpoint"
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -9,7 +9,6 @@ import json
 import os
 import pathlib
 import re
-import signal
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -17,6 +16,7 @@ import gguf
 import pytest
 
 from conftest import ROOT, run_helix
+from train_test_util import kill_9_when, tiny_llama
 
 STEP = re.compile(r"\[(\d+)/(\d+) (\w+)\] step (\d+)/(\d+)\s+loss ([0-9.]+)")
 ASSISTANT = ROOT / "recipes" / "assistant"
@@ -24,9 +24,7 @@ ASSISTANT = ROOT / "recipes" / "assistant"
 
 @pytest.fixture(scope="module")
 def tiny(helix_bin, tmp_path_factory):
-    d = tmp_path_factory.mktemp("recipe")
-    model = d / "tiny.gguf"
-    run_helix(helix_bin, "tiny-model", "llama", model)
+    d, model = tiny_llama(helix_bin, tmp_path_factory, "recipe")
     # The CI recipe with absolute paths, and rows long enough for the tiny byte-level vocabulary
     # (a showcase sample is up to ~1,400 bytes, so ~1,500 tokens here).
     text = (ASSISTANT / "tiny.toml").read_text()
@@ -98,15 +96,7 @@ def test_recipe_resumes_after_kill_9_mid_stage(helix_bin, tiny, whole):
     want = stage_losses(str(whole[0]) + ".run", 6)
     out = d / "killed.gguf"
     args = sft(helix_bin, model, recipe, out, "--checkpoint-every", "1")
-    p = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
-    seen = []
-    for line in p.stderr:
-        seen.append(line)
-        if re.search(r"\[2/3 grounded\] step 2/2", line):  # step 1's checkpoint is on disk
-            p.send_signal(signal.SIGKILL)
-            break
-    p.wait(timeout=60)
-    assert p.returncode == -signal.SIGKILL, "".join(seen)
+    kill_9_when(args, r"\[2/3 grounded\] step 2/2")  # step 1's checkpoint is on disk
     work = pathlib.Path(str(out) + ".run")
     assert (work / "stage1-instruct.gguf").exists() and not out.exists()
     r = subprocess.run(args, capture_output=True, text=True, timeout=600)
@@ -173,6 +163,35 @@ def test_full_fine_tuning_writes_a_whole_model(helix_bin, tiny, tmp_path):
     run_helix(helix_bin, "tiny-model", "llama", q8, "--type", "Q8_0")
     r = run_helix(helix_bin, "sft", "--full", "-m", q8, "--data", data, "--out", tmp_path / "y.gguf", check=False)
     assert r.returncode != 0 and "LoRA" in r.stderr.decode()
+
+
+def test_checkpoint_activations_same_run_less_memory(helix_bin, tmp_path):
+    """--checkpoint-activations: the same losses to the last digit printed (the C++ tests check the
+    gradients bit for bit), with a smaller peak RSS on long rows (6 layers x ~4,000 tokens: the
+    per-layer activations of 5 layers, ~8.5 KiB per token each, are not kept: ~160 MiB)."""
+    model = tmp_path / "six.gguf"
+    run_helix(helix_bin, "tiny-model", "llama", model, "--layers", 6)
+    data = tmp_path / "long.jsonl"
+    words = "the of and to in a is that for it as was with be by on not he this are".split()
+    with open(data, "w") as f:
+        for i in range(8):  # ~930 byte tokens each (a space is 3), one per row
+            text = " ".join(words[(i * 7 + j * 3) % len(words)] for j in range(250))[:600]
+            f.write(json.dumps({"prompt": "Go:", "completion": text}) + "\n")
+
+    def run(*extra, mode="lora"):
+        cmd = [helix_bin, "sft", "-m", str(model), "--data", str(data), "--out", str(tmp_path / f"{mode}{len(extra)}.gguf"),
+               "--steps", "2", "--lr", "1e-3", "--batch", "4", "--seq-len", "1024", "-t", "2", "--lora-dropout", "0.1",
+               "--work-dir", str(tmp_path / f"w-{mode}{len(extra)}")] + (["--full"] if mode == "full" else []) + list(extra)
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        err = p.stderr.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, err
+        return [m.group(6) for m in STEP.finditer(err)], ru.ru_maxrss / 1024.0
+
+    for mode in ("lora", "full"):
+        (plain, rss_plain), (ckpt, rss_ckpt) = run(mode=mode), run("--checkpoint-activations", mode=mode)
+        assert len(plain) == 2 and ckpt == plain, (mode, plain, ckpt)
+        assert rss_ckpt < rss_plain - 100, (mode, rss_plain, rss_ckpt)  # MiB
 
 
 def test_lora_dropout_changes_the_run(helix_bin, tiny, tmp_path):

@@ -8,22 +8,19 @@ test_optim.cpp) from references made by tests/python/make_train_reference.py.
 import json
 import os
 import re
-import signal
 import subprocess
 
 import gguf
 import pytest
 
-from conftest import run_helix
+from train_test_util import kill_9_when, tiny_llama
 
 STEP = re.compile(r"step (\d+)/(\d+)\s+loss ([0-9.]+)")
 
 
 @pytest.fixture(scope="module")
 def tiny(helix_bin, tmp_path_factory):
-    d = tmp_path_factory.mktemp("sft")
-    model = d / "tiny.gguf"
-    run_helix(helix_bin, "tiny-model", "llama", model)
+    d, model = tiny_llama(helix_bin, tmp_path_factory, "sft")
     data = d / "data.jsonl"
     with open(data, "w") as f:
         for a in range(1, 9):
@@ -72,16 +69,7 @@ def test_sft_resumes_after_kill_9(helix_bin, tiny):
     assert whole.returncode == 0, whole.stderr
     want = losses(whole.stderr)
     out = d / "killed.gguf"
-    p = subprocess.Popen(sft(helix_bin, model, data, out, "--steps", "8", "--checkpoint-every", "2"),
-                         stderr=subprocess.PIPE, text=True)
-    seen = []
-    for line in p.stderr:
-        seen.append(line)
-        if "] step 5/8" in line:
-            p.send_signal(signal.SIGKILL)
-            break
-    p.wait(timeout=60)
-    assert p.returncode == -signal.SIGKILL, "".join(seen)
+    kill_9_when(sft(helix_bin, model, data, out, "--steps", "8", "--checkpoint-every", "2"), r"\] step 5/8")
     assert os.path.exists(str(out) + ".run/stage1-sft.ckpt")
     r = subprocess.run(sft(helix_bin, model, data, out, "--steps", "8", "--checkpoint-every", "2"),
                        capture_output=True, text=True, timeout=300)

@@ -26,6 +26,7 @@ lr = 3e-4
 warmup = 10
 seq_len = 256
 batch = 2
+checkpoint_activations = true
 lora = { rank = 8, alpha = 16, dropout = 0.05, targets = ["attn_q", "attn_v"] }
 [[stages.datasets]]
 name = "fmt"
@@ -56,6 +57,7 @@ TEST(TrainRecipe, TomlStagesCarryOver) {
   EXPECT_EQ(a.steps, 100);
   EXPECT_DOUBLE_EQ(a.lr, 3e-4);
   EXPECT_EQ(a.lora.rank, 8);
+  EXPECT_TRUE(a.checkpoint_activations);
   EXPECT_EQ(a.lora.targets, (std::vector<std::string>{"attn_q", "attn_v"}));
   ASSERT_EQ(a.datasets.size(), 2u);
   EXPECT_EQ(a.datasets[0].path, "recipes/x/data/fmt.train.jsonl");
@@ -70,6 +72,7 @@ TEST(TrainRecipe, TomlStagesCarryOver) {
   EXPECT_EQ(b.steps, 0);
   EXPECT_DOUBLE_EQ(b.epochs, 1.5);
   EXPECT_EQ(b.seq_len, 256);  // carried over
+  EXPECT_TRUE(b.checkpoint_activations);
   EXPECT_DOUBLE_EQ(b.lr, 3e-4);
   EXPECT_EQ(b.schedule, "linear");
   EXPECT_EQ(b.lora, a.lora);
@@ -82,6 +85,7 @@ TEST(TrainRecipe, JsonReadsTheSame) {
   const Recipe r = parse_recipe(json, "/tmp/r.json");
   ASSERT_EQ(r.stages.size(), 1u);
   EXPECT_TRUE(r.stages[0].full);
+  EXPECT_FALSE(r.stages[0].checkpoint_activations);
   EXPECT_EQ(r.stages[0].name, "stage1");
   EXPECT_EQ(r.stages[0].datasets[0].path, "/tmp/a.jsonl");
 }
@@ -119,6 +123,8 @@ TEST(TrainRecipe, ErrorsNameFileLineAndKey) {
   EXPECT_NE(error_of("[[stages]]\nsteps = 1\nevals = [\"nope\"]\n" + ds).find("no eval set is named 'nope'"), std::string::npos);
   EXPECT_NE(error_of("[[stages]]\nsteps = 1\nlora = { rank = 8 }\n" + ds + "[[stages]]\nsteps = 1\nlora = { rank = 16 }\n" + ds)
                 .find("stages[1].lora: changes the LoRA settings"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[stages]]\nsteps = 1\ncheckpoint_activations = 1\n" + ds).find("must be true or false"),
             std::string::npos);
   EXPECT_THROW(load_recipe("/nonexistent/recipe.toml"), Error);
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -77,6 +78,34 @@ TEST(TrainModel, LossAgreesWithServingLogits) {
     EXPECT_EQ(ls.count, n - 1);
     // The serving cache holds keys and values in f16: close, not equal.
     EXPECT_NEAR(ls.sum / static_cast<double>(ls.count), want / static_cast<double>(n - 1), 2e-3) << arch;
+    std::filesystem::remove(path);
+  }
+}
+
+// The LM head's packed copy and Q8_0 transpose (285 MiB on the default model) are made on the
+// first LM loss only: a reward model's passes (forward_hidden) never build them. The tied case
+// (the head is the embedding) is the default model's.
+TEST(TrainModel, HeadCopiesAreMadeOnlyForAnLmLoss) {
+  for (bool tied : {false, true}) {
+    const std::string path = (std::filesystem::temp_directory_path() / ("helix_train_head_" + std::to_string(::getpid()) + ".gguf")).string();
+    model::TinySpec spec;
+    spec.weight_type = DType::Q8_0;
+    spec.tied_output = tied;
+    model::write_tiny_model(spec, path);
+    TrainOptions o;
+    o.lora_rank = 2;
+    TrainModel m(path, o);
+    Sample s;
+    for (int i = 0; i < 8; ++i) {
+      s.tokens.push_back(5 + i);
+      s.loss.push_back(i > 0);
+    }
+    const TrainBatch b = make_batch({&s});
+    const int64_t E = m.hparams().n_embd;
+    m.forward_hidden(b, [&](const float*, float* dx) { std::fill_n(dx, E * b.size(), 0.01f); }, true);
+    EXPECT_FALSE(m.head_prepared()) << "tied " << tied;
+    EXPECT_GT(m.evaluate(b).count, 0);
+    EXPECT_TRUE(m.head_prepared()) << "tied " << tied;
     std::filesystem::remove(path);
   }
 }
