@@ -24,22 +24,30 @@ bool scalar_char(char c) {
 
 }  // namespace
 
-std::string minify_json(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  bool in_str = false, esc = false;
-  for (char c : s) {
+size_t JsonScan::feed(std::string_view d, std::string& mini) {
+  for (size_t i = 0; i < d.size(); ++i) {
+    const char c = d[i];
     if (in_str) {
       if (esc) esc = false;
       else if (c == '\\') esc = true;
       else if (c == '"') in_str = false;
-      out += c;
+      mini += c;
       continue;
     }
     if (is_space(c)) continue;
+    mini += c;
     if (c == '"') in_str = true;
-    out += c;
+    else if (c == '{' || c == '[') ++depth;
+    else if ((c == '}' || c == ']') && --depth == 0) return i + 1;
   }
+  return d.size();
+}
+
+std::string minify_json(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  JsonScan sc;
+  for (size_t i = 0; i < s.size();) i += sc.feed(s.substr(i), out);
   return out;
 }
 

@@ -37,6 +37,15 @@ bool calls_in_array(std::string_view text, size_t pos, size_t& end, std::vector<
 // The text without the whitespace outside strings; minifying a prefix gives a prefix of the
 // whole text's result.
 std::string minify_json(std::string_view s);
+// The state of a JSON text read piece by piece (minify_json, and CallStream's open arguments):
+// nesting depth and whether it is inside a string (after a backslash).
+struct JsonScan {
+  int depth = 0;
+  bool in_str = false, esc = false;
+  // Reads `d`, appending it without the whitespace outside strings to `mini`; stops after the
+  // character that closes the outermost object or array. Returns the characters read.
+  size_t feed(std::string_view d, std::string& mini);
+};
 // The end of the JSON value at s[pos] (object, array, string or scalar), npos while the text
 // ends first; `bad` when it cannot be a value.
 size_t value_end(std::string_view s, size_t pos, bool& bad);

@@ -46,27 +46,6 @@ bool markers_anywhere(const Plan& p) {
   return !p.forced_generic && (p.family == Family::kDeepSeek || p.family == Family::kCommandR || p.family == Family::kGptOss);
 }
 
-// Scans JSON text from a state (depth, inside a string, after a backslash): appends the text
-// without whitespace outside strings to `mini` (as minify_json) and returns false where the
-// outermost object closes.
-bool scan_args(std::string_view d, int& depth, bool& in_str, bool& esc, std::string& mini) {
-  for (char c : d) {
-    if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
-      mini += c;
-      continue;
-    }
-    if (detail::is_space(c)) continue;
-    if (c == '"') in_str = true;
-    else if (c == '{' || c == '[') ++depth;
-    else if ((c == '}' || c == ']') && --depth == 0) return false;
-    mini += c;
-  }
-  return true;
-}
-
 }  // namespace
 
 void CallStream::add_text(std::vector<ojson>& out, const char* key, std::string& sent, std::string& ws,
@@ -111,11 +90,10 @@ bool CallStream::extend(std::vector<ojson>& out, std::string_view d) {
   }
   if (tail != Tail::kArgs || calls_.empty()) return false;
   if (markers_anywhere(*plan_) && d.find('<') != std::string_view::npos) return false;
-  int depth = depth_;
-  bool in_str = in_str_, esc = esc_;
+  detail::JsonScan sc{depth_, in_str_, esc_};
   std::string mini;
-  if (!scan_args(d, depth, in_str, esc, mini)) return false;  // the object closes: read it whole
-  depth_ = depth, in_str_ = in_str, esc_ = esc;
+  if (sc.feed(d, mini) < d.size() || sc.depth == 0) return false;  // the object closes: read it whole
+  depth_ = sc.depth, in_str_ = sc.in_str, esc_ = sc.esc;
   if (mini.empty()) return true;
   calls_.back().args += mini;
   out.push_back(call_delta(calls_.size() - 1, {{"function", {{"arguments", std::move(mini)}}}}));
@@ -163,9 +141,10 @@ std::vector<ojson> CallStream::update(const std::string& text) {
   }
   if (p.hold) stuck_ = true;
   if (p.tail == Tail::kArgs && !stuck_) {  // the open object's state at the text's end
-    depth_ = 0, in_str_ = false, esc_ = false;
+    detail::JsonScan sc;
     std::string mini;
-    scan_args(p.calls.back().args, depth_, in_str_, esc_, mini);
+    sc.feed(p.calls.back().args, mini);
+    depth_ = sc.depth, in_str_ = sc.in_str, esc_ = sc.esc;
   }
   return out;
 }
