@@ -12,6 +12,14 @@
 
 namespace helix::train {
 
+namespace {
+// Full fine-tuning trains an f32 copy of each weight: the file's pages of the original are not
+// read again, so they need not stay in memory (the model's size less in peak RSS).
+void drop_mapped_pages(const Tensor& w) {
+  if (const kernels::ReleaseFn release = release_mapped(w)) release(w.data(), w.nbytes());
+}
+}  // namespace
+
 // ---- loading ------------------------------------------------------------------------------------
 
 TrainModel::TrainModel(const std::string& path, const TrainOptions& opt)
@@ -80,6 +88,7 @@ Linear TrainModel::make_linear(const std::string& name, int64_t n_in, int64_t n_
     L.w_param = add_param(name, {n_in, n_out}, true);
     for (int64_t r = 0; r < n_out; ++r)
       quant::dequantize_row(L.w.dtype(), L.w.row(r), L.w_param->value.data() + r * n_in, n_in);
+    drop_mapped_pages(L.w);
     L.w = Tensor::wrap(nullptr, L.w_param->value.data(), DType::F32, Shape{n_in, n_out, 1, 1}, 2);
   }
   const std::string base = name.substr(0, name.size() - 7);  // without ".weight"
@@ -148,6 +157,7 @@ void TrainModel::load(const TrainOptions& opt) {
     tok_embd_p_ = add_param("token_embd.weight", {E, V}, true);
     for (int64_t r = 0; r < V; ++r)
       quant::dequantize_row(tok_embd_.dtype(), tok_embd_.row(r), tok_embd_p_->value.data() + r * E, E);
+    drop_mapped_pages(tok_embd_);
     tok_embd_ = Tensor::wrap(nullptr, tok_embd_p_->value.data(), DType::F32, Shape{E, V, 1, 1}, 2);
   }
   output_norm_ = vector_param("output_norm.weight", E, true, full);
