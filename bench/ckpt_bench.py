@@ -12,24 +12,14 @@ import argparse
 import json
 import os
 import pathlib
-import random
 import re
 import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_bench import WORDS, run_measured  # noqa: E402
+from train_bench import make_data, run_measured  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def make_data(path, n=16, seed=5):
-    rng = random.Random(seed)
-    with open(path, "w") as f:
-        for _ in range(n):
-            q = " ".join(rng.choice(WORDS) for _ in range(30))
-            a = " ".join(rng.choice(WORDS) for _ in range(820))
-            f.write(json.dumps({"prompt": "Repeat and continue: " + q, "completion": a}) + "\n")
 
 
 def run(helix, model, data, d, a, ckpt, k):
@@ -59,7 +49,7 @@ def main():
     runs = {"plain": [], "checkpointed": []}
     with tempfile.TemporaryDirectory() as d:
         data = os.path.join(d, "data.jsonl")
-        make_data(data)
+        make_data(data, n=16, seed=5, q_words=30, a_words=820)
         for r in range(a.rounds):
             for name in ("plain", "checkpointed") if r % 2 == 0 else ("checkpointed", "plain"):
                 x = run(a.helix, a.model, data, d, a, name == "checkpointed", r)

@@ -36,12 +36,12 @@ WORDS = ("the of and to in a is that for it as was with be by on not he this are
          "have an they you were her she there one all we their can has been if more when will would who so no").split()
 
 
-def make_data(path, n=32, seed=2):
+def make_data(path, n=32, seed=2, q_words=40, a_words=150):
     rng = random.Random(seed)
     with open(path, "w") as f:
         for _ in range(n):
-            q = " ".join(rng.choice(WORDS) for _ in range(40))
-            a = " ".join(rng.choice(WORDS) for _ in range(150))
+            q = " ".join(rng.choice(WORDS) for _ in range(q_words))
+            a = " ".join(rng.choice(WORDS) for _ in range(a_words))
             f.write(json.dumps({"messages": [{"role": "user", "content": "Repeat and continue: " + q},
                                              {"role": "assistant", "content": a}]}) + "\n")
 
