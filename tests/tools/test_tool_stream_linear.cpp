@@ -12,6 +12,8 @@
 
 #include <time.h>
 
+#include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -116,6 +118,94 @@ TEST(ToolStreamLinear, LongRepliesOneCharacterAtATime) {
        "<|constrain|>json<|message|>" + args + "<|call|>"},
   };
   for (const Case& c : cases) check_linear(c);
+}
+
+// The incremental update against the whole reply's message on many random replies: content and
+// arguments with spaces, newlines, escapes and marker characters ('<', '>', '[', 'A') in them,
+// cut into random pieces; what the stream sends adds up to assistant_message() every time.
+TEST(ToolStreamLinear, RandomRepliesAddUpToTheWholeMessage) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> bits = {"a", "b c", " ", "  ", "\n", "<", ">", "[", "A", "Action", "x<y", "1 > 0", "{", "}"};
+  auto text = [&](int n, bool json) {
+    std::string t;
+    for (int i = 0; i < n; ++i) {
+      std::string b = bits[rng() % bits.size()];
+      if (json && (b == "{" || b == "}")) b = "\\\"";  // inside a JSON string: an escaped quote instead
+      if (json && b == "\n") b = "\\n";                // and an escaped newline
+      t += b;
+    }
+    return t;
+  };
+  struct Shape {
+    std::string tmpl;
+    std::function<std::string(const std::string&, const std::string&)> reply;  // (content, arguments)
+  };
+  const std::vector<Shape> shapes = {
+      {shared_template("Qwen-Qwen2.5-7B-Instruct"),
+       [](const std::string& c, const std::string& a) { return c + "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": " + a + "}\n</tool_call>"; }},
+      {shared_template("meta-llama-Llama-3.1-8B-Instruct"),
+       [](const std::string&, const std::string& a) { return "{\"name\": \"get_weather\", \"parameters\": " + a + "}"; }},
+      {shared_template("mistralai-Mistral-Nemo-Instruct-2407"),
+       [](const std::string& c, const std::string& a) { return c + "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": " + a + "}]"; }},
+      {shared_template("google-gemma-2-2b-it"),
+       [](const std::string&, const std::string& a) { return "{\"tool_calls\": [{\"name\": \"get_weather\", \"arguments\": " + a + "}]}"; }},
+      {own_template("meetkai-functionary-medium-v3.1"),
+       [](const std::string& c, const std::string& a) { return c + "<function=get_weather>" + a + "</function>"; }},
+      {own_template("meetkai-functionary-medium-v3.2"),
+       // (content ending in '>' right before ">>>" is read differently by the stream and the whole
+       // parse, with or without the incremental update: left out here)
+       [](const std::string& c, const std::string& a) { return "all\n" + c + "\n>>>get_weather\n" + a; }},
+      {own_template("deepseek-ai-DeepSeek-V3.1"),
+       [](const std::string& c, const std::string& a) {
+         return c + "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>" + a + "<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
+       }},
+      {own_template("deepseek-ai-DeepSeek-R1-Distill-Llama-8B"),
+       [](const std::string& c, const std::string& a) {
+         return c + "</think>\n\n" + c + "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n" + a +
+                "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
+       }},
+      {own_template("CohereForAI-c4ai-command-r-plus-tool_use"),
+       [](const std::string& c, const std::string& a) { return c + "\nAction: ```json\n[{\"tool_name\": \"get_weather\", \"parameters\": " + a + "}]\n```"; }},
+      {own_template("openai-gpt-oss-120b"),
+       [](const std::string& c, const std::string& a) {
+         return "<|channel|>analysis<|message|>" + c + "<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather "
+                "<|constrain|>json<|message|>" + a + "<|call|>";
+       }},
+  };
+  const ojson msgs = ojson::array({{{"role", "user"}, {"content", "Weather?"}}});
+  for (size_t f = 0; f < shapes.size(); ++f) {
+    const tools::Plan plan = tools::plan_tools(shapes[f].tmpl, {{"messages", msgs}, {"tools", kTools}}, msgs);
+    for (int round = 0; round < 60; ++round) {
+      const std::string args = "{\"city\": \"" + text(static_cast<int>(rng() % 12), true) + "\", \"n\": [1, {\"k\": \"" +
+                               text(static_cast<int>(rng() % 6), true) + "\"}]}";
+      const std::string reply = shapes[f].reply(round % 3 == 0 ? "" : text(static_cast<int>(rng() % 12), false), args);
+      SCOPED_TRACE(testing::Message() << "shape " << f << ": " << reply);
+      tools::CallStream cs(plan);
+      std::string so_far, content, reasoning, streamed_args;
+      auto take = [&](const std::vector<ojson>& deltas) {
+        for (const auto& d : deltas) {
+          if (d.contains("content")) content += d["content"].get<std::string>();
+          if (d.contains("reasoning_content")) reasoning += d["reasoning_content"].get<std::string>();
+          if (d.contains("tool_calls") && d["tool_calls"][0]["function"].contains("arguments"))
+            streamed_args += d["tool_calls"][0]["function"]["arguments"].get<std::string>();
+        }
+      };
+      for (size_t i = 0; i < reply.size();) {
+        size_t k = std::min(reply.size() - i, static_cast<size_t>(1 + rng() % 5));
+        while (i + k < reply.size() && (static_cast<unsigned char>(reply[i + k]) & 0xC0) == 0x80) ++k;  // whole characters
+        so_far += reply.substr(i, k);
+        i += k;
+        take(cs.update(so_far));
+      }
+      std::string finish = "stop";
+      const ojson whole = tools::assistant_message(plan, so_far, finish);
+      take(cs.finish(whole));
+      EXPECT_EQ(content, whole["content"].is_string() ? whole["content"].get<std::string>() : "");
+      EXPECT_EQ(reasoning, whole.value("reasoning_content", ""));
+      const std::string want = whole.contains("tool_calls") ? whole["tool_calls"][0]["function"]["arguments"].get<std::string>() : "";
+      EXPECT_EQ(streamed_args, want);
+    }
+  }
 }
 
 }  // namespace
