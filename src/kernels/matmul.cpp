@@ -120,8 +120,9 @@ void run_gemm(const GemmKernels& g, int64_t n, const Tensor& x, Tensor& y, int64
 
 // Weights with a packed copy (kernels/packed.h): 8-row groups, up to 4 tokens per pass over a
 // group (decode streams the groups), or the GEMM on panels expanded from the groups.
+// done (kernels/matmul.h): called per task when a task covers all tokens of its groups.
 void run_packed(const PackedWeight& pw, const Tensor& x, Tensor& y, const uint8_t* act_buf,
-                size_t a_row, bool inline_only) {
+                size_t a_row, bool inline_only, const RowsDone* done) {
   const PackedKernels& k = *pw.kernels;
   const int64_t n = pw.n_in, n_groups = pw.n_out / kPackRows, n_tok = x.ne(1);
   const uint8_t* data = pw.data();
@@ -152,6 +153,7 @@ void run_packed(const PackedWeight& pw, const Tensor& x, Tensor& y, const uint8_
           k.dot(grp, n, act_buf + t * a_row, a_row, static_cast<int>(std::min<int64_t>(kPackMaxCols, t1 - t)),
                 y0 + t * y_stride + g * kPackRows, y_stride);
       }
+      if (done) (*done)(g0 * kPackRows, g1 * kPackRows);
     }
   };
   const int64_t n_tasks = n_group_tiles * n_tok_tiles;
@@ -161,12 +163,10 @@ void run_packed(const PackedWeight& pw, const Tensor& x, Tensor& y, const uint8_
     ThreadPool::global().parallel_for(n_tasks, 1, run_tasks);
 }
 
-}  // namespace
-
-bool matmul_supports(DType t) { return dot_kernels_ref(t) != nullptr; }
-
-void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
-  check_matmul(w, x, y);
+// matmul_cpu with matmul_many's per-row-tile work (kernels/matmul.h): with one token group and
+// one batch matrix, done (if given) runs on each task's rows inside the parallel region;
+// otherwise once over all rows at the end. Shapes are checked by the caller.
+void matmul_cpu_done(const Tensor& w, const Tensor& x, Tensor& y, Isa isa, const RowsDone* done) {
   HELIX_CHECK(isa_available(isa), "matmul: this CPU cannot run the ", isa_name(isa), " kernels");
   const DotKernels* k = dot_kernels(w.dtype(), isa);
   HELIX_CHECK(k != nullptr, "matmul: weights of type ", dtype_name(w.dtype()),
@@ -176,6 +176,8 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
   if (n_rows == 0 || n_tok == 0 || n_batch == 0) return;
   ThreadPool& pool = ThreadPool::global();
   const size_t w_stride = w.nb(1);
+  const bool has_done = done && *done;
+  const RowsDone* tile_done = has_done && n_tok <= kMaxCols && n_batch == 1 ? done : nullptr;
   // Work below this many weight bytes read (summed over token groups) runs on the calling thread.
   const bool inline_only =
       pool.size() == 1 ||
@@ -208,7 +210,8 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
   // A packed copy of the weights (AVX2 only): every row from there.
   if (isa == Isa::Avx2 && convert && n_batch == 1) {
     if (const PackedWeight* pw = find_packed(w)) {
-      run_packed(*pw, x, y, act_buf, a_row, inline_only);
+      run_packed(*pw, x, y, act_buf, a_row, inline_only, tile_done);
+      if (has_done && !tile_done) (*done)(0, n_rows);
       return;
     }
   }
@@ -239,8 +242,10 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
       const uint8_t* act = convert ? act_buf + bi * n_tok * a_row : x.row(0, i2, i3);
       const size_t a_stride = convert ? a_row : x.nb(1);
       const int64_t r0 = rt * tile_rows, t0 = tt * tile_tok;
-      run_tile(*k, n, wm, w_stride, r0, std::min(n_rows, r0 + span * tile_rows), act, a_stride, t0,
-               std::min(n_tok, t0 + tile_tok), y.row(0, i2, i3), y.nb(1));
+      const int64_t r1 = std::min(n_rows, r0 + span * tile_rows);
+      run_tile(*k, n, wm, w_stride, r0, r1, act, a_stride, t0, std::min(n_tok, t0 + tile_tok), y.row(0, i2, i3),
+               y.nb(1));
+      if (tile_done) (*tile_done)(r0, r1);
       task += span;
     }
   };
@@ -249,9 +254,19 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
     run_tasks(0, n_tasks);
   else
     pool.parallel_for(n_tasks, 1, run_tasks);
+  if (has_done && !tile_done) (*done)(0, n_rows);
 }
 
-void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x) {
+}  // namespace
+
+bool matmul_supports(DType t) { return dot_kernels_ref(t) != nullptr; }
+
+void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
+  check_matmul(w, x, y);
+  matmul_cpu_done(w, x, y, isa, nullptr);
+}
+
+void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x, const RowsDone* done) {
   // Decode with packed weights on AVX2: one activation conversion, one parallel region.
   const PackedWeight* pw[kMaxMany];
   bool fused = count <= kMaxMany && x.device() == Device::CPU && x.ne(1) <= kMaxCols &&
@@ -262,7 +277,16 @@ void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Te
     fused = pw[i] && dot_kernels(pw[i]->type, Isa::Avx2)->act == ActFormat::Q8A;
   }
   if (!fused) {
-    for (int i = 0; i < count; ++i) matmul(*ws[i], x, *ys[i]);
+    for (int i = 0; i < count; ++i) {
+      const RowsDone* d = done && done[i] ? &done[i] : nullptr;
+      if (d && ws[i]->device() == Device::CPU && x.device() == Device::CPU) {
+        check_matmul(*ws[i], x, *ys[i]);
+        matmul_cpu_done(*ws[i], x, *ys[i], best_isa(), d);
+        continue;
+      }
+      matmul(*ws[i], x, *ys[i]);
+      if (d) (*d)(0, ys[i]->ne(0));
+    }
     return;
   }
   const int64_t n = x.ne(0), n_tok = x.ne(1);
@@ -294,6 +318,7 @@ void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Te
       for (int64_t g = g0; g < g1; ++g)
         p.kernels->dot(p.data() + static_cast<size_t>(g) * p.group_bytes, n, act, a_row,
                        static_cast<int>(n_tok), y0 + g * kPackRows, y_stride);
+      if (done && done[i]) done[i](g0 * kPackRows, g1 * kPackRows);
     }
   };
   if (ThreadPool::global().size() == 1 || total_bytes < 32 * 1024)

@@ -16,6 +16,8 @@
 // file's; callers that go through matmul() do not change. The scalar path reads the file layout.
 #pragma once
 
+#include <functional>
+
 #include "core/op.h"
 #include "core/tensor.h"
 #include "kernels/isa.h"
@@ -35,7 +37,14 @@ Op<MatmulSig>& matmul_op();
 // weights (kernels/packed.h) on the CPU converts x once and runs all of them in one parallel
 // region; otherwise it is matmul() for each. Same results as separate matmul calls.
 inline constexpr int kMaxMany = 4;
-void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x);
+// done (null, or one per weight, each possibly empty): work on output rows [r0, r1) of every
+// token, called once the product wrote them, on the thread that wrote them, inside the parallel
+// region (LoRA adds its B·(A·x) there: kernels/lora.h). Calls cover each weight's rows exactly
+// once. On the CPU with few tokens (x.ne(1) <= kMaxCols, one batch matrix) the calls follow the
+// row tiles; otherwise one call over all rows after the product, on the calling thread.
+using RowsDone = std::function<void(int64_t r0, int64_t r1)>;
+void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x,
+                 const RowsDone* done = nullptr);
 
 // Whether matmul takes weights of type t on the CPU.
 bool matmul_supports(DType t);

@@ -37,11 +37,6 @@ const char* matmul_category(DType t) {
   return it->second.c_str();
 }
 
-void profiled_matmul(const Tensor& w, const Tensor& x, Tensor& y) {
-  prof::Scope s(prof::enabled() ? matmul_category(w.dtype()) : nullptr);
-  kernels::matmul(w, x, y);
-}
-
 }  // namespace
 
 Decoder::Decoder(std::shared_ptr<const gguf::GGUFFile> f, HParams hp) : Model(std::move(f), std::move(hp)) {}
@@ -173,24 +168,75 @@ void Decoder::rms_norm(const Tensor& x, const Tensor& w, Tensor& out) const {
   });
 }
 
-void Decoder::linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y) const {
-  profiled_matmul(w, x, y);
-  lora_add(w, x, y, batch_seq_);
+void Decoder::project(LoraAt at, const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x,
+                      const int* col_set) const {
+  const int64_t n = x.ne(1);
+  const bool decode = n <= kernels::kMaxCols;
+  const char* category = !prof::enabled()              ? nullptr
+                         : at.slot == LoraSlot::Head   ? "output_head"
+                         : at.slot == LoraSlot::Qkv    ? "matmul q/k/v"
+                         : at.slot == LoraSlot::GateUp ? "matmul gate/up"
+                                                       : matmul_category(ws[0]->dtype());
+  // The adapter factors of each decode column (null: none for this slot).
+  const LoraGroup* groups[kernels::kMaxCols] = {};
+  bool adapted = false;
+  if (!lora_sets_.empty())
+    for (int64_t t = 0; t < n && t < kernels::kMaxCols; ++t) adapted |= (groups[t] = lora_group(at, col_set[t])) != nullptr;
+  prof::Scope ps(category);
+  if (!decode) {
+    for (int i = 0; i < count; ++i) kernels::matmul(*ws[i], x, *ys[i]);
+    if (!lora_sets_.empty()) lora_columns(at, x, ys, count, col_set);
+    return;
+  }
+  if (!adapted) {
+    kernels::matmul_many(ws, ys, count, x);
+    return;
+  }
+  // A·x of every column for the slot's projections at once (u: Rg floats per column), then each
+  // thread adds B's part to the rows it computed.
+  const int64_t n_in = x.ne(0);
+  int64_t stride = 0;
+  for (int64_t t = 0; t < n; ++t) stride = std::max(stride, groups[t] ? groups[t]->down.rank : 0);
+  lora_u_.resize(static_cast<size_t>(stride * n));
+  float* u = lora_u_.data();
+  for (int64_t t = 0; t < n; ++t)
+    if (groups[t]) kernels::lora_down(groups[t]->down, x.data_as<float>() + t * n_in, n_in, 1, u + t * stride, stride);
+  struct Ctx {
+    const LoraGroup* const* groups;
+    int64_t n, stride;
+    const float* u;
+    int i;
+    Tensor* y;
+  };
+  Ctx ctx[kernels::kMaxMany];
+  kernels::RowsDone done[kernels::kMaxMany];
+  for (int i = 0; i < count; ++i) {
+    ctx[i] = {groups, n, stride, u, i, ys[i]};
+    done[i] = [c = &ctx[i]](int64_t r0, int64_t r1) {
+      float* y = c->y->data_as<float>();
+      const int64_t ys = static_cast<int64_t>(c->y->nb(1) / sizeof(float));
+      for (int64_t t = 0; t < c->n; ++t) {
+        const LoraGroup* g = c->groups[t];
+        if (g && g->up[static_cast<size_t>(c->i)].rank > 0)
+          kernels::lora_up(g->up[static_cast<size_t>(c->i)], c->u + t * c->stride + g->u_off[static_cast<size_t>(c->i)],
+                           0, 1, r0, r1, y + t * ys, ys);
+      }
+    };
+  }
+  kernels::matmul_many(ws, ys, count, x, done);
+}
+
+void Decoder::linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y, LoraAt at) const {
+  const Tensor* ws[1] = {&w};
+  Tensor* ys[1] = {&y};
+  project(at, ws, ys, 1, x, batch_sets_.data());
   if (bias.data()) kernels::add(y, bias, y);  // the bias row added to every token's row
 }
 
 void Decoder::qkv(const LayerWeights& L, const Tensor& x, Tensor& q, Tensor& k, Tensor& v) const {
   const Tensor* ws[3] = {&L.wq, &L.wk, &L.wv};
   Tensor* ys[3] = {&q, &k, &v};
-  {
-    prof::Scope ps(x.ne(1) <= kernels::kMaxCols ? "matmul q/k/v" : nullptr);
-    if (x.ne(1) <= kernels::kMaxCols) {
-      kernels::matmul_many(ws, ys, 3, x);
-    } else {
-      for (int i = 0; i < 3; ++i) profiled_matmul(*ws[i], x, *ys[i]);
-    }
-  }
-  for (int i = 0; i < 3; ++i) lora_add(*ws[i], x, *ys[i], batch_seq_);
+  project({static_cast<int>(&L - layers_.data()), LoraSlot::Qkv}, ws, ys, 3, x, batch_sets_.data());
   for (auto [b, y] : {std::pair<const Tensor*, Tensor*>{&L.bq, &q}, {&L.bk, &k}, {&L.bv, &v}})
     if (b->data()) kernels::add(*y, *b, *y);
 }
@@ -210,17 +256,10 @@ void Decoder::gated_ffn(const LayerWeights& L, const Tensor& x, Tensor& out, Act
   const int64_t n = x.ne(1);
   const size_t m = arena_.mark();
   Tensor gate = scratch(hp_.n_ff, n), up = scratch(hp_.n_ff, n);
-  if (n <= kernels::kMaxCols) {  // decode: one pass over both (kernels::matmul_many)
-    prof::Scope ps("matmul gate/up");
-    const Tensor* ws[2] = {&L.w_gate, &L.w_up};
-    Tensor* ys[2] = {&gate, &up};
-    kernels::matmul_many(ws, ys, 2, x);
-  } else {
-    profiled_matmul(L.w_gate, x, gate);
-    profiled_matmul(L.w_up, x, up);
-  }
-  lora_add(L.w_gate, x, gate, batch_seq_);
-  lora_add(L.w_up, x, up, batch_seq_);
+  const int il = static_cast<int>(&L - layers_.data());
+  const Tensor* ws[2] = {&L.w_gate, &L.w_up};
+  Tensor* ys[2] = {&gate, &up};
+  project({il, LoraSlot::GateUp}, ws, ys, 2, x, batch_sets_.data());
   {
     prof::Scope ps("ffn_act");
     float* g = gate.data_as<float>();
@@ -235,8 +274,7 @@ void Decoder::gated_ffn(const LayerWeights& L, const Tensor& x, Tensor& out, Act
       }
     });
   }
-  profiled_matmul(L.w_down, gate, out);
-  lora_add(L.w_down, gate, out, batch_seq_);
+  linear(L.w_down, Tensor(), gate, out, {il, LoraSlot::Down});
   arena_.release(m);
 }
 
@@ -249,7 +287,7 @@ void Decoder::llama_style_layer(int il, Tensor& x, const Batch& batch, KVCache& 
   qkv(L, h, q, k, v);
   Tensor a = scratch(hp_.n_embd_q(), n);
   attention(il, batch, q, k, v, a, kv, hp_.rope_base, hp_.rope_scale);
-  linear(L.wo, L.bo, a, h);
+  linear(L.wo, L.bo, a, h, {il, LoraSlot::AttnOut});
   add_inplace(x, h);
   rms_norm(x, L.ffn_norm, h);
   Tensor f = scratch(hp_.n_embd, n);
@@ -265,7 +303,8 @@ void Decoder::forward(const Batch& batch, KVCache& kv, std::vector<float>& logit
   const int64_t n_out = batch.n_logits();
   const int64_t E = hp_.n_embd, V = hp_.n_vocab;
   ++forward_id_;
-  batch_seq_ = batch.seq.data();
+  batch_sets_.resize(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t) batch_sets_[static_cast<size_t>(t)] = lora_set_for(batch.seq[static_cast<size_t>(t)]);
 
   // Reserve cache room per sequence.
   std::map<int, std::pair<int64_t, int64_t>> span;  // seq -> (min pos, max pos + 1)
@@ -322,16 +361,12 @@ void Decoder::forward(const Batch& batch, KVCache& kv, std::vector<float>& logit
     Tensor xo_n = xo.view_rows(0, n_out);
     rms_norm(xo_n, output_norm_, xn);
     Tensor y = Tensor::wrap(nullptr, logits.data(), DType::F32, Shape{V, n_out, 1, 1}, 2);
-    {
-      prof::Scope po("output_head");
-      kernels::matmul(output_, xn, y);
-    }
-    if (!lora_sets_.empty()) {
-      std::vector<int32_t> out_seq;  // the sequence of each logits column
-      for (int64_t t = 0; t < n; ++t)
-        if (batch.want_logits[static_cast<size_t>(t)]) out_seq.push_back(batch.seq[static_cast<size_t>(t)]);
-      lora_add(output_, xn, y, out_seq.data());
-    }
+    std::vector<int> out_sets;  // the adapter set of each logits column
+    for (int64_t t = 0; t < n; ++t)
+      if (batch.want_logits[static_cast<size_t>(t)]) out_sets.push_back(batch_sets_[static_cast<size_t>(t)]);
+    const Tensor* ws[1] = {&output_};
+    Tensor* ys[1] = {&y};
+    project({-1, LoraSlot::Head}, ws, ys, 1, xn, out_sets.data());
     if (hp_.final_logit_softcap > 0) {
       prof::Scope pc("softcap");
       const float cap = hp_.final_logit_softcap;

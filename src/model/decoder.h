@@ -8,10 +8,10 @@
 
 #include <array>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/arena.h"
+#include "kernels/lora.h"
 #include "kernels/packed.h"
 #include "model/model.h"
 
@@ -57,7 +57,16 @@ class Decoder : public Model {
   // Building blocks -------------------------------------------------------------------------
   Tensor scratch(int64_t rows, int64_t cols);                 // f32 [rows, cols] from the arena
   void rms_norm(const Tensor& x, const Tensor& w, Tensor& out) const;  // per column; rows of w.ne[0]
-  void linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y) const;
+  // Where a projection's LoRA factors sit: a layer's group of projections that share their input
+  // (q/k/v; the attention output; gate/up; down), or the output head (layer -1).
+  enum class LoraSlot : uint8_t { Qkv, AttnOut, GateUp, Down, Head };
+  static constexpr int kLayerSlots = 4;  // all but Head
+  struct LoraAt {
+    int layer;
+    LoraSlot slot;
+  };
+  // y = W x (+ bias), with the LoRA update of the projection at `at`.
+  void linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y, LoraAt at) const;
   // q, k, v = the layer's projections of x (with biases where the layer has them); decoding
   // runs the three in one pass (kernels::matmul_many).
   void qkv(const LayerWeights& L, const Tensor& x, Tensor& q, Tensor& k, Tensor& v) const;
@@ -78,13 +87,16 @@ class Decoder : public Model {
   Tensor tok_embd_, output_norm_, output_;
   std::vector<LayerWeights> layers_;
 
-  // LoRA (model/decoder_lora.cpp): y[:, t] += B·(A·x[:, t]) for each column t whose sequence
-  // (col_seq[t]) uses an adapter set that adapts w; linear(), qkv(), gated_ffn() and the output
-  // head call it for the current batch. lora_embed adds the embedding adapters to rows of x.
-  void lora_add(const Tensor& w, const Tensor& x, Tensor& y, const int32_t* col_seq) const;
+  // LoRA (model/decoder_lora.cpp). project() computes y_i = W_i x for the count (<= 3) projections
+  // of one slot, which share x, and adds B·(A·x[:, t]) to column t of each y_i when the column's
+  // adapter set (col_set[t]: model/model.h lora_set_for, 0 for none) adapts them. Decoding (up to
+  // kernels::kMaxCols columns) folds the slot's A·x into one product over its stacked A factors and
+  // adds B's part to the output rows each thread computed, inside the base matmul's parallel region
+  // (kernels::matmul_many's RowsDone); longer batches add the updates after the base, column by
+  // column in parallel. lora_embed adds the embedding adapters to rows of x.
+  void project(LoraAt at, const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x,
+               const int* col_set) const;
   void lora_embed(const Batch& batch, Tensor& x) const;
-  // One adapter set on n_cols columns of x and y (cols: their indices; null: the first n_cols).
-  void lora_apply(const Tensor& w, const Tensor& x, Tensor& y, int set, const int64_t* cols, int64_t n_cols) const;
 
  private:
   Arena arena_{1};
@@ -96,20 +108,29 @@ class Decoder : public Model {
   mutable std::vector<RopeCache> rope_cache_;
   mutable std::vector<std::string> loaded_;  // names optional() found, for check_no_unused_tensors
   std::vector<std::shared_ptr<const kernels::PackedWeight>> packed_;
-  // One adapter set's factors per base weight, all of its adapters concatenated along the rank
-  // (a: F32 {n_in, rank}; b: F32 {rank, n_out} with every adapter's scale folded in).
-  struct LoraMat {
-    Tensor a, b;        // f32: A {n_in, R} (R rows of n_in), B {R, n_out} (n_out rows of R)
-    bool half = false;  // f16: A {n_in, R} as above, B transposed {n_out, R} (R rows of n_out)
+  // One adapter set's factors for one slot of one layer, all of the set's adapters concatenated
+  // along the rank (scales folded into B): the A factors of the slot's projections stacked into one
+  // (down.rank = the sum of their ranks; down.type F16 or F32), and each projection's transposed B
+  // (up[i]; rank 0 when the set does not adapt projection i), reading u from u_off[i].
+  struct LoraGroup {
+    kernels::LoraFactors down;
+    std::array<kernels::LoraFactors, 3> up{};
+    std::array<int64_t, 3> u_off{};
+    std::vector<Tensor> storage;  // the factors' memory
   };
   struct LoraSet {
-    std::unordered_map<const void*, LoraMat> by_weight;  // keyed by the base tensor's data
+    std::vector<std::array<LoraGroup, kLayerSlots>> layers;  // [layer][slot]
+    LoraGroup head;
     std::vector<float> embd_a;  // token_embd: n_vocab rows of rank (empty: not adapted)
     Tensor embd_b;              // F32 {rank, n_embd}, scaled
   };
   std::vector<LoraSet> lora_sets_;  // set id - 1
-  const int32_t* batch_seq_ = nullptr;  // the running batch's sequence of each token
-  mutable std::vector<float> lora_tmp_;
+  // The slot's factors for a column's set, or null when the set does not adapt the slot.
+  const LoraGroup* lora_group(LoraAt at, int set) const;
+  // The LoRA updates of a longer batch, after the base products (see project()).
+  void lora_columns(LoraAt at, const Tensor& x, Tensor* const* ys, int count, const int* col_set) const;
+  std::vector<int> batch_sets_;  // the running batch's adapter set of each token
+  mutable std::vector<float> lora_u_;
   int64_t forward_id_ = 0;
   void ensure_arena(int64_t n_tokens, int64_t n_logits);
 };

@@ -29,7 +29,7 @@ class Gemma3 final : public Decoder {
     const bool swa = hp_.is_swa(il);
     Tensor a = scratch(hp_.n_embd_q(), n);
     attention(il, batch, q, k, v, a, kv, swa ? hp_.rope_base_swa : hp_.rope_base, swa ? 1.0f : hp_.rope_scale);
-    linear(L.wo, L.bo, a, h);
+    linear(L.wo, L.bo, a, h, {il, LoraSlot::AttnOut});
     rms_norm(h, L.post_attn_norm, h);
     add_inplace(x, h);
     rms_norm(x, L.ffn_norm, h);

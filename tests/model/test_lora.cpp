@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "io/gguf.h"
 #include "model/batch.h"
 #include "model/kv_cache.h"
@@ -343,6 +344,91 @@ TEST(Lora, MixedAdaptersInOneBatch) {
   EXPECT_GT(max_abs_diff(w1, alone(0, p1)), 1e-2f);
   std::filesystem::remove(path);
 }
+
+}  // namespace
+}  // namespace helix::model
+
+namespace helix::model {
+namespace {
+
+class LoraFusedDecode : public ::testing::TestWithParam<DType> {};
+
+// Decoding (a few tokens per step) adds the LoRA updates inside the base matmul's parallel region,
+// with the A·x of q/k/v and of gate/up folded into one product; longer batches add them column
+// by column after the base. Three sequences decoded together token by token, under an adapter set
+// with f16 factors (that leaves out some projections of a fused group), one with f32 factors and
+// none, get the logits each gets prefilled alone, and (F32 base) the merged model's. Weights F32 go
+// through the row-tiled matmul, Q8_0 through the packed one (kernels::matmul_many's fused path).
+TEST_P(LoraFusedDecode, EqualsColumnsPathAndMergedForF16AndF32Factors) {
+  TinySpec spec;
+  spec.weight_type = GetParam();
+  const std::string base_path = tmp_path("fused_base"), merged_a = tmp_path("fused_ma"), merged_b = tmp_path("fused_mb");
+  write_tiny_model(spec, base_path);
+  auto file = std::make_shared<const gguf::GGUFFile>(gguf::GGUFFile::open(base_path));
+  LoraAdapter a = full_adapter(*file, 4, 300);
+  a.factor_type = DType::F16;
+  a.weights.erase("blk.0.attn_k.weight");  // q and v of layer 0 only
+  a.weights.erase("blk.1.ffn_up.weight");   // gate of layer 1 only
+  a.weights.erase("blk.1.attn_q.weight");   // k and v of layer 1 only
+  // f16 factors as served: round A and B so that the merged reference sees the same values.
+  for (auto& [name, p] : a.weights) {
+    for (float& v : p.a) v = f16_to_f32(f32_to_f16(v));
+    for (float& v : p.b) v = f16_to_f32(f32_to_f16(v));
+  }
+  LoraAdapter b = full_adapter(*file, 8, 400);
+  b.factor_type = DType::F32;
+  const LoraUse ua{std::make_shared<const LoraAdapter>(a), 1.0f, "a"}, ub{std::make_shared<const LoraAdapter>(b), 0.5f, "b"};
+  auto m = load_model(file);
+  const int sa = m->add_lora_set({ua}), sb = m->add_lora_set({ub});
+  const std::vector<std::vector<int32_t>> seqs{{5, 77, 300, 12, 9, 41}, {200, 3, 17, 99, 250, 8}, {64, 65, 66, 1, 2, 310}};
+  const std::vector<int> sets{0, sa, sb};
+  const int64_t V = m->hparams().n_vocab, n = static_cast<int64_t>(seqs[0].size());
+
+  // Together, one token of each sequence per step (the decode path).
+  for (int s = 0; s < 3; ++s) m->set_seq_lora(s, sets[static_cast<size_t>(s)]);
+  std::vector<std::vector<float>> together(3);
+  KVCache kv(m->hparams(), 64, 3);
+  std::vector<float> logits;
+  for (int64_t i = 0; i < n; ++i) {
+    Batch batch;
+    for (int s = 0; s < 3; ++s) batch.add(seqs[static_cast<size_t>(s)][static_cast<size_t>(i)], i, s, true);
+    m->forward(batch, kv, logits);
+    for (int s = 0; s < 3; ++s)
+      together[static_cast<size_t>(s)].insert(together[static_cast<size_t>(s)].end(), logits.begin() + s * V,
+                                              logits.begin() + (s + 1) * V);
+  }
+  // Alone, each prefilled in one batch of 6 tokens (the column path).
+  for (int s = 0; s < 3; ++s) m->set_seq_lora(s, -1);
+  std::vector<std::vector<float>> alone(3);
+  for (int s = 0; s < 3; ++s) {
+    m->set_default_lora(sets[static_cast<size_t>(s)]);
+    alone[static_cast<size_t>(s)] = run(*m, {seqs[static_cast<size_t>(s)]})[0];
+  }
+  m->set_default_lora(0);
+  for (size_t s = 0; s < 3; ++s) {
+    float scale = 0;
+    for (float v : alone[s]) scale = std::max(scale, std::fabs(v));
+    EXPECT_LT(max_abs_diff(together[s], alone[s]), 2e-5f * scale) << "sequence " << s;
+  }
+  // The adapters matter, and the F32 base matches the merged models.
+  EXPECT_GT(max_abs_diff(alone[1], alone[0]), 1e-2f);
+  EXPECT_GT(max_abs_diff(alone[2], alone[0]), 1e-2f);
+  if (GetParam() == DType::F32) {
+    write_merged(*file, {ua}, merged_a);
+    write_merged(*file, {ub}, merged_b);
+    for (auto [path, s] : {std::pair<std::string, size_t>{merged_a, 1}, {merged_b, 2}}) {
+      auto merged = load_model(path);
+      const auto want = run(*merged, {seqs[s]})[0];
+      float scale = 0;
+      for (float v : want) scale = std::max(scale, std::fabs(v));
+      EXPECT_LT(max_abs_diff(together[s], want), 2e-4f * scale) << "sequence " << s << " against " << path;
+    }
+  }
+  for (const std::string& f : {base_path, merged_a, merged_b}) std::filesystem::remove(f);
+}
+
+INSTANTIATE_TEST_SUITE_P(BaseTypes, LoraFusedDecode, ::testing::Values(DType::F32, DType::Q8_0),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace
 }  // namespace helix::model
