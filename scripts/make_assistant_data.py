@@ -11,6 +11,8 @@ Data types (one JSONL pair NAME.train.jsonl / NAME.eval.jsonl each; the eval set
 train prompt):
   stage 1  format, extract, math, classify  instruction following in English and Chinese
   stage 2  grounded                         answers from numbered passages with [n] citations
+           grounded_real                    the same over real man-page chunks in the exact prompt shapes
+                                            of helix ask and ChatFile (scripts/assistant_grounded_real.py)
   stage 3  tools                            tool calls in the showcase chat template's format
 Records are chat conversations ({"messages": [...], "tools": [...]}) with a "meta" object that the
 evaluation metrics read (src/train/eval_metrics.h): format, labels, citations, n_passages, tools.
@@ -25,6 +27,9 @@ import json
 import os
 import random
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import assistant_grounded_real  # noqa: E402
 
 ZONEINFO = "/usr/share/zoneinfo"
 
@@ -442,11 +447,25 @@ def main():
         "grounded": (lambda r, e: gen_grounded(r, cities), 500, 50),
         "tools": (lambda r, e: gen_tools(r, cities, countries, e), 500, 50),
     }
+    print("rendering man pages for grounded_real (Debian's man pages minus the KB eval corpus's) ...")
+    real_train, real_eval, real_facts = assistant_grounded_real.build(
+        random.Random(a.seed * 1000 + 99), n_en=max(40, int(320 * a.scale)), n_zh=max(24, int(160 * a.scale)))
+
+    def gen_real(r, for_eval):
+        docs = real_eval if for_eval else real_train
+        while True:
+            rec = assistant_grounded_real.gen_real(r, docs, real_facts)
+            if rec:
+                return rec
+    gens["grounded_real"] = (gen_real, 500, 40)
     os.makedirs(a.out, exist_ok=True)
     manifest = {"generator": "scripts/make_assistant_data.py", "seed": a.seed, "scale": a.scale, "sources": {}, "files": {}}
     for src in ("zone.tab", "iso3166.tab"):
         with open(os.path.join(ZONEINFO, src), "rb") as f:
             manifest["sources"][f"tzdata/{src}"] = hashlib.sha256(f.read()).hexdigest()
+    manifest["sources"]["man pages (grounded_real; name: sha256 of the rendered text, 16 hex)"] = {
+        ("eval/" if d in real_eval else "train/") + d["id"]: d["sha"]
+        for d in real_train + real_eval}
     for i, (name, (gen, n_train, n_eval)) in enumerate(gens.items()):
         rng_train = random.Random(a.seed * 1000 + 2 * i)
         rng_eval = random.Random(a.seed * 1000 + 2 * i + 1)

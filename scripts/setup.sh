@@ -24,6 +24,7 @@ APT_PACKAGES=(build-essential cmake g++ clang libclang-rt-14-dev libgtest-dev li
               libxml2-dev libpoppler-cpp-dev libzip-dev libpugixml-dev libsqlite3-dev libssl-dev libhnswlib-dev poppler-utils
               libgmp-dev libhowardhinnant-date-dev)
 APT_PACKAGES+=(libseccomp-dev)  # the python plugin's sandbox (src/sandbox)
+APT_PACKAGES+=(man-db manpages manpages-zh)  # recipes/assistant's grounded_real data (scripts/assistant_grounded_real.py)
 if [ "${HELIX_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do

@@ -13,7 +13,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GEN = ROOT / "scripts" / "make_assistant_data.py"
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/share/zoneinfo/zone.tab"), reason="tzdata missing")
+pytestmark = pytest.mark.skipif(not os.path.exists("/usr/share/zoneinfo/zone.tab") or not os.path.isdir("/usr/share/man/zh_CN"),
+                                reason="tzdata or the (Chinese) man pages missing (scripts/setup.sh installs them)")
 
 
 def generate(out, seed, scale=0.1):
@@ -28,7 +29,8 @@ def test_seeded_and_deterministic(tmp_path):
     c = generate(tmp_path / "c", 4)
     assert a == b
     assert a["math.train.jsonl"] != c["math.train.jsonl"]
-    assert len(a) == 13  # 6 types x (train, eval) + manifest
+    assert a["grounded_real.train.jsonl"] != c["grounded_real.train.jsonl"]
+    assert len(a) == 15  # 7 types x (train, eval) + manifest
 
 
 def records(name):
@@ -36,7 +38,7 @@ def records(name):
         return [json.loads(line) for line in f]
 
 
-TYPES = ["format", "extract", "math", "classify", "grounded", "tools"]
+TYPES = ["format", "extract", "math", "classify", "grounded", "tools", "grounded_real"]
 
 
 @pytest.mark.parametrize("kind", TYPES)

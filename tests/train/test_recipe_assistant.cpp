@@ -4,6 +4,7 @@
 // its eval set names (so a perfect model would score 1.0), and the data matches its generator.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -43,12 +44,13 @@ TEST(TrainRecipeAssistant, RecipesParseAndNameExistingData) {
     }
     for (const auto& e : r.evals) EXPECT_TRUE(std::filesystem::exists(e.path)) << e.path;
   }
-  // The full recipe's size: ~1024 tokens per step over 320 steps (an hour at ~100-150 tokens/s).
+  // The full recipe's size: ~640k token slots over 340 steps (stage 2 and 3 rows hold ~1000-token
+  // grounded samples; about 45 minutes at ~250-320 tokens/s).
   const Recipe r = load_recipe(recipe_path("recipe.toml"));
   int64_t tokens = 0;
   for (const auto& s : r.stages) tokens += s.steps * s.batch * s.grad_accum * s.seq_len;
   EXPECT_GE(tokens, 250'000);
-  EXPECT_LE(tokens, 450'000);
+  EXPECT_LE(tokens, 700'000);
 }
 
 TEST(TrainRecipeAssistant, EvalSetsRenderAndReferencesScorePerfectly) {
@@ -56,7 +58,8 @@ TEST(TrainRecipeAssistant, EvalSetsRenderAndReferencesScorePerfectly) {
   auto tok = test_util::vocab_with("llama-spm", {"<bos>", "<start_of_turn>", "<end_of_turn>"}, "<bos>", false);
   const SampleRenderer rend(*tok, slurp(r.chat_template));
   LoadOptions o;
-  o.seq_len = 512;
+  o.seq_len = 0;  // grounded_real's prompts are ~1000 Gemma tokens; this test vocabulary splits finer,
+  for (const auto& s : r.stages) o.seq_len = std::max<int64_t>(o.seq_len, 2 * s.seq_len);  // hence 2x
   for (const auto& e : r.evals) {
     SCOPED_TRACE(e.name);
     const LoadResult res = load_jsonl(e.path, e.name, rend, o);  // throws on any bad line
