@@ -33,6 +33,8 @@ constexpr const char* kUsage =
     "  --rerank              rerank passages (embedding cosine with the question + point overlap)\n"
     "  --budget N            tokens of passages at most (default: a third of the context, <= 1500)\n"
     "  --json                one JSON object: answer, citations, unresolved_citations, points, passages\n"
+    "  --model-citations     keep the model's [n] as written (default: a sentence whose words another\n"
+    "                        passage clearly holds better is re-cited to it; --json lists the moves)\n"
     "  --no-adapter          do not apply the installed assistant adapter\n"
     "  --embed-model PATH    embedding model (default: the installed all-MiniLM-L6-v2)\n"
     "  -m MODEL -n N -c N -t N --temp T --seed S --lora FILE ...  as for helix run (default: the\n"
@@ -42,6 +44,7 @@ struct AskArgs {
   std::string kb, kb_dir = default_kb_dir(), analyser = "rules", embed_model;
   size_t k = 6, budget = 0;
   bool json = false, show_points = false, rerank = false, adapter = true, temp_given = false, n_given = false;
+  bool align = true;
 };
 
 // Takes ask's own flags out of argv; the rest are generation options.
@@ -63,6 +66,7 @@ std::vector<char*> take_ask_flags(int argc, char** argv, AskArgs& a) {
     else if (s == "--show-points") a.show_points = true;
     else if (s == "--rerank") a.rerank = true;
     else if (s == "--no-adapter") a.adapter = false;
+    else if (s == "--model-citations") a.align = false;
     else {
       a.temp_given |= s == "--temp";
       a.n_given |= s == "-n" || s == "--n-predict";
@@ -136,7 +140,12 @@ int cmd_ask(int argc, char** argv) {
     std::fprintf(stderr, "answering from %zu passages ...\n", ps.size());
     answer = chat_once(m, knowledge::grounded_prompt(question, ps), o.gen);
   }
-  const knowledge::CitationCheck c = knowledge::check_citations(answer, ps);
+  knowledge::AlignedCitations aligned{answer, {}};
+  if (a.align && !ps.empty()) aligned = knowledge::align_citations(answer, ps);
+  for (const auto& mv : aligned.moves)
+    if (!a.json) std::fprintf(stderr, "note: passage [%d] holds a sentence the model cited %s; it cites [%d] now\n", mv.to,
+                              mv.from.empty() ? "nothing for" : cat("as [", mv.from[0], "]").c_str(), mv.to);
+  const knowledge::CitationCheck c = knowledge::check_citations(aligned.answer, ps);
   if (!a.json) {
     print_text(an, ps, c, a.show_points);
     return 0;
@@ -148,6 +157,7 @@ int cmd_ask(int argc, char** argv) {
                {"citations", knowledge::citations_json(c)},
                {"unresolved_citations", c.unresolved},
                {"raw_answer", answer},
+               {"citation_moves", knowledge::citation_moves_json(aligned.moves)},
                {"kb", a.kb},
                {"model", m.loaded.path},
                {"adapter", m.adapter.empty() ? ojson(nullptr) : ojson(m.adapter)},

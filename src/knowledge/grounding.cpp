@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "docs/chunker.h"
 #include "docs/document.h"
 #include "knowledge/fts_text.h"
 #include "knowledge/store.h"
@@ -281,6 +282,71 @@ CitationCheck check_citations(const std::string& answer, const std::vector<Passa
   for (int n : m.kept) c.cited.push_back({n, find(n)});
   c.unresolved = std::move(m.dropped);
   return c;
+}
+
+namespace {
+
+double support(const std::vector<std::string>& terms, const std::set<std::string>& in) {
+  size_t found = 0;
+  for (const auto& t : terms) found += in.count(t);
+  return terms.empty() ? 0 : static_cast<double>(found) / static_cast<double>(terms.size());
+}
+
+// The sentence without its markers, with " [n]" before its closing punctuation.
+std::string recite(const std::string& sentence, int n) {
+  std::string bare = scan_citations(sentence, [](int) { return false; }).text;
+  size_t end = bare.size();
+  while (end > 0 && bare[end - 1] == ' ') --end;
+  static const std::vector<std::string> stops = {".", "!", "?", ";", ":", "\xE3\x80\x82", "\xEF\xBC\x81",
+                                                 "\xEF\xBC\x9F", "\xEF\xBC\x9B"};  // 。！？；
+  for (const auto& p : stops)
+    if (end >= p.size() && bare.compare(end - p.size(), p.size(), p) == 0) {
+      std::string head = bare.substr(0, end - p.size());
+      while (!head.empty() && head.back() == ' ') head.pop_back();
+      return head + cat(" [", n, "]") + p + bare.substr(end);
+    }
+  return bare.substr(0, end) + cat(" [", n, "]") + bare.substr(end);
+}
+
+}  // namespace
+
+AlignedCitations align_citations(const std::string& answer, const std::vector<Passage>& ps, double min_support,
+                                 double margin) {
+  AlignedCitations out;
+  std::vector<std::set<std::string>> terms;
+  for (const auto& p : ps) {
+    const auto t = query_terms(p.hit.text);
+    terms.emplace_back(t.begin(), t.end());
+  }
+  size_t at = 0;
+  for (const auto& [b, e] : docs::split_sentences(answer)) {
+    out.answer += answer.substr(at, b - at);
+    at = e;
+    const std::string sentence = answer.substr(b, e - b);
+    const CitationMarks marks = scan_citations(sentence, [](int) { return true; });
+    const std::vector<std::string> words = query_terms(marks.text);
+    size_t best = ps.size();
+    double best_s = 0, cited_s = 0;
+    for (size_t i = 0; i < ps.size(); ++i) {
+      const double s = support(words, terms[i]);
+      if (std::find(marks.kept.begin(), marks.kept.end(), ps[i].n) != marks.kept.end()) cited_s = std::max(cited_s, s);
+      if (s > best_s) best_s = s, best = i;
+    }
+    if (words.size() < 3 || best == ps.size() || best_s < min_support || best_s < cited_s + margin) {
+      out.answer += sentence;
+      continue;
+    }
+    out.answer += recite(sentence, ps[best].n);
+    out.moves.push_back({marks.kept, ps[best].n, best_s});
+  }
+  out.answer += answer.substr(std::min(at, answer.size()));
+  return out;
+}
+
+ojson citation_moves_json(const std::vector<CitationMove>& moves) {
+  ojson out = ojson::array();
+  for (const auto& m : moves) out.push_back({{"from", m.from}, {"to", m.to}, {"support", m.support}});
+  return out;
 }
 
 namespace {

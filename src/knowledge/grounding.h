@@ -84,6 +84,26 @@ struct CitationCheck {
 // The markers of `answer` (scan_citations) resolved against the passages' numbers.
 CitationCheck check_citations(const std::string& answer, const std::vector<Passage>& ps);
 
+// The answer's citations moved to the passage that holds what the sentence says. A small model
+// often copies the right passage's words and then cites its neighbour ("... newline counts [4]" when
+// [5] holds it). For each sentence of the answer: its search terms (query_terms: words, CJK
+// bigrams) are looked up in every passage; when the best passage holds at least `min_support` of
+// them and clearly more (by `margin`) than every passage the sentence cites, the sentence's markers
+// are replaced by the best passage's number (a sentence with no marker gets one). Sentences with
+// fewer than 3 terms, or that no passage supports, keep their markers.
+struct CitationMove {
+  std::vector<int> from;  // the sentence's numbers as the model wrote them (empty: none)
+  int to = 0;             // the passage that holds it
+  double support = 0;     // the share of the sentence's terms in passage `to`
+};
+struct AlignedCitations {
+  std::string answer;
+  std::vector<CitationMove> moves;
+};
+AlignedCitations align_citations(const std::string& answer, const std::vector<Passage>& ps,
+                                 double min_support = 0.6, double margin = 0.2);
+nlohmann::ordered_json citation_moves_json(const std::vector<CitationMove>& moves);
+
 // {"n", "doc", "title", "section", "page", "char_start", "char_end", "text", "score", "bm25", "vector",
 // "chunk_id"} (the fields of `helix kb query --json`), and with `a` the texts of its points
 nlohmann::ordered_json passage_json(const Passage& p, const Analysis* a = nullptr);
