@@ -9,7 +9,8 @@ train prompt):
                               bulleted list) or gives the same content in another form
   citation    response level  the reply cites the passage that holds the fact [n], or a wrong [m]
                               (the same words otherwise)
-  politeness  response level  the same facts said politely or rudely
+  politeness  response level  the same facts opened and closed politely, or said rudely, or bare, or
+                              closed politely without the polite opening
   math_steps  step level      a worked sum, one step per line; each step labelled 1 when its own
                               arithmetic is right, 0 when it is wrong (0-2 wrong steps a solution)
 
@@ -112,9 +113,17 @@ def gen_politeness(rng, cities):
         c = rng.choice(cities)
         q = rng.choice([f"Which country is {c['city']} in?", f"What time zone does {c['city']} use?"])
         fact = f"{c['city']} is in {c['country']} and uses the time zone {c['tz']}."
-    polite = f"{rng.choice(POLITE_OPEN)} {fact} {rng.choice(POLITE_CLOSE)}"
-    rude = f"{rng.choice(RUDE_OPEN)} {fact} {rng.choice(RUDE_CLOSE)}"
-    return pair(q, polite, rude, "politeness", {})
+    opener, closer = rng.choice(POLITE_OPEN), rng.choice(POLITE_CLOSE)
+    polite = f"{opener} {fact} {closer}"
+    # The rejected reply: rude (a third), or the bare fact (the assistant adapter's own habit), or the
+    # fact with a polite closing but no opening (what 60 DPO steps on rude pairs alone taught it). Rude
+    # pairs alone differ most at the closing words, so DPO learnt the closing and never the opening.
+    kind = rng.choice(["rude", "bare", "no_opener"])
+    if kind == "rude":
+        rejected = f"{rng.choice(RUDE_OPEN)} {fact} {rng.choice(RUDE_CLOSE)}"
+    else:
+        rejected = fact if kind == "bare" else f"{fact} {closer}"
+    return pair(q, polite, rejected, "politeness", {"rejected": kind})
 
 
 # ---- math steps (step level) ------------------------------------------------------------------

@@ -34,6 +34,20 @@ void take_best_of_flags(std::vector<char*>& args, BestOf& b) {
   HELIX_CHECK(b.n > 0 || (b.rm.empty() && b.aspect.empty()), "--rm and --rm-aspect go with --best-of N");
 }
 
+std::vector<std::string> sample_replies(const GenOptions& o, runtime::Session& s, const std::vector<int32_t>& ids,
+                                        int64_t n) {
+  std::vector<std::string> replies;
+  for (int64_t i = 0; i < n; ++i) {
+    runtime::GenerateOptions g = o.gen;
+    g.sampling.seed = o.gen.sampling.seed + static_cast<uint64_t>(i);
+    s.set_tokens(ids);  // the prompt's cache is reused; only the reply is new
+    std::string text;
+    s.generate(g, [&](const std::string& t) { text += t; });
+    replies.push_back(text);
+  }
+  return replies;
+}
+
 void run_best_of(const GenOptions& o, const Loaded& l, const std::vector<int32_t>& ids, const std::string& prompt,
                  const BestOf& b) {
   HELIX_CHECK(o.chat, "--best-of needs --chat (or --chat-template): the reward model scores replies to a user turn");
@@ -47,17 +61,9 @@ void run_best_of(const GenOptions& o, const Loaded& l, const std::vector<int32_t
   HELIX_CHECK(!ranked.empty(), "reward model '", b.rm, "' has no response-level head to rank replies with");
 
   runtime::Session s(l.model, l.tokenizer, o.n_ctx, o.n_batch);
-  std::vector<std::string> replies;
-  for (int64_t i = 0; i < b.n; ++i) {
-    runtime::GenerateOptions g = o.gen;
-    g.sampling.seed = o.gen.sampling.seed + static_cast<uint64_t>(i);
-    s.set_tokens(ids);  // the prompt's cache is reused; only the reply is new
-    std::string text;
-    s.generate(g, [&](const std::string& t) { text += t; });
-    replies.push_back(text);
-    std::fprintf(stderr, "[best-of] sample %lld/%lld: %zu bytes\n", static_cast<long long>(i + 1),
-                 static_cast<long long>(b.n), text.size());
-  }
+  const std::vector<std::string> replies = sample_replies(o, s, ids, b.n);
+  for (size_t i = 0; i < replies.size(); ++i)
+    std::fprintf(stderr, "[best-of] sample %zu/%zu: %zu bytes\n", i + 1, replies.size(), replies[i].size());
   nlohmann::ordered_json rec = {{"prompt", prompt}};
   if (!o.system.empty()) rec["system"] = o.system;
   std::vector<double> score(replies.size(), -std::numeric_limits<double>::infinity());

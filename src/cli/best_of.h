@@ -4,6 +4,7 @@
 //     to stdout and every sample's scores to stderr. The ranking score is the head named by
 //     --rm-aspect, else the mean of the model's response-level heads.
 //   - RewardScorer: a loaded reward model that scores one reply exactly as `helix rm score` does.
+//   - sample_replies: the N samples of run's best-of (also `helix rm answer`, cmd_rm.cpp).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,9 @@ struct BestOf {
 // Takes --best-of N, --rm FILE and --rm-aspect NAME out of args (before the generation options are
 // parsed); throws for a missing or bad value.
 void take_best_of_flags(std::vector<char*>& args, BestOf& b);
+// N replies to the rendered prompt `ids`, sampled with o.gen at seeds S, S+1, ... (S = o.gen's seed).
+std::vector<std::string> sample_replies(const GenOptions& o, runtime::Session& s, const std::vector<int32_t>& ids,
+                                        int64_t n);
 // Samples, scores and prints; `ids` is the rendered chat prompt of the user turn `prompt`.
 void run_best_of(const GenOptions& o, const Loaded& l, const std::vector<int32_t>& ids, const std::string& prompt,
                  const BestOf& b);

@@ -3,10 +3,15 @@
 //   helix rm score --rm RM.gguf [--json] FILE.jsonl              scores per aspect and per step
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/best_of.h"
@@ -35,10 +40,16 @@ constexpr const char* kUsage =
     "  --out FILE               the reward model GGUF (default: the recipe's out)\n"
     "  --work-dir DIR (OUT.run) results.json, results.md, results.svg, steps.json\n"
     "  --max-steps N            at most N steps (a quick trial);  --exact;  -t N threads\n"
+    "  --checkpoint-every N     steps between checkpoints (10; 0: none): rerunning the same command after\n"
+    "                           a crash or kill -9 resumes from DIR/rm.ckpt with the same curve\n"
     "score (records: {\"prompt\"|\"messages\", \"response\"|\"steps\"} or {..., \"chosen\", \"rejected\"}):\n"
     "  --rm FILE                the reward model (required);  -m MODEL: its base (default: the one it was trained on)\n"
     "  --json                   one JSON object per record on stdout\n"
-    "  pairs with an \"aspect\" and step records with \"labels\" are summed up as accuracy on stderr\n";
+    "  pairs with an \"aspect\" and step records with \"labels\" are summed up as accuracy on stderr\n"
+    "       helix rm answer --eval FILE.jsonl [--best-of N --rm RM.gguf [--rm-aspect A]] [run's options]\n"
+    "                           one answer per eval record (the conversation before its last assistant\n"
+    "                           turn), greedy or sampled as run's options say, or the best of N samples\n"
+    "                           by the reward model; one JSON line each: {\"line\", \"answer\", \"scores\"}\n";
 
 std::string duration(double s) {
   const auto t = static_cast<long long>(s + 0.5);
@@ -56,7 +67,7 @@ void status(const std::string& s, bool done) {
 }
 
 int rm_train(const std::vector<std::string>& pos, const std::string& model, const std::string& adapter,
-             const std::string& out, const std::string& work, int64_t max_steps, bool exact) {
+             const std::string& out, const std::string& work, int64_t max_steps, int64_t ckpt_every, bool exact) {
   HELIX_CHECK(pos.size() == 1, "helix rm train takes one recipe file\n", kUsage);
   const train::RmRecipe rec = train::load_rm_recipe(pos[0]);
   train::RmTrainOptions o;
@@ -75,6 +86,7 @@ int rm_train(const std::vector<std::string>& pos, const std::string& model, cons
   o.out = out;
   o.work_dir = work;
   o.max_steps = max_steps;
+  o.checkpoint_every = ckpt_every;
   o.exact_base = exact;
   o.log = [](const std::string& s) { status(s, true); };
   o.progress = [](const train::RmTrainReport& r) {
@@ -168,11 +180,19 @@ int rm_score(const std::vector<std::string>& pos, const std::string& rm_path, co
     }
     recs.push_back(std::move(s));
   }
+  int64_t n_tokens = 0;
   for (const Scored& s : recs)
-    for (const auto& q : s.seqs) seqs.push_back(&q);
+    for (const auto& q : s.seqs) seqs.push_back(&q), n_tokens += static_cast<int64_t>(q.tokens.size());
+  const auto w0 = std::chrono::steady_clock::now();
+  const std::clock_t c0 = std::clock();  // process CPU time, all threads
   const auto sc = train::score_sequences(*m, seqs, 1024, [](size_t d, size_t n) {
     status(cat("[score] ", d, "/", n, " sequences"), d == n);
   });
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+  const double cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+  std::fprintf(stderr, "scored %zu sequences (%lld tokens) in %.2f s: %.2f sequences/s, %.1f tokens/s, %.1f tokens per CPU-second\n",
+               seqs.size(), static_cast<long long>(n_tokens), wall, static_cast<double>(seqs.size()) / std::max(wall, 1e-9),
+               static_cast<double>(n_tokens) / std::max(wall, 1e-9), static_cast<double>(n_tokens) / std::max(cpu, 1e-9));
 
   std::map<std::string, std::pair<double, int64_t>> acc;  // aspect -> (right, n)
   size_t q = 0;
@@ -223,16 +243,86 @@ int rm_score(const std::vector<std::string>& pos, const std::string& rm_path, co
   return 0;
 }
 
+// helix rm answer: every prompt of an eval file answered in one process (bench/pref_table.py).
+int rm_answer(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  BestOf b;
+  take_best_of_flags(args, b);
+  std::string eval;
+  for (size_t i = 1; i < args.size(); ++i)
+    if (std::string(args[i]) == "--eval") {
+      HELIX_CHECK(i + 1 < args.size(), "--eval needs a JSONL file");
+      eval = args[i + 1];
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+      break;
+    }
+  GenOptions o;
+  if (!parse_gen_options(static_cast<int>(args.size()), args.data(), o, kUsage)) return 0;
+  HELIX_CHECK(!eval.empty(), "helix rm answer needs --eval FILE.jsonl (records with \"messages\")\n", kUsage);
+  std::ifstream in(eval, std::ios::binary);
+  HELIX_CHECK(in, "cannot read ", eval);
+  Loaded l = load_for_generation(o);
+  const std::string tmpl = chat_template_of(o, l);
+  std::unique_ptr<RewardScorer> scorer = b.n > 1 ? std::make_unique<RewardScorer>(b.rm) : nullptr;
+  std::vector<std::string> ranked;  // the heads of the ranking score: --rm-aspect, else every response head
+  if (scorer) {
+    ranked = scorer->response_aspects();
+    if (!b.aspect.empty()) {
+      HELIX_CHECK(std::find(ranked.begin(), ranked.end(), b.aspect) != ranked.end(), "reward model '", b.rm,
+                  "' has no response-level head named '", b.aspect, "'");
+      ranked = {b.aspect};
+    }
+  }
+  runtime::Session s(l.model, l.tokenizer, o.n_ctx, o.n_batch);
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    ojson msgs;
+    try {
+      msgs = ojson::parse(line).at("messages");
+      HELIX_CHECK(msgs.is_array() && !msgs.empty(), "\"messages\" must be a non-empty list");
+      if (msgs.back().value("role", "") == "assistant") msgs.erase(msgs.size() - 1);
+      HELIX_CHECK(!msgs.empty(), "no turn before the assistant's");
+    } catch (const std::exception& e) {
+      throw Error(cat(eval, ":", n, ": ", e.what()));
+    }
+    const std::vector<std::string> replies = sample_replies(o, s, encode_chat(tmpl, msgs, *l.tokenizer), std::max<int64_t>(1, b.n));
+    ojson out = {{"line", n}};
+    size_t best = 0;
+    if (scorer) {  // blank replies are not scored (and never chosen over a scored one)
+      ojson heads = ojson::array();
+      double top = -std::numeric_limits<double>::infinity();
+      for (size_t i = 0; i < replies.size(); ++i) {
+        const bool blank = replies[i].find_first_not_of(" \t\r\n") == std::string::npos;
+        heads.push_back(blank ? ojson::object() : scorer->score({{"messages", msgs}}, replies[i]));
+        double sum = 0;
+        for (const auto& a : ranked) sum += blank ? 0.0 : heads.back()[a].get<double>();
+        if (!blank && sum > top) top = sum, best = i;
+      }
+      out["samples"] = replies;
+      out["scores"] = heads;
+      out["best"] = best;
+    }
+    out["answer"] = replies[best];
+    std::printf("%s\n", out.dump().c_str());
+    std::fflush(stdout);
+    status(cat("[answer] ", eval, ":", n), false);
+  }
+  status("", true);
+  return 0;
+}
+
 }  // namespace
 
 int cmd_rm(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "answer") return rm_answer(argc - 1, argv + 1);
   std::string model, adapter, out, work, rm;
-  int64_t max_steps = 0, threads = 0;
+  int64_t max_steps = 0, threads = 0, ckpt_every = 10;
   bool json = false, exact = false;
   Flags p("helix rm", kUsage);
   p.value({"-m", "--model"}, model).value({"--adapter"}, adapter).value({"--out", "-o"}, out)
       .value({"--work-dir"}, work).value({"--rm"}, rm).integer({"--max-steps"}, max_steps, 1)
-      .integer({"-t", "--threads"}, threads, 1, 1024).flag({"--json"}, json).flag({"--exact"}, exact);
+      .integer({"--checkpoint-every"}, ckpt_every, 0, 1'000'000'000).integer({"-t", "--threads"}, threads, 1, 1024).flag({"--json"}, json).flag({"--exact"}, exact);
   if (!p.parse(argc, argv)) return 0;
   std::vector<std::string> pos = p.positional();
   HELIX_CHECK(!pos.empty() && (pos[0] == "train" || pos[0] == "score"), "helix rm needs a subcommand: train or score\n",
@@ -241,7 +331,7 @@ int cmd_rm(int argc, char** argv) {
   pos.erase(pos.begin());
   const int t = threads > 0 ? static_cast<int>(threads) : threads_from_env();
   if (t > 0) ThreadPool::set_global_threads(t);
-  if (sub == "train") return rm_train(pos, model, adapter, out, work, max_steps, exact);
+  if (sub == "train") return rm_train(pos, model, adapter, out, work, max_steps, ckpt_every, exact);
   return rm_score(pos, rm, model, json, exact);
 }
 

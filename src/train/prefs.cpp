@@ -52,33 +52,39 @@ std::string fnv1a(const std::vector<std::vector<float>>& vs) {
 
 }  // namespace
 
+ojson pair_conversation(const ojson& rec, const ojson& answer, const char* key, bool require_prompt) {
+  if (!rec.is_object()) throw BadData("a preference or reward record must be a JSON object");
+  if (rec.contains("prompt") && rec.contains("messages")) throw BadData("give 'prompt' or 'messages', not both");
+  const bool implicit = !rec.contains("prompt") && !rec.contains("messages");
+  if (implicit && require_prompt) throw BadData("the record needs \"prompt\" or \"messages\" (the turns before the reply)");
+  ojson conv = ojson::array();
+  if (rec.contains("system")) {
+    if (!rec["system"].is_string()) throw BadData("'system' must be a string");
+    conv.push_back({{"role", "system"}, {"content", rec["system"]}});
+  }
+  if (rec.contains("prompt")) {
+    if (!rec["prompt"].is_string()) throw BadData("'prompt' must be a string (or use 'messages')");
+    conv.push_back({{"role", "user"}, {"content", rec["prompt"]}});
+  } else if (rec.contains("messages")) {
+    if (!rec["messages"].is_array() || rec["messages"].empty()) throw BadData("'messages' must be a non-empty array");
+    for (const auto& m : rec["messages"]) conv.push_back(m);
+  }
+  const ojson ans = answer_messages(answer, key);
+  if (implicit && ans.size() < 2) throw BadData(cat("without 'prompt' or 'messages', '", key, "' must be a whole conversation"));
+  for (const auto& m : ans) conv.push_back(m);
+  ojson one = {{"messages", conv}};
+  if (rec.contains("tools")) one["tools"] = rec["tools"];
+  return one;
+}
+
 Sample render_pair(const SampleRenderer& r, const ojson& rec) {
   if (!rec.is_object()) throw BadData("a preference pair must be a JSON object");
   for (const char* k : {"chosen", "rejected"})
     if (!rec.contains(k)) throw BadData(cat("a preference pair needs '", k, "'"));
-  if (rec.contains("prompt") && rec.contains("messages")) throw BadData("give 'prompt' or 'messages', not both");
-  ojson prompt = ojson::array();
-  const bool implicit = !rec.contains("prompt") && !rec.contains("messages");
-  if (rec.contains("system")) {
-    if (!rec["system"].is_string()) throw BadData("'system' must be a string");
-    prompt.push_back({{"role", "system"}, {"content", rec["system"]}});
-  }
-  if (rec.contains("prompt")) {
-    if (!rec["prompt"].is_string()) throw BadData("'prompt' must be a string (or use 'messages')");
-    prompt.push_back({{"role", "user"}, {"content", rec["prompt"]}});
-  } else if (rec.contains("messages")) {
-    if (!rec["messages"].is_array() || rec["messages"].empty()) throw BadData("'messages' must be a non-empty array");
-    for (const auto& m : rec["messages"]) prompt.push_back(m);
-  }
   Sample half[2];
   const char* keys[2] = {"chosen", "rejected"};
   for (int i = 0; i < 2; ++i) {
-    ojson conv = prompt;
-    const ojson ans = answer_messages(rec[keys[i]], keys[i]);
-    if (implicit && ans.size() < 2) throw BadData(cat("without 'prompt' or 'messages', '", keys[i], "' must be a whole conversation"));
-    for (const auto& m : ans) conv.push_back(m);
-    ojson one = {{"messages", conv}};
-    if (rec.contains("tools")) one["tools"] = rec["tools"];
+    const ojson one = pair_conversation(rec, rec[keys[i]], keys[i], false);
     try {
       half[i] = r.render(one);
     } catch (const BadData& e) {
@@ -116,6 +122,11 @@ PairTerm ipo_term(const PairLogps& p, double beta) {
   return {d * d, 2 * d / nc, -2 * d / nr};
 }
 
+std::pair<double, double> rm_pair_weights(double s_chosen, double s_rejected, double tau) {
+  const double qc = sigmoid((s_chosen - s_rejected) / tau);
+  return {qc, 1 - qc};
+}
+
 void PairStats::add(const PairLogps& p) {
   ++n_;
   dpo_ += dpo_term(p, s_.beta, s_.label_smoothing).loss;
@@ -135,8 +146,10 @@ ojson PairStats::json() const {
 // ---- the objective ------------------------------------------------------------------------------
 
 PrefObjective::PrefObjective(TrainModel& m, const PrefSettings& s, const std::vector<const std::vector<Sample>*>& sets,
-                             const std::vector<Sample>* heldout, std::string cache_path, int64_t eval_tokens)
-    : s_(s), cache_path_(std::move(cache_path)), eval_tokens_(eval_tokens) {
+                             const std::vector<Sample>* heldout, std::string cache_path, int64_t eval_tokens,
+                             PairScorer rm)
+    : s_(s), rm_scorer_(std::move(rm)), cache_path_(std::move(cache_path)), eval_tokens_(eval_tokens) {
+  HELIX_CHECK(!s_.find("rm") || rm_scorer_.score, "the rm loss term needs a reward model (rm = \"RM.gguf\")");
   int64_t k = 0, tokens = 0;
   for (const auto* set : sets)
     for (const Sample& x : *set) id_[&x] = k++, tokens += static_cast<int64_t>(x.tokens.size());
@@ -165,6 +178,11 @@ void PrefObjective::load_cache() {
     ref_[ids.data_as<int32_t>()[i]] = std::vector<float>(v + off, v + off + n);
     off += n;
   }
+  // The rm term's scores, when they came from this reward model with these weights.
+  if (!rm_scorer_.score || f.get_string("rm.fingerprint", "") != rm_scorer_.fingerprint || !f.find_tensor("rm.ids")) return;
+  const Tensor rids = f.tensor("rm.ids"), rs = f.tensor("rm.scores");
+  for (int64_t i = 0; i < rids.numel(); ++i)
+    rm_[rids.data_as<int32_t>()[i]] = {rs.data_as<float>()[2 * i], rs.data_as<float>()[2 * i + 1]};
 }
 
 void PrefObjective::save() {
@@ -183,6 +201,14 @@ void PrefObjective::save() {
   w.add_tensor("ref.ids", DType::I32, Shape{static_cast<int64_t>(ids.size()), 1, 1, 1}, 1, ids.data());
   w.add_tensor("ref.counts", DType::I32, Shape{static_cast<int64_t>(counts.size()), 1, 1, 1}, 1, counts.data());
   w.add_tensor("ref.values", DType::F32, Shape{static_cast<int64_t>(vals.size()), 1, 1, 1}, 1, vals.data());
+  std::vector<int32_t> rids;
+  std::vector<float> rs;
+  for (const auto& [id, sc] : rm_) rids.push_back(static_cast<int32_t>(id)), rs.push_back(sc.first), rs.push_back(sc.second);
+  if (!rids.empty()) {
+    w.set("rm.fingerprint", gguf::Value::string(rm_scorer_.fingerprint));
+    w.add_tensor("rm.ids", DType::I32, Shape{static_cast<int64_t>(rids.size()), 1, 1, 1}, 1, rids.data());
+    w.add_tensor("rm.scores", DType::F32, Shape{static_cast<int64_t>(rs.size()), 1, 1, 1}, 1, rs.data());
+  }
   w.write(cache_path_);
   dirty_ = false;
 }
@@ -195,7 +221,8 @@ std::vector<PrefObjective::Span> PrefObjective::spans(const TrainBatch& b, const
     const int64_t n = static_cast<int64_t>(x->tokens.size());
     for (int64_t t = off; t < off + n; ++t)
       if (b.targets[static_cast<size_t>(t)] >= 0) (t < off + x->split ? sp.chosen : sp.rejected).push_back(t);
-    HELIX_CHECK(!sp.chosen.empty() && !sp.rejected.empty(), x->file, ":", x->line, ": a pair answer has no tokens");
+    HELIX_CHECK(sp.chosen.size() >= 2 && sp.rejected.size() >= 2, x->file, ":", x->line,
+                ": a pair answer has no tokens before its end of turn");
     out.push_back(std::move(sp));
     off += n;
   }
@@ -205,11 +232,13 @@ std::vector<PrefObjective::Span> PrefObjective::spans(const TrainBatch& b, const
 
 PairLogps PrefObjective::pair_logps(const Span& sp, const std::vector<float>& loss, const std::vector<float>& ref) {
   PairLogps p;
-  p.n_chosen = static_cast<int64_t>(sp.chosen.size());
-  p.n_rejected = static_cast<int64_t>(sp.rejected.size());
-  size_t j = 0;
-  for (int64_t t : sp.chosen) p.chosen -= loss[static_cast<size_t>(t)], p.ref_chosen += ref[j++];
-  for (int64_t t : sp.rejected) p.rejected -= loss[static_cast<size_t>(t)], p.ref_rejected += ref[j++];
+  // Each answer's last token (its end of turn) is left out: see prefs.h.
+  p.n_chosen = static_cast<int64_t>(sp.chosen.size()) - 1;
+  p.n_rejected = static_cast<int64_t>(sp.rejected.size()) - 1;
+  for (size_t k = 0; k + 1 < sp.chosen.size(); ++k)
+    p.chosen -= loss[static_cast<size_t>(sp.chosen[k])], p.ref_chosen += ref[k];
+  for (size_t k = 0; k + 1 < sp.rejected.size(); ++k)
+    p.rejected -= loss[static_cast<size_t>(sp.rejected[k])], p.ref_rejected += ref[sp.chosen.size() + k];
   return p;
 }
 
@@ -244,6 +273,21 @@ void PrefObjective::ensure_reference(TrainModel& m, const TrainBatch& b, const s
   dirty_ = true;
 }
 
+// The reward model's scores of the pairs of batch b that the cache lacks: one forward of the
+// batch, each half scored at its answer's last token (the end of turn, as reward models score).
+void PrefObjective::ensure_rm(const TrainBatch& b, const std::vector<const Sample*>& pairs) {
+  bool missing = false;
+  for (const Sample* x : pairs) missing |= !rm_.count(id_.at(x));
+  if (!missing) return;
+  const std::vector<Span> sp = spans(b, pairs);
+  std::vector<int64_t> pos;
+  for (const Span& q : sp) pos.push_back(q.chosen.back() + 1), pos.push_back(q.rejected.back() + 1);
+  const std::vector<float> sc = rm_scorer_.score(b, pos);
+  HELIX_CHECK(sc.size() == pos.size(), "the reward model returned ", sc.size(), " scores for ", pos.size(), " answers");
+  for (size_t k = 0; k < pairs.size(); ++k) rm_.emplace(id_.at(pairs[k]), std::make_pair(sc[2 * k], sc[2 * k + 1]));
+  dirty_ = true;
+}
+
 double PrefObjective::accumulate(TrainModel& m, const std::vector<TrainBatch>& mbs,
                                  const std::vector<std::vector<const Sample*>>& samples, int64_t step, int64_t steps,
                                  ojson& entry) {
@@ -252,10 +296,12 @@ double PrefObjective::accumulate(TrainModel& m, const std::vector<TrainBatch>& m
     return t ? t->at(step, steps) : 0.0;
   };
   const double w_dpo = weight("dpo"), w_ipo = weight("ipo"), w_sft = weight("sft"), w_kl = weight("kl");
+  const double w_rm = weight("rm");
   std::vector<std::vector<Span>> sps;
   double n_pairs = 0, n_chosen = 0, n_answer = 0;
   for (size_t i = 0; i < mbs.size(); ++i) {
     ensure_reference(m, mbs[i], samples[i]);
+    if (s_.find("rm") && !samples[i].empty()) ensure_rm(mbs[i], samples[i]);
     sps.push_back(spans(mbs[i], samples[i]));
     for (const Span& sp : sps.back()) {
       n_pairs += 1;
@@ -264,7 +310,7 @@ double PrefObjective::accumulate(TrainModel& m, const std::vector<TrainBatch>& m
     }
   }
   PairStats stats(s_);
-  double sum_dpo = 0, sum_ipo = 0, sum_sft = 0, sum_kl = 0;
+  double sum_dpo = 0, sum_ipo = 0, sum_sft = 0, sum_kl = 0, sum_rm = 0, sum_rm_margin = 0;
   for (size_t i = 0; i < mbs.size(); ++i) {
     if (samples[i].empty()) continue;
     m.forward_backward_weighted(mbs[i], [&](const std::vector<float>& loss, std::vector<float>& w) {
@@ -282,9 +328,18 @@ double PrefObjective::accumulate(TrainModel& m, const std::vector<TrainBatch>& m
           const PairTerm t = ipo_term(p, s_.beta);
           sum_ipo += t.loss, dc += w_ipo * t.d_chosen / n_pairs, dr += w_ipo * t.d_rejected / n_pairs;
         }
+        if (s_.find("rm")) {  // −[q_c·log π(c)/|c| + q_r·log π(r)/|r|]
+          const auto [sc, sr] = rm_.at(id_.at(samples[i][k]));
+          const auto [qc, qr] = rm_pair_weights(sc, sr, s_.rm_tau);
+          const double nc = static_cast<double>(p.n_chosen), nr = static_cast<double>(p.n_rejected);
+          sum_rm += -qc * p.chosen / nc - qr * p.rejected / nr;
+          sum_rm_margin += static_cast<double>(sc) - sr;
+          dc -= w_rm * qc / (n_pairs * nc), dr -= w_rm * qr / (n_pairs * nr);
+        }
         // loss_t = −log p(y_t), so d/d loss_t = −d/d log p(y_t).
-        for (int64_t t : sp.chosen) w[static_cast<size_t>(t)] = static_cast<float>(-dc + w_sft / n_chosen);
-        for (int64_t t : sp.rejected) w[static_cast<size_t>(t)] = static_cast<float>(-dr);
+        // The pair terms leave each answer's end of turn to the sft and kl terms (prefs.h).
+        for (int64_t t : sp.chosen) w[static_cast<size_t>(t)] = static_cast<float>((t == sp.chosen.back() ? 0 : -dc) + w_sft / n_chosen);
+        for (int64_t t : sp.rejected) w[static_cast<size_t>(t)] = static_cast<float>(t == sp.rejected.back() ? 0 : -dr);
         for (int64_t t : sp.chosen) sum_sft += loss[static_cast<size_t>(t)];
         size_t j = 0;
         for (const auto* half : {&sp.chosen, &sp.rejected})
@@ -298,16 +353,19 @@ double PrefObjective::accumulate(TrainModel& m, const std::vector<TrainBatch>& m
   }
   const double dpo = sum_dpo / std::max(1.0, n_pairs), ipo = sum_ipo / std::max(1.0, n_pairs);
   const double sft = sum_sft / std::max(1.0, n_chosen), kl = sum_kl / std::max(1.0, n_answer);
+  const double rm = sum_rm / std::max(1.0, n_pairs);
+  const std::map<std::string, double> value = {{"dpo", dpo}, {"ipo", ipo}, {"sft", sft}, {"kl", kl}, {"rm", rm}};
   ojson losses = ojson::object(), weights = ojson::object();
   for (const LossTerm& t : s_.losses) {
-    losses[t.name] = t.name == "dpo" ? dpo : t.name == "ipo" ? ipo : t.name == "sft" ? sft : kl;
+    losses[t.name] = value.at(t.name);
     weights[t.name] = t.at(step, steps);
   }
   entry["losses"] = losses;
   entry["weights"] = weights;
+  if (s_.find("rm")) entry["rm_margin"] = sum_rm_margin / std::max(1.0, n_pairs);  // mean s(c) − s(r)
   const ojson st = stats.json();
   for (const char* k : {"reward_accuracy", "margin", "chosen_reward", "rejected_reward"}) entry[k] = st[k];
-  return w_dpo * dpo + w_ipo * ipo + w_sft * sft + w_kl * kl;
+  return w_dpo * dpo + w_ipo * ipo + w_sft * sft + w_kl * kl + w_rm * rm;
 }
 
 ojson PrefObjective::evaluate_heldout(TrainModel& m) {

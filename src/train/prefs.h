@@ -8,7 +8,17 @@
 //   sft  mean cross-entropy of the chosen answers' tokens
 //   kl   mean over all answer tokens of ½·(log π(y_t) − log π_ref(y_t))², an estimate at the
 //        data's tokens of KL(π‖π_ref) (Schulman's k2); it keeps the policy near the reference
-// with log π(x) the summed log-probability of an answer's tokens (the prompt carries no loss), each
+//   rm   reward-model-weighted likelihood: −[q_c·log π(c)/|c| + q_r·log π(r)/|r|] per pair, with
+//        q_c = σ((s(c) − s(r))/τ), q_r = 1 − q_c and s(y) = Σ_a w_a·r_a(y) the reward model's
+//        aspect scores of the answer (its response-level heads, weighted by rm_aspects). This is
+//        reward-weighted regression (Peters & Schaal 2007; AWR, Peng et al. 2019) on the pair's
+//        two answers: the likelihood-weighted fit whose target is π ∝ exp(s/τ) over them, the
+//        closed form of maximising E[s] − τ·KL. The scores are computed once per pair (cached like
+//        the reference's), so the term costs one reward-model forward per pair, not sampling.
+// with log π(x) the summed log-probability of an answer's tokens before its end of turn (the prompt
+// carries no loss; sft and kl also cover the end-of-turn token, the other terms leave it out: both
+// answers end with it, and DPO pushing it down after rejected answers taught the model not to stop
+// after ordinary sentences, so `helix run` printed more text after the answer), each
 // a mean over the step's pairs, each weight on its own schedule (LossTerm). The frozen reference
 // is the stage's starting adapter ("start": base + the adapter the stage begins from) or the bare
 // base ("base"); its per-token log-probabilities are computed once per pair, by the same model
@@ -19,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -40,6 +51,14 @@ namespace helix::train {
 // one Sample with `split` (data.h): the chosen sample, then the rejected one, each with loss only on
 // its final assistant turn. Bad pairs (missing keys, equal answers, ...) throw BadData.
 Sample render_pair(const SampleRenderer& r, const nlohmann::ordered_json& record);
+// The conversation of a preference or reward record (reward_data.h) with `answer` as its last
+// turn, for SampleRenderer::render: "system" (optional) and "prompt" as a user turn, or "messages",
+// then the answer (its text, an assistant message, or messages ending with the assistant's turn),
+// and the record's "tools". Without "prompt" and "messages" the answer must be a whole
+// conversation (TRL's implicit prompt), or with require_prompt it is an error. Throws BadData
+// naming `key` (the answer's field).
+nlohmann::ordered_json pair_conversation(const nlohmann::ordered_json& record, const nlohmann::ordered_json& answer,
+                                         const char* key, bool require_prompt);
 LoadResult load_pairs(const std::string& path, const std::string& type, const SampleRenderer& r, const LoadOptions& opt);
 
 // One pair's summed log-probabilities under the policy and the reference, and answer lengths.
@@ -68,21 +87,33 @@ class PairStats {
   double dpo_ = 0, ipo_ = 0, chosen_ = 0, rejected_ = 0, correct_ = 0;
 };
 
+// What the rm term needs from a reward model: the combined score s(y) at each position of a
+// batch (an answer's last token), and a fingerprint naming the model and weights (cache key).
+struct PairScorer {
+  std::function<std::vector<float>(const TrainBatch& b, const std::vector<int64_t>& positions)> score;
+  std::string fingerprint;
+};
+// The rm term's weights of a pair: {q_c, q_r} for scores s_c, s_r at temperature tau.
+std::pair<double, double> rm_pair_weights(double s_chosen, double s_rejected, double tau);
+
 // The StepObjective of a preference stage. `sets` are the stage's pair sets (the trainer's mix
 // draws from them); `heldout` an optional held-out pair set; both must outlive the objective.
 // Construct it after the model holds the stage's starting values and before a checkpoint is
 // loaded: those values are the reference ("start"; "base" zeroes the LoRA B factors). The cache
-// file (cache_path, "" for none) is read here when it matches these data and this reference.
+// file (cache_path, "" for none) is read here when it matches these data and this reference (and
+// for the rm term's scores, this scorer's fingerprint). `rm` is required when the rm term is listed.
 class PrefObjective : public StepObjective {
  public:
   PrefObjective(TrainModel& m, const PrefSettings& s, const std::vector<const std::vector<Sample>*>& sets,
-                const std::vector<Sample>* heldout, std::string cache_path, int64_t eval_tokens = 1024);
+                const std::vector<Sample>* heldout, std::string cache_path, int64_t eval_tokens = 1024,
+                PairScorer rm = {});
   double accumulate(TrainModel& m, const std::vector<TrainBatch>& mbs, const std::vector<std::vector<const Sample*>>& samples,
                     int64_t step, int64_t steps, nlohmann::ordered_json& entry) override;
   void save() override;
   // Held-out pair metrics with the model's current values (PairStats::json(); null without a set).
   nlohmann::ordered_json evaluate_heldout(TrainModel& m);
   int64_t cached() const { return static_cast<int64_t>(ref_.size()); }  // pairs with reference values
+  int64_t rm_cached() const { return static_cast<int64_t>(rm_.size()); }  // pairs with reward scores
 
  private:
   struct Span {  // a pair's answer tokens in a batch: target positions of each half
@@ -92,6 +123,7 @@ class PrefObjective : public StepObjective {
   static PairLogps pair_logps(const Span& sp, const std::vector<float>& loss, const std::vector<float>& ref);
   void ensure_reference(TrainModel& m, const TrainBatch& b, const std::vector<const Sample*>& pairs);
   void swap_reference(TrainModel& m);
+  void ensure_rm(const TrainBatch& b, const std::vector<const Sample*>& pairs);
   void load_cache();
 
   PrefSettings s_;
@@ -99,6 +131,8 @@ class PrefObjective : public StepObjective {
   std::vector<const Sample*> heldout_;
   std::map<int64_t, std::vector<float>> ref_;     // pair index -> reference log p per answer target token
   std::vector<std::vector<float>> ref_values_;    // the reference's trainable values, model.trainable() order
+  PairScorer rm_scorer_;
+  std::map<int64_t, std::pair<float, float>> rm_;  // pair index -> reward scores (chosen, rejected)
   std::string cache_path_, fingerprint_;
   int64_t eval_tokens_;  // held-out pairs per forward: up to this many tokens (memory grows with it)
   bool dirty_ = false;

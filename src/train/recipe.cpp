@@ -77,7 +77,7 @@ StageDataset read_dataset(const Reader& r, const std::string& dir, Recipe& rec) 
 }
 
 LossTerm read_loss(const Reader& r, size_t i) {
-  static const std::set<std::string> known = {"dpo", "ipo", "sft", "kl"};
+  static const std::set<std::string> known = {"dpo", "ipo", "sft", "kl", "rm"};
   LossTerm t;
   const ojson& v = r.raw("losses").at(i);
   if (v.is_string()) {
@@ -85,7 +85,7 @@ LossTerm read_loss(const Reader& r, size_t i) {
   } else {
     const Reader l = r.child("losses", true, i);
     l.only({"name", "weight", "weight_end", "schedule"});
-    if (!l.has("name")) l.fail("name", "missing (dpo, ipo, sft or kl)");
+    if (!l.has("name")) l.fail("name", "missing (dpo, ipo, sft, kl or rm)");
     l.str("name", t.name);
     l.num("weight", t.weight, 0, 1e6);
     t.weight_end = t.weight;
@@ -93,8 +93,30 @@ LossTerm read_loss(const Reader& r, size_t i) {
     l.num("weight_end", t.weight_end, 0, 1e6);
     l.str("schedule", t.schedule, {"constant", "linear", "cosine"});
   }
-  if (!known.count(t.name)) r.fail(cat("losses[", i, "]"), cat("unknown loss '", t.name, "' (known: dpo, ipo, sft, kl)"));
+  if (!known.count(t.name)) r.fail(cat("losses[", i, "]"), cat("unknown loss '", t.name, "' (known: dpo, ipo, sft, kl, rm)"));
   return t;
+}
+
+// rm, rm_aspects, rm_tau: the rm term's reward model (prefs.h).
+void read_rm_keys(const Reader& r, const std::string& dir, PrefSettings& p) {
+  const bool term = p.find("rm") != nullptr;
+  if (!term) {
+    for (const char* k : {"rm", "rm_aspects", "rm_tau"})
+      if (r.has(k)) r.fail(k, "is set but the losses list no \"rm\" term (add it, or drop the key)");
+    return;
+  }
+  if (!r.has("rm")) r.fail("losses", "the rm term needs rm = \"RM.gguf\" (a reward model from helix rm train)");
+  r.str("rm", p.rm);
+  p.rm = resolve(dir, p.rm);
+  r.num("rm_tau", p.rm_tau, 0, 1e6, true);
+  if (r.has("rm_aspects")) {
+    if (!r.raw("rm_aspects").is_object() || r.raw("rm_aspects").empty())
+      r.fail("rm_aspects", "must be a table of head names and weights, e.g. { format = 1.0 }");
+    for (auto& [k, v] : r.raw("rm_aspects").items()) {
+      if (!v.is_number() || v.get<double>() < 0) r.fail("rm_aspects", cat("'", k, "' must be a weight >= 0"));
+      p.rm_aspects[k] = v.get<double>();
+    }
+  }
 }
 
 // type, losses and dpo: a preference stage's objective (prefs.h); none of them carries over.
@@ -105,6 +127,8 @@ void read_pref(const Reader& r, const std::string& dir, Stage& s) {
   if (s.type != "dpo") {
     if (r.has("losses")) r.fail("losses", "a loss list makes a preference stage; drop type = \"sft\" or the list");
     if (r.has("dpo")) r.fail("dpo", "DPO settings need type = \"dpo\"");
+    for (const char* k : {"rm", "rm_aspects", "rm_tau"})
+      if (r.has(k)) r.fail(k, "reward-model terms need a preference stage (losses = [..., \"rm\"])");
     return;
   }
   if (s.full) r.fail("mode", "preference stages train LoRA adapters; full fine-tuning is not supported for them");
@@ -125,12 +149,14 @@ void read_pref(const Reader& r, const std::string& dir, Stage& s) {
     if (s.pref.find(t.name)) r.fail("losses", cat("'", t.name, "' is listed twice"));
     s.pref.losses.push_back(t);
   }
-  if (s.pref.losses.empty()) r.fail("losses", "is empty (list at least one of dpo, ipo, sft, kl)");
+  if (s.pref.losses.empty()) r.fail("losses", "is empty (list at least one of dpo, ipo, sft, kl, rm)");
+  read_rm_keys(r, dir, s.pref);
 }
 
 void read_stage(const Reader& r, const std::string& dir, Recipe& rec, Stage& s) {
   r.only({"name", "datasets", "steps", "epochs", "lr", "schedule", "warmup", "seq_len", "batch",
-          "grad_accum", "weight_decay", "grad_clip", "checkpoint_activations", "mode", "lora", "evals", "eval_every", "type", "losses", "dpo"});
+          "grad_accum", "weight_decay", "grad_clip", "checkpoint_activations", "mode", "lora", "evals", "eval_every",
+          "type", "losses", "dpo", "rm", "rm_aspects", "rm_tau"});
   s.name = cat("stage", rec.stages.size() + 1);
   r.str("name", s.name);
   const size_t nd = r.list_size("datasets");

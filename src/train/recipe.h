@@ -33,7 +33,7 @@
 //   metrics = ["loss", "exact_match"]  # dataset, with these metrics (default ["loss"])
 //
 // Preference stages (prefs.h) train on pairs {"prompt"|"messages", "chosen", "rejected"} with a
-// weighted sum of losses; `type`, `losses` and `dpo` do not carry over to the next stage:
+// weighted sum of losses; `type`, `losses`, `dpo` and the `rm*` keys do not carry over to the next stage:
 //   adapter = "assistant"              # top level, optional: stage 1 starts from this LoRA adapter
 //                                      # (a path, or "assistant": the installed assistant adapter);
 //                                      # the "base" column of the results is then base + adapter
@@ -41,6 +41,10 @@
 //   type = "dpo"                       # implied by `losses`; "sft" (the default) is plain SFT
 //   losses = [{ name = "dpo", weight = 1.0 },                      # dpo | ipo | sft | kl
 //             { name = "sft", weight = 0.2, weight_end = 0.0, schedule = "linear" }]
+//                                      # ... | rm (reward-model-weighted likelihood, prefs.h)
+//   rm = "prefs-rm.gguf"               # the rm term's reward model (helix rm train), on the same base
+//   rm_aspects = { format = 1.0, politeness = 0.5 }   # heads and weights (default: all, 1 each)
+//   rm_tau = 1.0                       # temperature of the pair weights σ((s_c − s_r)/τ)
 //                                      # weight_end: the weight at the last step (default: weight);
 //                                      # schedule linear | cosine | constant (default linear when
 //                                      # weight_end is given); a bare name means weight 1
@@ -53,6 +57,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -86,7 +91,7 @@ struct EvalSet {
 
 // One term of a preference stage's objective and its weight schedule over the stage's steps.
 struct LossTerm {
-  std::string name;  // dpo | ipo | sft | kl
+  std::string name;  // dpo | ipo | sft | kl | rm
   double weight = 1, weight_end = 1;
   std::string schedule = "constant";  // constant | linear | cosine (from weight to weight_end)
   double at(int64_t step, int64_t steps) const;  // the weight at step (from 0) of steps
@@ -98,6 +103,9 @@ struct PrefSettings {
   std::string heldout;              // held-out pairs (JSONL), "" for none
   int64_t heldout_max = 0;          // 0: all
   std::vector<LossTerm> losses;
+  std::string rm;                            // the rm term's reward model GGUF (resolved)
+  std::map<std::string, double> rm_aspects;  // head -> weight; empty: every response-level head, weight 1
+  double rm_tau = 1.0;                       // the temperature of the rm term's pair weights
   const LossTerm* find(const std::string& name) const;
 };
 

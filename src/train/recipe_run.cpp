@@ -21,6 +21,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/eval_metrics.h"
 #include "train/prefs.h"
+#include "train/reward.h"
 
 namespace helix::train {
 
@@ -243,6 +244,54 @@ std::string stage_chart(const std::string& title, const ojson& log, const ojson&
   return svg::side_by_side(charts, widths, 360);
 }
 
+// The rm term's reward model (prefs.h): loaded on the recipe's base, its response-level heads
+// combined by the stage's rm_aspects weights into one score per answer.
+class RmTermModel {
+ public:
+  RmTermModel(const PrefSettings& p, const std::string& model_path, bool exact_base, const std::string& tmpl,
+              const std::function<void(const std::string&)>& log) {
+    RmFileInfo info;
+    rm_ = load_reward_model(p.rm, model_path, exact_base, &info);
+    std::string used;
+    for (size_t h = 0; h < rm_->heads().size(); ++h) {
+      const RmHead& head = rm_->heads()[h];
+      const auto it = p.rm_aspects.find(head.aspect);
+      if (head.level != RmLevel::Response || (!p.rm_aspects.empty() && it == p.rm_aspects.end())) continue;
+      weights_.emplace_back(h, p.rm_aspects.empty() ? 1.0 : it->second);
+      used += cat(used.empty() ? "" : ", ", head.aspect, " x ", weights_.back().second);
+    }
+    for (const auto& [name, w] : p.rm_aspects) {
+      const int h = rm_->head_index(name);
+      HELIX_CHECK(h >= 0 && rm_->heads()[static_cast<size_t>(h)].level == RmLevel::Response, "rm_aspects: reward model '",
+                  p.rm, "' has no response-level head named '", name, "'");
+    }
+    HELIX_CHECK(!weights_.empty(), "reward model '", p.rm, "' has no response-level head for the rm term");
+    if (!info.chat_template.empty() && info.chat_template != tmpl)
+      log(cat("note: reward model ", p.rm, " was trained with another chat template than this recipe's; it scores this "
+              "recipe's rendering of the answers"));
+    log(cat("rm term: reward model ", p.rm, " (", used, "; tau ", p.rm_tau, ")"));
+    std::error_code ec;
+    fingerprint_ = cat(fs::absolute(p.rm).string(), " ", fs::file_size(p.rm, ec), " ",
+                       fs::last_write_time(p.rm, ec).time_since_epoch().count(), " ", used);
+  }
+  PairScorer scorer() {
+    return {[this](const TrainBatch& b, const std::vector<int64_t>& pos) {
+              const std::vector<float> r = rm_->scores(b, pos);
+              const size_t H = rm_->heads().size();
+              std::vector<float> out(pos.size(), 0.0f);
+              for (size_t i = 0; i < pos.size(); ++i)
+                for (const auto& [h, w] : weights_) out[i] += static_cast<float>(w) * r[i * H + h];
+              return out;
+            },
+            fingerprint_};
+  }
+
+ private:
+  std::unique_ptr<RewardModel> rm_;
+  std::vector<std::pair<size_t, double>> weights_;
+  std::string fingerprint_;
+};
+
 }  // namespace
 
 namespace {
@@ -368,6 +417,7 @@ void Runner::train_stage(size_t i, const std::string& prev) {
   so.checkpoint_every = opt_.checkpoint_every;
   // Preference stages: the objective takes the reference from the model's values now (the stage's start).
   LoadResult heldout;
+  std::unique_ptr<RmTermModel> reward;  // the rm term's reward model (declared before the objective that uses it)
   std::unique_ptr<PrefObjective> pref;
   if (st.type == "dpo") {
     LoadOptions lo;
@@ -377,8 +427,10 @@ void Runner::train_stage(size_t i, const std::string& prev) {
     if (!st.pref.heldout.empty()) heldout = load_pairs(st.pref.heldout, "heldout", *renderer_, lo);
     std::vector<const std::vector<Sample>*> sets;
     for (const LoadResult& d : data.sets) sets.push_back(&d.samples);
+    if (!st.pref.rm.empty()) reward = std::make_unique<RmTermModel>(st.pref, opt_.model_path, opt_.exact_base, tmpl_, opt_.log);
     pref = std::make_unique<PrefObjective>(m, st.pref, sets, st.pref.heldout.empty() ? nullptr : &heldout.samples,
-                                           base + ".ref.gguf", st.batch * st.seq_len);
+                                           base + ".ref.gguf", st.batch * st.seq_len,
+                                           reward ? reward->scorer() : PairScorer{});
     so.objective = pref.get();
   }
   SftTrainer trainer(m, data.mix(so.seed), so);

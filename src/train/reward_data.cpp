@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
+#include "train/prefs.h"
 #include "train/recipe_reader.h"
 
 namespace helix::train {
@@ -17,25 +18,11 @@ RmRenderer::RmRenderer(const SampleRenderer& r, std::string step_separator) : r_
   HELIX_CHECK(!sep_.empty(), "the step separator must not be empty");
 }
 
+// The record's conversation with the reply as the assistant's last turn (prefs.h: one reader for
+// preference pairs and reward records).
 Sample RmRenderer::render(const ojson& rec, const std::string& reply) const {
   if (reply.empty()) throw BadData("the reply to score is empty");
-  ojson r = ojson::object();
-  if (rec.contains("messages")) {
-    if (!rec["messages"].is_array() || rec["messages"].empty())
-      throw BadData("\"messages\" must be a non-empty list of the turns before the reply");
-    ojson msgs = rec["messages"];
-    msgs.push_back({{"role", "assistant"}, {"content", reply}});
-    r["messages"] = msgs;
-  } else if (rec.contains("prompt")) {
-    if (!rec["prompt"].is_string()) throw BadData("\"prompt\" must be a string");
-    r["prompt"] = rec["prompt"];
-    r["completion"] = reply;
-    if (rec.contains("system")) r["system"] = rec["system"];
-  } else {
-    throw BadData("a reward record needs \"prompt\" or \"messages\"");
-  }
-  if (rec.contains("tools")) r["tools"] = rec["tools"];
-  return r_.render(r);
+  return r_.render(pair_conversation(rec, reply, "reply", true));
 }
 
 RmSeq RmRenderer::response(const ojson& record, const std::string& reply) const {

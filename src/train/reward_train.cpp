@@ -12,6 +12,7 @@
 #include "model/lora.h"
 #include "tokenizer/tokenizer.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 
 namespace helix::train {
 
@@ -131,7 +132,12 @@ class RmMix {
       cur_[best] = 0;
     }
     ++taken_[best];
+    ++drawn_;
     return &sets_[best][order_[best][cur_[best]++]];
+  }
+  int64_t position() const { return drawn_; }
+  void seek(int64_t n) {  // the state after n draws (a resumed run)
+    while (drawn_ < n) next();
   }
 
  private:
@@ -142,6 +148,7 @@ class RmMix {
   std::vector<size_t> cur_;
   std::vector<uint64_t> epoch_;
   std::vector<std::vector<uint32_t>> order_;
+  int64_t drawn_ = 0;
 };
 
 // The base model with the recipe's adapter (imported) or new LoRA factors, or none.
@@ -275,9 +282,23 @@ ojson train_reward_model(const RmRecipe& rec, const RmTrainOptions& opt) {
   RmMix mix(train, weights, rec.seed);
   ojson steps_log = ojson::array();
   const double t0 = now_s();
-  int64_t tokens = 0;
+  int64_t tokens = 0, first = 0;
   double last_loss = 0;
-  for (int64_t step = 0; step < steps; ++step) {
+  // Checkpoints (trainer.h's format): LoRA factors, heads, both optimizers' moments, the draw
+  // position and the curve so far; a rerun after a crash or kill -9 continues the same curve.
+  const std::string ckpt = work + "/rm.ckpt";
+  const std::vector<CheckpointGroup> groups = {{base_params, &base_opt}, {head_params, &head_opt}};
+  if (fs::exists(ckpt)) {
+    const CheckpointState st = read_checkpoint(ckpt, rec.seed, steps, groups);
+    first = st.step;
+    mix.seek(st.position);
+    steps_log = st.log.value("steps", ojson::array());
+    for (const auto& e : steps_log) tokens += e["tokens"].get<int64_t>();
+    if (!steps_log.empty()) last_loss = steps_log.back()["loss"].get<double>();
+    log(cat("resuming from the checkpoint ", ckpt, " at step ", first));
+  }
+  const int64_t tokens_before = tokens;
+  for (int64_t step = first; step < steps; ++step) {
     m.base().zero_grad();
     for (Param* p : head_params) std::fill(p->grad.begin(), p->grad.end(), 0.0f);
     std::vector<const RmExample*> ex;
@@ -299,12 +320,14 @@ ojson train_reward_model(const RmRecipe& rec, const RmTrainOptions& opt) {
     r.lr = static_cast<float>(rec.lr) * f;
     r.tokens = b.batch.size();
     const double el = now_s() - t0;
-    r.tokens_per_s = static_cast<double>(tokens) / std::max(1e-9, el);
-    r.eta_s = el / static_cast<double>(r.step) * static_cast<double>(steps - r.step);
+    r.tokens_per_s = static_cast<double>(tokens - tokens_before) / std::max(1e-9, el);
+    r.eta_s = el / static_cast<double>(r.step - first) * static_cast<double>(steps - r.step);
     last_loss = r.loss;
     steps_log.push_back({{"step", r.step}, {"loss", r.loss}, {"accuracy", r.accuracy}, {"grad_norm", r.grad_norm},
                          {"lr", r.lr}, {"tokens", r.tokens}});
     if (opt.progress) opt.progress(r);
+    if (opt.checkpoint_every > 0 && r.step % opt.checkpoint_every == 0 && r.step < steps)
+      write_checkpoint(ckpt, {r.step, rec.seed, mix.position(), {{"steps", steps_log}}}, groups);
   }
   const double train_s = now_s() - t0;
 
@@ -316,6 +339,7 @@ ojson train_reward_model(const RmRecipe& rec, const RmTrainOptions& opt) {
   info.has_adapter = !m.base().trainable().empty();
   if (fs::path(out).has_parent_path()) fs::create_directories(fs::path(out).parent_path());
   save_reward_model(m, info, out);
+  fs::remove(ckpt);
   log(cat("wrote ", out));
 
   std::vector<RmEvalRow> rows;

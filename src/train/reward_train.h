@@ -5,7 +5,9 @@
 // seeded shuffled order, reshuffled every epoch), packs them into one batch, and minimizes the mean
 // per-example loss (Bradley–Terry for pairs, the mean binary cross-entropy of a record's steps)
 // with AdamW: the LoRA factors at lr (when they train), the heads at head_lr, one warm-up + decay
-// schedule and global-norm clipping. A frozen base (no trainable factors) runs forward only. At the
+// schedule and global-norm clipping. A frozen base (no trainable factors) runs forward only. Every
+// checkpoint_every steps the state goes to WORK/rm.ckpt (trainer.h's checkpoint format), so a rerun
+// of the same command after a crash or kill -9 resumes with the same curve. At the
 // end the held-out sets are scored and the work folder (OUT.run) gets results.json, results.md
 // and results.svg (the loss curve and held-out accuracy per aspect).
 #pragma once
@@ -61,6 +63,7 @@ struct RmTrainOptions {
   bool exact_base = false;
   int64_t max_steps = 0;     // > 0: at most this many steps (a quick trial)
   int64_t eval_tokens = 1024;  // tokens per scoring pass
+  int64_t checkpoint_every = 10;  // steps between checkpoints (WORK/rm.ckpt; 0: none)
   std::function<void(const std::string&)> log;
   std::function<void(const RmTrainReport&)> progress;
   std::function<void(const std::string& aspect, size_t done, size_t total)> eval_progress;

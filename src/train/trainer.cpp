@@ -81,31 +81,31 @@ void SftTrainer::run(const std::function<void(const StepReport&)>& progress) {
   }
 }
 
-// Checkpoint: one GGUF written atomically (GGUFWriter: temporary file, fsync, rename) holding the
-// step, the mix position, the log, and per trainable parameter its value and AdamW moments.
-void SftTrainer::save_checkpoint(const std::string& path) {
+void write_checkpoint(const std::string& path, const CheckpointState& st, const std::vector<CheckpointGroup>& groups) {
   gguf::GGUFWriter w;
   w.set("general.type", gguf::Value::string("helix-train-checkpoint"));
-  w.set("train.step", gguf::Value::u64(static_cast<uint64_t>(adam_.steps())));
-  w.set("train.seed", gguf::Value::u64(opt_.seed));
-  w.set("train.mix_position", gguf::Value::u64(static_cast<uint64_t>(mix_.position())));
-  w.set("train.log", gguf::Value::string(log_.dump()));
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Param* p = params_[i];
-    const Shape ne{p->numel(), 1, 1, 1};
-    w.add_tensor("param." + p->name, DType::F32, ne, 1, p->value.data());
-    w.add_tensor("adam_m." + p->name, DType::F32, ne, 1, adam_.moment(i, false).data());
-    w.add_tensor("adam_v." + p->name, DType::F32, ne, 1, adam_.moment(i, true).data());
-  }
+  w.set("train.step", gguf::Value::u64(static_cast<uint64_t>(st.step)));
+  w.set("train.seed", gguf::Value::u64(st.seed));
+  w.set("train.mix_position", gguf::Value::u64(static_cast<uint64_t>(st.position)));
+  w.set("train.log", gguf::Value::string(st.log.dump()));
+  for (const CheckpointGroup& g : groups)
+    for (size_t i = 0; i < g.params.size(); ++i) {
+      Param* p = g.params[i];
+      const Shape ne{p->numel(), 1, 1, 1};
+      w.add_tensor("param." + p->name, DType::F32, ne, 1, p->value.data());
+      w.add_tensor("adam_m." + p->name, DType::F32, ne, 1, g.adam->moment(i, false).data());
+      w.add_tensor("adam_v." + p->name, DType::F32, ne, 1, g.adam->moment(i, true).data());
+    }
   w.write(path);
 }
 
-void SftTrainer::load_checkpoint(const std::string& path) {
+CheckpointState read_checkpoint(const std::string& path, uint64_t seed, int64_t max_steps,
+                                const std::vector<CheckpointGroup>& groups) {
   const gguf::GGUFFile f = gguf::GGUFFile::open(path);
   HELIX_CHECK(f.get_string("general.type", "") == "helix-train-checkpoint", "'", path,
               "' is not a Helix training checkpoint; remove it or choose another --checkpoint path");
-  HELIX_CHECK(f.get_uint("train.seed", 0) == opt_.seed, "checkpoint '", path, "' was made with seed ",
-              f.get_uint("train.seed", 0), ", this run uses ", opt_.seed, "; remove it to start over");
+  HELIX_CHECK(f.get_uint("train.seed", 0) == seed, "checkpoint '", path, "' was made with seed ",
+              f.get_uint("train.seed", 0), ", this run uses ", seed, "; remove it to start over");
   auto copy = [&](const std::string& name, std::vector<float>& dst) {
     const gguf::TensorInfo* info = f.find_tensor(name);
     HELIX_CHECK(info, "checkpoint '", path, "' lacks '", name, "'; it was made for another model or settings");
@@ -114,18 +114,33 @@ void SftTrainer::load_checkpoint(const std::string& path) {
                 "': '", name, "' has ", t.numel(), " values, expected ", dst.size());
     std::copy_n(t.data_as<float>(), dst.size(), dst.begin());
   };
-  for (size_t i = 0; i < params_.size(); ++i) {
-    copy("param." + params_[i]->name, params_[i]->value);
-    copy("adam_m." + params_[i]->name, adam_.moment(i, false));
-    copy("adam_v." + params_[i]->name, adam_.moment(i, true));
-  }
-  const int64_t step = static_cast<int64_t>(f.get_uint("train.step", 0));
-  HELIX_CHECK(step <= opt_.steps, "checkpoint '", path, "' is at step ", step, " but this run has only ", opt_.steps,
+  CheckpointState st;
+  st.step = static_cast<int64_t>(f.get_uint("train.step", 0));
+  HELIX_CHECK(st.step <= max_steps, "checkpoint '", path, "' is at step ", st.step, " but this run has only ", max_steps,
               " steps; remove it to start over");
-  adam_.set_steps(step);
-  mix_.seek(static_cast<int64_t>(f.get_uint("train.mix_position", 0)));
+  for (const CheckpointGroup& g : groups) {
+    for (size_t i = 0; i < g.params.size(); ++i) {
+      copy("param." + g.params[i]->name, g.params[i]->value);
+      copy("adam_m." + g.params[i]->name, g.adam->moment(i, false));
+      copy("adam_v." + g.params[i]->name, g.adam->moment(i, true));
+    }
+    g.adam->set_steps(st.step);
+  }
+  st.seed = seed;
+  st.position = static_cast<int64_t>(f.get_uint("train.mix_position", 0));
   const std::string log = f.get_string("train.log", "");
-  if (!log.empty()) log_ = nlohmann::ordered_json::parse(log);
+  if (!log.empty()) st.log = nlohmann::ordered_json::parse(log);
+  return st;
+}
+
+void SftTrainer::save_checkpoint(const std::string& path) {
+  write_checkpoint(path, {adam_.steps(), opt_.seed, mix_.position(), log_}, {{params_, &adam_}});
+}
+
+void SftTrainer::load_checkpoint(const std::string& path) {
+  const CheckpointState st = read_checkpoint(path, opt_.seed, opt_.steps, {{params_, &adam_}});
+  mix_.seek(st.position);
+  if (!st.log.is_null()) log_ = st.log;
 }
 
 }  // namespace helix::train

@@ -60,6 +60,26 @@ struct StepReport {
   nlohmann::ordered_json extra;  // the objective's figures for the step (null for SFT)
 };
 
+// A training checkpoint: one GGUF written atomically (temporary file, fsync, rename) holding the
+// step, the run's seed, a data position, the run's JSON log, and per trainable parameter its value
+// and AdamW moments. SftTrainer and the reward-model trainer (reward_train.h) keep theirs in it.
+struct CheckpointGroup {  // parameters and the optimizer that updates them (in its order)
+  std::vector<Param*> params;
+  AdamW* adam = nullptr;
+};
+struct CheckpointState {
+  int64_t step = 0;
+  uint64_t seed = 0;
+  int64_t position = 0;  // the data stream's position
+  nlohmann::ordered_json log;
+};
+void write_checkpoint(const std::string& path, const CheckpointState& st, const std::vector<CheckpointGroup>& groups);
+// Reads values and moments into the groups and sets every optimizer's step count. Throws naming the
+// file when it is not a checkpoint, was made with another seed, lacks a parameter or has more
+// than max_steps steps.
+CheckpointState read_checkpoint(const std::string& path, uint64_t seed, int64_t max_steps,
+                                const std::vector<CheckpointGroup>& groups);
+
 class SftTrainer {
  public:
   // `mix` points at sample sets that must outlive the trainer.

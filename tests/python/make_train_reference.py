@@ -8,7 +8,8 @@ on F32, Q8_0 and Q4_K bases (the base dequantized with gguf-py). The model is wr
 the architectures' published definitions (GGUF conventions: ggml axis order, Gemma norm weights
 with the +1 folded in), independently of Helix's code.
 
-Also the preference objective (DPO, IPO, SFT and KL terms; dpo_<arch>.gguf, see make_dpo).
+Also the preference objective (DPO, IPO, SFT, KL and reward-model-weighted terms; dpo_<arch>.gguf,
+see make_dpo).
 
 Writes tests/python/data/train_ref/<arch>_<case>.gguf: the batch (two packed samples with loss
 masks), the LoRA factors' initial values, the loss and "grad.<param>" tensors, and the tiny
@@ -341,7 +342,12 @@ DPO_CASES = {  # case -> ({loss: weight}, label smoothing)
     "dpo": ({"dpo": 1.0}, DPO_EPS),
     "ipo": ({"ipo": 1.0}, 0.0),
     "mix": ({"dpo": 1.0, "sft": 0.3, "kl": 0.2}, 0.0),
+    "rm": ({"rm": 1.0}, 0.0),
+    "rmmix": ({"dpo": 1.0, "sft": 0.2, "rm": 0.5}, 0.0),
 }
+# The rm term's reward scores (s(chosen), s(rejected)) of the two pairs, as a reward model would
+# give them, and its temperature: q_c = sigmoid((s_c - s_r) / tau).
+RM_SCORES, RM_TAU = [(1.5, -0.5), (-0.25, 0.75)], 0.5
 
 
 def pairs(vocab, seed):
@@ -371,13 +377,22 @@ def dpo_objective(ref, prs, weights, eps):
     ref.lora = saved
     plp = [(answer_logps(ref, p, c), answer_logps(ref, p, r)) for p, c, r in prs]
     terms = {}
+    # dpo, ipo and rm leave out each answer's last token (its end of turn in real data); sft and kl keep it.
+    full_plp, full_rlp = plp, rlp
+    plp = [(pc[:-1], pr[:-1]) for pc, pr in plp]
+    rlp = [(rc[:-1], rr[:-1]) for rc, rr in rlp]
     hs = torch.stack([DPO_BETA * ((pc.sum() - rc.sum()) - (pr.sum() - rr.sum())) for (pc, pr), (rc, rr) in zip(plp, rlp)])
     terms["dpo"] = (-(1 - eps) * torch.nn.functional.logsigmoid(hs) - eps * torch.nn.functional.logsigmoid(-hs)).mean()
     hi = torch.stack([(pc.sum() - rc.sum()) / len(pc) - (pr.sum() - rr.sum()) / len(pr) for (pc, pr), (rc, rr) in zip(plp, rlp)])
     terms["ipo"] = ((hi - 1 / (2 * DPO_BETA)) ** 2).mean()
-    terms["sft"] = -torch.cat([pc for pc, _ in plp]).mean()
-    d = torch.cat([torch.cat([pc - rc, pr - rr]) for (pc, pr), (rc, rr) in zip(plp, rlp)])
+    terms["sft"] = -torch.cat([pc for pc, _ in full_plp]).mean()
+    d = torch.cat([torch.cat([pc - rc, pr - rr]) for (pc, pr), (rc, rr) in zip(full_plp, full_rlp)])
     terms["kl"] = (0.5 * d * d).mean()
+    rm = []
+    for (pc, pr), (sc, sr) in zip(plp, RM_SCORES):
+        qc = 1 / (1 + math.exp(-(sc - sr) / RM_TAU))
+        rm.append(-(qc * pc.sum() / len(pc) + (1 - qc) * pr.sum() / len(pr)))
+    terms["rm"] = torch.stack(rm).mean()
     total = sum(w * terms[k] for k, w in weights.items())
     return total, terms
 
@@ -394,6 +409,8 @@ def make_dpo(helix, arch, tmp):
     w.add_uint32("ref.lora_rank", LORA_RANK)
     w.add_float32("ref.lora_alpha", LORA_ALPHA)
     w.add_float32("ref.beta", DPO_BETA)
+    w.add_float32("ref.rm_tau", RM_TAU)
+    w.add_tensor("rm.scores", np.asarray([x for sc in RM_SCORES for x in sc], dtype=np.float32))
     for i, (p, c, r) in enumerate(prs):
         for n, a in (("prompt", p), ("chosen", c), ("rejected", r)):
             w.add_tensor(f"pair{i}.{n}", np.asarray(a, dtype=np.int32))

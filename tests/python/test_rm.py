@@ -8,6 +8,7 @@ The gradients themselves are checked against PyTorch in tests/train/test_reward.
 """
 import json
 import re
+import signal
 import subprocess
 
 import gguf
@@ -98,6 +99,35 @@ def test_rm_train_learns_both_levels(trained):
     assert "<svg" in (d / "tiny-rm.gguf.run" / "results.svg").read_text()
 
 
+def test_rm_train_resumes_after_kill_9(helix_bin, trained):
+    """kill -9 mid-run; the same command resumes from WORK/rm.ckpt and the whole loss curve equals
+    the uninterrupted run's (the trained fixture: same recipe and seed)."""
+    d, _, _, _ = trained
+    want = [s["loss"] for s in json.loads((d / "tiny-rm.gguf.run" / "steps.json").read_text())]
+    out = d / "killed-rm.gguf"
+    args = [helix_bin, "rm", "train", str(d / "rm.toml"), "--out", str(out), "-t", "2", "--checkpoint-every", "3"]
+    p = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if re.search(r"\[rm\] step 8/40", line):  # step 6's checkpoint is on disk
+            p.send_signal(signal.SIGKILL)
+            break
+    p.wait(timeout=60)
+    assert p.returncode == -signal.SIGKILL, "".join(seen)
+    work = d / "killed-rm.gguf.run"
+    assert (work / "rm.ckpt").exists() and not out.exists()
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"resuming from the checkpoint .* at step (\d+)", r.stderr)
+    assert m and int(m.group(1)) in (6, 9), r.stderr
+    steps = [int(x.group(1)) for x in STEP.finditer(r.stderr)]
+    assert steps[0] == int(m.group(1)) + 1 and steps[-1] == 40, steps  # nothing trained twice
+    got = [s["loss"] for s in json.loads((work / "steps.json").read_text())]
+    assert got == pytest.approx(want, rel=1e-5)
+    assert not (work / "rm.ckpt").exists(), "the checkpoint is removed when the run ends"
+
+
 def test_rm_gguf_holds_heads_metadata_and_adapter(trained):
     _, _, out, _ = trained
     rd = gguf.GGUFReader(str(out))
@@ -185,3 +215,27 @@ def test_run_best_of_picks_the_highest_scored_sample(helix_bin, trained):
     r = subprocess.run([helix_bin, "run", "-m", str(model), "-p", prompt, "--best-of", "2"], capture_output=True,
                        text=True)
     assert r.returncode != 0 and "needs --rm" in r.stderr
+
+
+def test_rm_answer_answers_every_record_and_picks_the_best(helix_bin, trained):
+    """helix rm answer: one JSON line per eval record; with --best-of the answer is the sample the
+    reward model scored highest; without, one greedy answer."""
+    d, model, out, _ = trained
+    recs = [{"messages": [{"role": "user", "content": f"Tell me about item {i}."},
+                          {"role": "assistant", "content": "ref"}]} for i in range(3)]
+    write_jsonl(d / "answer.jsonl", recs)
+    base = [helix_bin, "rm", "answer", "-m", str(model), "--eval", str(d / "answer.jsonl"), "-n", "6", "-t", "2"]
+    r = subprocess.run(base + ["--temp", "1.5", "--seed", "5", "--best-of", "3", "--rm", str(out),
+                               "--rm-aspect", "tone"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["line"] for x in rows] == [1, 2, 3]
+    for x in rows:
+        assert len(x["samples"]) == 3 and x["answer"] == x["samples"][x["best"]]
+        scored = [s.get("tone", float("-inf")) for s in x["scores"]]
+        assert scored[x["best"]] == max(scored), x
+    g = subprocess.run(base + ["--temp", "0"], capture_output=True, text=True, timeout=300)
+    assert g.returncode == 0, g.stderr
+    assert [set(json.loads(x)) for x in g.stdout.splitlines()] == [{"line", "answer"}] * 3
+    bad = subprocess.run(base[:3] + ["-m", str(model)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--eval" in bad.stderr

@@ -44,6 +44,7 @@ std::vector<Sample> stored_pairs(const gguf::GGUFFile& ref) {
 PrefSettings settings_from(const gguf::GGUFFile& ref, const std::string& c) {
   PrefSettings s;
   s.beta = ref.get_float("ref.beta", 0);
+  s.rm_tau = ref.get_float("ref.rm_tau", 1);
   s.label_smoothing = ref.get_float("ref." + c + ".label_smoothing", 0);
   s.reference = "base";
   std::string list = ref.get_string("ref." + c + ".losses", "");
@@ -80,7 +81,14 @@ TEST_P(DpoReference, StepMatchesPyTorch) {
   for (Param* p : m.trainable()) p->value = values<float>(ref, "init." + p->name);
   const std::vector<Sample> pairs = stored_pairs(ref);
   const PrefSettings s = settings_from(ref, c.kind);
-  PrefObjective obj(m, s, {&pairs}, nullptr, "");
+  // The rm term's scores: the reference's fixed (chosen, rejected) scores, asked for in pair order.
+  const std::vector<float> rm_scores = values<float>(ref, "rm.scores");
+  PairScorer scorer{[&](const TrainBatch&, const std::vector<int64_t>& pos) {
+                      EXPECT_EQ(pos.size(), rm_scores.size());
+                      return rm_scores;
+                    },
+                    "fixed"};
+  PrefObjective obj(m, s, {&pairs}, nullptr, "", 1024, scorer);
   std::vector<const Sample*> ptrs;
   for (const Sample& p : pairs) ptrs.push_back(&p);
   m.zero_grad();
@@ -98,7 +106,9 @@ TEST_P(DpoReference, StepMatchesPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(Terms, DpoReference,
                          ::testing::Values(DpoCase{"llama", "dpo"}, DpoCase{"llama", "ipo"}, DpoCase{"llama", "mix"},
-                                           DpoCase{"gemma3", "dpo"}, DpoCase{"gemma3", "ipo"}, DpoCase{"gemma3", "mix"}),
+                                           DpoCase{"llama", "rm"}, DpoCase{"llama", "rmmix"}, DpoCase{"gemma3", "dpo"},
+                                           DpoCase{"gemma3", "ipo"}, DpoCase{"gemma3", "mix"}, DpoCase{"gemma3", "rm"},
+                                           DpoCase{"gemma3", "rmmix"}),
                          [](const auto& info) { return info.param.arch + "_" + info.param.kind; });
 
 // d loss / d log π(chosen|rejected) of each pair loss against central differences.
@@ -154,20 +164,36 @@ TEST(PrefCache, ReferenceLogProbsRoundTrip) {
   for (const Sample& p : pairs) ptrs.push_back(&p);
   PrefSettings s = settings_from(ref, "dpo");
   s.reference = "start";
+  s.losses.push_back(LossTerm{"rm", 0.0, 0.0});  // the rm term's scores are cached with the reference's
+  int scored = 0;
+  auto scorer = [&](const std::string& fp) {
+    return PairScorer{[&](const TrainBatch&, const std::vector<int64_t>& pos) {
+                        ++scored;
+                        return std::vector<float>(pos.size(), 0.5f);
+                      },
+                      fp};
+  };
   const std::string cache = (std::filesystem::temp_directory_path() / cat("helix_dpo_cache_", getpid(), ".gguf")).string();
   std::filesystem::remove(cache);
   nlohmann::ordered_json e1, e3;
   {
-    PrefObjective a(m, s, {&pairs}, nullptr, cache);
+    PrefObjective a(m, s, {&pairs}, nullptr, cache, 1024, scorer("rm-1"));
     m.zero_grad();
     a.accumulate(m, {make_batch(ptrs)}, {ptrs}, 0, 1, e1);
     EXPECT_EQ(a.cached(), 2);
+    EXPECT_EQ(a.rm_cached(), 2);
+    EXPECT_EQ(scored, 1);
     a.save();
   }
+  EXPECT_EQ(PrefObjective(m, s, {&pairs}, nullptr, cache, 1024, scorer("rm-1")).rm_cached(), 2);
+  EXPECT_EQ(PrefObjective(m, s, {&pairs}, nullptr, cache, 1024, scorer("rm-2")).rm_cached(), 0)
+      << "the scores of another reward model must be ignored";
+  EXPECT_THROW(PrefObjective(m, s, {&pairs}, nullptr, cache), Error) << "the rm term needs a scorer";
   ASSERT_TRUE(std::filesystem::exists(cache));
   EXPECT_NEAR(e1["losses"]["dpo"].get<double>(), std::log(2.0), 1e-5);  // policy = reference: h = 0
   const auto saved = m.trainable()[0]->value;
   for (float& v : m.trainable()[0]->value) v *= 1.5f;  // the model moves on
+  s.losses.pop_back();
   PrefObjective b(m, s, {&pairs}, nullptr, "");  // no cache: its reference is the moved model
   PrefObjective c(m, s, {&pairs}, nullptr, cache);
   EXPECT_EQ(b.cached(), 0);
@@ -259,11 +285,32 @@ path = "s.jsonl"
   EXPECT_NE(err("type = \"dpo\"\ndpo = { reference = \"other\" }").find("'other' is not one of"), std::string::npos);
   EXPECT_NE(err("type = \"dpo\"\nmode = \"full\"").find("LoRA"), std::string::npos);
   EXPECT_NE(err("type = \"dpo\"\ndpo = { beta = 0 }").find("beta"), std::string::npos);
+  // The rm term: its reward model, heads and temperature; each key needs the other.
+  const Recipe q = parse_recipe(
+      "[[stages]]\nsteps = 1\nlosses = [\"dpo\", { name = \"rm\", weight = 0.5 }]\nrm = \"rm.gguf\"\n"
+      "rm_aspects = { format = 1.0, politeness = 0.5 }\nrm_tau = 2.0\n[[stages.datasets]]\npath = \"p.jsonl\"\n",
+      "/r/z.toml");
+  EXPECT_EQ(q.stages[0].pref.rm, "/r/rm.gguf");
+  EXPECT_DOUBLE_EQ(q.stages[0].pref.rm_tau, 2.0);
+  EXPECT_DOUBLE_EQ(q.stages[0].pref.rm_aspects.at("politeness"), 0.5);
+  EXPECT_NE(err("losses = [\"rm\"]").find("rm = \"RM.gguf\""), std::string::npos);
+  EXPECT_NE(err("losses = [\"dpo\"]\nrm = \"x.gguf\"").find("no \"rm\" term"), std::string::npos);
+  EXPECT_NE(err("rm = \"x.gguf\"").find("preference stage"), std::string::npos);
+  EXPECT_NE(err("losses = [\"rm\"]\nrm = \"x.gguf\"\nrm_aspects = { format = -1 }").find("weight >= 0"), std::string::npos);
+}
+
+// The rm term's pair weights: σ((s_c − s_r)/τ), summing to 1; equal scores weigh both halves alike.
+TEST(PrefLoss, RmPairWeights) {
+  const auto [qc, qr] = rm_pair_weights(2.0, 0.0, 0.5);
+  EXPECT_NEAR(qc, 1 / (1 + std::exp(-4.0)), 1e-12);
+  EXPECT_NEAR(qc + qr, 1.0, 1e-12);
+  EXPECT_NEAR(rm_pair_weights(3.0, 3.0, 1.0).first, 0.5, 1e-12);
+  EXPECT_LT(rm_pair_weights(-1.0, 1.0, 1.0).first, 0.5);
 }
 
 // The shipped DPO recipes read, and every file they name exists.
 TEST(PrefRecipe, ShippedRecipesLoad) {
-  for (const char* name : {"dpo.toml", "dpo_rm_set.toml"}) {
+  for (const char* name : {"dpo.toml", "dpo_rm_set.toml", "dpo_rm_guided.toml"}) {
     SCOPED_TRACE(name);
     const Recipe r = load_recipe(std::string(HELIX_SOURCE_DIR) + "/recipes/prefs/" + name);
     EXPECT_EQ(r.adapter, "assistant");
