@@ -27,12 +27,11 @@ import os
 import pathlib
 import re
 import resource
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_bench import run_measured, torch_python  # noqa: E402
+from train_bench import run_measured, run_torch_job, torch_python  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCORED = re.compile(r"scored (\d+) sequences \((\d+) tokens\) in ([0-9.]+) s: ([0-9.]+) sequences/s, ([0-9.]+) tokens/s, "
@@ -99,16 +98,7 @@ print(json.dumps({"sequences": n, "tokens": n * length, "seconds": wall, "sequen
 
 
 def bench_torch(py, model, rm, n, length, threads):
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(TORCH_JOB)
-    try:
-        out, _, rss, _ = run_measured(py[0] + [f.name, str(ROOT / "tests" / "python"), model, rm, str(n), str(length),
-                                               str(threads)], env=py[1])
-    finally:
-        os.unlink(f.name)
-    r = json.loads(out.strip().splitlines()[-1])
-    r["peak_rss_mib"] = rss
-    return r
+    return run_torch_job(py, TORCH_JOB, model, rm, n, length, threads)
 
 
 def main():
