@@ -58,8 +58,13 @@ double overlap(const std::string& sentence, const std::set<std::string>& text) {
 std::string ground_answer(const std::string& raw, const std::string& question, const std::string& instructions,
                           const std::vector<Passage>& ps, Lang lang) {
   std::vector<std::set<std::string>> pg;
+  std::vector<knowledge::Passage> kps;  // for align_citations
   std::string all;
-  for (const auto& p : ps) pg.push_back(source_grams(p.text)), all += p.text + "\n";
+  for (const auto& p : ps) {
+    pg.push_back(source_grams(p.text)), all += p.text + "\n";
+    kps.emplace_back().n = p.n;
+    kps.back().hit.text = p.text;
+  }
   const auto allg = source_grams(all), instr = source_grams(instructions);
   std::string out;
   for (const auto& [b, e] : docs::split_sentences(raw)) {
@@ -67,7 +72,9 @@ std::string ground_answer(const std::string& raw, const std::string& question, c
     const std::string bare = strip_citations(s);
     if (docs::count_chars(bare) < 6 || !grounded(bare, allg, 0.6) || overlap(bare, instr) > 0.5) continue;
     if (out.find(bare) != std::string::npos) continue;
-    std::string cited = s;
+    // a cited sentence whose words another passage clearly holds is re-cited to it (the adapter often
+    // cites the neighbour of the passage it copies from)
+    std::string cited = knowledge::align_citations(s, kps).answer;
     if (citations_in(s).empty()) {
       size_t best = 0;
       for (size_t i = 1; i < ps.size(); ++i)
