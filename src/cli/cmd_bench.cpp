@@ -97,12 +97,12 @@ int cmd_bench(int argc, char** argv) {
   apply_default_loras(lora, *m, true);
   // "base" first, then the named adapters (--lora NAME=FILE) in the order given.
   std::vector<std::pair<std::string, int>> named;
-  const std::map<std::string, int> ids = add_named_loras(lora, *m);
+  const std::map<std::string, NamedLora> ids = add_named_loras(lora, *m);
   if (!ids.empty()) named.emplace_back("base", 0);
   for (const std::string& spec : lora) {
     const LoraFlag f = parse_lora_flag(spec);
     if (!f.name.empty() && std::none_of(named.begin(), named.end(), [&](const auto& p) { return p.first == f.name; }))
-      named.emplace_back(f.name, ids.at(f.name));
+      named.emplace_back(f.name, ids.at(f.name).set);
   }
   HELIX_CHECK(ids.count("base") == 0, "--lora base=FILE: 'base' names the run without an adapter; pick another name");
   const double load_s = now_s() - t0;

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/convert_model.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "io/gguf.h"
 #include "model/lora.h"
 
@@ -29,10 +30,11 @@ constexpr const char* kUsage =
     "               (default: every tensor keeps the base model's type)\n"
     "usage: helix lora random BASE.gguf OUT.gguf [--rank R] [--alpha A] [--std X] [--seed S]\n"
     "                         [--targets attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down,output,token_embd]\n"
-    "                         [--type f32|f16]\n"
+    "                         [--type f32|f16] [--chat-template FILE]\n"
     "  (for tests and benchmarks) writes an adapter with random factors (normal, std X, default 0.02)\n"
     "  for the listed projections of every layer (default: the seven attention and FFN projections),\n"
-    "  stored as f32 (default) or f16 (as helix sft writes adapters).\n";
+    "  stored as f32 (default) or f16 (as helix sft writes adapters); --chat-template stores a Jinja\n"
+    "  template in it (helix.chat_template, as helix sft does with a recipe's chat_template).\n";
 
 int lora_merge(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
@@ -105,7 +107,7 @@ int lora_random(const std::vector<std::string>& args) {
   int64_t rank = 8;
   float alpha = -1, stddev = 0.02f;
   uint64_t seed = 1;
-  std::string targets = "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down", type = "f32";
+  std::string targets = "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down", type = "f32", tmpl;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto val = [&]() -> std::string {
@@ -118,6 +120,7 @@ int lora_random(const std::vector<std::string>& args) {
     else if (a == "--seed") seed = std::stoull(val());
     else if (a == "--targets") targets = val();
     else if (a == "--type") type = val();
+    else if (a == "--chat-template") tmpl = read_file(val(), "chat template");
     else if (!a.empty() && a[0] == '-') throw Error(cat("unknown option '", a, "' of helix lora random"));
     else pos.push_back(a);
   }
@@ -128,6 +131,7 @@ int lora_random(const std::vector<std::string>& args) {
   a.arch = base.architecture();
   a.alpha = alpha < 0 ? static_cast<float>(rank) : alpha;
   a.name = "random-r" + std::to_string(rank);
+  a.chat_template = tmpl;
   HELIX_CHECK(type == "f32" || type == "f16", "--type must be f32 or f16, not '", type, "'");
   a.factor_type = type == "f16" ? DType::F16 : DType::F32;
   std::mt19937_64 rng(seed);

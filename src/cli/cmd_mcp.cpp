@@ -87,7 +87,6 @@ int cmd_mcp(int argc, char** argv) {
   }
   server::Engine engine(l.model, l.tokenizer, eo);
   server::Pipeline pipeline(engine, {.model_id = std::filesystem::path(l.path).stem().string(),
-                                     .lora_sets = {},
                                      .chat_template = chat_template_of(o, l),
                                      .timeout_s = 600});
   mcp::Server s("helix", HELIX_VERSION, "Helix runs a language model, an embedding model and knowledge bases locally.");

@@ -16,6 +16,7 @@
 #include "cli/default_model.h"
 #include "cli/gen_options.h"
 #include "cli/kb_answer.h"
+#include "cli/flywheel_watch.h"
 #include "cli/lora_flags.h"
 #include "cli/plugin_chat.h"
 #include "cli/mcp_kb_tool.h"
@@ -34,6 +35,7 @@
 #include "server/mcp_tools.h"
 #include "server/knowledge_api.h"
 #include "server/engine.h"
+#include "server/adapters.h"
 #include "server/feedback.h"
 #include "server/plugins_hook.h"
 
@@ -67,6 +69,9 @@ constexpr const char* kUsage =
     "                     \"reward_model\": NAME (repeatable; NAME defaults to the file name)\n"
     "  --feedback-db FILE record every answer in this SQLite file and accept POST /v1/feedback\n"
     "                     (ratings and corrections; `helix flywheel export` makes training data)\n"
+    "  --flywheel-db FILE serve each adapter promoted in this registry (helix flywheel) as ALIAS:NAME,\n"
+    "                     switching to new promotions and rollbacks as they happen (checked every second);\n"
+    "                     GET /v1/adapters lists them, POST /v1/adapters {\"name\",\"path\"} switches by hand\n"
     "  --cors ORIGIN...   let browser pages from these origins call the API (e.g. https://app.example.com; * for any)\n"
     "  --max-connections N             open client connections at most (default 1024)\n"
     "  --max-connections-per-client N  from one client address at most (default 64); at a cap the\n"
@@ -120,7 +125,7 @@ int cmd_serve(int argc, char** argv) {
   o.named_lora = true;  // --lora NAME=FILE: adapters that requests pick by model name
   server::ApiOptions api;
   server::EngineOptions eo;
-  std::string alias, embed_model, feedback_db;
+  std::string alias, embed_model, feedback_db, flywheel_db;
   std::vector<std::string> reward_models;  // --rm [NAME=]FILE
   bool embeddings = false;
   std::string kb_dir;  // knowledge bases: --kb-dir DIR, or --kb for the default folder
@@ -144,6 +149,7 @@ int cmd_serve(int argc, char** argv) {
     else if (a == "--embeddings") embeddings = true;
     else if (a == "--feedback-db") feedback_db = val();
     else if (a == "--rm") reward_models.push_back(val());
+    else if (a == "--flywheel-db") flywheel_db = val();
     else if (a == "--kb-dir") kb_dir = val();
     else if (a == "--kb") kb_dir = default_kb_dir();
     else if (a == "--cors") {
@@ -186,8 +192,9 @@ int cmd_serve(int argc, char** argv) {
 
   Loaded l = load_for_generation(o);
   api.model_id = alias.empty() ? std::filesystem::path(l.path).stem().string() : alias;
-  api.lora_sets = add_named_loras(o.lora, *l.model);  // --lora NAME=FILE (cli/lora_flags.h)
+  const auto named = add_named_loras(o.lora, *l.model);  // --lora NAME=FILE (cli/lora_flags.h)
   api.chat_template = chat_template_of(o, l);
+  api.chat_template_forced = !o.chat_template.empty();
   api.model = server::http::model_facts(*l.model);
   if (embeddings) {
     const std::string path = resolve_embed_model_path(embed_model);
@@ -236,6 +243,11 @@ int cmd_serve(int argc, char** argv) {
                                                             plugins::control_token_texts(*l.tokenizer)));
   inject_faults(eo, l.tokenizer);
   server::Engine engine(l.model, l.tokenizer, eo);
+  // Named adapters, switchable while serving (POST /v1/adapters; --flywheel-db watches promotions).
+  api.adapters = std::make_shared<server::ServedAdapters>(engine, l.model);
+  for (const auto& [name, n] : named) api.adapters->adopt(name, n.set, n.paths, n.chat_template);
+  std::unique_ptr<FlywheelWatch> flywheel;
+  if (!flywheel_db.empty()) flywheel = std::make_unique<FlywheelWatch>(flywheel_db, api.adapters);
   server::EngineBackend doc_backend(engine, api.chat_template, api.model_id);
   docs->backend = &doc_backend;
   docs->encoder = api.embedder.get();
@@ -271,6 +283,7 @@ int cmd_serve(int argc, char** argv) {
   }
   done.store(true);
   watcher.join();
+  flywheel.reset();  // no more switches while the engine drains
   engine.drain();
   std::fprintf(stderr, "helix serve: stopped\n");
   return 0;

@@ -63,18 +63,24 @@ std::string apply_default_loras(const std::vector<std::string>& specs, model::Mo
   return tmpl;
 }
 
-std::map<std::string, int> add_named_loras(const std::vector<std::string>& specs, model::Model& m) {
+std::map<std::string, NamedLora> add_named_loras(const std::vector<std::string>& specs, model::Model& m) {
   std::map<std::string, std::vector<model::LoraUse>> by_name;
   for (const std::string& s : specs) {
     const LoraFlag f = parse_lora_flag(s);
     if (!f.name.empty()) by_name[f.name].push_back(load_use(f));
   }
-  std::map<std::string, int> ids;
+  std::map<std::string, NamedLora> out;
   for (const auto& [name, uses] : by_name) {
-    ids[name] = m.add_lora_set(uses);
-    std::fprintf(stderr, "LoRA adapter '%s' from %s\n", name.c_str(), uses.front().path.c_str());
+    NamedLora& n = out[name];
+    n.set = m.add_lora_set(uses);
+    for (const auto& u : uses) {
+      n.paths.push_back(u.path);
+      if (n.chat_template.empty()) n.chat_template = u.adapter->chat_template;
+    }
+    std::fprintf(stderr, "LoRA adapter '%s' from %s%s\n", name.c_str(), uses.front().path.c_str(),
+                 n.chat_template.empty() ? "" : " (with its chat template)");
   }
-  return ids;
+  return out;
 }
 
 }  // namespace helix::cli

@@ -24,7 +24,12 @@ LoraFlag parse_lora_flag(const std::string& spec);
 // that has one), or "" when none carries one.
 std::string apply_default_loras(const std::vector<std::string>& specs, model::Model& m, bool named_ok = false);
 // Loads each named adapter (NAME=FILE[:SCALE]; one NAME given twice combines both) as its own
-// set: returns NAME -> set id.
-std::map<std::string, int> add_named_loras(const std::vector<std::string>& specs, model::Model& m);
+// set: returns NAME -> the set id, its files and the chat template the first of them carries.
+struct NamedLora {
+  int set = 0;
+  std::vector<std::string> paths;
+  std::string chat_template;
+};
+std::map<std::string, NamedLora> add_named_loras(const std::vector<std::string>& specs, model::Model& m);
 
 }  // namespace helix::cli

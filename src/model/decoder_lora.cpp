@@ -197,4 +197,8 @@ void Decoder::lora_embed(const Batch& batch, Tensor& x) const {
   }
 }
 
+void Decoder::remove_lora_set(int set) {
+  if (set > 0 && set <= static_cast<int>(lora_sets_.size())) lora_sets_[static_cast<size_t>(set - 1)] = LoraSet{};
+}
+
 }  // namespace helix::model

@@ -11,6 +11,7 @@
 #include "chat/template.h"
 #include "core/error.h"
 #include "model/bert.h"
+#include "server/adapters.h"
 #include "server/api_json.h"
 #include "server/chat_messages.h"
 #include "server/chatfile_routes.h"
@@ -44,8 +45,9 @@ struct Api::Impl {
 
   Impl(Engine& e, ApiOptions o)
       : eng(e), opt(std::move(o)), svr_owner(make_server(opt, e)), svr(*svr_owner),
-        pipeline(e, {.model_id = opt.model_id, .lora_sets = opt.lora_sets, .chat_template = opt.chat_template,
-                     .timeout_s = opt.timeout_s, .reward_models = opt.reward_models}) {
+        pipeline(e, {.model_id = opt.model_id, .adapters = opt.adapters, .chat_template = opt.chat_template,
+                     .chat_template_forced = opt.chat_template_forced, .timeout_s = opt.timeout_s,
+                     .reward_models = opt.reward_models}) {
     if (opt.knowledge) pipeline.add_hook(opt.knowledge->hook());
     for (auto& h : opt.hooks) pipeline.add_hook(h);
     if (opt.feedback) pipeline.add_hook(std::make_shared<FeedbackHook>(opt.feedback));
@@ -72,6 +74,7 @@ struct Api::Impl {
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
   void embeddings(const httplib::Request& req, httplib::Response& res);
   void kb_routes();
+  void adapter_routes();
   KnowledgeService& kb() const {
     if (!opt.knowledge)
       throw ApiError{404, "this server has no knowledge bases: start helix serve with --kb-dir DIR (or --kb)",
@@ -222,6 +225,38 @@ void Api::Impl::kb_routes() {
            }));
 }
 
+// GET /v1/adapters lists the named adapters; POST /v1/adapters {"name", "path"} loads a file under a
+// name (new or replacing) while serving (adapters.h). Switching is an admin act: with API keys the
+// pre-routing check already asked for one; without, only a client on this machine may switch.
+void Api::Impl::adapter_routes() {
+  svr.Get("/v1/adapters", guarded([this](const httplib::Request&, httplib::Response& res) {
+            ojson data = ojson::array();
+            if (opt.adapters)
+              for (const auto& a : opt.adapters->all()) data.push_back(adapter_json(*a, opt.model_id));
+            send_json(res, {{"object", "list"}, {"data", data}});
+          }));
+  svr.Post("/v1/adapters", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             const std::string& ip = req.remote_addr;
+             const bool loopback = ip == "::1" || ip.rfind("127.", 0) == 0;
+             if (opt.api_keys.empty() && !loopback)
+               throw ApiError{403,
+                              cat("switching adapters is refused from ", ip.empty() ? "another machine" : ip,
+                                  ": this server has no API key, so only clients on its own machine (loopback) may switch; "
+                                  "start helix serve with --api-key KEY to allow it with the key"),
+                              "permission_error", "", "admin_forbidden"};
+             if (!opt.adapters)
+               throw ApiError{404, "this server has no adapter registry", "invalid_request_error", "", "not_found"};
+             const auto [name, path] = parse_adapter_request(req.body);
+             std::shared_ptr<const ServedAdapter> a;
+             try {
+               a = opt.adapters->load(name, path, "POST /v1/adapters");
+             } catch (const Error& e) {
+               throw ApiError{400, e.what(), "invalid_request_error", "path", "invalid_adapter"};
+             }
+             send_json(res, adapter_json(*a, opt.model_id));
+           }));
+}
+
 ojson Api::Impl::model_card(const std::string& id) const {
   ojson card = {{"id", id}, {"object", "model"}, {"created", opt.model.created}, {"owned_by", "helix"}};
   if (id != opt.model_id) return card;
@@ -312,14 +347,15 @@ void Api::Impl::routes() {
   });
   svr.Get("/v1/models", guarded([this](const httplib::Request&, httplib::Response& res) {
             ojson data = ojson::array({model_card(opt.model_id)});
-            for (const auto& [name, id] : opt.lora_sets) data.push_back(model_card(opt.model_id + ":" + name));
+            if (opt.adapters)
+              for (const auto& a : opt.adapters->all()) data.push_back(model_card(opt.model_id + ":" + a->name));
             if (opt.embedder) data.push_back(model_card(opt.embed_model_id));
             send_json(res, {{"object", "list"}, {"data", data}});
           }));
   svr.Get("/v1/models/(.+)", guarded([this](const httplib::Request& req, httplib::Response& res) {
             const std::string id = req.matches[1];
-            const bool adapter = id.rfind(opt.model_id + ":", 0) == 0 &&
-                                 opt.lora_sets.count(id.substr(opt.model_id.size() + 1));
+            const bool adapter = id.rfind(opt.model_id + ":", 0) == 0 && opt.adapters &&
+                                 opt.adapters->find(id.substr(opt.model_id.size() + 1));
             if (id != opt.model_id && !adapter && !(opt.embedder && id == opt.embed_model_id))
               throw ApiError{404, cat("The model '", id, "' does not exist"), "invalid_request_error", "model",
                              "model_not_found"};
@@ -330,6 +366,7 @@ void Api::Impl::routes() {
   svr.Post("/v1/feedback", guarded([this](const httplib::Request& req, httplib::Response& res) {
              send_json(res, post_feedback(opt.feedback.get(), req.body));
            }));
+  adapter_routes();
   svr.Post("/v1/embeddings", guarded([this](const httplib::Request& req, httplib::Response& res) { embeddings(req, res); }));
   kb_routes();
   chatfile_routes = std::make_unique<ChatFileRoutes>(

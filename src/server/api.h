@@ -8,6 +8,8 @@
 //   POST /tokenize, /detokenize  {"content"} <-> {"tokens"}
 //   /v1/kb/...                   knowledge bases (with --kb-dir; see knowledge_api.h)
 //   POST /v1/feedback            rate/correct an answer (with --feedback-db; see feedback.h)
+//   GET/POST /v1/adapters        list / switch the named adapters without a restart (adapters.h); POST
+//                                needs the API key, or a loopback client when the server has none
 //   /v1/files, POST /v1/chatfile  uploads and ChatFile's summaries, minutes, cited answers (chatfile_routes.h)
 //   GET  /metrics                Prometheus text
 //   POST /mcp                    Helix as an MCP server, streamable HTTP (http_mcp.h)
@@ -39,16 +41,18 @@ namespace helix::server {
 class FeedbackStore;
 class PipelineHook;
 class ReplyScorer;
+class ServedAdapters;
 class KnowledgeService;
 
 struct ApiOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string model_id;          // the name /v1/models lists and requests must use
-  // LoRA adapters served over the model (helix serve --lora NAME=FILE): NAME -> the model's adapter
-  // set; a request picks one with the model name "MODEL_ID:NAME".
-  std::map<std::string, int> lora_sets;
+  // LoRA adapters served over the model (helix serve --lora NAME=FILE; adapters.h); a request picks
+  // one with the model name "MODEL_ID:NAME". GET/POST /v1/adapters list and switch them.
+  std::shared_ptr<ServedAdapters> adapters;
   std::string chat_template;     // Jinja source
+  bool chat_template_forced = false;  // --chat-template: also for named adapters (pipeline.h)
   std::set<std::string> api_keys;  // empty: no authentication
   size_t max_body = 8u << 20;    // bytes
   double timeout_s = 600;        // per request

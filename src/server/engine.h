@@ -44,6 +44,9 @@ struct GenParams {
   std::shared_ptr<const grammar::Grammar> grammar;
   int lora_set = -1;  // LoRA adapter set (model::Model::add_lora_set) for this sequence; -1: the default
   bool render_special = false;  // control tokens come out as their text (tool-call markers of some families)
+  // Kept alive until the sequence finishes: the served adapter whose lora_set it uses (adapters.h),
+  // so that switching an adapter never pulls it from under a running request.
+  std::shared_ptr<const void> hold;
 };
 
 struct TokenLogprob {

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "server/adapters.h"
 #include "server/chat_messages.h"
 #include "server/feedback.h"
 #include "server/http_log.h"
@@ -26,11 +27,11 @@ std::string finish_name(const std::string& r) { return r == "timeout" ? std::str
 
 std::vector<int32_t> Pipeline::chat_prompt(Generation& g) {
   try {
-    g.plan = tools::plan_tools(opt_.chat_template, *g.request, g.messages);
+    g.plan = tools::plan_tools(g.chat_template, *g.request, g.messages);
   } catch (const tools::RequestError& e) {
     throw ApiError{400, e.what(), "invalid_request_error", e.param(), "invalid_value"};
   }
-  return encode_chat_prompt(eng_.tokenizer(), opt_.chat_template, g.plan.messages, g.plan.template_tools, g.plan.prefill);
+  return encode_chat_prompt(eng_.tokenizer(), g.chat_template, g.plan.messages, g.plan.template_tools, g.plan.prefill);
 }
 
 std::vector<int32_t> encode_chat_prompt(const tok::Tokenizer& tok, const std::string& tmpl, const ojson& messages,
@@ -82,17 +83,21 @@ std::shared_ptr<Generation> Pipeline::prepare(std::shared_ptr<const ojson> body,
   g->best_of = parse_best_of(*g->request, opt_.reward_models, spec.n);
   if (g->best_of.n > 0) spec.n = g->best_of.n;  // the candidates; rerank() keeps the n best
   g->model = opt_.model_id;
-  if (const size_t c = spec.model.rfind(':'); c != std::string::npos && !opt_.lora_sets.empty()) {
+  g->chat_template = opt_.chat_template;
+  if (const size_t c = spec.model.rfind(':'); c != std::string::npos && opt_.adapters && !opt_.adapters->empty()) {
+    // The adapter is resolved once: the request keeps this one to its end, even if it is switched.
     const std::string name = spec.model.substr(c + 1);
-    auto it = opt_.lora_sets.find(name);
-    if (it == opt_.lora_sets.end()) {
+    g->adapter = opt_.adapters->find(name);
+    if (!g->adapter) {
       std::string names;
-      for (const auto& [n, set] : opt_.lora_sets) names += (names.empty() ? "" : ", ") + opt_.model_id + ":" + n;
+      for (const auto& a : opt_.adapters->all()) names += (names.empty() ? "" : ", ") + opt_.model_id + ":" + a->name;
       throw ApiError{404, cat("The model '", spec.model, "' does not exist: no adapter '", name, "' is served; use one of ",
                               names, " or '", opt_.model_id, "'"),
                      "invalid_request_error", "model", "model_not_found"};
     }
-    spec.gen.lora_set = it->second;
+    spec.gen.lora_set = g->adapter->set;
+    spec.gen.hold = g->adapter;
+    if (!opt_.chat_template_forced && !g->adapter->chat_template.empty()) g->chat_template = g->adapter->chat_template;
     g->model = opt_.model_id + ":" + name;
   }
   if (chat) g->messages = chat_messages(*g->request);
@@ -307,7 +312,9 @@ void FeedbackHook::after_generation(Generation& g) {
   try {
     const std::string requested = body.contains("model") && body["model"].is_string() ? body["model"].get<std::string>() : "";
     store_->record_response({.id = g.id, .kind = g.chat ? "chat" : "completion", .model = g.model,
-                             .requested_model = requested, .adapters = "", .request = body, .choices = g.texts,
+                             .requested_model = requested,
+                             .adapters = g.adapter ? cat(g.adapter->path, " (sha256 ", g.adapter->sha256, ")") : "",
+                             .request = body, .choices = g.texts,
                              .created = g.created});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "helix serve: warning: feedback store: answer %s not recorded: %s\n", g.id.c_str(), e.what());

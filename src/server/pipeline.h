@@ -28,6 +28,8 @@ namespace helix::server {
 
 class FeedbackStore;
 class Pipeline;
+class ServedAdapters;
+struct ServedAdapter;
 
 // One completion request on its way through the pipeline; hooks read it and may edit the parts
 // their stage names.
@@ -36,6 +38,8 @@ struct Generation {
   bool chat = true;
   RequestSpec spec;
   std::string model;                     // the name the response gives: MODEL_ID or MODEL_ID:ADAPTER
+  std::shared_ptr<const ServedAdapter> adapter;  // the named adapter that answers (null: none)
+  std::string chat_template;             // the template it renders with: the adapter's, else the server's
   ojson messages;                        // chat: the checked conversation; before_template may edit it
   tools::Plan plan;                      // chat: the tool offers, planned after before_template
   int64_t n_prompt = 0;
@@ -66,8 +70,12 @@ class PipelineHook {
 
 struct PipelineOptions {
   std::string model_id;
-  std::map<std::string, int> lora_sets;  // adapter NAME -> the model's adapter set ("MODEL_ID:NAME")
+  // Named adapters ("MODEL_ID:NAME"; adapters.h), switchable while serving; null: none.
+  std::shared_ptr<ServedAdapters> adapters;
   std::string chat_template;             // Jinja source
+  // true: chat_template was given (--chat-template) and overrides the template a named adapter
+  // was trained with; false: a request that picks an adapter renders with the adapter's own.
+  bool chat_template_forced = false;
   double timeout_s = 600;                // per request
   ReplyScorers reward_models;            // NAME -> reward model for best_of (helix serve --rm)
 };

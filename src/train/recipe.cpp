@@ -196,7 +196,8 @@ void read_stage(const Reader& r, const std::string& dir, Recipe& rec, Stage& s) 
 Recipe read_recipe(const ojson& root, const Lines& lines, const std::string& path) {
   const Reader r(root, "", lines, path);
   if (!root.is_object()) r.fail("", "must be a table/object at the top");
-  r.only({"name", "model", "chat_template", "out", "seed", "on_bad_data", "evals", "stages", "adapter"});
+  // flywheel, promote: read by `helix flywheel run` (flywheel/round.h); plain runs ignore them.
+  r.only({"name", "model", "chat_template", "out", "seed", "on_bad_data", "evals", "stages", "adapter", "flywheel", "promote"});
   Recipe rec;
   static_cast<RecipeHead&>(rec) = read_recipe_head(r, path);
   for (size_t i = 0, n = r.list_size("evals"); i < n; ++i) rec.evals.push_back(read_eval(r.child("evals", true, i), rec.dir));
