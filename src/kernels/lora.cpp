@@ -5,6 +5,9 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "core/tensor.h"
+#include "kernels/matmul.h"
+#include "kernels/vec_dot.h"
 
 namespace helix::kernels {
 namespace {
@@ -89,6 +92,16 @@ void lora_pack_b(const float* b, int64_t rank, int64_t n_out, float scale, DType
 
 void lora_down(const LoraFactors& f, const float* x, int64_t x_stride, int64_t n, float* u, int64_t u_stride) {
   check_type(f);
+  if (f.type == DType::F32 && n > kMaxCols && x_stride == f.n_in && u_stride == f.rank) {
+    // Many columns (training): the f32 matmul's register tiles read A once for several columns
+    // (measured: ~3% of a training step faster than a pass over A per column).
+    auto wrap = [](const float* p, int64_t ne0, int64_t ne1) {
+      return Tensor::wrap(nullptr, const_cast<float*>(p), DType::F32, Shape{ne0, ne1, 1, 1}, 2);
+    };
+    Tensor ut = wrap(u, f.rank, n);
+    matmul(wrap(static_cast<const float*>(f.a), f.n_in, f.rank), wrap(x, f.n_in, n), ut);
+    return;
+  }
   const LoraKernels& k = lora_kernels();
   for (int64_t c = 0; c < n; ++c) {
     if (f.type == DType::F16)

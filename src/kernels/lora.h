@@ -5,7 +5,9 @@
 //   - fold the A·x of projections that share their input (q/k/v, gate/up) into one lora_down over
 //     their A factors stacked along the rank, and
 //   - run lora_up on the output rows a thread has just computed (kernels::matmul_many's RowsDone).
-// Both run on the calling thread; callers split columns or rows over the pool.
+// Both run on the calling thread (callers split columns or rows over the pool), except lora_down
+// on f32 factors over more than kernels::kMaxCols contiguous columns, which is kernels::matmul
+// (register-tiled, multithreaded).
 //
 // Layouts (the rank is the row count of both factors):
 //   a: rank rows of n_in (llama.cpp's lora_a, ggml ne = {n_in, rank});

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/mapped_file.h"
+#include "kernels/lora.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_backward.h"
 #include "train/ops.h"
@@ -66,24 +67,22 @@ void Linear::forward(const float* x, int64_t n, float* y, float* u) const {
   if (bias) add_bias(y, bias, n_out(), n);
   if (!lora_a) return;
   stepprof::to(stepprof::kLoraFwd);
-  Tensor ut = f32(u, rank, n);
   thread_local std::vector<float> xd;
   const bool drop = dropout > 0 && dropout_seed != 0;
   if (drop) dropout_input(x, n_in() * n, dropout, dropout_seed, xd);
-  kernels::matmul(f32(lora_a->value.data(), n_in(), rank), drop ? f32(xd.data(), n_in(), n) : xt, ut);
-  // y += s·B·u: the rows of s·Bᵀ (rank rows of n_out) weighted by each token's u, four tokens
-  // at a time on the register-tiled rows_t kernel.
-  const int64_t no = n_out(), r = rank;
-  thread_local std::vector<float> sbt;
-  sbt.resize(static_cast<size_t>(r * no));
-  const float* bv = lora_b->value.data();
-  for (int64_t o = 0; o < no; ++o)
-    for (int64_t j = 0; j < r; ++j) sbt[static_cast<size_t>(j * no + o)] = lora_scale * bv[o * r + j];
-  const auto& k = kernels::backward_kernels();
-  const float* sb = sbt.data();  // the caller's thread_local, read by the workers
-  parallel_rows((n + 3) / 4, 4, [&](int64_t b0, int64_t b1) {
-    for (int64_t t = b0 * 4; t < std::min(n, b1 * 4); t += 4)
-      k.rows_t(sb, r, no, u + t * r, r, static_cast<int>(std::min<int64_t>(4, n - t)), y + t * no, no);
+  // u = A·x (kept for the backward), then y += s·B·u: kernels/lora.h, the product serving runs
+  // too, here on f32 factors (s·B packed per call: B changes every step); threads take ranges of
+  // tokens.
+  const int64_t no = n_out(), ni = n_in(), r = rank;
+  thread_local std::vector<float> sb;
+  sb.resize(static_cast<size_t>(kernels::lora_b_elems(r, no)));
+  kernels::lora_pack_b(lora_b->value.data(), r, no, lora_scale, DType::F32, sb.data());
+  const kernels::LoraFactors f{DType::F32, lora_a->value.data(), sb.data(), r, ni, no};
+  const float* xa = drop ? xd.data() : x;  // the caller's thread_locals, read by the workers
+  kernels::lora_down(f, xa, ni, n, u, r);
+  parallel_rows((n + kernels::kLoraUpCols - 1) / kernels::kLoraUpCols, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t t0 = b0 * kernels::kLoraUpCols, t1 = std::min(n, b1 * kernels::kLoraUpCols);
+    kernels::lora_up(f, u + t0 * r, r, t1 - t0, 0, no, y + t0 * no, no);
   });
 }
 

@@ -2,6 +2,7 @@
 // weight of any type the matmul kernels take (quantized blocks, F16/BF16, F32 straight from the
 // GGUF mapping) or, in full fine-tuning, a trainable F32 copy. A and B are the f32 LoRA factors in
 // llama.cpp's layout (model/lora.h): a[j * n_in + i] (rank rows), b[o * rank + j] (n_out rows).
+// The LoRA product itself is kernels/lora.h, the one serving (model/decoder_lora.cpp) runs too.
 #pragma once
 
 #include <cstdint>
