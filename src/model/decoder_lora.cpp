@@ -141,6 +141,7 @@ int Decoder::add_lora_set(const std::vector<LoraUse>& uses) {
 const Decoder::LoraGroup* Decoder::lora_group(LoraAt at, int set) const {
   if (set <= 0 || set > static_cast<int>(lora_sets_.size())) return nullptr;
   const LoraSet& s = lora_sets_[static_cast<size_t>(set - 1)];
+  if (at.layer >= static_cast<int>(s.layers.size())) return nullptr;  // a removed set (remove_lora_set)
   const LoraGroup& g = at.layer < 0 ? s.head : s.layers[static_cast<size_t>(at.layer)][static_cast<size_t>(at.slot)];
   return g.down.rank > 0 ? &g : nullptr;
 }
