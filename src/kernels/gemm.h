@@ -27,6 +27,5 @@ struct GemmKernels {
 // nullptr for types without a GEMM (they use the row dots for every token count). Uses AVX-VNNI
 // where the CPU has it (bit-identical results) unless allow_vnni is false or HELIX_NO_VNNI is set.
 const GemmKernels* gemm_kernels_avx2(DType t, bool allow_vnni = true);
-bool has_avx_vnni();  // the CPU has AVX-VNNI and HELIX_NO_VNNI is unset (packed_avx2.cpp)
 
 }  // namespace helix::kernels

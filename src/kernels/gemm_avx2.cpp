@@ -14,6 +14,7 @@
 
 #include <type_traits>
 
+#include "core/cpu_features.h"
 #include "kernels/simd_avx2.h"
 
 namespace helix::kernels {
@@ -104,7 +105,7 @@ const GemmKernels* gemm_kernels_avx2(DType t, bool allow_vnni) {
   static constexpr GemmKernels kQ5_0{panel_bytes, run_t<false>};
   static constexpr GemmKernels kQ5_0Vnni{panel_bytes, run_t<true>};
   if (t != DType::Q5_0) return nullptr;
-  return allow_vnni && has_avx_vnni() ? &kQ5_0Vnni : &kQ5_0;
+  return allow_vnni && cpu_features().avx_vnni ? &kQ5_0Vnni : &kQ5_0;
 }
 
 }  // namespace helix::kernels

@@ -5,9 +5,9 @@
 //     d[8] f16.
 //   Q8_0 (272 bytes): qs[8][32]: byte 4r+k of vector g = element 4g+k; d[8] f16.
 // The dot products are the reference's integer block dots with one float scale per block.
-#include <cstdlib>
 #include <cstring>
 
+#include "core/cpu_features.h"
 #include "kernels/gemm.h"
 #include "kernels/packed.h"
 #include "kernels/simd_avx2.h"
@@ -242,11 +242,6 @@ static_assert(kPackMaxCols == 8, "dot_nc dispatches up to eight columns");
 
 }  // namespace
 
-bool has_avx_vnni() {
-  static const bool yes = __builtin_cpu_supports("avxvnni") && std::getenv("HELIX_NO_VNNI") == nullptr;
-  return yes;
-}
-
 const PackedKernels* packed_kernels_avx2(DType t, bool allow_vnni) {
   static constexpr PackedKernels kQ5_0{q5_group_bytes, q5_pack,
                                        dot_nc<Q5Dot>,
@@ -259,7 +254,7 @@ const PackedKernels* packed_kernels_avx2(DType t, bool allow_vnni) {
                                            nullptr, q8_get_row};
   switch (t) {
     case DType::Q5_0: return &kQ5_0;
-    case DType::Q8_0: return allow_vnni && has_avx_vnni() ? &kQ8_0Vnni : &kQ8_0;
+    case DType::Q8_0: return allow_vnni && cpu_features().avx_vnni ? &kQ8_0Vnni : &kQ8_0;
     default: return nullptr;
   }
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernel_test_util.h"
@@ -366,7 +367,7 @@ TEST(PackedWeights, MatchScalarOnTheOriginal) {
 // to the plain AVX2 ones, for every column count (extreme codes -128/127 included: vpdpbusd must not differ
 // where maddubs would saturate).
 TEST(PackedWeights, VnniDotsEqualAvx2BitForBit) {
-  if (!isa_available(Isa::Avx2) || !__builtin_cpu_supports("avxvnni")) GTEST_SKIP() << "no AVX-VNNI";
+  if (!isa_available(Isa::Avx2) || !cpu_features().avx_vnni) GTEST_SKIP() << "no AVX-VNNI";
   const PackedKernels* plain = packed_kernels_avx2(DType::Q8_0, false);
   const PackedKernels* vnni = packed_kernels_avx2(DType::Q8_0, true);
   ASSERT_NE(plain, vnni) << "the VNNI table is not chosen (HELIX_NO_VNNI set?)";
