@@ -27,4 +27,10 @@ class MappedFile final : public Storage {
   size_t size_ = 0;
 };
 
+// Drops the whole pages inside [p, p + bytes) from this process's memory (madvise MADV_DONTNEED;
+// the partial pages at either end are kept). The range stays mapped: a file mapping's pages fault
+// back in from the page cache when read again, anonymous memory reads as zeros. The packers use it
+// to give back a weight's pages once its packed copy exists.
+void drop_pages(const void* p, size_t bytes);
+
 }  // namespace helix

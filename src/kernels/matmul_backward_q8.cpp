@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_backward.h"
@@ -24,13 +25,6 @@ std::shared_ptr<uint8_t> map_anonymous(size_t bytes) {
   void* p = mmap(nullptr, std::max<size_t>(bytes, 1), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   HELIX_CHECK(p != MAP_FAILED, "transpose_q8: out of memory for ", bytes, " bytes");
   return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [bytes](uint8_t* q) { munmap(q, std::max<size_t>(bytes, 1)); });
-}
-
-void drop_pages(const void* p, size_t bytes) {
-  const size_t page = 4096;
-  const auto begin = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t b = (begin + page - 1) / page * page, e = (begin + bytes) / page * page;
-  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 }
 
 Tensor f32(float* p, int64_t ne0, int64_t ne1) { return Tensor::wrap(nullptr, p, DType::F32, Shape{ne0, ne1, 1, 1}, 2); }

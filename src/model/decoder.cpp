@@ -1,6 +1,5 @@
 #include "model/decoder.h"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -116,12 +115,7 @@ void Decoder::pack_weights() {
   // The kernels read the packed copy from now on: drop the original's pages from this process's
   // memory as they are packed (a file mapping refaults them from the page cache if they are read
   // again, e.g. the rows of a tied embedding).
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  const kernels::ReleaseFn release = [page](const void* p, size_t bytes) {
-    const auto begin = reinterpret_cast<uintptr_t>(p);
-    const uintptr_t b = (begin + page - 1) / page * page, e = (begin + bytes) / page * page;
-    if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
-  };
+  const kernels::ReleaseFn release = drop_pages;
   std::vector<const Tensor*> todo;
   for (const LayerWeights& L : layers_)
     for (const Tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) todo.push_back(t);

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -74,6 +77,31 @@ TEST(Files, DirectoryMissingAndRegular) {
   MappedFile m(f.string());
   EXPECT_EQ(m.size(), 6u);
   fs::remove_all(d);
+}
+
+// drop_pages gives back the whole pages inside the range only: anonymous memory reads as zeros
+// there and keeps its bytes in the partial pages at both ends; a file mapping reads its file again.
+TEST(Files, DropPagesDropsWholePagesOnly) {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  void* m = ::mmap(nullptr, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  auto* b = static_cast<uint8_t*>(m);
+  std::memset(b, 0xAB, 4 * page);
+  drop_pages(b + 100, 3 * page);  // whole pages: 1 and 2; page 0 and 3 are partial
+  for (size_t i : {size_t{0}, size_t{99}, size_t{100}, page - 1, 3 * page, 4 * page - 1}) EXPECT_EQ(b[i], 0xAB) << i;
+  for (size_t i : {page, 2 * page - 1, 2 * page, 3 * page - 1}) EXPECT_EQ(b[i], 0) << i;
+  drop_pages(b, page - 1);  // no whole page: nothing happens
+  EXPECT_EQ(b[0], 0xAB);
+  ::munmap(m, 4 * page);
+
+  const fs::path f = temp_dir() / "pages.bin";
+  std::string text(3 * page, 'x');
+  for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<char>('a' + i % 26);
+  std::ofstream(f, std::ios::binary) << text;
+  MappedFile mf(f.string());
+  drop_pages(mf.bytes(), mf.size());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(mf.bytes()), mf.size()), text);
+  fs::remove_all(f.parent_path());
 }
 
 }  // namespace
