@@ -1,7 +1,5 @@
 #include "chatfile/cache.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "knowledge/store.h"
 
 namespace helix::chatfile {
@@ -47,23 +46,7 @@ std::optional<std::string> PartCache::get(const std::string& part_key) const {
 
 void PartCache::put(const std::string& part_key, const std::string& value) const {
   if (dir_.empty()) return;
-  const std::string path = dir_ + "/" + part_key + ".part";
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  HELIX_CHECK(fd >= 0, "cannot write the ChatFile cache file ", tmp);
-  size_t off = 0;
-  while (off < value.size()) {
-    const ssize_t n = ::write(fd, value.data() + off, value.size() - off);
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error(cat("cannot write the ChatFile cache file ", tmp, " (disk full?)"));
-    }
-    off += static_cast<size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  HELIX_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
+  write_file_atomic(dir_ + "/" + part_key + ".part", value, "ChatFile cache file");
 }
 
 }  // namespace helix::chatfile

@@ -19,6 +19,7 @@
 #include "cli/flags.h"
 #include "cli/gen_options.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/thread_pool.h"
 #include "train/recipe.h"
 #include "train/recipe_run.h"
@@ -152,8 +153,7 @@ void check_targets(const std::vector<std::string>& targets) {
 void install_adapter(const std::string& out) {
   const std::string dst = assistant_adapter_install_path();
   std::filesystem::create_directories(std::filesystem::path(dst).parent_path());
-  std::filesystem::copy_file(out, dst + ".tmp", std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::rename(dst + ".tmp", dst);
+  copy_file_atomic(out, dst, "assistant adapter");
   std::fprintf(stderr, "installed %s as %s (ask, chatfile and plugins use it by default)\n", out.c_str(), dst.c_str());
 }
 

@@ -1,25 +1,23 @@
 // GGUF v3 writer: metadata in insertion order, tensor infos, then tensor data each padded to the
-// alignment. Writes to PATH.tmp, fsyncs and renames, so a crash never leaves a partial file.
-#include <fcntl.h>
-#include <unistd.h>
-
+// alignment. Written through core's AtomicFile (a temporary file, fsync, rename, fsync of the
+// folder), so a crash never leaves a partial file.
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <set>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "io/gguf.h"
 
 namespace helix::gguf {
 namespace {
 
-// Buffered writes to a file descriptor; errors name the file and the reason.
+// Buffered writes to the temporary file; errors name the file and the reason.
 class Out {
  public:
-  Out(int fd, const std::string& path) : fd_(fd), path_(path) { buf_.reserve(kBuf); }
+  explicit Out(AtomicFile& f) : f_(f) { buf_.reserve(kBuf); }
 
   void bytes(const void* p, size_t n) {
     const auto* c = static_cast<const uint8_t*>(p);
@@ -57,19 +55,8 @@ class Out {
 
  private:
   static constexpr size_t kBuf = 1 << 20;
-  void raw(const uint8_t* p, size_t n) {
-    while (n) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        throw Error(cat("cannot write '", path_, "': ", std::strerror(errno)));
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-  int fd_;
-  const std::string& path_;
+  void raw(const uint8_t* p, size_t n) { f_.write(std::string_view(reinterpret_cast<const char*>(p), n)); }
+  AtomicFile& f_;
   std::vector<uint8_t> buf_;
   uint64_t pos_ = 0;
 };
@@ -159,58 +146,33 @@ void GGUFWriter::add_tensor(const std::string& name, DType type, const Shape& ne
 }
 
 void GGUFWriter::write(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(cat("cannot create '", tmp, "': ", std::strerror(errno)));
-  try {
-    Out o(fd, tmp);
-    o.bytes("GGUF", 4);
-    o.put<uint32_t>(3);
-    o.put<uint64_t>(tensors_.size());
-    o.put<uint64_t>(kv_.size());
-    for (const auto& [key, v] : kv_) {
-      o.str(key);
-      o.put<uint32_t>(static_cast<uint32_t>(v.type()));
-      write_value(o, v);
-    }
-    uint64_t off = 0;
-    for (const auto& p : tensors_) {
-      o.str(p.info.name);
-      o.put<uint32_t>(static_cast<uint32_t>(p.info.n_dims));
-      for (int d = 0; d < p.info.n_dims; ++d) o.put<uint64_t>(static_cast<uint64_t>(p.info.ne[d]));
-      o.put<uint32_t>(static_cast<uint32_t>(p.info.type));
-      o.put<uint64_t>(off);
-      off += (p.info.nbytes + alignment_ - 1) / alignment_ * alignment_;
-    }
+  AtomicFile f(path, "GGUF file");
+  Out o(f);
+  o.bytes("GGUF", 4);
+  o.put<uint32_t>(3);
+  o.put<uint64_t>(tensors_.size());
+  o.put<uint64_t>(kv_.size());
+  for (const auto& [key, v] : kv_) {
+    o.str(key);
+    o.put<uint32_t>(static_cast<uint32_t>(v.type()));
+    write_value(o, v);
+  }
+  uint64_t off = 0;
+  for (const auto& p : tensors_) {
+    o.str(p.info.name);
+    o.put<uint32_t>(static_cast<uint32_t>(p.info.n_dims));
+    for (int d = 0; d < p.info.n_dims; ++d) o.put<uint64_t>(static_cast<uint64_t>(p.info.ne[d]));
+    o.put<uint32_t>(static_cast<uint32_t>(p.info.type));
+    o.put<uint64_t>(off);
+    off += (p.info.nbytes + alignment_ - 1) / alignment_ * alignment_;
+  }
+  o.pad_to(alignment_);
+  for (const auto& p : tensors_) {
+    o.bytes(p.data, static_cast<size_t>(p.info.nbytes));
     o.pad_to(alignment_);
-    for (const auto& p : tensors_) {
-      o.bytes(p.data, static_cast<size_t>(p.info.nbytes));
-      o.pad_to(alignment_);
-    }
-    o.flush();
-    if (::fsync(fd) != 0) throw Error(cat("cannot flush '", tmp, "' to disk: ", std::strerror(errno)));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
   }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw Error(cat("cannot close '", tmp, "': ", std::strerror(errno)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(cat("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err)));
-  }
-  // Make the rename itself durable.
-  std::string dir = ".";
-  if (const auto slash = path.find_last_of('/'); slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  o.flush();
+  f.commit();
 }
 
 }  // namespace helix::gguf

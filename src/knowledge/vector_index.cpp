@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace helix::knowledge {
 
@@ -97,11 +98,9 @@ std::vector<std::pair<int64_t, float>> VectorIndex::search(const std::vector<flo
 
 void VectorIndex::save() {
   if (!index_ || !dirty_) return;
-  const std::string tmp = path_ + ".tmp";
+  const std::string tmp = atomic_tmp_path(path_);
   index_->saveIndex(tmp);
-  std::error_code ec;
-  std::filesystem::rename(tmp, path_, ec);
-  HELIX_CHECK(!ec, "cannot write the vector index ", path_, ": ", ec.message());
+  commit_file_atomic(tmp, path_, "vector index");
   dirty_ = false;
 }
 

@@ -258,15 +258,7 @@ void save_manifest(const std::string& dir, const Manifest& m) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   HELIX_CHECK(!ec, "cannot create ", dir, ": ", ec.message());
-  const std::string path = dir + "/" + m.name + ".toml", tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << manifest_toml(m);
-    f.flush();
-    HELIX_CHECK(f.good(), "cannot write ", tmp);
-  }
-  fs::rename(tmp, path, ec);
-  HELIX_CHECK(!ec, "cannot write ", path, ": ", ec.message());
+  write_file_atomic(dir + "/" + m.name + ".toml", manifest_toml(m), "plugin manifest");
 }
 
 std::vector<Manifest> list_manifests(const std::string& dir) {

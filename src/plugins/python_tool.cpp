@@ -108,15 +108,7 @@ void save_python_config(const PythonConfig& c) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   HELIX_CHECK(!ec, "cannot create ", path.parent_path().string(), ": ", ec.message());
-  const std::string tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << python_config_toml(c);
-    f.flush();
-    HELIX_CHECK(f.good(), "cannot write ", tmp);
-  }
-  fs::rename(tmp, path, ec);
-  HELIX_CHECK(!ec, "cannot write ", path.string(), ": ", ec.message());
+  write_file_atomic(path.string(), python_config_toml(c), "python plugin settings");
 }
 
 void check_python_enabled() {
