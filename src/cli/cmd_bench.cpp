@@ -112,7 +112,10 @@ int cmd_bench(int argc, char** argv) {
   for (auto d : depths) max_ctx = std::max(max_ctx, d + n_decode + 1);
   model::KVCache kv(m->hparams(), max_ctx, static_cast<int>(n_streams), n_batch);
   std::vector<float> logits;
-  auto tok = [&](int64_t i) { return static_cast<int32_t>(1000 + (i * 7919) % (V - 2000)); };
+  // Synthetic ids spread over the vocabulary away from its ends (special and byte tokens): ids
+  // 1000..V-1001 when there are more than 2000, else the middle half (tiny test models).
+  const int64_t lo = V > 2000 ? 1000 : V / 4, span = std::max<int64_t>(1, V - 2 * lo);
+  auto tok = [&](int64_t i) { return static_cast<int32_t>(lo + (i * 7919) % span); };
   // Prefills n tokens from position 0 into sequence seq, in batches of n_batch.
   auto fill = [&](int64_t n, int seq = 0) {
     kv.truncate(seq, 0);

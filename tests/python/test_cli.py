@@ -253,6 +253,16 @@ def test_chat_on_a_terminal(helix_bin, default_model, tmp_path):
         child.close(force=True)
 
 
+def test_bench_on_a_tiny_model(helix_bin, tiny_f32):
+    # The synthetic prompt ids stay inside a 320-token vocabulary (they started at id 1000).
+    r = run_helix(helix_bin, "bench", "-m", tiny_f32, "--prefill", "16", "--depths", "0,8", "--decode-tokens", "4",
+                  "--streams", "2", check=False)
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout)
+    assert set(out["prefill_tps"]) == {"16"} and set(out["decode_tps"]) == {"0", "8"}
+    assert all(v > 0 for v in [*out["prefill_tps"].values(), *out["decode_tps"].values()])
+
+
 # ---------------------------------------------------------------- helix quantize
 
 
