@@ -40,7 +40,7 @@ constexpr const char* kUsage =
     "  --kb-dir DIR       where knowledge bases live (default ~/.local/share/helix/kb)\n"
     "  --embed-model PATH embedding model (default: the installed all-MiniLM-L6-v2)\n"
     "  --no-embed         no embedding model: no embed tool, kb_search by BM25 only\n"
-    "  --parallel N       generate calls answered together (default 2)\n"
+    "  --parallel N       messages handled at once: generate calls share one batch (default 2)\n"
     "  -c N               context size (default 4096)\n"
     "  -t N               threads (default: all cores)\n"
     "Example client configuration: {\"command\": \"helix\", \"args\": [\"mcp\"]}\n";
@@ -104,7 +104,7 @@ int cmd_mcp(int argc, char** argv) {
   server::add_chatfile_tools(s, docs);
   std::fprintf(stderr, "helix mcp: serving %zu tools on stdio (model %s)\n", s.tools().size(), l.path.c_str());
   std::ios::sync_with_stdio(false);
-  mcp::serve_stdio(s, std::cin, std::cout);
+  mcp::serve_stdio(s, std::cin, std::cout, eo.n_parallel);  // --parallel calls at once, replies as they finish
   engine.drain();
   return 0;
 }

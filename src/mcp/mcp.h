@@ -76,7 +76,10 @@ class Server {
 ojson error_reply(const ojson& id, int code, const std::string& message);
 
 // The stdio transport: newline-delimited JSON-RPC messages from `in` until it ends, replies to
-// `out` one per line (flushed). Nothing else is written to `out` (logs go to stderr).
-void serve_stdio(Server& s, std::istream& in, std::ostream& out);
+// `out` one per line (flushed). Nothing else is written to `out` (logs go to stderr). Up to
+// max_in_flight messages are handled at once, each on its own thread, and each reply is written
+// when it is ready (JSON-RPC matches replies by id): a slow tools/call does not hold up a ping, and
+// concurrent generate calls share the engine's batch. At the end of the input it waits for them.
+void serve_stdio(Server& s, std::istream& in, std::ostream& out, int max_in_flight = 1);
 
 }  // namespace helix::mcp

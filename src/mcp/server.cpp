@@ -1,6 +1,8 @@
 // MCP's JSON-RPC methods and the stdio transport (see mcp.h).
+#include <condition_variable>
 #include <istream>
 #include <ostream>
+#include <thread>
 
 #include "mcp/mcp.h"
 
@@ -120,12 +122,39 @@ std::string Server::handle_text(std::string_view text) {
   return r.is_null() ? std::string() : r.dump();
 }
 
-void serve_stdio(Server& s, std::istream& in, std::ostream& out) {
+void serve_stdio(Server& s, std::istream& in, std::ostream& out, int max_in_flight) {
+  std::mutex mu;  // guards `out` and `running`
+  std::condition_variable done;
+  int running = 0;
+  auto answer = [&](const std::string& line) {
+    std::string reply;
+    try {
+      reply = s.handle_text(line);
+    } catch (const std::exception& e) {  // handle_text answers errors itself; this is a last resort
+      reply = error_reply(nullptr, kInternalError, e.what()).dump();
+    }
+    std::lock_guard<std::mutex> lk(mu);
+    if (!reply.empty()) out << reply << '\n' << std::flush;  // one whole line at a time
+  };
   for (std::string line; std::getline(in, line);) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string reply = s.handle_text(line);
-    if (!reply.empty()) out << reply << '\n' << std::flush;
+    if (max_in_flight <= 1) {
+      answer(line);
+      continue;
+    }
+    std::unique_lock<std::mutex> lk(mu);
+    done.wait(lk, [&] { return running < max_in_flight; });
+    ++running;
+    lk.unlock();
+    std::thread([&, line] {
+      answer(line);
+      std::lock_guard<std::mutex> g(mu);  // notified under the lock: mu outlives this thread's use
+      --running;
+      done.notify_all();
+    }).detach();
   }
+  std::unique_lock<std::mutex> lk(mu);  // the input ended: answer what is in flight, then return
+  done.wait(lk, [&] { return running == 0; });
 }
 
 }  // namespace helix::mcp

@@ -194,3 +194,27 @@ def test_stdio_protocol_negotiation_and_errors(helix_bin, default_model, tmp_pat
                                                                    "document_ask"}  # no embedding model: no embed
     assert by_id[8][0]["error"]["code"] == -32602
     assert len(out) == 8  # the notification got no reply
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_stdio_parallel_answers_as_calls_finish(helix_bin, default_model, tmp_path, parallel):
+    """--parallel 2: a ping sent after a long generate call is answered first (stdio handles
+    messages concurrently); --parallel 1 keeps the order of the input."""
+    init = request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}, 1)
+    gen = request("tools/call", {"name": "generate", "arguments": {"prompt": "Count from one to fifty in words.",
+                                                                   "max_tokens": 48, "temperature": 0}}, 2)
+    p = subprocess.Popen([helix_bin, "mcp", "-m", default_model, "-c", "512", "--no-embed", "--no-adapter",
+                          "--kb-dir", str(tmp_path), "--parallel", str(parallel)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write((json.dumps(init) + "\n").encode())
+        p.stdin.flush()
+        assert json.loads(p.stdout.readline())["id"] == 1
+        p.stdin.write((json.dumps(gen) + "\n" + json.dumps(request("ping", None, 3)) + "\n").encode())
+        p.stdin.close()
+        ids = [json.loads(p.stdout.readline())["id"] for _ in range(2)]
+        assert ids == ([3, 2] if parallel == 2 else [2, 3]), ids
+        assert p.wait(timeout=120) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
