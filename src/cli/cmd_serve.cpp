@@ -232,14 +232,14 @@ int cmd_serve(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   // One set of open knowledge bases (knowledge/service.h) for /v1/kb, the chat "knowledge" field,
-  // MCP's kb_search and the kb plugin (BM25 only there: no encoder in the plugin context).
+  // MCP's kb_search and the kb plugin (the hybrid when an embedding model is loaded).
   std::shared_ptr<model::BertEncoder> enc = api.embedder;
   if (!kb_dir.empty() && !enc) enc = model::BertEncoder::load(resolve_embed_model_path(embed_model));
   auto bases = std::make_shared<knowledge::KnowledgeBases>(plugin_kb_dir(kb_dir), enc);
   // Requests with "plugins": [...] have Helix run the tool loop (server/plugins_hook.h).
   // The chatfile built-in and MCP tools run ChatFile on uploaded files with the served model.
   auto docs = std::make_shared<plugins::DocTools>();
-  api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(kb_dir), nullptr, docs, bases},
+  api.hooks.push_back(std::make_shared<server::PluginsHook>(plugins::plugins_dir(), plugins::Context{plugin_kb_dir(kb_dir), docs, bases},
                                                             plugins::control_token_texts(*l.tokenizer)));
   inject_faults(eo, l.tokenizer);
   server::Engine engine(l.model, l.tokenizer, eo);

@@ -154,12 +154,9 @@ class DateTime : public Executor {
 
 class KbSearch : public Executor {
  public:
-  // The bases stay open between calls (knowledge/service.h); the encoder, when given, is not owned.
+  // The bases stay open between calls (knowledge/service.h).
   explicit KbSearch(const Context& ctx)
-      : ctx_(ctx),
-        bases_(ctx.bases ? ctx.bases
-                         : std::make_shared<knowledge::KnowledgeBases>(
-                               ctx.kb_dir, std::shared_ptr<model::BertEncoder>(std::shared_ptr<void>(), ctx.encoder))) {}
+      : ctx_(ctx), bases_(ctx.bases ? ctx.bases : std::make_shared<knowledge::KnowledgeBases>(ctx.kb_dir, nullptr)) {}
   std::vector<ToolSpec> tools() override {
     return {{"search_knowledge_base",
              "Search a knowledge base for passages relevant to a question; cite the document names it returns.",
@@ -180,9 +177,11 @@ class KbSearch : public Executor {
       r.k = k->get<size_t>();
     }
     HELIX_CHECK(!r.kb.empty(), "the argument 'kb' must name a knowledge base");
-    r.use_encoder = ctx_.encoder != nullptr;
+    r.use_encoder = bases_->encoder() != nullptr;  // the hybrid when the bases have an encoder
+    // In the server the sentence encoder runs between the engine's decode steps, as /v1/kb's does.
+    const knowledge::EncoderRunner run = ctx_.docs ? ctx_.docs->between_steps : knowledge::EncoderRunner{};
     ojson hits = ojson::array();
-    for (const auto& h : knowledge::search(*bases_, r).hits) {
+    for (const auto& h : knowledge::search(*bases_, r, run).hits) {
       ojson j = {{"doc", h.doc}, {"text", h.text}, {"score", h.score}};
       if (!h.section.empty()) j["section"] = h.section;
       if (h.page > 0) j["page"] = h.page;

@@ -49,14 +49,15 @@ class Executor {
 
 struct Manifest;
 
-// What the built-ins need from the program: where knowledge bases live and, optionally, the
-// sentence encoder for hybrid retrieval (null: BM25 alone).
+// What the built-ins need from the program: where knowledge bases live, the chatfile built-in's
+// model, and the open knowledge bases.
 struct DocTools;  // chatfile_tool.h
 struct Context {
   std::string kb_dir;
-  model::BertEncoder* encoder = nullptr;
   std::shared_ptr<const DocTools> docs;  // the chatfile built-in's model and folders (null: it cannot run)
-  // Open knowledge bases shared with the caller (the server's); null: the kb plugin keeps its own.
+  // Open knowledge bases shared with the caller (the server's). The kb plugin searches them by
+  // the hybrid when they have an encoder (embedding in docs->between_steps when set); null: the kb
+  // plugin opens kb_dir's bases itself, without an encoder (BM25 alone; helix chat --plugins).
   std::shared_ptr<knowledge::KnowledgeBases> bases;
 };
 

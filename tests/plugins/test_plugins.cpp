@@ -4,10 +4,17 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "knowledge/service.h"
+#include "knowledge/store.h"
+#include "model/bert.h"
 #include "plugins/builtins.h"
 #include "plugins/calculator.h"
+#include "plugins/chatfile_tool.h"
 #include "plugins/loop.h"
 #include "plugins/manifest.h"
 #include "plugins/openapi.h"
@@ -277,4 +284,49 @@ TEST(Loop, LeaveFinalStopsBeforeTheAnswer) {
                     [&](const ojson& m, const ojson& tt, const ojson& c) { return t(m, tt, c); }, opt);
   EXPECT_EQ(t.seen_choices.size(), 2u);
   EXPECT_EQ(r.calls.size(), 2u);
+}
+
+// The kb built-in searches the caller's open bases with their encoder (the hybrid: a question
+// sharing no word with the passage still finds it) and embeds through docs->between_steps, as
+// helix serve sets them up; without shared bases it opens its own, BM25 alone.
+TEST(KbPlugin, SearchesSharedBasesByTheHybrid) {
+  namespace fs = std::filesystem;
+  const char* x = std::getenv("XDG_DATA_HOME");
+  const std::string embed = std::string(x && *x ? x : std::string(std::getenv("HOME")) + "/.local/share") + "/helix/models/embed";
+  if (!fs::exists(embed)) GTEST_SKIP() << "no embedding model at " << embed;
+  std::shared_ptr<helix::model::BertEncoder> enc = helix::model::BertEncoder::load(embed);
+  const fs::path root = fs::temp_directory_path() / ("helix_kb_plugin_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root);
+  helix::knowledge::KnowledgeBase::create(root.string(), "home", *enc);
+  {
+    auto kb = helix::knowledge::KnowledgeBase::open(root.string(), "home");
+    std::ofstream(root / "garden.txt") << "The Helix plant waters the garden every Tuesday at 7am.\n";
+    std::ofstream(root / "kitchen.txt") << "The kitchen oven is cleaned on Fridays.\n";
+    kb->add_file((root / "garden.txt").string(), *enc);
+    kb->add_file((root / "kitchen.txt").string(), *enc);
+    kb->save();
+  }
+  const ojson args = {{"kb", "home"}, {"query", "yard irrigation schedule"}, {"k", 1}};  // no shared word
+
+  Context ctx;
+  ctx.kb_dir = root.string();
+  ctx.bases = std::make_shared<helix::knowledge::KnowledgeBases>(root.string(), enc);
+  auto docs = std::make_shared<DocTools>();
+  int runs = 0;
+  docs->between_steps = [&runs](const std::function<void()>& f) { ++runs, f(); };
+  ctx.docs = docs;
+  ToolResult r = make_builtin("kb", ctx)->call("search_knowledge_base", args);
+  ASSERT_TRUE(r.ok) << r.text;
+  const ojson hits = ojson::parse(r.text)["passages"];
+  ASSERT_EQ(hits.size(), 1u) << r.text;
+  EXPECT_NE(hits[0]["doc"].get<std::string>().find("garden.txt"), std::string::npos) << r.text;
+  EXPECT_EQ(runs, 1);  // the question was embedded in the runner
+
+  Context alone;  // helix chat --plugins: its own bases, BM25 alone (no word in common: nothing)
+  alone.kb_dir = root.string();
+  r = make_builtin("kb", alone)->call("search_knowledge_base", args);
+  ASSERT_TRUE(r.ok) << r.text;
+  EXPECT_TRUE(ojson::parse(r.text)["passages"].empty()) << r.text;
+  fs::remove_all(root);
 }
