@@ -8,6 +8,7 @@
 #include "chatfile/mapreduce.h"
 #include "chatfile/salient.h"
 #include "chatfile/prompts.h"
+#include "core/citations.h"
 #include "core/error.h"
 #include "model/bert.h"
 #include "docs/chunker.h"
@@ -32,10 +33,6 @@ std::string head(const std::string& text, size_t budget) {
     while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
   }
   return text.substr(0, end);
-}
-
-std::string strip_citations(const std::string& s) {
-  return knowledge::scan_citations(s, [](int) { return false; }).text;
 }
 
 std::string render(const std::vector<Passage>& ps) {
@@ -102,9 +99,7 @@ std::string ground_answer(const std::string& raw, const std::string& question, c
 
 }  // namespace
 
-std::vector<int> citations_in(const std::string& text) {
-  return knowledge::scan_citations(text, [](int) { return true; }).kept;
-}
+std::vector<int> citations_in(const std::string& text) { return cited_numbers(text); }
 
 std::unique_ptr<knowledge::KnowledgeBase> open_index(const std::string& root, const Corpus& c,
                                                      model::BertEncoder& enc,
@@ -188,7 +183,7 @@ Answer DocQA::ask(const std::string& question, const std::function<void(const st
   HELIX_CHECK(a.reply.error.empty(), "the model failed: ", a.reply.error);
   a.raw = a.reply.text;
   a.text = ground_answer(a.raw, question, qa_instructions(c_.lang, ""), a.passages, c_.lang);
-  const auto marks = knowledge::scan_citations(a.text, [&](int n) { return n >= 1 && n <= static_cast<int>(a.passages.size()); });
+  const auto marks = scan_citations(a.text, [&](int n) { return n >= 1 && n <= static_cast<int>(a.passages.size()); });
   a.cited = marks.kept;
   a.invalid = marks.dropped;
   history_.emplace_back(question, strip_citations(a.text));

@@ -84,7 +84,7 @@ std::unique_ptr<knowledge::KnowledgeBase> open_index(const std::string& root, co
                                                      const std::function<void(size_t, size_t)>& on_embed = {});
 
 // The [n] citations in a text (also [1, 2], [1][2], [1-3] and full-width 【1】), in order of first
-// use (knowledge::scan_citations).
+// use (scan_citations, core/citations.h).
 std::vector<int> citations_in(const std::string& text);
 
 }  // namespace helix::chatfile

@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/citations.h"
 #include "knowledge/points.h"
 #include "knowledge/retrieval.h"
 
@@ -62,16 +63,6 @@ std::string passage_source(const Hit& h);
 // one per line as "[n] text", the question; as the assistant recipe's grounded data has it.
 std::string grounded_prompt(const std::string& question, const std::vector<Passage>& ps);
 
-// The citation markers of a text: [n], [n, m], [n][m], [n-m] and 【n】 (written back as [n, m]).
-// Numbers that keep(n) rejects are removed from their marker, and a marker left empty goes with the
-// spaces before it ("text [9]." -> "text.").
-struct CitationMarks {
-  std::string text;          // the text with the rejected numbers removed
-  std::vector<int> kept;     // kept numbers, each once, in order of first use
-  std::vector<int> dropped;  // rejected numbers, likewise
-};
-CitationMarks scan_citations(const std::string& text, const std::function<bool(int)>& keep);
-
 struct Citation {
   int n = 0;
   const Passage* passage = nullptr;
@@ -81,7 +72,7 @@ struct CitationCheck {
   std::vector<Citation> cited;    // each valid [n] once, in order of first use
   std::vector<int> unresolved;    // numbers cited that are not a passage
 };
-// The markers of `answer` (scan_citations) resolved against the passages' numbers.
+// The markers of `answer` (helix::scan_citations, core/citations.h) resolved against the passages' numbers.
 CitationCheck check_citations(const std::string& answer, const std::vector<Passage>& ps);
 
 // The answer's citations moved to the passage that holds what the sentence says. A small model

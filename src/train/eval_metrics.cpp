@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "core/citations.h"
 #include "core/error.h"
 #include "train/data.h"
 #include "train/recipe.h"
@@ -38,24 +39,6 @@ ojson call_of(const ojson& v) {
   return ojson{{"name", f["name"]}, {"arguments", args}};
 }
 
-// Text with its [n] markers (and the space before them) removed.
-std::string strip_citations(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    if (s[i] == '[') {
-      size_t j = i + 1;
-      while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == ',' || s[j] == ' ')) ++j;
-      if (j < s.size() && s[j] == ']' && j > i + 1) {
-        while (!out.empty() && out.back() == ' ') out.pop_back();
-        i = j + 1;
-        continue;
-      }
-    }
-    out += s[i++];
-  }
-  return out;
-}
-
 nlohmann::json plain(const ojson& v) { return nlohmann::json::parse(v.dump()); }  // order-free comparison
 
 }  // namespace
@@ -75,36 +58,6 @@ std::string normalize_answer(const std::string& s) {
   if (!out.empty() && out.back() == '.') out.pop_back();
   if (out.size() >= 3 && out.compare(out.size() - 3, 3, "\xe3\x80\x82") == 0) out.resize(out.size() - 3);  // 。
   return trim(out);
-}
-
-std::vector<int> cited_passages(const std::string& text) {
-  std::vector<int> out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '[') continue;
-    size_t j = i + 1;
-    std::vector<int> nums;
-    int cur = -1;
-    for (; j < text.size(); ++j) {
-      const char c = text[j];
-      if (std::isdigit(static_cast<unsigned char>(c))) {
-        cur = (cur < 0 ? 0 : cur * 10) + (c - '0');
-        if (cur > 100000) break;
-      } else if ((c == ',' || c == ' ') && cur >= 0) {
-        nums.push_back(cur);
-        cur = -1;
-      } else if (c == ' ') {
-        continue;
-      } else {
-        break;
-      }
-    }
-    if (j < text.size() && text[j] == ']' && cur >= 0) {
-      nums.push_back(cur);
-      for (int n : nums)
-        if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
-    }
-  }
-  return out;
 }
 
 ojson parse_tool_calls(const std::string& text) {
@@ -182,7 +135,7 @@ bool format_valid(const std::string& answer, const ojson& meta) {
     }
   }
   if (fmt == "citations") {
-    const auto cited = cited_passages(a);
+    const auto cited = cited_numbers(a);
     const int n = meta.value("n_passages", 0);
     for (int c : cited)
       if (c < 1 || (n > 0 && c > n)) return false;
@@ -220,7 +173,7 @@ bool citation_correct(const std::string& answer, const ojson& meta) {
     for (const auto& c : meta["citations"])
       if (c.is_number_integer()) gold.insert(c.get<int>());
   const int n = meta.is_object() ? meta.value("n_passages", 0) : 0;
-  const auto cited = cited_passages(answer);
+  const auto cited = cited_numbers(answer);
   for (int c : cited)
     if (c < 1 || (n > 0 && c > n)) return false;
   return std::set<int>(cited.begin(), cited.end()) == gold;

@@ -23,7 +23,6 @@
 namespace helix::train {
 
 std::string normalize_answer(const std::string& s);
-std::vector<int> cited_passages(const std::string& text);  // [n] markers in order of first use, unique
 // The tool calls in a model's answer: [{"name": ..., "arguments": {...}}, ...]; null when the
 // answer is not (only) tool calls. Also reads a JSON array of such objects (a reference).
 nlohmann::ordered_json parse_tool_calls(const std::string& text);

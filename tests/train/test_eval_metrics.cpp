@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/citations.h"
+
 namespace helix::train {
 namespace {
 
@@ -62,7 +64,7 @@ TEST(TrainEvalMetrics, ExactMatch) {
 }
 
 TEST(TrainEvalMetrics, Citations) {
-  EXPECT_EQ(cited_passages("a [2] b [1, 3] c [2] d [x] e [12]"), (std::vector<int>{2, 1, 3, 12}));
+  EXPECT_EQ(helix::cited_numbers("a [2] b [1, 3] c [2] d [x] e [12]"), (std::vector<int>{2, 1, 3, 12}));
   const ojson m = {{"citations", {1, 3}}, {"n_passages", 4}};
   EXPECT_TRUE(citation_correct("A [1] and B [3].", m));
   EXPECT_TRUE(citation_correct("A and B [3][1].", m));
@@ -70,6 +72,10 @@ TEST(TrainEvalMetrics, Citations) {
   EXPECT_FALSE(citation_correct("A [1][3][5].", m));
   EXPECT_FALSE(citation_correct("A [1][2][3].", m));
   EXPECT_TRUE(citation_correct("Not stated.", ojson{{"citations", ojson::array()}, {"n_passages", 2}}));
+  // The markers helix ask accepts count here too (one scanner, core/citations.h): 【n】 and ranges.
+  EXPECT_TRUE(citation_correct("A【1】和 B【3】。", m));
+  EXPECT_FALSE(citation_correct("A [1-3].", m));  // 1, 2 and 3
+  EXPECT_TRUE(exact_match("It is 26【2】.", "It is 26 [1-2].", ojson{{"format", "citations"}}));
   EXPECT_EQ(parse_tool_calls("<tool_call>{\"name\": \"a\", \"arguments\": \"{\\\"k\\\": 1}\"}</tool_call>\n"
                              "<tool_call>{\"name\": \"b\", \"arguments\": {}}</tool_call>")
                 .dump(),
