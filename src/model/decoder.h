@@ -28,9 +28,7 @@ class Decoder : public Model {
  public:
   void forward(const Batch& batch, KVCache& kv, std::vector<float>& logits) override;
   int add_lora_set(const std::vector<LoraUse>& uses) override;  // model/decoder_lora.cpp
-  // Frees a set's factors (a served adapter that was replaced and that no sequence uses any more,
-  // server/adapters.h); its id stays taken and now means the base model alone. Not during forward.
-  void remove_lora_set(int set);
+  void remove_lora_set(int set) override;  // model/decoder_lora.cpp
 
  protected:
   Decoder(std::shared_ptr<const gguf::GGUFFile> f, HParams hp);

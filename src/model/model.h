@@ -33,6 +33,9 @@ class Model {
   // model alone). Every sequence uses the default set unless set_seq_lora chose another for it,
   // so one batch may mix sequences under different adapters.
   virtual int add_lora_set(const std::vector<LoraUse>& uses);
+  // Frees a set's factors once no sequence uses it (a replaced served adapter, an evaluated
+  // checkpoint); its id stays taken and now means the base model alone. Not during forward.
+  virtual void remove_lora_set(int /*set*/) {}
   void set_default_lora(int set) { default_lora_ = set; }
   void set_seq_lora(int seq, int set) {  // set < 0: back to the default
     if (set < 0) seq_lora_.erase(seq); else seq_lora_[seq] = set;

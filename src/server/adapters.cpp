@@ -7,7 +7,6 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "knowledge/store.h"
-#include "model/decoder.h"
 #include "server/engine.h"
 
 namespace helix::server {
@@ -69,8 +68,7 @@ std::shared_ptr<const ServedAdapter> ServedAdapters::load(const std::string& nam
     drop.swap(retired_->ids);
   }
   eng_.run_between_steps([&] {
-    if (auto* d = dynamic_cast<model::Decoder*>(model_.get()))
-      for (int id : drop) d->remove_lora_set(id);
+    for (int id : drop) model_->remove_lora_set(id);
     a->set = model_->add_lora_set({u});
   });
   std::shared_ptr<const ServedAdapter> old;

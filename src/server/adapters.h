@@ -6,7 +6,7 @@
 // GenParams (GenParams::hold) until its last sequence finishes: requests in flight keep the
 // adapter they started with, new requests get the new one, nothing is dropped. A replaced
 // adapter's factors are freed at the next switch after the last request that used it finished
-// (Decoder::remove_lora_set). The model's sets change only on the engine
+// (Model::remove_lora_set). The model's sets change only on the engine
 // thread, between two steps.
 #pragma once
 

@@ -326,6 +326,7 @@ class Runner {
   std::unique_ptr<SampleRenderer> renderer_;
   std::unique_ptr<Evaluator> evaluator_;
   std::shared_ptr<model::Model> base_serving_;  // LoRA: adapters are added as sets to this one
+  int serving_set_ = 0;                          // the set serving_for last added (0: none)
   TrainOptions topt_;
   std::map<size_t, ojson> evals_;
 };
@@ -362,6 +363,8 @@ Runner::Runner(const Recipe& rec, const RecipeRunOptions& opt) : rec_(rec), opt_
 std::shared_ptr<model::Model> Runner::serving_for(const std::string& result) {
   if (full_) return std::shared_ptr<model::Model>(model::load_model(result.empty() ? opt_.model_path : result));
   if (!base_serving_) base_serving_ = std::shared_ptr<model::Model>(model::load_model(file_));
+  // Each evaluation adds its checkpoint as a new set; the previous one is no longer used.
+  if (serving_set_ > 0) base_serving_->remove_lora_set(serving_set_);
   int set = 0;
   if (!result.empty()) {
     model::LoraUse u;
@@ -370,6 +373,7 @@ std::shared_ptr<model::Model> Runner::serving_for(const std::string& result) {
     set = base_serving_->add_lora_set({u});
   }
   base_serving_->set_default_lora(set);
+  serving_set_ = set;
   return base_serving_;
 }
 

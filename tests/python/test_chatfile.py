@@ -1,6 +1,8 @@
 """helix chatfile end to end with the default model: minutes that validate against the published
 schema, a run killed with SIGKILL that resumes from its cache, cited answers, and the evaluation
-harness on its tiny documents (scores computed, not asserted high: the default model is a 270M base model)."""
+harness on its tiny documents (scores computed, not asserted high: the default model is a 270M base model).
+Every run passes --no-adapter: these tests check the pipeline on the base model, whether or not the user has trained
+and installed the assistant adapter (bench/chatfile_eval.py measures the adapter)."""
 import json
 import os
 import signal
@@ -24,8 +26,8 @@ def docs(tmp_path_factory):
 
 
 def chatfile(*args, cache):
-    p = subprocess.run([HELIX, "chatfile", "--cache", str(cache), *map(str, args)], capture_output=True, text=True,
-                       timeout=600)
+    p = subprocess.run([HELIX, "chatfile", "--no-adapter", "--cache", str(cache), *map(str, args)],
+                       capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     return p
 
@@ -50,7 +52,7 @@ def test_minutes_validate_and_hold_the_meeting(docs, tmp_path):
 
 def test_summary_resumes_after_kill(docs, tmp_path):
     cmd = [HELIX, "chatfile", str(docs / "report_en.md"), "--summary", "--chunk-tokens", "150", "--parallel", "1",
-           "--cache", str(tmp_path)]
+           "--no-adapter", "--cache", str(tmp_path)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = 0
     deadline = time.time() + 300
@@ -109,7 +111,8 @@ def test_bad_input_is_reported(tmp_path):
 def test_eval_harness_tiny(tmp_path):
     out = tmp_path / "scores.json"
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "chatfile_eval.py"), "--size", "tiny",
-                    "--questions", "2", "--helix", HELIX, "--json", str(out), "--svg", str(tmp_path / "s.svg")],
+                    "--questions", "2", "--helix", HELIX, "--extra=--no-adapter", "--json", str(out),
+                    "--svg", str(tmp_path / "s.svg")],
                    check=True, timeout=900)
     s = json.load(open(out))["scores"]
     for k in ("topic_coverage", "decision_recall", "action_recall", "key_point_recall", "answer_accuracy",
