@@ -153,23 +153,7 @@ Registry::Registry(const std::string& path, std::string adapters_dir) : path_(pa
   if (dir_.empty()) dir_ = (parent / "adapters").string();
   fs::create_directories(dir_);
   db_ = std::make_unique<Db>(path, knowledge::DbOptions{"flywheel registry", /*durable=*/true});
-  int64_t version = 0;
-  {
-    Stmt s(*db_, "PRAGMA user_version");
-    if (s.step()) version = s.i64(0);
-  }
-  if (version > kSchemaVersion)
-    throw Error(cat("the flywheel registry '", path, "' has schema version ", version, "; this helix reads up to ",
-                    kSchemaVersion, " (use a newer helix)"));
-  if (version == 0) {
-    Transaction tx(*db_);
-    Stmt t(*db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
-    t.step();
-    if (t.i64(0) != 0)
-      throw Error(cat("'", path, "' is a SQLite database but not a Helix flywheel registry (it has other tables)"));
-    db_->exec(kSchema);
-    tx.commit();
-  }
+  knowledge::open_schema(*db_, "flywheel registry", kSchemaVersion, kSchema);
 }
 
 Registry::~Registry() = default;

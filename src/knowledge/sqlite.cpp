@@ -120,4 +120,25 @@ void Transaction::commit() {
   done_ = true;
 }
 
+int64_t open_schema(Db& db, const std::string& what, int64_t version, const std::string& schema) {
+  int64_t found = 0;
+  {
+    Stmt s(db, "PRAGMA user_version");
+    if (s.step()) found = s.i64(0);
+  }
+  if (found > version)
+    throw Error(cat("the ", what, " '", db.path(), "' has schema version ", found, "; this helix reads up to ",
+                    version, " (use a newer helix)"));
+  if (found == 0) {
+    Transaction tx(db);
+    Stmt t(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+    t.step();
+    if (t.i64(0) != 0)
+      throw Error(cat("'", db.path(), "' is a SQLite database but not a Helix ", what, " (it has other tables)"));
+    db.exec(schema);
+    tx.commit();
+  }
+  return found;
+}
+
 }  // namespace helix::knowledge

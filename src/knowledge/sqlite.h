@@ -80,4 +80,10 @@ class Transaction {
   bool done_ = false;
 };
 
+// A store's schema: creates it (`schema`, which sets PRAGMA user_version to `version`) in a new,
+// empty database and checks an existing one: a newer schema version than `version`, or a
+// database with other tables and no version, is refused with a message that names `db.path()`
+// as `what` ("flywheel registry", "feedback store"). Returns the version found (0: created).
+int64_t open_schema(Db& db, const std::string& what, int64_t version, const std::string& schema);
+
 }  // namespace helix::knowledge

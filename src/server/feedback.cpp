@@ -47,23 +47,7 @@ int64_t unix_now() {
 
 FeedbackStore::FeedbackStore(const std::string& path)
     : db_(std::make_unique<Db>(path, knowledge::DbOptions{"feedback database", /*durable=*/true})) {
-  int64_t version = 0;
-  {
-    Stmt s(*db_, "PRAGMA user_version");
-    if (s.step()) version = s.i64(0);
-  }
-  if (version > kSchemaVersion)
-    throw Error(cat("the feedback database '", path, "' has schema version ", version, "; this helix reads up to ",
-                    kSchemaVersion, " (use a newer helix)"));
-  if (version == 0) {
-    Transaction tx(*db_);
-    Stmt t(*db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
-    t.step();
-    if (t.i64(0) != 0)
-      throw Error(cat("'", path, "' is a SQLite database but not a Helix feedback store (it has other tables)"));
-    db_->exec(kSchema);
-    tx.commit();
-  }
+  knowledge::open_schema(*db_, "feedback store", kSchemaVersion, kSchema);
 }
 
 FeedbackStore::~FeedbackStore() = default;
