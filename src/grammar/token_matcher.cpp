@@ -123,9 +123,16 @@ const Vocabulary::StringTable& Vocabulary::string_table(uint8_t scanner_state) c
   return *slot;
 }
 
+namespace {
+// The constraint's grammar, checked before the matcher's members are built from it.
+const Grammar& grammar_of(const std::shared_ptr<const Constraint>& c) {
+  HELIX_CHECK(c && c->grammar && c->vocab, "a constraint needs a grammar and a vocabulary");
+  return *c->grammar;
+}
+}  // namespace
+
 TokenMatcher::TokenMatcher(std::shared_ptr<const Constraint> c)
-    : c_(std::move(c)), m_(*c_->grammar), state_(m_.start()) {
-  HELIX_CHECK(c_ && c_->grammar && c_->vocab, "a constraint needs a grammar and a vocabulary");
+    : c_(std::move(c)), m_(grammar_of(c_)), state_(m_.start()) {
   mask_.assign((static_cast<size_t>(c_->vocab->size()) + 63) / 64, 0);
 }
 
