@@ -126,6 +126,10 @@ void serve_stdio(Server& s, std::istream& in, std::ostream& out, int max_in_flig
   std::mutex mu;  // guards `out` and `running`
   std::condition_variable done;
   int running = 0;
+  // std::cin is tied to std::cout: every read would flush `out` from this thread while a handler
+  // thread writes a reply under `mu`, a data race that printed a reply twice. Replies are flushed
+  // as they are written, so the tie is not needed.
+  std::ostream* const tied = in.tie(nullptr);
   auto answer = [&](const std::string& line) {
     std::string reply;
     try {
@@ -155,6 +159,7 @@ void serve_stdio(Server& s, std::istream& in, std::ostream& out, int max_in_flig
   }
   std::unique_lock<std::mutex> lk(mu);  // the input ended: answer what is in flight, then return
   done.wait(lk, [&] { return running == 0; });
+  in.tie(tied);
 }
 
 }  // namespace helix::mcp
