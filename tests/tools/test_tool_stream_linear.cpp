@@ -25,6 +25,18 @@ using helix::tools::ojson;
 
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 using namespace helix::tools::test;  // NOLINT: the shared fixtures
 
 double cpu_now() {
@@ -89,7 +101,13 @@ void check_linear(const Case& c) {
   EXPECT_EQ(reasoning, whole.value("reasoning_content", ""));
   std::printf("  %-14s %zu chars: %.2f us/char in the second tenth, %.2f in the ninth (x%.2f)\n", c.name, n,
               1e6 * second / static_cast<double>(tenth), 1e6 * ninth / static_cast<double>(tenth), ninth / second);
-  EXPECT_LT(ninth, 3.5 * second) << "time per character grows with the reply's length";
+  // The bound is for the optimised build: under AddressSanitizer every byte the argument scanner
+  // touches is checked, which slows the ninth tenth (inside the arguments) ~3.5x more than the
+  // second (prose), whatever the length (fresh-clone CI, 4 Dec: x3.46 to x3.62 at a flat
+  // 14-15 us/char). The sanitizer build still checks the stream's memory and its message.
+  if (!kSanitized) {
+    EXPECT_LT(ninth, 3.5 * second) << "time per character grows with the reply's length";
+  }
 }
 
 TEST(ToolStreamLinear, LongRepliesOneCharacterAtATime) {
