@@ -232,6 +232,31 @@ def sentences(para):
     return out
 
 
+# "How do I ...?" facts: a sentence that says how to do something. Chinese: "要删除整行，请输入 dd。",
+# "如果想..., 可以使用 -x 选项。", "按下 x 键来删除光标所在的字符。"; English: "To list every file, use -a.",
+# "Use -r to copy directories recursively.". Users ask helix ask this way ("怎样删除从光标到行末的内容？").
+HOW_ZH = re.compile(r"^(?:如果|若|假如)?(?:您|你|用户)?(?:要想|想要|想|要|需要|希望)(?P<task>[^，,。；]{3,24})[，,]\s*"
+                    r"(?P<how>[^。！]*?(?:请|可以|可|应该|应|就|则|只需|使用|用|输入|键入|按|执行|运行|指定|加上|设置|调用)[^。！]{1,80})[。！]$")
+HOW_ZH2 = re.compile(r"^(?:您|你)?(?:可以|可|只需)?(?:按下|按|输入|键入|使用|用|执行|运行)(?P<how>[^。，,]{1,30}?)(?:来|以便|以)"
+                     r"(?P<task>[^，,。]{4,30})[。！]$")
+HOW_EN = re.compile(r"^To (?P<task>[a-z][^,;:]{8,90}), (?P<how>[a-z].{6,200})\.$")
+HOW_EN2 = re.compile(r"^Use (?P<how>\S.{0,40}?) to (?P<task>[a-z][^,;:]{8,90})\.$")
+
+
+def howto_of(s, zh):
+    """The task a how-to sentence explains ("删除整行", "list every file"), or None."""
+    if zh:
+        if not 8 <= len(CJK.findall(s)) <= 90:
+            return None
+        m = HOW_ZH.match(s) or HOW_ZH2.match(s)
+        task = m and m.group("task").strip()
+        return task if task and len(CJK.findall(task)) >= 2 and not task.startswith(("的", "是", "在")) and "的是" not in task else None
+    if not 8 <= len(s.split()) <= 45:
+        return None
+    m = HOW_EN.match(s) or HOW_EN2.match(s)
+    return m.group("task").strip() if m else None
+
+
 def facts_of(doc):
     """Facts of each chunk: (kind, chunk index, data); data['evidence'] is a substring of the chunk."""
     facts = []
@@ -248,6 +273,10 @@ def facts_of(doc):
                                              "long": long, "desc": desc}))
                 continue
             for s in sentences(para):
+                how = howto_of(s, doc["zh"])
+                if how:
+                    facts.append(("howto", ci, {"evidence": s, "task": how}))
+                    continue
                 if doc["zh"]:
                     n = len(CJK.findall(s))
                     if 12 <= n <= 90 and s.endswith(("。", "！", "？")) and not s.startswith(("-", "[")):
@@ -312,6 +341,11 @@ def qa(kind, data, doc, rng, n):
         return rng.choice([f"What is {t} according to the {cmd} manual?", f"In {cmd}, what does \"{t}\" mean?",
                            f"What is meant by {t} in {cmd}?"]), f"{data['evidence'][:-1]} [{n}]."
     s = data["evidence"]
+    if kind == "howto":
+        t = data["task"]
+        if zh:
+            return rng.choice([f"怎样{t}？", f"如何{t}？", f"在 {cmd} 中怎样{t}？", f"使用 {cmd} 时如何{t}？"]), f"{s.rstrip('。！')} [{n}]。"
+        return rng.choice([f"How do I {t}?", f"How can I {t} with {cmd}?", f"In {cmd}, how do you {t}?"]), f"{s[:-1]} [{n}]."
     if zh:
         ph = zh_phrase(s, rng)
         if not ph:
@@ -371,7 +405,7 @@ def pick_passages(rng, docs, doc, must, k, avoid, chatfile):
     return order
 
 
-KIND_WEIGHT = {"option": 4, "purpose": 1, "definition": 1.5, "sentence": 3}
+KIND_WEIGHT = {"option": 4, "purpose": 1, "definition": 1.5, "sentence": 3, "howto": 3}
 
 
 def pick_fact(rng, fs):
