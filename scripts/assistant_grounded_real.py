@@ -378,9 +378,10 @@ def pick_passages(rng, docs, doc, must, k, avoid, chatfile):
     chosen = list(must)
     same = [(doc, i) for i in range(len(doc["chunks"])) if (doc, i) not in chosen and (not chatfile or i > 0)]
     rng.shuffle(same)
-    pool = [d for d in docs if d["zh"] == doc["zh"] and d is not doc]
+    # other pages of the language; a small split (--scale 0.1's held-out Chinese) may have no other page of it
+    pool = [d for d in docs if d["zh"] == doc["zh"] and d is not doc] or [d for d in docs if d is not doc]
     extra = same if chatfile else same[:rng.randint(1, 3)]
-    while not chatfile and len(extra) < k + 8:
+    while not chatfile and pool and len(extra) < k + 8:
         d = rng.choice(pool)
         extra.append((d, rng.randrange(len(d["chunks"]))))
     for e in extra:
