@@ -25,6 +25,7 @@ APT_PACKAGES=(build-essential cmake g++ clang libclang-rt-14-dev libgtest-dev li
               libgmp-dev libhowardhinnant-date-dev)
 APT_PACKAGES+=(libseccomp-dev)  # the python plugin's sandbox (src/sandbox)
 APT_PACKAGES+=(man-db manpages manpages-zh)  # recipes/assistant's grounded_real data (scripts/assistant_grounded_real.py)
+APT_PACKAGES+=(ccache)  # rebuilds of the same sources (scripts/test.sh's three builds, a second clone) come from its cache
 if [ "${HELIX_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do
@@ -83,7 +84,12 @@ fi
 
 # 4. Build --------------------------------------------------------------------------------------
 log "building helix in $BUILD_DIR"
-cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+LAUNCH=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1  # object files shared between clones in different folders
+  LAUNCH=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${LAUNCH[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 
 # 5. The main job ------------------------------------------------------------------------------
