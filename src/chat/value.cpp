@@ -20,6 +20,12 @@ std::shared_ptr<void> share(T v) {
 
 constexpr int kMaxNesting = 512;  // json.dumps / repr depth, like Python's recursion limit
 
+// An object's repr() prints its values with repr(), which continues from the depth at which the
+// object was reached (a chain of namespaces cannot get past kMaxNesting); and a namespace that
+// holds itself prints as "<Namespace {...}>", as Python's dict repr does for a cycle.
+thread_local int t_repr_depth = 0;
+thread_local std::vector<const Namespace*> t_printing;
+
 std::string seq_repr(const Value& v, int depth);
 
 std::string repr_at(const Value& v, int depth) {
@@ -53,8 +59,14 @@ std::string repr_at(const Value& v, int depth) {
     }
     case Kind::Iterator:
       return "<" + v.iter().type_name + " object>";
-    case Kind::Object:
+    case Kind::Object: {
+      struct Restore {
+        int saved;
+        ~Restore() { t_repr_depth = saved; }
+      } restore{t_repr_depth};
+      t_repr_depth = depth + 1;
       return v.obj()->repr();
+    }
   }
   return "";
 }
@@ -408,6 +420,11 @@ Value Object::call(Interpreter&, CallArgs&) {
 }
 
 std::string Namespace::repr() const {
+  if (std::find(t_printing.begin(), t_printing.end(), this) != t_printing.end()) return "<Namespace {...}>";
+  t_printing.push_back(this);
+  struct Pop {
+    ~Pop() { t_printing.pop_back(); }
+  } pop;
   std::string out = "<Namespace {";
   bool first = true;
   for (const auto& [k, v] : attrs) {
@@ -502,7 +519,7 @@ std::string to_str(const Value& v) {
   return repr_at(v, 0);
 }
 
-std::string repr(const Value& v) { return repr_at(v, 0); }
+std::string repr(const Value& v) { return repr_at(v, t_repr_depth); }
 
 bool equals(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) {

@@ -104,6 +104,14 @@ TEST(ChatLanguage, ScopingLikeJinja) {
   EXPECT_EQ(render("{% set ns = namespace(n=0) %}{% for i in range(3) %}{% set ns.n = ns.n + i %}"
                    "{% endfor %}{{ ns.n }} {{ ns }}"),
             "3 <Namespace {'n': 3}>");
+  // A namespace that holds itself prints like Jinja2 3.1.6's (the fuzzer found a stack overflow here),
+  // and a chain of namespaces deeper than the repr limit is an error, not a crash.
+  EXPECT_EQ(render("{% set ns = namespace(n=0) %}{% set ns.n = ns %}{{ ns.n }}|{{ ns }}"),
+            "<Namespace {'n': <Namespace {...}>}>|<Namespace {'n': <Namespace {...}>}>");
+  EXPECT_NE(error_of("{% set h = namespace(v=0) %}{% for i in range(2000) %}{% set h.v = namespace(n=h.v) %}"
+                     "{% endfor %}{{ h.v }}")
+                .find("recursion depth"),
+            std::string::npos);
   EXPECT_NE(error_of("{% set x = 1 %}{% set x.y = 2 %}").find("non-namespace"), std::string::npos);
 }
 
