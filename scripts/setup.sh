@@ -84,12 +84,8 @@ fi
 
 # 4. Build --------------------------------------------------------------------------------------
 log "building helix in $BUILD_DIR"
-LAUNCH=()
-if command -v ccache >/dev/null; then
-  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1  # object files shared between clones in different folders
-  LAUNCH=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
-cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${LAUNCH[@]}" >/dev/null
+source scripts/ccache_env.sh
+cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 
 # 5. The main job ------------------------------------------------------------------------------
