@@ -23,7 +23,7 @@ class Macro : public Object {
   Macro(const Stmt* def, std::string name, ScopePtr closure)
       : def_(def), name_(std::move(name)), closure_(std::move(closure)) {}
   std::string type_name() const override { return "Macro"; }
-  std::string repr() const override { return "<Macro '" + name_ + "'>"; }
+  std::string repr(int) const override { return "<Macro '" + name_ + "'>"; }
   bool callable() const override { return true; }
   Value call(Interpreter& in, CallArgs& args) override {
     if (!closure_) throw Error(cat("macro '", name_, "' called after its template finished"));
@@ -47,7 +47,7 @@ class Loop : public Object {
   bool changed_called = false;
 
   std::string type_name() const override { return "LoopContext"; }
-  std::string repr() const override {
+  std::string repr(int) const override {
     return cat("<LoopContext ", index + 1, "/", items.size(), ">");
   }
   std::optional<Value> getattr(const std::string& name) const override;

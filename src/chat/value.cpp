@@ -20,10 +20,8 @@ std::shared_ptr<void> share(T v) {
 
 constexpr int kMaxNesting = 512;  // json.dumps / repr depth, like Python's recursion limit
 
-// An object's repr() prints its values with repr(), which continues from the depth at which the
-// object was reached (a chain of namespaces cannot get past kMaxNesting); and a namespace that
-// holds itself prints as "<Namespace {...}>", as Python's dict repr does for a cycle.
-thread_local int t_repr_depth = 0;
+// A namespace that holds itself prints as "<Namespace {...}>", as Python's dict repr does for a
+// cycle: these are the namespaces being printed on this thread.
 thread_local std::vector<const Namespace*> t_printing;
 
 std::string seq_repr(const Value& v, int depth);
@@ -59,14 +57,8 @@ std::string repr_at(const Value& v, int depth) {
     }
     case Kind::Iterator:
       return "<" + v.iter().type_name + " object>";
-    case Kind::Object: {
-      struct Restore {
-        int saved;
-        ~Restore() { t_repr_depth = saved; }
-      } restore{t_repr_depth};
-      t_repr_depth = depth + 1;
-      return v.obj()->repr();
-    }
+    case Kind::Object:
+      return v.obj()->repr(depth);
   }
   return "";
 }
@@ -413,13 +405,13 @@ Value Object::self() const {
   return Value::object(std::const_pointer_cast<Object>(shared_from_this()));
 }
 
-std::string Object::repr() const { return "<" + type_name() + " object>"; }
+std::string Object::repr(int) const { return "<" + type_name() + " object>"; }
 std::optional<Value> Object::getattr(const std::string&) const { return std::nullopt; }
 Value Object::call(Interpreter&, CallArgs&) {
   throw Error(cat("'", type_name(), "' object is not callable"));
 }
 
-std::string Namespace::repr() const {
+std::string Namespace::repr(int depth) const {
   if (std::find(t_printing.begin(), t_printing.end(), this) != t_printing.end()) return "<Namespace {...}>";
   t_printing.push_back(this);
   struct Pop {
@@ -430,7 +422,7 @@ std::string Namespace::repr() const {
   for (const auto& [k, v] : attrs) {
     if (!first) out += ", ";
     first = false;
-    out += py::repr(k) + ": " + chat::repr(v);
+    out += py::repr(k) + ": " + chat::repr(v, depth + 1);
   }
   return out + "}>";
 }
@@ -451,7 +443,7 @@ void Namespace::setattr(const std::string& name, Value v) {
   attrs.emplace_back(name, std::move(v));
 }
 
-std::string Function::repr() const { return "<built-in method " + name_ + ">"; }
+std::string Function::repr(int) const { return "<built-in method " + name_ + ">"; }
 
 // --- Python semantics ----------------------------------------------------------------------------
 
@@ -519,7 +511,8 @@ std::string to_str(const Value& v) {
   return repr_at(v, 0);
 }
 
-std::string repr(const Value& v) { return repr_at(v, t_repr_depth); }
+std::string repr(const Value& v) { return repr_at(v, 0); }
+std::string repr(const Value& v, int depth) { return repr_at(v, depth); }
 
 bool equals(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) {

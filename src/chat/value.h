@@ -126,7 +126,9 @@ class Object : public std::enable_shared_from_this<Object> {
   // This object as a Value (objects are always owned by a shared_ptr).
   Value self() const;
   virtual std::string type_name() const = 0;  // Python class name, for messages
-  virtual std::string repr() const;
+  // repr(); `depth` is how deeply nested the object is in what is being printed (values it holds
+  // print at depth + 1, through chat::repr(value, depth)).
+  virtual std::string repr(int depth) const;
   virtual std::optional<Value> getattr(const std::string& name) const;
   virtual bool callable() const { return false; }
   virtual Value call(Interpreter& in, CallArgs& args);
@@ -140,7 +142,7 @@ class Namespace : public Object {
  public:
   std::vector<std::pair<std::string, Value>> attrs;
   std::string type_name() const override { return "Namespace"; }
-  std::string repr() const override;
+  std::string repr(int depth) const override;
   std::optional<Value> getattr(const std::string& name) const override;
   void setattr(const std::string& name, Value v);
   void release() override { attrs.clear(); }
@@ -153,7 +155,7 @@ class Function : public Object {
   Function(std::string name, Fn fn, Value self = Value())
       : name_(std::move(name)), fn_(fn), self_(std::move(self)) {}
   std::string type_name() const override { return "builtin_function_or_method"; }
-  std::string repr() const override;
+  std::string repr(int depth) const override;
   bool callable() const override { return true; }
   Value call(Interpreter& in, CallArgs& args) override { return fn_(in, self_, args); }
 
@@ -169,6 +171,7 @@ std::string object_type_repr(const Value& v);  // Jinja's wording: "dict object"
 bool truthy(const Value& v);
 std::string to_str(const Value& v);  // str()
 std::string repr(const Value& v);    // repr()
+std::string repr(const Value& v, int depth);  // repr() of a value nested `depth` levels deep
 bool equals(const Value& a, const Value& b);
 // <, <=, >, >= between a and b; op is the Python operator text for the TypeError message.
 bool less(const Value& a, const Value& b, const char* op = "<");
