@@ -3,7 +3,9 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -266,7 +268,9 @@ void matmul_cpu(const Tensor& w, const Tensor& x, Tensor& y, Isa isa) {
   matmul_cpu_done(w, x, y, isa, nullptr);
 }
 
-void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x, const RowsDone* done) {
+void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x, const RowsDone* done,
+                 const PreTasks* pre) {
+  const int64_t n_pre = pre ? pre->count : 0;
   // Decode with packed weights on AVX2: one activation conversion, one parallel region.
   const PackedWeight* pw[kMaxMany];
   bool fused = count <= kMaxMany && x.device() == Device::CPU && x.ne(1) <= kMaxCols &&
@@ -277,6 +281,7 @@ void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Te
     fused = pw[i] && dot_kernels(pw[i]->type, Isa::Avx2)->act == ActFormat::Q8A;
   }
   if (!fused) {
+    for (int64_t t = 0; t < n_pre; ++t) pre->run(t);
     for (int i = 0; i < count; ++i) {
       const RowsDone* d = done && done[i] ? &done[i] : nullptr;
       if (d && ws[i]->device() == Device::CPU && x.device() == Device::CPU) {
@@ -297,9 +302,12 @@ void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Te
   for (int64_t t = 0; t < n_tok; ++t)
     k0->quantize_act(reinterpret_cast<const float*>(x.row(t)), scratch.data() + t * a_row, n);
   const uint8_t* act = scratch.data();
-  // Tasks: tiles of about kTileBytes of weight rows, weight after weight.
+  // Tasks: the pre tasks, then tiles of about kTileBytes of weight rows, weight after weight. Tasks
+  // are handed out in order, so every pre task has been taken (and runs to its end) before any
+  // thread reaches a tile: waiting for them before a done call cannot deadlock.
   int64_t first[kMaxMany + 1], tile[kMaxMany];
-  first[0] = 0;
+  first[0] = n_pre;
+  std::atomic<int64_t> pre_left{n_pre};
   size_t total_bytes = 0;
   for (int i = 0; i < count; ++i) {
     const int64_t n_groups = pw[i]->n_out / kPackRows;
@@ -310,6 +318,11 @@ void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Te
   auto run_tasks = [&](int64_t b, int64_t e) {
     int i = 0;
     for (int64_t task = b; task < e; ++task) {
+      if (task < n_pre) {
+        pre->run(task);
+        pre_left.fetch_sub(1, std::memory_order_release);
+        continue;
+      }
       while (task >= first[i + 1]) ++i;
       const PackedWeight& p = *pw[i];
       const int64_t g0 = (task - first[i]) * tile[i], g1 = std::min(p.n_out / kPackRows, g0 + tile[i]);
@@ -318,11 +331,14 @@ void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Te
       for (int64_t g = g0; g < g1; ++g)
         p.kernels->dot(p.data() + static_cast<size_t>(g) * p.group_bytes, n, act, a_row,
                        static_cast<int>(n_tok), y0 + g * kPackRows, y_stride);
-      if (done && done[i]) done[i](g0 * kPackRows, g1 * kPackRows);
+      if (done && done[i]) {
+        while (pre_left.load(std::memory_order_acquire) > 0) std::this_thread::yield();
+        done[i](g0 * kPackRows, g1 * kPackRows);
+      }
     }
   };
   if (ThreadPool::global().size() == 1 || total_bytes < 32 * 1024)
-    run_tasks(0, first[count]);
+    run_tasks(0, first[count]);  // pre tasks first: nothing waits
   else
     ThreadPool::global().parallel_for(first[count], 1, run_tasks);
 }

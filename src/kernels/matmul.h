@@ -43,8 +43,16 @@ inline constexpr int kMaxMany = 4;
 // once. On the CPU with few tokens (x.ne(1) <= kMaxCols, one batch matrix) the calls follow the
 // row tiles; otherwise one call over all rows after the product, on the calling thread.
 using RowsDone = std::function<void(int64_t r0, int64_t r1)>;
+// pre (null, or a task count and what each task does): the work the done calls depend on (LoRA's
+// A·x), run as the first tasks of the same parallel region, each once on whichever thread takes
+// it; all of them have finished before the first done call. Without the fused path they run on
+// the calling thread before the products.
+struct PreTasks {
+  int64_t count = 0;
+  std::function<void(int64_t task)> run;
+};
 void matmul_many(const Tensor* const* ws, Tensor* const* ys, int count, const Tensor& x,
-                 const RowsDone* done = nullptr);
+                 const RowsDone* done = nullptr, const PreTasks* pre = nullptr);
 
 // Whether matmul takes weights of type t on the CPU.
 bool matmul_supports(DType t);

@@ -186,15 +186,24 @@ void Decoder::project(LoraAt at, const Tensor* const* ws, Tensor* const* ys, int
     kernels::matmul_many(ws, ys, count, x);
     return;
   }
-  // A·x of every column for the slot's projections at once (u: Rg floats per column), then each
-  // thread adds B's part to the rows it computed.
+  // A·x of every column for the slot's projections at once (u: Rg floats per column), split into
+  // tasks of kDownRows rank rows that open the product's parallel region; then each thread adds
+  // B's part to the rows it computed.
   const int64_t n_in = x.ne(0);
   int64_t stride = 0;
   for (int64_t t = 0; t < n; ++t) stride = std::max(stride, groups[t] ? groups[t]->down.rank : 0);
   lora_u_.resize(static_cast<size_t>(stride * n));
   float* u = lora_u_.data();
-  for (int64_t t = 0; t < n; ++t)
-    if (groups[t]) kernels::lora_down(groups[t]->down, x.data_as<float>() + t * n_in, n_in, 1, u + t * stride, stride);
+  constexpr int64_t kDownRows = 16;
+  const int64_t per_col = (stride + kDownRows - 1) / kDownRows;
+  kernels::PreTasks pre{per_col * n, [&](int64_t task) {
+                          const int64_t t = task / per_col, j0 = task % per_col * kDownRows;
+                          if (!groups[t] || j0 >= groups[t]->down.rank) return;
+                          kernels::LoraFactors f = groups[t]->down;
+                          f.rank = std::min(f.rank - j0, kDownRows);
+                          f.a = static_cast<const uint8_t*>(f.a) + static_cast<size_t>(j0) * dtype_row_bytes(f.type, n_in);
+                          kernels::lora_down(f, x.data_as<float>() + t * n_in, n_in, 1, u + t * stride + j0, stride);
+                        }};
   struct Ctx {
     const LoraGroup* const* groups;
     int64_t n, stride;
@@ -217,7 +226,7 @@ void Decoder::project(LoraAt at, const Tensor* const* ws, Tensor* const* ys, int
       }
     };
   }
-  kernels::matmul_many(ws, ys, count, x, done);
+  kernels::matmul_many(ws, ys, count, x, done, &pre);
 }
 
 void Decoder::linear(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& y, LoraAt at) const {

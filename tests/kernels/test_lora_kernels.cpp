@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "core/fp16.h"
@@ -111,8 +113,9 @@ TEST(LoraKernels, RefusesOtherFactorTypes) {
 
 // matmul_many's RowsDone: each output row of each weight exactly once, with the row's product
 // already in y; for decode (1 and 3 tokens: per row tile, inside the parallel region) and for a
-// longer batch (6 tokens: once at the end), on packed Q8_0 and row-tiled F32/Q4_K weights.
-TEST(MatmulMany, RowsDoneCoversEveryRowOnceAfterItsProduct) {
+// longer batch (6 tokens: once at the end), on packed Q8_0 and row-tiled F32/Q4_K weights; and
+// its pre tasks (LoRA's A·x) each run once, all of them before the first RowsDone call.
+TEST(MatmulMany, RowsDoneCoversEveryRowOnceAfterItsProductAndPreTasks) {
   std::mt19937 rng(3);
   for (DType t : {DType::Q8_0, DType::F32, DType::Q4_K})
     for (int64_t n_tok : {1, 3, 6}) {
@@ -132,10 +135,16 @@ TEST(MatmulMany, RowsDoneCoversEveryRowOnceAfterItsProduct) {
       }
       std::vector<std::vector<std::atomic<int>>> seen;
       for (int64_t n_out : outs) seen.emplace_back(static_cast<size_t>(n_out));
-      std::atomic<int> stale{0};
+      std::atomic<int> stale{0}, early{0};
+      std::vector<std::atomic<int>> pre_ran(13);
+      PreTasks pre{static_cast<int64_t>(pre_ran.size()), [&](int64_t task) {
+                     std::this_thread::sleep_for(std::chrono::microseconds(task % 3 * 200));  // some finish late
+                     ++pre_ran[static_cast<size_t>(task)];
+                   }};
       RowsDone done[3];
       for (int i = 0; i < 3; ++i)
         done[i] = [&, i](int64_t r0, int64_t r1) {
+          for (const auto& p : pre_ran) early += p.load() == 0;
           for (int64_t r = r0; r < r1; ++r) {
             ++seen[static_cast<size_t>(i)][static_cast<size_t>(r)];
             for (int64_t c = 0; c < n_tok; ++c)
@@ -146,8 +155,10 @@ TEST(MatmulMany, RowsDoneCoversEveryRowOnceAfterItsProduct) {
         };
       const Tensor* ws[3] = {&w[0], &w[1], &w[2]};
       Tensor* ys[3] = {&y[0], &y[1], &y[2]};
-      matmul_many(ws, ys, 3, x, done);
+      matmul_many(ws, ys, 3, x, done, &pre);
       EXPECT_EQ(stale.load(), 0) << dtype_name(t) << " " << n_tok << " tokens: a row was handed over before its product";
+      EXPECT_EQ(early.load(), 0) << dtype_name(t) << " " << n_tok << " tokens: a row was handed over before the pre tasks";
+      for (const auto& p : pre_ran) ASSERT_EQ(p.load(), 1) << dtype_name(t) << " " << n_tok << " tokens";
       for (size_t i = 0; i < 3; ++i)
         for (size_t r = 0; r < seen[i].size(); ++r)
           ASSERT_EQ(seen[i][r].load(), 1) << dtype_name(t) << " " << n_tok << " tokens, weight " << i << " row " << r;
