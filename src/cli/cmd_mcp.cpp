@@ -86,9 +86,11 @@ int cmd_mcp(int argc, char** argv) {
     }
   }
   server::Engine engine(l.model, l.tokenizer, eo);
-  server::Pipeline pipeline(engine, {.model_id = std::filesystem::path(l.path).stem().string(),
-                                     .chat_template = chat_template_of(o, l),
-                                     .timeout_s = 600});
+  server::PipelineOptions po;
+  po.model_id = std::filesystem::path(l.path).stem().string();
+  po.chat_template = chat_template_of(o, l);
+  po.timeout_s = 600;
+  server::Pipeline pipeline(engine, po);
   mcp::Server s("helix", HELIX_VERSION, "Helix runs a language model, an embedding model and knowledge bases locally.");
   server::add_generate_tool(s, pipeline);
   if (encoder) server::add_embed_tool(s, engine, encoder);
