@@ -33,7 +33,7 @@ log "2/4 CUDA kernels: compile check"
 # HELIX_CUDA=AUTO looks for nvcc the way every build does (cmake/helix.cmake); none found: skipped.
 if ! cmake -S . -B build-cuda -DHELIX_CUDA=AUTO -DHELIX_TESTS=OFF -DHELIX_BENCH=OFF >build-cuda.log 2>&1; then
   tail -50 build-cuda.log; failed=$((failed + 1))
-elif ! cmake --build build-cuda --target help 2>/dev/null | grep -qw helix_cuda; then
+elif ! grep -qw helix_cuda <<<"$(cmake --build build-cuda --target help 2>/dev/null)"; then  # (not a pipe: grep -q would cut it, and pipefail)
   log "no CUDA compiler (nvcc): CUDA compile check skipped"
 elif cmake --build build-cuda -j"$JOBS" --target helix_cuda >>build-cuda.log 2>&1; then
   log "CUDA kernels compile"; passed=$((passed + 1))
