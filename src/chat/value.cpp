@@ -26,7 +26,9 @@ thread_local std::vector<const Namespace*> t_printing;
 
 std::string seq_repr(const Value& v, int depth);
 
-std::string repr_at(const Value& v, int depth) {
+}  // namespace
+
+std::string repr(const Value& v, int depth) {
   if (depth > kMaxNesting) throw Error("maximum recursion depth exceeded while getting the repr");
   switch (v.kind()) {
     case Kind::Undefined:
@@ -50,7 +52,7 @@ std::string repr_at(const Value& v, int depth) {
       for (const auto& [k, val] : v.dict().items) {
         if (!first) out += ", ";
         first = false;
-        out += repr_at(k, depth + 1) + ": " + repr_at(val, depth + 1);
+        out += repr(k, depth + 1) + ": " + repr(val, depth + 1);
         check_size_limit(out.size());
       }
       return out + "}";
@@ -63,13 +65,15 @@ std::string repr_at(const Value& v, int depth) {
   return "";
 }
 
+namespace {
+
 std::string seq_repr(const Value& v, int depth) {
   const bool tuple = v.is_tuple();
   std::string out = tuple ? "(" : "[";
   const auto& items = v.items();
   for (size_t i = 0; i < items.size(); ++i) {
     if (i) out += ", ";
-    out += repr_at(items[i], depth + 1);
+    out += repr(items[i], depth + 1);
     check_size_limit(out.size());
   }
   if (tuple && items.size() == 1) out += ",";
@@ -508,11 +512,8 @@ bool truthy(const Value& v) {
 std::string to_str(const Value& v) {
   if (v.is_string()) return v.s();
   if (v.is_undefined()) return "";
-  return repr_at(v, 0);
+  return repr(v);
 }
-
-std::string repr(const Value& v) { return repr_at(v, 0); }
-std::string repr(const Value& v, int depth) { return repr_at(v, depth); }
 
 bool equals(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) {

@@ -170,8 +170,9 @@ std::string type_name(const Value& v);         // 'int', 'str', 'list', 'NoneTyp
 std::string object_type_repr(const Value& v);  // Jinja's wording: "dict object", "None"
 bool truthy(const Value& v);
 std::string to_str(const Value& v);  // str()
-std::string repr(const Value& v);    // repr()
-std::string repr(const Value& v, int depth);  // repr() of a value nested `depth` levels deep
+// repr(); `depth` is how deeply the value is nested in what is being printed (past 512 levels it
+// throws, as Python's recursion limit does).
+std::string repr(const Value& v, int depth = 0);
 bool equals(const Value& a, const Value& b);
 // <, <=, >, >= between a and b; op is the Python operator text for the TypeError message.
 bool less(const Value& a, const Value& b, const char* op = "<");
