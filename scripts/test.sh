@@ -34,7 +34,13 @@ log "2/4 CUDA kernels: compile check"
 if ! cmake -S . -B build-cuda -DHELIX_CUDA=AUTO -DHELIX_TESTS=OFF -DHELIX_BENCH=OFF >build-cuda.log 2>&1; then
   tail -50 build-cuda.log; failed=$((failed + 1))
 elif ! grep -qw helix_cuda <<<"$(cmake --build build-cuda --target help 2>/dev/null)"; then  # (not a pipe: grep -q would cut it, and pipefail)
-  log "no CUDA compiler (nvcc): CUDA compile check skipped"
+  if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+    # nvcc is there but the build did not pick it up: a broken toolkit or detection, not a skip.
+    log "nvcc is installed but the build has no helix_cuda target (see build-cuda.log)"
+    tail -30 build-cuda.log; failed=$((failed + 1))
+  else
+    log "no CUDA compiler (nvcc): CUDA compile check skipped"
+  fi
 elif cmake --build build-cuda -j"$JOBS" --target helix_cuda >>build-cuda.log 2>&1; then
   log "CUDA kernels compile"; passed=$((passed + 1))
 else
