@@ -61,17 +61,28 @@ fuzz_targets=$(for f in fuzz/fuzz_*.cpp; do basename "$f" .cpp; done)
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHELIX_FUZZ=ON \
      -DHELIX_TESTS=OFF -DHELIX_CUDA=OFF >/dev/null &&
    cmake --build build-fuzz -j"$JOBS" --target $fuzz_targets >build-fuzz.log 2>&1; then
-  for f in build-fuzz/fuzz/fuzz_*; do
-    [ -x "$f" ] || continue
+  # $JOBS fuzzers at a time, each on one core (libFuzzer runs one process).
+  fuzz_one() {
+    local f=$1 name corpus work rc=0
     name=$(basename "$f"); corpus="fuzz/corpus/${name#fuzz_}"
     work=$(mktemp -d); [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-    if HELIX_TESTDATA="$ROOT/../shared/testdata" "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
-         -artifact_prefix=build-fuzz/ "$work" >"build-fuzz/$name.log" 2>&1; then
-      log "fuzz $name: no finding"; passed=$((passed + 1))
-    else
-      log "fuzz $name: FINDING"; tail -40 "build-fuzz/$name.log"; failed=$((failed + 1))
-    fi
+    HELIX_TESTDATA="$ROOT/../shared/testdata" "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
+      -artifact_prefix=build-fuzz/ "$work" >"build-fuzz/$name.log" 2>&1 || rc=$?
     rm -rf "$work"
+    return $rc
+  }
+  fuzzers=(); for f in build-fuzz/fuzz/fuzz_*; do [ -x "$f" ] && fuzzers+=("$f"); done
+  for ((i = 0; i < ${#fuzzers[@]}; i += JOBS)); do
+    pids=()
+    for f in "${fuzzers[@]:i:JOBS}"; do fuzz_one "$f" & pids+=($!); done
+    for k in "${!pids[@]}"; do
+      name=$(basename "${fuzzers[i + k]}")
+      if wait "${pids[k]}"; then
+        log "fuzz $name: no finding"; passed=$((passed + 1))
+      else
+        log "fuzz $name: FINDING"; tail -40 "build-fuzz/$name.log"; failed=$((failed + 1))
+      fi
+    done
   done
 else
   tail -50 build-fuzz.log; failed=$((failed + 1))

@@ -76,13 +76,15 @@ def test_hot_switch_while_streaming(helix_bin, tiny):
         assert _adapters(port)["fw"]["version"] == 1 and _adapters(port)["fw"]["source"] == "--lora"
         results, errors, stop = [], [], threading.Event()
 
-        def stream(prompt, n):
+        def stream(prompt, n, started=None):
             t0 = time.monotonic()
             first, text, finish = None, "", None
             for chunk in client.completions.create(model="tiny:fw", prompt=prompt, max_tokens=n, temperature=0,
                                                    stream=True):
                 if first is None:
                     first = time.monotonic()
+                    if started is not None:
+                        started.set()
                 text += chunk.choices[0].text
                 finish = chunk.choices[0].finish_reason or finish
             return {"prompt": prompt, "start": t0, "first": first, "end": time.monotonic(), "text": text,
@@ -101,14 +103,16 @@ def test_hot_switch_while_streaming(helix_bin, tiny):
         # and several threads doing that at once can fail ("BaseModel cannot be instantiated directly").
         stream(PROMPTS[0], 1)
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
-        long_result = {}
-        long_thread = threading.Thread(target=lambda: long_result.update(stream(PROMPTS[0], n_long)))
+        long_result, long_started = {}, threading.Event()
+        long_thread = threading.Thread(target=lambda: long_result.update(stream(PROMPTS[0], n_long, long_started)))
         long_thread.start()
         for t in threads:
             t.start()
-        time.sleep(0.5)
-        while not long_result and len(results) < 6:
-            time.sleep(0.05)
+        # Switch as soon as the long stream is under way and three short ones are done: on a fast machine the
+        # whole long stream takes a fraction of a second, so no fixed wait.
+        long_started.wait(timeout=60)
+        while not long_result and len(results) < 3:
+            time.sleep(0.002)
         t_switch0 = time.monotonic()
         r = _switch("127.0.0.1", port, "fw", new)
         t_switch1 = time.monotonic()
