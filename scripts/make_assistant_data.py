@@ -432,12 +432,40 @@ def write_jsonl(path, recs):
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
+def tzdata_sha(src):
+    with open(os.path.join(ZONEINFO, src), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def check_sources(manifest_path):
+    """A quick necessary condition for regenerating the same data here (rendering the man pages takes a
+    minute): the same tzdata files, and every man page the manifest names on this machine."""
+    sources = json.load(open(manifest_path, encoding="utf-8"))["sources"]
+    for key, want in sources.items():
+        if key.startswith("tzdata/") and tzdata_sha(key[len("tzdata/"):]) != want:
+            print(f"{key} differs from the one the data was made with")
+            return 3
+        if key.startswith("man pages"):
+            for page in want:
+                folder, name = page.split("/", 1)  # train/NAME or eval/NAME, NAME maybe zh_CN/NAME
+                section = "man" + name.rsplit(".", 1)[1][:1]
+                base = os.path.join(assistant_grounded_real.MAN, os.path.dirname(name), section, os.path.basename(name))
+                if not (os.path.exists(base) or os.path.exists(base + ".gz")):
+                    print(f"man page {name} is not on this machine ({base}[.gz])")
+                    return 3
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recipes", "assistant", "data"))
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the number of training samples")
+    ap.add_argument("--check", metavar="MANIFEST", help="only say whether this machine can reproduce MANIFEST's data "
+                    "(same tzdata, every man page it names present): exit 0 if so, 3 if not; generates nothing")
     a = ap.parse_args()
+    if a.check:
+        sys.exit(check_sources(a.check))
     countries, cities = read_tzdata()
     gens = {
         "format": (lambda r, e: gen_format(r), 400, 40),
@@ -461,8 +489,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     manifest = {"generator": "scripts/make_assistant_data.py", "seed": a.seed, "scale": a.scale, "sources": {}, "files": {}}
     for src in ("zone.tab", "iso3166.tab"):
-        with open(os.path.join(ZONEINFO, src), "rb") as f:
-            manifest["sources"][f"tzdata/{src}"] = hashlib.sha256(f.read()).hexdigest()
+        manifest["sources"][f"tzdata/{src}"] = tzdata_sha(src)
     manifest["sources"]["man pages (grounded_real; name: sha256 of the rendered text, 16 hex)"] = {
         ("eval/" if d in real_eval else "train/") + d["id"]: d["sha"]
         for d in real_train + real_eval}
