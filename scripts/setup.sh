@@ -56,7 +56,8 @@ fi
 # llama.cpp (the independent reference and the speed peer) builds from source: slow once.
 if ! "$PY" -c "import llama_cpp" 2>/dev/null; then
   log "building llama-cpp-python (llama.cpp reference; takes several minutes once)"
-  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+  # LLAVA_BUILD=OFF: no multimodal library (mtmd, clip); nothing here loads it.
+  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAVA_BUILD=OFF" \
     pip_install llama-cpp-python
 fi
 
