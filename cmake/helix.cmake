@@ -9,13 +9,13 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
 endif()
 
 if(HELIX_SANITIZE)
-  # -g1: line tables (file:line in every report) without the full debug info, which made compiling and
-  # linking the sanitizer build slower.
+  # -g1 (here and in the fuzz build): line tables, so reports keep file:line, without the full debug
+  # info that made compiling and linking slower.
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -g1)
   add_link_options(-fsanitize=address,undefined)
 endif()
 if(HELIX_FUZZ)
-  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g1)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
