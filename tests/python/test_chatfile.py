@@ -51,7 +51,7 @@ def test_minutes_validate_and_hold_the_meeting(docs, tmp_path):
 
 
 def test_summary_resumes_after_kill(docs, tmp_path):
-    cmd = [HELIX, "chatfile", str(docs / "report_en.md"), "--summary", "--chunk-tokens", "150", "--parallel", "1",
+    cmd = [HELIX, "chatfile", str(docs / "report_en.md"), "--summary", "--chunk-tokens", "300", "--parallel", "1",
            "--no-adapter", "--cache", str(tmp_path)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = 0
