@@ -447,7 +447,7 @@ def check_sources(manifest_path):
             return 3
         if key.startswith("man pages"):
             for page in want:
-                folder, name = page.split("/", 1)  # train/NAME or eval/NAME, NAME maybe zh_CN/NAME
+                name = page.split("/", 1)[1]  # train/NAME or eval/NAME; NAME may be zh_CN/NAME
                 section = "man" + name.rsplit(".", 1)[1][:1]
                 base = os.path.join(assistant_grounded_real.MAN, os.path.dirname(name), section, os.path.basename(name))
                 if not (os.path.exists(base) or os.path.exists(base + ".gz")):
