@@ -26,7 +26,7 @@ constexpr const char* kUsage =
     "usage: helix ask --kb NAME \"question\" [options]\n"
     "  --kb NAME             the knowledge base to answer from (helix kb create/add)\n"
     "  --kb-dir DIR          where bases live (default $XDG_DATA_HOME/helix/kb)\n"
-    "  -k N                  passages at most (default 6)\n"
+    "  -k N                  passages at most (default 3: knowledge/grounding.h, kAnswerPassages)\n"
     "  --analyser rules|model  how the question is split into knowledge points (default rules;\n"
     "                        model: the model itself, under a JSON Schema)\n"
     "  --show-points         print the knowledge points first\n"
@@ -42,7 +42,7 @@ constexpr const char* kUsage =
 
 struct AskArgs {
   std::string kb, kb_dir = default_kb_dir(), analyser = "rules", embed_model;
-  size_t k = 6, budget = 0;
+  size_t k = knowledge::kAnswerPassages, budget = 0;
   bool json = false, show_points = false, rerank = false, adapter = true, temp_given = false, n_given = false;
   bool align = true;
 };

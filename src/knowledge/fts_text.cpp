@@ -19,7 +19,59 @@ bool is_separator(char32_t c) {
          (c >= 0xFF5B && c <= 0xFF65) || c == 0xFFFD;
 }
 
+// A character that continues an identifier: ASCII letters, digits, '_' and '-'.
+bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }
+
+bool is_identifier(std::string_view t) {
+  auto alpha = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; };
+  size_t dashes = 0;
+  while (dashes < t.size() && dashes < 2 && t[dashes] == '-') ++dashes;
+  if (dashes > 0) return t.size() > dashes && alpha(t[dashes]);  // -f, --force
+  if (t.size() < 3 || !alpha(t.front()) || !std::isalnum(static_cast<unsigned char>(t.back()))) return false;
+  for (size_t i = 1; i + 1 < t.size(); ++i) {
+    if (t[i] == '_' && std::isalnum(static_cast<unsigned char>(t[i + 1]))) return true;
+    // a dotted name: word characters on both sides, two at least ("keygen.name"; not "e.g", "i.e")
+    if (t[i] == '.' && i >= 2 && i + 2 < t.size() && word_char(t[i - 2]) && word_char(t[i + 2])) return true;
+    if (std::islower(static_cast<unsigned char>(t[i - 1])) && std::isupper(static_cast<unsigned char>(t[i])))
+      return true;  // camelCase
+  }
+  return false;
+}
+
 }  // namespace
+
+std::vector<std::string> identifier_terms(std::string_view query) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < query.size()) {
+    // A candidate: a run of ASCII letters, digits and "_-." (other bytes, CJK included, end it).
+    const char c = query[i];
+    if (!(word_char(c) || c == '.') || (i > 0 && (word_char(query[i - 1]) || query[i - 1] == '.'))) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < query.size() && (word_char(query[j]) || query[j] == '.')) ++j;
+    std::string_view t = query.substr(i, j - i);
+    while (!t.empty() && (t.back() == '.' || t.back() == '-')) t.remove_suffix(1);  // "of --all." -> "--all"
+    if (is_identifier(t) && std::find(out.begin(), out.end(), t) == out.end()) out.emplace_back(t);
+    i = j;
+  }
+  return out;
+}
+
+bool holds_identifier(std::string_view text, std::string_view term) {
+  if (term.empty()) return false;
+  for (size_t at = text.find(term); at != std::string_view::npos; at = text.find(term, at + 1)) {
+    const size_t end = at + term.size();
+    const bool left = at == 0 || !word_char(text[at - 1]);
+    // After the term: not a word character, and not a '.' that goes on with a word ("a.b" in "a.b.c").
+    const bool right = end == text.size() || (!word_char(text[end]) &&
+                                              !(text[end] == '.' && end + 1 < text.size() && word_char(text[end + 1])));
+    if (left && right) return true;
+  }
+  return false;
+}
 
 std::string fts_body(std::string_view text) {
   std::string out;

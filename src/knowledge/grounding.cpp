@@ -121,13 +121,29 @@ std::vector<Passage> retrieve_points(KnowledgeBase& kb, model::BertEncoder* enc,
     if (x->fused != y->fused) return x->fused > y->fused;
     return x->hit.chunk_id < y->hit.chunk_id;
   });
+  std::map<const Candidate*, size_t> held;  // identifiers of the question each candidate holds
+  auto holders_first = [&] {
+    std::stable_sort(order.begin(), order.end(), [&](const Candidate* x, const Candidate* y) { return held[x] > held[y]; });
+  };
+  const std::vector<std::string> ids = opts.exact_identifiers ? identifier_terms(a.question) : std::vector<std::string>{};
+  if (!ids.empty()) {
+    // Candidates holding more of the question's identifiers first; the fused order within.
+    for (Candidate* c : order) {
+      load_hit(kb, c->hit);
+      for (const auto& t : ids) held[c] += holds_identifier(c->hit.text, t);
+    }
+    holders_first();
+  }
   // Enough candidates to fill k after duplicates and reranking.
   if (order.size() > 3 * opts.k) order.resize(3 * opts.k);
   for (Candidate* c : order) {
-    load_hit(kb, c->hit);
+    if (ids.empty()) load_hit(kb, c->hit);
     c->hit.score = c->fused;
   }
-  if (opts.rerank) rerank(kb, enc ? &qvs[0] : nullptr, a, order);
+  if (opts.rerank) {
+    rerank(kb, enc ? &qvs[0] : nullptr, a, order);
+    holders_first();
+  }
   std::vector<Candidate*> picked;
   auto take = [&](Candidate* c) {
     if (picked.size() >= opts.k || std::find(picked.begin(), picked.end(), c) != picked.end()) return;

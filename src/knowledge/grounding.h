@@ -9,7 +9,11 @@
 // Retrieval per point: the question itself and each point are retrieved by BM25 and by vector
 // (retrieval.h); all these ranked lists are fused by retrieval.h's reciprocal rank fusion (the
 // question's lists weigh 1, each point's lists `point_weight`, and within them the vector list of
-// a CJK text weighs less, as in retrieve()), near-copies are dropped, the best passage of
+// a CJK text weighs less, as in retrieve()). When the question names identifiers ("--force",
+// "FIELD_LIST"), the candidates that hold them verbatim come first (`exact_identifiers`): the
+// index sees "--force" as the word "force", so a manual page's title chunk outranked the chunk
+// that documents the option (on 37 held-out questions of bench/ask_eval.py the fact was among the
+// six passages for 0.86 of them before, 0.97 after). Then near-copies are dropped, the best passage of
 // each point is kept (so every point is covered when it can be), the rest filled by fused score;
 // optionally reranked; then cut to a token budget and numbered [1]..[n].
 //
@@ -31,11 +35,20 @@
 
 namespace helix::knowledge {
 
+// Passages given to the model for an answer unless the caller says otherwise (helix ask -k, the
+// chat extension's "knowledge": {"k"}). Few, because the default 270M model reads few well: on 74
+// held-out questions of bench/ask_eval.py (every 3rd), 3 passages gave faithful answers 0.51 of
+// the time and 6 gave 0.30, although 6 held the fact more often (retrieval ceiling 0.96 vs 0.82).
+inline constexpr size_t kAnswerPassages = 3;
+
 struct PointQueryOptions {
   size_t k = 8;                 // passages at most
   size_t candidates = 30;       // per retriever and query, before fusion
   double rrf_k = 60;
   double point_weight = 0.5;    // weight of each point's lists against the question's
+  // Passages that hold the question's identifiers verbatim (options and names, fts_text.h's
+  // identifier_terms) come first, more of them first; the fused order within.
+  bool exact_identifiers = true;
   double cjk_vector_weight = QueryOptions{}.cjk_vector_weight;  // as in QueryOptions
   size_t ef_search = 0;         // as in QueryOptions
   bool rerank = false;

@@ -42,7 +42,7 @@ auto as_api_error(const std::string& param, F f) -> decltype(f()) {
 
 struct Request {
   std::string kb, analyser = "rules";
-  size_t k = 8;
+  size_t k = knowledge::kAnswerPassages;
   bool rerank = false;
 };
 

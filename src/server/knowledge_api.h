@@ -1,6 +1,6 @@
 // Knowledge bases in the server (helix serve --kb-dir DIR):
 //   - the pipeline hook for /v1/chat/completions' extension field
-//       "knowledge": {"kb": "NAME", "k": 8, "analyser": "rules"|"model", "rerank": false}
+//       "knowledge": {"kb": "NAME", "k": 3, "analyser": "rules"|"model", "rerank": false}
 //     which analyses the last user message into knowledge points, retrieves numbered passages
 //     (knowledge/grounding.h), puts them into that message (the grounded prompt) and, once the
 //     answer is generated, adds "citations" (each [n] resolved to doc, page, section, span and

@@ -47,6 +47,29 @@ class Store : public ::testing::Test {
 
 }  // namespace
 
+TEST(FtsText, IdentifierTerms) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(identifier_terms("What does the --force option of rm do?"), V{"--force"});
+  EXPECT_EQ(identifier_terms("Which option of df would use the output format defined by FIELD_LIST?"), V{"FIELD_LIST"});
+  EXPECT_EQ(identifier_terms("passwd 命令的 --quiet 选项有什么作用？"), V{"--quiet"});
+  EXPECT_EQ(identifier_terms("Set keygen.name, then run with -f. Or --no-dereference."),
+            (V{"keygen.name", "-f", "--no-dereference"}));
+  EXPECT_EQ(identifier_terms("Is getLine faster?"), V{"getLine"});
+  // Prose is not an identifier: hyphenated words, abbreviations, numbers, a lone dash, a version.
+  EXPECT_TRUE(identifier_terms("A well-known e.g. i.e. rule - 3.5 or -5 -- GPL-3 v2.0 x").empty());
+}
+
+TEST(FtsText, HoldsIdentifier) {
+  EXPECT_TRUE(holds_identifier("-f, --force ignore nonexistent files", "--force"));
+  EXPECT_TRUE(holds_identifier("use --force.", "--force"));
+  EXPECT_FALSE(holds_identifier("--forceful", "--force"));
+  EXPECT_FALSE(holds_identifier("--no-force", "--force"));
+  EXPECT_FALSE(holds_identifier("the force option", "--force"));
+  EXPECT_TRUE(holds_identifier("keygen.name 请输入", "keygen.name"));
+  EXPECT_FALSE(holds_identifier("keygen.name.comment", "keygen.name"));
+  EXPECT_FALSE(holds_identifier("anything", ""));
+}
+
 TEST(FtsText, CjkBigrams) {
   EXPECT_EQ(fts_body("Helix知识库ok"), "Helix 知识 识库 ok");
   EXPECT_EQ(fts_body("茶"), " 茶 ");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 #include "docs/document.h"
@@ -153,5 +154,31 @@ TEST(Grounding, PointsCoverEachNeed) {
   EXPECT_NE(prompt.find("只根据下面编号的段落回答问题"), std::string::npos);
   EXPECT_EQ(prompt.substr(prompt.size() - z.question.size()), z.question);
   EXPECT_NE(passages_block(pz).find("[1] tea_zh.txt\n"), std::string::npos);
+  fs::remove_all(root);
+}
+
+// A question naming an option: the passage that holds "--force" verbatim comes before one that
+// says "force" and "rm" more often (the index sees "--force" as the word "force").
+TEST(Grounding, ExactIdentifiersFirst) {
+  const fs::path root = fs::temp_directory_path() / ("helix_exact_test_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "docs");
+  std::ofstream(root / "docs" / "about.md")
+      << "# rm\n\nThe rm command removes files. Use rm with force and care: rm by force removes files, and "
+         "force is what rm needs when files are write-protected. The rm force option of rm.\n";
+  std::ofstream(root / "docs" / "options.md") << "# Options\n\n-i prompt before every removal\n\n"
+                                                 "-f, --force ignore nonexistent files and arguments, never prompt\n";
+  auto enc = helix::model::BertEncoder::load(embed_model_dir());
+  KnowledgeBase::create(root.string(), "t", *enc);
+  auto kb = KnowledgeBase::open(root.string(), "t");
+  kb->add_file((root / "docs" / "about.md").string(), *enc);
+  kb->add_file((root / "docs" / "options.md").string(), *enc);
+  const Analysis a = analyse_rules("What does the --force option of rm do?");
+  const auto on = retrieve_points(*kb, enc.get(), a, {.k = 2});
+  ASSERT_EQ(on.size(), 2u);
+  EXPECT_EQ(fs::path(on[0].hit.doc).filename(), "options.md");
+  const auto off = retrieve_points(*kb, enc.get(), a, {.k = 2, .exact_identifiers = false});
+  ASSERT_EQ(off.size(), 2u);
+  EXPECT_EQ(fs::path(off[0].hit.doc).filename(), "about.md") << "the case the exact list is for no longer arises";
   fs::remove_all(root);
 }
