@@ -20,21 +20,31 @@ if(HELIX_FUZZ)
 endif()
 
 # CUDA (HELIX_CUDA=AUTO or ON): the kernels under src/kernels/cuda compile into helix_cuda, which
-# nothing links or calls yet; default OFF (CMakeLists.txt).
+# nothing links or calls yet; default OFF (CMakeLists.txt). HELIX_CUDA_STATUS says what happened, for
+# scripts/test.sh's compile check: "enabled", "no-nvcc" (none on PATH or in /usr/local/cuda/bin),
+# "nvcc-unusable" (one is there but CMake cannot compile with it) or "off".
 set(HELIX_CUDA_ENABLED OFF)
+set(_status off)
 if(NOT HELIX_CUDA STREQUAL "OFF" AND NOT HELIX_SANITIZE AND NOT HELIX_FUZZ)
   include(CheckLanguage)
-  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
-    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  find_program(HELIX_NVCC nvcc HINTS /usr/local/cuda/bin)
+  if(NOT CMAKE_CUDA_COMPILER AND HELIX_NVCC)
+    set(CMAKE_CUDA_COMPILER ${HELIX_NVCC})
   endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
     enable_language(CUDA)
     set(HELIX_CUDA_ENABLED ON)
+    set(_status enabled)
   elseif(HELIX_CUDA STREQUAL "ON")
     message(FATAL_ERROR "HELIX_CUDA=ON but no CUDA compiler was found")
+  elseif(HELIX_NVCC)
+    set(_status nvcc-unusable)
+  else()
+    set(_status no-nvcc)
   endif()
 endif()
+set(HELIX_CUDA_STATUS ${_status} CACHE INTERNAL "what the CUDA detection found")
 
 # Precompiled headers: the standard library and nlohmann/json are parsed once for the libraries and
 # the program (helix_core's, reused) and once with GoogleTest for the tests (test_core's), not in
