@@ -179,7 +179,11 @@ def main():
     print("\n" + ", ".join(f"{key} {v}" for key, v in times.items()))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"size": a.size, "scores": scores, "times": times}, f, indent=1)
+            json.dump({"size": a.size, "scores": scores, "times": times,
+                       "answers": [{"question": f["question"], "gold": f["answer"], "answer": x["answer"],
+                                    "citations": x["citations"],
+                                    "cited_hold": [f["answer"] in x["passages"][n - 1]["text"] for n in x["citations"]]}
+                                   for x, f in zip(q["answers"], facts)]}, f, indent=1, ensure_ascii=False)
     if a.svg:
         svg_bars(scores, a.svg, f"helix chatfile, eval size {a.size}")
 
