@@ -11,11 +11,16 @@ train prompt):
                               (the same words otherwise)
   politeness  response level  the same facts opened and closed politely, or said rudely, or bare, or
                               closed politely without the polite opening
-  math_steps  step level      a worked sum, one step per line; each step labelled 1 when its own
-                              arithmetic is right, 0 when it is wrong (0-2 wrong steps a solution)
+  cited_steps step level      an answer about two or three of the passages, one cited sentence per
+                              line; each step labelled 1 when the passage it cites holds its fact, 0
+                              when it cites another one (0-2 wrong steps an answer)
+
+An earlier step-level aspect, worked sums with each step's arithmetic labelled, is gone: the default
+270M model could not tell a right step from one off by 1-3 (held-out 0.60 against 0.58 for "all
+right", session 9's table), so it showed nothing about the step-level machinery.
 
 Pair records:  {"prompt": "...", "chosen": "...", "rejected": "...", "aspect": "format", "meta": {...}}
-Step records:  {"prompt": "...", "steps": ["...", ...], "labels": [1, 0, ...], "aspect": "math_steps"}
+Step records:  {"prompt": "...", "steps": ["...", ...], "labels": [1, 0, ...], "aspect": "cited_steps"}
 
     python3 scripts/make_pref_data.py [--seed 1] [--out recipes/prefs/data] [--train 400] [--eval 60]
 
@@ -126,33 +131,30 @@ def gen_politeness(rng, cities):
     return pair(q, polite, rejected, "politeness", {"rejected": kind})
 
 
-# ---- math steps (step level) ------------------------------------------------------------------
-OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
-
-
-def gen_math_steps(rng, cities):
-    del cities
-    n_ops = rng.randint(2, 4)
-    nums = [rng.randint(2, 20) for _ in range(n_ops + 1)]
-    ops = [rng.choice("+-*") if i else rng.choice("+-") for i in range(n_ops)]
+# ---- cited steps (step level) -----------------------------------------------------------------
+def gen_cited_steps(rng, cities):
+    del cities  # (kept for the generators' common signature)
+    k = rng.randint(4, 6)
+    pool = rng.sample(mad.ELEMENTS, k)
+    texts = [mad.element_passage(e, False) for e in pool]
+    asked = rng.sample(range(k), rng.randint(2, 3))
+    passages, pos = mad.place(rng, texts, k)
+    names = [pool[i][2] for i in asked]
+    q = f"What are the atomic numbers and symbols of {', '.join(names[:-1])} and {names[-1]}?"
     n_wrong = rng.choice([0, 1, 1, 2])
-    wrong = set(rng.sample(range(n_ops), min(n_wrong, n_ops)))
-    expr = str(nums[0]) + "".join(f" {o} {b}" for o, b in zip(ops, nums[1:]))
-    prompt = f"Work this out from left to right, one step per line: {expr}"
-    steps, labels, acc = [], [], nums[0]
-    for i, (o, b) in enumerate(zip(ops, nums[1:])):
-        r = OPS[o](acc, b)
-        if i in wrong:
-            r += rng.choice([-1, 1]) * rng.randint(1, 3)
-        steps.append(f"{acc} {o} {b} = {r}")
-        labels.append(0 if i in wrong else 1)
-        acc = r  # the next step goes on from what was written
-    return {"prompt": prompt, "steps": steps, "labels": labels, "aspect": "math_steps",
-            "meta": {"expression": expr}}
+    wrong = set(rng.sample(range(len(asked)), min(n_wrong, len(asked))))
+    steps, labels = [], []
+    for j, i in enumerate(asked):
+        n, sym, name, _ = pool[i]
+        cite = pos[i] if j not in wrong else rng.choice([p for p in range(1, k + 1) if p != pos[i]])
+        steps.append(f"{name.capitalize()} has the symbol {sym} and atomic number {n} [{cite}].")
+        labels.append(0 if j in wrong else 1)
+    return {"prompt": mad.passages_prompt(passages, q, False), "steps": steps, "labels": labels,
+            "aspect": "cited_steps", "meta": {"n_passages": k, "wrong": sorted(wrong)}}
 
 
 GENERATORS = {"format": gen_format, "citation": gen_citation, "politeness": gen_politeness,
-              "math_steps": gen_math_steps}
+              "cited_steps": gen_cited_steps}
 
 
 def make_split(gen, cities, n_train, n_eval, seed):

@@ -145,7 +145,7 @@ RmLoss RewardModel::forward_backward(const TrainBatch& b, const RmTerms& t, floa
             if (g == 0.0f) continue;
             RmHead& hd = heads_[static_cast<size_t>(h)];
             for (int64_t e = 0; e < E; ++e) {
-              dxn[static_cast<size_t>(e)] += g * hd.w.value[static_cast<size_t>(e)];
+              if (hd.shapes_base) dxn[static_cast<size_t>(e)] += g * hd.w.value[static_cast<size_t>(e)];
               hd.w.grad[static_cast<size_t>(e)] += g * xi[e];
             }
             hd.b.grad[0] += g;

@@ -35,6 +35,7 @@ struct RmHead {
   std::string aspect;
   RmLevel level = RmLevel::Response;
   Param w, b;  // w: [n_embd], b: [1] (both trainable)
+  bool shapes_base = true;  // its gradient reaches the base (when the base trains)
 };
 
 // What one packed batch is trained on; positions index the TrainBatch.

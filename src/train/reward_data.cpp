@@ -242,7 +242,7 @@ RmRecipe parse_rm_recipe(const std::string& text, const std::string& path) {
   std::set<std::string> names;
   for (size_t i = 0; i < na; ++i) {
     const RecipeReader a = r.child("aspects", true, i);
-    a.only({"name", "level", "train", "eval", "weight"});
+    a.only({"name", "level", "train", "eval", "weight", "shapes_base"});
     RmAspect asp;
     if (!a.has("name")) a.fail("name", "missing (the aspect's name names its head)");
     if (!a.has("train")) a.fail("train", "missing (the aspect's training JSONL file)");
@@ -256,6 +256,7 @@ RmRecipe parse_rm_recipe(const std::string& text, const std::string& path) {
     a.str("eval", asp.eval);
     asp.eval = resolve_recipe_path(rec.dir, asp.eval);
     a.num("weight", asp.weight, 0, 1e9, true);
+    a.boolean("shapes_base", asp.shapes_base);
     rec.aspects.push_back(asp);
   }
   return rec;

@@ -24,6 +24,7 @@
 //   [[aspects]]
 //   name = "format"; level = "response"; train = "data/format.train.jsonl"
 //   eval = "data/format.eval.jsonl"; weight = 1.0     # weight: the share of draws
+//   shapes_base = true                 # false: the aspect trains its head, not the LoRA factors
 #pragma once
 
 #include <cstdint>
@@ -100,6 +101,9 @@ struct RmAspect {
   std::string name, train, eval;  // eval optional
   RmLevel level = RmLevel::Response;
   double weight = 1;
+  // false: the aspect trains its head only; its gradient does not reach the shared LoRA factors
+  // (it reads the features the other aspects shape, and cannot pull them its own way).
+  bool shapes_base = true;
 };
 
 struct RmRecipe : RecipeHead {  // RecipeHead: name, model, chat_template, out, seed, on_bad_data, adapter

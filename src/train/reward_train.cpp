@@ -265,6 +265,7 @@ ojson train_reward_model(const RmRecipe& rec, const RmTrainOptions& opt) {
   }
 
   RewardModel m(make_base(rec, opt), heads, 0);
+  for (size_t i = 0; i < rec.aspects.size(); ++i) m.heads()[i].shapes_base = rec.aspects[i].shapes_base;
   const bool train_base = (!opt.adapter_path.empty() && rec.train_adapter) || rec.new_lora;
   m.set_train_base(train_base);
   std::vector<Param*> base_params = train_base ? m.base().trainable() : std::vector<Param*>{};

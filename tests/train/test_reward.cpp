@@ -103,6 +103,26 @@ TEST_P(RewardReference, LossAndGradientsMatchPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(Archs, RewardReference, ::testing::Values("llama", "gemma3"));
 
+// An aspect with shapes_base = false trains its head only: with every head so, the LoRA factors get
+// no gradient and the heads get the reference's (a head's gradient does not depend on the base's).
+TEST(RewardModel, HeadsThatDoNotShapeTheBaseLeaveItsGradientZero) {
+  RefCase c = load_case("llama");
+  for (RmHead& h : c.m->heads()) h.shapes_base = false;
+  c.m->forward_backward(c.b, c.terms, 1.0f, true);
+  int heads = 0;
+  for (Param* p : all_params(*c.m)) {
+    if (p->name.rfind("rm.head.", 0) != 0) {
+      for (float g : p->grad) ASSERT_EQ(g, 0.0f) << p->name;
+      continue;
+    }
+    ++heads;
+    const auto want = values<float>(c.ref, "grad." + p->name);
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(p->grad[i], want[i], 1e-3 * (1e-6 + std::abs(want[i]))) << p->name;
+  }
+  EXPECT_EQ(heads, 6);
+  std::filesystem::remove(c.model_path);
+}
+
 // A few AdamW steps, save, load: the loaded model scores every position exactly as the trained one.
 TEST(RewardModel, SavedModelLoadsWithIdenticalScores) {
   RefCase c = load_case("llama");
