@@ -9,7 +9,7 @@ asks `helix rm answer` (all prompts of a file in one process) for one answer:
   best-of columns  N samples (--temp T, seeds S..S+N-1) reranked by `--best-of N --rm RM
                    --rm-aspect ASPECT`, the head of the aspect the prompt tests
 and scores it by rules, not by a model (the rules of src/train/eval_metrics.cpp, restated here):
-  format      format_valid: "json" parses as one JSON value; "list" every non-blank line starts "- "
+  format      format_valid: "json" parses as one JSON value (with "keys": an object with exactly them); "list" every non-blank line starts "- "
   politeness  format_valid "regex": the answer opens with one of the chosen replies' polite openers
   citation    citation_correct: the set of [n] cited equals the gold passages (all within 1..n)
   stops       greedy columns only: the share of 8 open prompts (unlike the training data) whose
@@ -53,12 +53,14 @@ def cited(text):
 def format_valid(answer, meta):
     a = answer.strip()
     fmt = meta.get("format", "text")
-    if fmt == "json":
+    if fmt == "json":  # with "keys": an object with exactly those keys
         try:
-            json.loads(a)
-            return bool(a)
+            v = json.loads(a)
         except ValueError:
             return False
+        if "keys" in meta:
+            return isinstance(v, dict) and set(v) == set(meta["keys"]) and len(v) == len(meta["keys"])
+        return bool(a)
     if fmt == "list":
         lines = [x.strip() for x in a.split("\n") if x.strip()]
         return bool(lines) and all(x.startswith("- ") and len(x) >= 3 for x in lines)

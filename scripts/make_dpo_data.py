@@ -146,8 +146,8 @@ def rm_set_evals(src, out, n):
         with open(os.path.join(out, f"rm_{aspect}.eval.jsonl"), "w") as f:
             for r in rows:
                 meta = dict(r.get("meta", {}))
-                if aspect == "format" and meta.get("format") == "json_object":
-                    meta["format"] = "json"
+                if aspect == "format" and meta.get("format") == "json_object":  # the object asked for, keys and all
+                    meta = {"format": "json", "keys": list(json.loads(r["chosen"]))}
                 if aspect == "politeness":  # the reply opens as the preferred answers do
                     meta = {"format": "regex", "pattern": "(" + "|".join(rx_escape(o) for o in POLITE_OPEN) + ")[\\s\\S]*"}
                 conv = [{"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["chosen"]}]

@@ -96,7 +96,15 @@ ojson parse_tool_calls(const std::string& text) {
 bool format_valid(const std::string& answer, const ojson& meta) {
   const std::string fmt = meta.is_object() ? meta.value("format", "text") : "text";
   const std::string a = trim(answer);
-  if (fmt == "json") return !a.empty() && !ojson::parse(a, nullptr, false).is_discarded();
+  if (fmt == "json") {  // one JSON value; with meta.keys, an object with exactly those keys
+    const ojson v = ojson::parse(a, nullptr, false);
+    if (a.empty() || v.is_discarded()) return false;
+    if (!meta.contains("keys") || !meta["keys"].is_array()) return true;
+    if (!v.is_object() || v.size() != meta["keys"].size()) return false;
+    for (const auto& k : meta["keys"])
+      if (!k.is_string() || !v.contains(k.get<std::string>())) return false;
+    return true;
+  }
   if (fmt == "list") {
     size_t lines = 0, pos = 0;
     while (pos <= a.size() && !a.empty()) {

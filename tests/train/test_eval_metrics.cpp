@@ -22,6 +22,12 @@ TEST(TrainEvalMetrics, FormatValid) {
   EXPECT_TRUE(format_valid("{\"a\": 1}", fmt("json")));
   EXPECT_FALSE(format_valid("{\"a\": 1", fmt("json")));
   EXPECT_FALSE(format_valid("Sure! {\"a\": 1}", fmt("json")));
+  // with keys: an object with exactly those keys (a list of the key names parses, and is not one)
+  const auto keyed = ojson{{"format", "json"}, {"keys", {"city", "country"}}};
+  EXPECT_TRUE(format_valid("{\"country\": \"Chile\", \"city\": \"Coyhaique\"}", keyed));
+  EXPECT_FALSE(format_valid("[\"city\", \"country\"]", keyed));
+  EXPECT_FALSE(format_valid("{\"city\": \"Coyhaique\"}", keyed));
+  EXPECT_FALSE(format_valid("{\"city\": 1, \"country\": 2, \"tz\": 3}", keyed));
   EXPECT_TRUE(format_valid("- red\n- green\n", fmt("list")));
   EXPECT_FALSE(format_valid("- red\ngreen", fmt("list")));
   EXPECT_FALSE(format_valid("", fmt("list")));
