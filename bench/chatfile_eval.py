@@ -80,13 +80,18 @@ def score_key_points(kp, facts):
     return {"key_point_recall": sum(f["answer"] in t for f in facts) / len(facts)}
 
 
+def cited_hold(a, fact):
+    """For each passage the answer cites: does it hold the gold figure or name?"""
+    return [fact["answer"] in a["passages"][n - 1]["text"] for n in a["citations"]]
+
+
 def score_answers(answers, facts):
     right = cited = good = 0
     for a, f in zip(answers, facts):
         right += f["answer"] in a["answer"]
-        for n in a["citations"]:
-            cited += 1
-            good += f["answer"] in a["passages"][n - 1]["text"]
+        hold = cited_hold(a, f)
+        cited += len(hold)
+        good += sum(hold)
     return {"answer_accuracy": right / len(facts), "citation_precision": good / cited if cited else 0.0}
 
 
@@ -182,7 +187,7 @@ def main():
             json.dump({"size": a.size, "scores": scores, "times": times,
                        "answers": [{"question": f["question"], "gold": f["answer"], "answer": x["answer"],
                                     "citations": x["citations"],
-                                    "cited_hold": [f["answer"] in x["passages"][n - 1]["text"] for n in x["citations"]]}
+                                    "cited_hold": cited_hold(x, f)}
                                    for x, f in zip(q["answers"], facts)]}, f, indent=1, ensure_ascii=False)
     if a.svg:
         svg_bars(scores, a.svg, f"helix chatfile, eval size {a.size}")

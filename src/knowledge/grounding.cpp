@@ -26,6 +26,7 @@ struct Candidate {
   double question = 0;       // the question's own lists' share of `fused`
   std::vector<int> points;   // points whose lists hold it
   std::map<int, int> best;   // point -> its best rank in that point's lists
+  size_t identifiers = 0;    // how many of the question's identifiers its text holds
 };
 
 // One query's ranked lists added into the candidates with the query's weight w (retrieval.h's
@@ -121,16 +122,16 @@ std::vector<Passage> retrieve_points(KnowledgeBase& kb, model::BertEncoder* enc,
     if (x->fused != y->fused) return x->fused > y->fused;
     return x->hit.chunk_id < y->hit.chunk_id;
   });
-  std::map<const Candidate*, size_t> held;  // identifiers of the question each candidate holds
   auto holders_first = [&] {
-    std::stable_sort(order.begin(), order.end(), [&](const Candidate* x, const Candidate* y) { return held[x] > held[y]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [](const Candidate* x, const Candidate* y) { return x->identifiers > y->identifiers; });
   };
   const std::vector<std::string> ids = opts.exact_identifiers ? identifier_terms(a.question) : std::vector<std::string>{};
   if (!ids.empty()) {
     // Candidates holding more of the question's identifiers first; the fused order within.
     for (Candidate* c : order) {
       load_hit(kb, c->hit);
-      for (const auto& t : ids) held[c] += holds_identifier(c->hit.text, t);
+      for (const auto& t : ids) c->identifiers += holds_identifier(c->hit.text, t);
     }
     holders_first();
   }
