@@ -24,8 +24,9 @@ struct AnswerModel {
   std::string adapter;  // the assistant adapter applied ("" when none)
   std::unique_ptr<runtime::Session> session;
 };
-// Loads o.model (default: the installed default model). With use_adapter, the installed assistant
-// adapter (installed_assistant_adapter()) is applied when it exists.
+// Loads o.model (default: the installed default model). Adapters given with --lora are applied
+// instead of the installed assistant adapter; without them and with use_adapter, the installed one
+// (installed_assistant_adapter()) is applied when it exists. `adapter` names the first applied.
 AnswerModel load_answer_model(GenOptions o, bool use_adapter);
 
 // Runs the model on one user message (through its chat template); on_text gets the text as it

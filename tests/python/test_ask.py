@@ -7,6 +7,7 @@ points finds the passage each question needs (document, page, section), and that
 in the output resolves to one of the numbered passages with its text.
 """
 import json
+import os
 import re
 import subprocess
 
@@ -109,3 +110,22 @@ def test_kb_query_points_json(helix_bin, kb):
     assert all({"doc", "text", "score", "page", "section", "points"} <= set(h) for h in hits)
     docs = {h["doc"].rsplit("/", 1)[1] for h in hits}
     assert {"tomatoes.md", "bicycle.pdf"} <= docs
+
+
+def test_lora_replaces_the_installed_adapter(helix_bin, kb, default_model, tmp_path):
+    """`--lora FILE` is applied instead of the installed assistant adapter, never on top of it: here the
+    installed one is not a GGUF at all, so loading it as well would fail."""
+    data = tmp_path / "data"
+    (data / "helix" / "adapters").mkdir(parents=True)
+    (data / "helix" / "adapters" / "assistant.gguf").write_bytes(b"not an adapter")
+    (data / "helix" / "models").symlink_to(os.path.dirname(os.path.abspath(default_model)))  # model and encoder
+    mine = tmp_path / "mine.gguf"
+    helix(helix_bin, "lora", "random", default_model, str(mine), "--rank", "2", "--std", "0", "--targets", "attn_q")
+    env = dict(os.environ, XDG_DATA_HOME=str(data))
+    args = [helix_bin, "ask", "--kb", "docs", "--kb-dir", str(kb), "What pressure do road tyres need?", "--json",
+            "-n", "8", "--budget", "200"]
+    p = subprocess.run(args + ["--lora", str(mine)], capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["adapter"] == str(mine)
+    p = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)  # the installed one is used ...
+    assert p.returncode == 1 and "assistant.gguf" in p.stderr  # ... and its damage reported by name
