@@ -280,14 +280,14 @@ def facts_of(doc):
                 if doc["zh"]:
                     n = len(CJK.findall(s))
                     if 12 <= n <= 90 and s.endswith(("。", "！", "？")) and not s.startswith(("-", "[")):
-                        facts.append(("sentence", ci, {"evidence": s}))
+                        facts.append(("sentence", ci, {"evidence": s, "rest": ch.replace(s, "")}))
                     continue
                 d = DEF_EN.match(s)
                 if d and d.group(1).lower() not in NOT_TERM and d.group(1).split()[0].lower() not in NOT_FIRST and not any(
                         w.isupper() and len(w) > 2 for w in d.group(1).split()):
                     facts.append(("definition", ci, {"evidence": s, "term": d.group(1)}))
                 elif 8 <= len(s.split()) <= 40 and s[0].isupper() and s.endswith(".") and not s.startswith("-"):
-                    facts.append(("sentence", ci, {"evidence": s}))
+                    facts.append(("sentence", ci, {"evidence": s, "rest": ch.replace(s, "")}))
     # a fact whose text has its own [n] markers would blur the answer's citations
     facts = [f for f in facts if not re.search(r"\[\d+\]|\u3010", f[2]["evidence"] + f[2].get("desc", ""))]
     for f in facts:
@@ -300,19 +300,24 @@ STOP_EN = set("the a an of to and or in on for with by is are be that this which
               "from as it its not may can if into only will than then also each all other used use using".split())
 
 
-def keywords(s, rng, k):
-    """k content words of a sentence, in its order (lower-case words of 5+ letters first)."""
+def keywords(s, rng, k, rest=""):
+    """k content words of a sentence, in its order, at least one of them absent from `rest` (the rest of
+    its chunk) so that the question points at this sentence, not at a neighbour sharing its words."""
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9_\-]{4,}", s) if w.lower() not in STOP_EN and not w.isupper()]
     words = list(dict.fromkeys(words))
-    if len(words) < 2:
+    own = [w for w in words if w.lower() not in rest.lower()]
+    if len(words) < 2 or not own:
         return []
-    pick = set(rng.sample(words, min(k, len(words))))
+    first = rng.choice(own)
+    pick = {first} | set(rng.sample([w for w in words if w != first], min(k, len(words)) - 1))
     return [w for w in words if w in pick]
 
 
-def zh_phrase(s, rng):
-    """A clause of the sentence (between Chinese punctuation) of 4-14 characters."""
-    clauses = [c.strip() for c in re.split(r"[，,、；;：:。！？（）()]", s) if 4 <= len(CJK.findall(c)) and len(c.strip()) <= 14]
+def zh_phrase(s, rng, rest=""):
+    """A clause of the sentence (between Chinese punctuation) of 4-14 characters that the rest of its
+    chunk does not also hold."""
+    clauses = [c.strip() for c in re.split(r"[，,、；;：:。！？（）()]", s)
+               if 4 <= len(CJK.findall(c)) and len(c.strip()) <= 14 and c.strip() not in rest]
     return rng.choice(clauses) if clauses else None
 
 
@@ -347,11 +352,11 @@ def qa(kind, data, doc, rng, n):
             return rng.choice([f"怎样{t}？", f"如何{t}？", f"在 {cmd} 中怎样{t}？", f"使用 {cmd} 时如何{t}？"]), f"{s.rstrip('。！')} [{n}]。"
         return rng.choice([f"How do I {t}?", f"How can I {t} with {cmd}?", f"In {cmd}, how do you {t}?"]), f"{s[:-1]} [{n}]."
     if zh:
-        ph = zh_phrase(s, rng)
+        ph = zh_phrase(s, rng, data.get("rest", ""))
         if not ph:
             return None
         return rng.choice([f"{cmd} 的手册中关于“{ph}”是怎么说的？", f"关于{ph}，{cmd} 的文档怎么说？"]), f"{s.rstrip('。！？')} [{n}]。"
-    kw = keywords(s, rng, rng.randint(2, 3))
+    kw = keywords(s, rng, rng.randint(2, 3), data.get("rest", ""))
     if not kw:
         return None
     return rng.choice([f"What does the {cmd} manual say about {' and '.join(kw)}?",

@@ -13,6 +13,8 @@ train prompt):
   stage 2  grounded                         answers from numbered passages with [n] citations
            grounded_real                    the same over real man-page chunks in the exact prompt shapes
                                             of helix ask and ChatFile (scripts/assistant_grounded_real.py)
+           grounded_facts                   passages with several facts about several invented things, a
+                                            question about one of them (scripts/assistant_facts.py)
   stage 3  tools                            tool calls in the showcase chat template's format
 Records are chat conversations ({"messages": [...], "tools": [...]}) with a "meta" object that the
 evaluation metrics read (src/train/eval_metrics.h): format, labels, citations, n_passages, tools.
@@ -29,6 +31,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import assistant_facts  # noqa: E402
 import assistant_grounded_real  # noqa: E402
 
 ZONEINFO = "/usr/share/zoneinfo"
@@ -486,6 +489,13 @@ def main():
             if rec:
                 return rec
     gens["grounded_real"] = (gen_real, 500, 40)
+
+    def gen_facts(r, for_eval):
+        while True:
+            rec = assistant_facts.gen_facts(r)
+            if rec:
+                return rec
+    gens["grounded_facts"] = (gen_facts, 600, 40)
     os.makedirs(a.out, exist_ok=True)
     manifest = {"generator": "scripts/make_assistant_data.py", "seed": a.seed, "scale": a.scale, "sources": {}, "files": {}}
     for src in ("zone.tab", "iso3166.tab"):
