@@ -19,7 +19,8 @@ and scores it by rules, not by a model (the rules of src/train/eval_metrics.cpp,
     python3 bench/pref_table.py --column start=ADAPTER --column dpo=ADAPTER \
         --column "dpo+best-of-4=ADAPTER" --best-of 4 --rm RM.gguf --out DIR [--max 16]
 
-A column named with "best-of" uses the reranking. Writes DIR/pref_table.{json,md,svg} and every
+A column named with "best-of" uses the reranking; for it the table also gives one sample's rate and the
+oracle (some sample right), which tell a weak reranker from samples that are all wrong. Writes DIR/pref_table.{json,md,svg} and every
 answer to DIR/pref_table.answers.jsonl.
 """
 import argparse
@@ -123,7 +124,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     cols = [c.split("=", 1) for c in a.column]
     max_new = {"format": 48, "politeness": 40, "citation": 40}
-    table, answers = {}, []
+    table, answers, samples = {}, [], {}
     t0 = time.time()
     for name, adapter in cols:
         best = a.best_of if "best-of" in name else 1
@@ -135,13 +136,21 @@ def main():
             with open(sub, "w") as f:
                 f.writelines(json.dumps(r) + "\n" for r in recs)
             got = answer_all(a.helix, a.model, adapter, sub, max_new[aspect], best, a.rm, aspect, a.temp, a.seed)
-            right = 0
+            right, any_right, sample_right, n_samples = 0, 0, 0, 0
             for i, (rec, g) in enumerate(zip(recs, got)):
                 ok = score(aspect, g["answer"], rec["meta"])
                 right += ok
-                answers.append(dict(g, column=name, aspect=aspect, i=i, ok=ok))
+                oks = [score(aspect, x, rec["meta"]) for x in g.get("samples", [])]
+                any_right += any(oks)
+                sample_right += sum(oks)
+                n_samples += len(oks)
+                answers.append(dict(g, column=name, aspect=aspect, i=i, ok=ok, samples_ok=oks))
             print(f"{name:>16} {aspect:<10} right {right}/{len(recs)}  ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
-            table.setdefault(aspect, {"metric": metric, "n": len(recs)})[name] = right / max(1, len(recs))
+            row = table.setdefault(aspect, {"metric": metric, "n": len(recs)})
+            row[name] = right / max(1, len(recs))
+            if n_samples:  # what the reranker had to choose from: one sample's rate, and "some sample was right"
+                samples.setdefault(aspect, {})[name] = {"sample_rate": sample_right / n_samples,
+                                                        "oracle": any_right / max(1, len(recs))}
         if best == 1:  # open prompts: does the greedy answer end (end of turn) within 96 tokens?
             ended = 0
             for i, prompt in enumerate(OPEN_PROMPTS):
@@ -156,7 +165,14 @@ def main():
     for aspect, row in table.items():
         md += f"| {aspect} ({row['n']}) | {row['metric']} | " + " | ".join(
             f"{row[n]:.2f}" if n in row else "-" for n in names) + " |\n"
-    res = {"columns": dict(cols), "rm": a.rm, "best_of": a.best_of, "temp": a.temp, "table": table,
+    if samples:
+        md += (f"\nBest-of columns' samples (temperature {a.temp}): the rate of one sample, and the share of prompts "
+               f"where at least one of the {a.best_of} samples was right (what a perfect reranker would reach).\n\n"
+               "| aspect | column | one sample | some sample (oracle) | chosen by the reward model |\n| --- | --- | ---: | ---: | ---: |\n")
+        for aspect, cs in samples.items():
+            for n, v in cs.items():
+                md += f"| {aspect} | {n} | {v['sample_rate']:.2f} | {v['oracle']:.2f} | {table[aspect][n]:.2f} |\n"
+    res = {"columns": dict(cols), "rm": a.rm, "best_of": a.best_of, "temp": a.temp, "table": table, "samples": samples,
            "seconds": round(time.time() - t0, 1), "load": os.getloadavg()}
     json.dump(res, open(os.path.join(a.out, "pref_table.json"), "w"), indent=2)
     open(os.path.join(a.out, "pref_table.md"), "w").write(md)

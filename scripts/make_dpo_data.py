@@ -165,7 +165,7 @@ def main():
     ap.add_argument("--heldout", type=int, default=96)
     ap.add_argument("--rm-set", default=os.path.join(os.path.dirname(__file__), "..", "recipes", "prefs", "data"),
                     help="the reward models' preference set, whose held-out prompts become rm_*.eval.jsonl")
-    ap.add_argument("--rm-set-eval", type=int, default=16, help="held-out prompts per aspect of --rm-set")
+    ap.add_argument("--rm-set-eval", type=int, default=32, help="held-out prompts per aspect of --rm-set")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rm_set_evals(a.rm_set, a.out, a.rm_set_eval)

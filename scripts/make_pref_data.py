@@ -42,20 +42,45 @@ def pair(prompt, chosen, rejected, aspect, meta):
 
 
 # ---- format ---------------------------------------------------------------------------------
+def broken_json(rng, text):
+    """JSON that no parser takes: a stray closing bracket, the last one missing, or a dropped quote
+    (sampled answers slip this way)."""
+    how = rng.randrange(3)
+    if how == 0:
+        return text + text[-1]
+    if how == 1:
+        return text[:-1]
+    q = [i for i, c in enumerate(text) if c == '"']
+    i = rng.choice(q)
+    return text[:i] + text[i + 1:]
+
+
 def gen_format(rng, cities):
     kind = rng.choice(["json_array", "list", "json_object"])
     if kind == "json_object":
         c = rng.choice(cities)
-        prompt = (f"{mad.city_passage(c)}\n\nReturn a JSON object with the keys \"city\", \"country\" and "
-                  f"\"time_zone\" for this city, and nothing else.")
-        obj = {"city": c["city"], "country": c["country"], "time_zone": c["tz"]}
+        fields = {"city": c["city"], "country": c["country"], "time_zone": c["tz"], "country_code": c["code"],
+                  "latitude": c["lat"]}
+        keys = rng.sample(sorted(fields), rng.randint(2, 3)) if rng.random() < 0.5 else ["city", "country", "time_zone"]
+        named = ", ".join(f'"{k}"' for k in keys[:-1]) + f' and "{keys[-1]}"'
+        prompt = f"{mad.city_passage(c)}\n\nReturn a JSON object with the keys {named} for this city, and nothing else."
+        obj = {k: fields[k] for k in keys}
         chosen = json.dumps(obj, ensure_ascii=False)
-        rejected = rng.choice([
-            f"City: {c['city']}, country: {c['country']}, time zone: {c['tz']}.",
-            f"{c['city']} is in {c['country']} and keeps the time zone {c['tz']}.",
-            "\n".join(f"- {k}: {v}" for k, v in obj.items()),
-        ])
-        return pair(prompt, chosen, rejected, "format", {"format": "json_object", "wrong": "text"})
+        other = [k for k in sorted(fields) if k not in keys]
+        swapped = dict(obj)
+        swapped.pop(keys[-1])
+        swapped[rng.choice(other)] = fields[rng.choice(other)]
+        wrong = rng.choice(["text", "text", "list", "key_names", "other_keys", "extra_key", "broken"])
+        rejected = {
+            "text": rng.choice([f"City: {c['city']}, country: {c['country']}, time zone: {c['tz']}.",
+                                f"{c['city']} is in {c['country']} and keeps the time zone {c['tz']}."]),
+            "list": "\n".join(f"- {k}: {v}" for k, v in obj.items()),
+            "key_names": json.dumps(keys),  # the names of the keys, not an object (the assistant's usual slip)
+            "other_keys": json.dumps(swapped, ensure_ascii=False),
+            "extra_key": json.dumps({**obj, other[0]: fields[other[0]]}, ensure_ascii=False),
+            "broken": broken_json(rng, chosen),
+        }[wrong]
+        return pair(prompt, chosen, rejected, "format", {"format": "json_object", "keys": keys, "wrong": wrong})
     k = rng.randint(3, 5)
     items = rng.sample(mad.EN_ITEMS, k)
     listed = ", ".join(items)
@@ -64,7 +89,7 @@ def gen_format(rng, cities):
     prose = f"The items are {', '.join(items[:-1])} and {items[-1]}."
     if kind == "json_array":
         prompt = f"Return these items as a JSON array of strings and nothing else: {listed}"
-        rejected = rng.choice([listed, as_list, prose])
+        rejected = rng.choice([listed, as_list, prose, broken_json(rng, as_json)])
         return pair(prompt, as_json, rejected, "format", {"format": "json"})
     prompt = f"Write these items as a bulleted list, one per line starting with \"- \": {listed}"
     rejected = rng.choice([listed, as_json, prose, "\n".join("* " + i for i in items)])

@@ -205,7 +205,7 @@ RmRecipe parse_rm_recipe(const std::string& text, const std::string& path) {
   if (!root.is_object()) r.fail("", "must be a table/object at the top");
   r.only({"name", "model", "chat_template", "out", "seed", "on_bad_data", "adapter", "train_adapter", "lora", "steps",
           "batch", "lr", "head_lr", "warmup", "schedule", "grad_clip", "weight_decay", "margin", "seq_len",
-          "step_separator", "max_eval", "aspects"});
+          "step_separator", "max_eval", "batch_by", "aspects"});
   RmRecipe rec;
   static_cast<RecipeHead&>(rec) = read_recipe_head(r, path);
   r.boolean("train_adapter", rec.train_adapter);
@@ -227,6 +227,7 @@ RmRecipe parse_rm_recipe(const std::string& text, const std::string& path) {
   r.num("head_lr", rec.head_lr, 0, 10, true);
   r.integer("warmup", rec.warmup, 0, 100'000'000);
   r.str("schedule", rec.schedule, {"cosine", "linear", "constant"});
+  r.str("batch_by", rec.batch_by, {"example", "aspect"});
   r.num("grad_clip", rec.grad_clip, 0, 1e9);
   r.num("weight_decay", rec.weight_decay, 0, 10);
   r.num("margin", rec.margin, -100, 100);

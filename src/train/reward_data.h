@@ -21,6 +21,9 @@
 //   steps = 200; batch = 4; lr = 1e-4; head_lr = 1e-3; warmup = 10; schedule = "cosine"
 //   grad_clip = 1.0; weight_decay = 0; margin = 0; seq_len = 512; step_separator = "\n"
 //   max_eval = 0                       # held-out records per aspect (0: all)
+//   batch_by = "example"               # or "aspect": every step's batch comes from one aspect (the
+//                                      # aspects take turns by weight), so the gradient clip bounds
+//                                      # each aspect's update alone and a loud one cannot drown the rest
 //   [[aspects]]
 //   name = "format"; level = "response"; train = "data/format.train.jsonl"
 //   eval = "data/format.eval.jsonl"; weight = 1.0     # weight: the share of draws
@@ -112,7 +115,7 @@ struct RmRecipe : RecipeHead {  // RecipeHead: name, model, chat_template, out, 
   LoraSettings lora;
   int64_t steps = 100, batch = 4, warmup = 0, seq_len = 512, max_eval = 0;
   double lr = 1e-4, head_lr = 1e-3, grad_clip = 1.0, weight_decay = 0, margin = 0;
-  std::string schedule = "cosine", step_separator = "\n";
+  std::string schedule = "cosine", step_separator = "\n", batch_by = "example";
   std::vector<RmAspect> aspects;
 };
 RmRecipe load_rm_recipe(const std::string& path);

@@ -111,20 +111,24 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 // Draws examples from the aspects by weight: each draw takes the aspect furthest below its share
-// (ties: the earlier one), each aspect walked in a seeded order reshuffled every epoch.
+// (ties: the earlier one), each aspect walked in a seeded order reshuffled every epoch. With
+// per_batch, a whole batch comes from the aspect chosen at its first draw.
 class RmMix {
  public:
-  RmMix(const std::vector<std::vector<RmExample>>& sets, std::vector<double> weights, uint64_t seed)
-      : sets_(sets), w_(std::move(weights)), seed_(seed), taken_(sets.size(), 0), cur_(sets.size(), 0),
-        epoch_(sets.size(), 0), order_(sets.size()) {
+  RmMix(const std::vector<std::vector<RmExample>>& sets, std::vector<double> weights, uint64_t seed, int64_t per_batch)
+      : sets_(sets), w_(std::move(weights)), seed_(seed), per_batch_(per_batch), taken_(sets.size(), 0),
+        cur_(sets.size(), 0), epoch_(sets.size(), 0), order_(sets.size()) {
     for (size_t s = 0; s < sets.size(); ++s) order_[s] = seeded_permutation(sets[s].size(), seed_ + s * 7919);
   }
   const RmExample* next() {
-    size_t best = 0;
-    double best_ratio = std::numeric_limits<double>::infinity();
-    for (size_t s = 0; s < sets_.size(); ++s) {
-      const double ratio = static_cast<double>(taken_[s]) / w_[s];
-      if (ratio < best_ratio) best = s, best_ratio = ratio;
+    size_t best = held_;
+    if (per_batch_ <= 1 || drawn_ % per_batch_ == 0) {
+      double best_ratio = std::numeric_limits<double>::infinity();
+      for (size_t s = 0; s < sets_.size(); ++s) {
+        const double ratio = static_cast<double>(taken_[s]) / w_[s];
+        if (ratio < best_ratio) best = s, best_ratio = ratio;
+      }
+      held_ = best;
     }
     if (cur_[best] == order_[best].size()) {
       ++epoch_[best];
@@ -144,6 +148,8 @@ class RmMix {
   const std::vector<std::vector<RmExample>>& sets_;
   std::vector<double> w_;
   uint64_t seed_;
+  int64_t per_batch_;
+  size_t held_ = 0;  // the aspect of the batch being drawn (per_batch)
   std::vector<int64_t> taken_;
   std::vector<size_t> cur_;
   std::vector<uint64_t> epoch_;
@@ -276,11 +282,12 @@ ojson train_reward_model(const RmRecipe& rec, const RmTrainOptions& opt) {
   AdamW head_opt(head_params, {static_cast<float>(rec.head_lr), 0.9f, 0.999f, 1e-8f, 0.0f});
   const Schedule sched = schedule_from_name(rec.schedule);
   const int64_t steps = opt.max_steps > 0 ? std::min(opt.max_steps, rec.steps) : rec.steps;
-  log(cat("training ", steps, " steps of ", rec.batch, " examples; ", base_params.size(),
+  log(cat("training ", steps, " steps of ", rec.batch, rec.batch_by == "aspect" ? " examples of one aspect; " : " examples; ",
+          base_params.size(),
           " trainable base tensors (", train_base ? "LoRA factors train" : "base frozen: heads only", "), ",
           heads.size(), " heads"));
 
-  RmMix mix(train, weights, rec.seed);
+  RmMix mix(train, weights, rec.seed, rec.batch_by == "aspect" ? rec.batch : 1);
   ojson steps_log = ojson::array();
   const double t0 = now_s();
   int64_t tokens = 0, first = 0;
@@ -324,8 +331,13 @@ ojson train_reward_model(const RmRecipe& rec, const RmTrainOptions& opt) {
     r.tokens_per_s = static_cast<double>(tokens - tokens_before) / std::max(1e-9, el);
     r.eta_s = el / static_cast<double>(r.step - first) * static_cast<double>(steps - r.step);
     last_loss = r.loss;
+    ojson drawn = ojson::object();  // examples of each aspect in this step's batch
+    for (const RmExample* e : ex) {
+      const std::string& an = rec.aspects[static_cast<size_t>(e->head)].name;
+      drawn[an] = drawn.value(an, 0) + 1;
+    }
     steps_log.push_back({{"step", r.step}, {"loss", r.loss}, {"accuracy", r.accuracy}, {"grad_norm", r.grad_norm},
-                         {"lr", r.lr}, {"tokens", r.tokens}});
+                         {"lr", r.lr}, {"tokens", r.tokens}, {"aspects", drawn}});
     if (opt.progress) opt.progress(r);
     if (opt.checkpoint_every > 0 && r.step % opt.checkpoint_every == 0 && r.step < steps)
       write_checkpoint(ckpt, {r.step, rec.seed, mix.position(), {{"steps", steps_log}}}, groups);

@@ -99,6 +99,27 @@ def test_rm_train_learns_both_levels(trained):
     assert "<svg" in (d / "tiny-rm.gguf.run" / "results.svg").read_text()
 
 
+def test_rm_batches_by_aspect(helix_bin, trained):
+    """batch_by = "aspect": every step's batch is one aspect's, the aspects taking turns by weight; the
+    default mixes aspects within a batch. steps.json names the aspects each step drew."""
+    d, _, _, _ = trained
+    mixed = json.loads((d / "tiny-rm.gguf.run" / "steps.json").read_text())
+    assert sum(s["aspects"].get("tone", 0) + s["aspects"].get("steps", 0) == 4 for s in mixed) == 40
+    assert any(len(s["aspects"]) == 2 for s in mixed)
+    text = (d / "rm.toml").read_text().replace("steps = 40", "steps = 8").replace("seq_len = 256", 'seq_len = 256\nbatch_by = "aspect"')
+    (d / "by_aspect.toml").write_text(text)
+    r = subprocess.run([helix_bin, "rm", "train", str(d / "by_aspect.toml"), "--out", str(d / "by-aspect.gguf"), "-t", "2"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "steps of 4 examples of one aspect" in r.stderr
+    steps = json.loads((d / "by-aspect.gguf.run" / "steps.json").read_text())
+    assert [s["aspects"] for s in steps] == [{"tone": 4}, {"steps": 4}] * 4
+    (d / "bad.toml").write_text(text.replace('batch_by = "aspect"', 'batch_by = "head"'))
+    r = subprocess.run([helix_bin, "rm", "train", str(d / "bad.toml"), "--out", str(d / "bad.gguf")], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 1 and "batch_by" in r.stderr and "'head' is not one of" in r.stderr, r.stderr
+
+
 def test_rm_train_resumes_after_kill_9(helix_bin, trained):
     """kill -9 mid-run; the same command resumes from WORK/rm.ckpt and the whole loss curve equals
     the uninterrupted run's (the trained fixture: same recipe and seed)."""

@@ -189,6 +189,8 @@ TEST(RewardRecipe, ReadsAspectsAndNamesBadKeys) {
   EXPECT_EQ(r.aspects[1].weight, 2.0);
   EXPECT_TRUE(r.new_lora);
   EXPECT_EQ(r.lora.alpha, 8.0);
+  EXPECT_EQ(r.batch_by, "example");
+  EXPECT_EQ(parse_rm_recipe("batch_by = \"aspect\"\n[[aspects]]\nname = \"a\"\ntrain = \"x\"\n", "rm.toml").batch_by, "aspect");
   auto error_of = [](const std::string& text) {
     try {
       parse_rm_recipe(text, "rm.toml");
