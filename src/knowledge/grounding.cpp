@@ -208,14 +208,25 @@ std::string passages_block(const std::vector<Passage>& ps) {
   return out;
 }
 
-// The wording and layout of the assistant recipe's grounded stage (scripts/make_assistant_data.py),
-// so the assistant adapter sees what it was trained on: one passage per line as "[n] text".
+std::string passage_label(const Hit& h) {
+  const std::string title = h.title.empty() ? std::filesystem::path(h.doc).stem().string() : h.title;
+  std::string label = h.section.empty() || h.section == title ? title
+                      : h.section.starts_with(title + " > ") || title.empty() ? h.section
+                                                                               : title + " > " + h.section;
+  std::replace(label.begin(), label.end(), '\n', ' ');
+  return label;
+}
+
+// The wording and layout of the assistant recipe's grounded stage (scripts/assistant_grounded_real.py
+// ask_prompt), so the assistant adapter sees what it was trained on: one passage per line as
+// "[n] (label) text".
 std::string grounded_prompt(const std::string& question, const std::vector<Passage>& ps) {
   std::string body;
   for (const auto& p : ps) {
     std::string text = p.hit.text;
     std::replace(text.begin(), text.end(), '\n', ' ');
-    body += cat(body.empty() ? "" : "\n", "[", p.n, "] ", text);
+    const std::string label = passage_label(p.hit);
+    body += cat(body.empty() ? "" : "\n", "[", p.n, "] ", label.empty() ? "" : "(" + label + ") ", text);
   }
   if (docs::mostly_cjk(question)) return "只根据下面编号的段落回答问题，并用 [n] 标注所用段落。\n\n" + body + "\n\n问题：" + question;
   return "Answer the question using only the numbered passages below. Cite the passages you use as [n].\n\n" + body +

@@ -72,8 +72,14 @@ std::vector<Passage> retrieve_points(KnowledgeBase& kb, model::BertEncoder* enc,
 std::string passages_block(const std::vector<Passage>& ps);
 // Where a passage is: "guide.pdf, page 3, section Install > Linux" (file name, not the full path).
 std::string passage_source(const Hit& h);
+// What a passage is about, as its prompt line names it: the document's title and the section's
+// heading path ("Growing Tomatoes > Watering", "Bicycle Maintenance > Chain", "chmod.1"); the
+// section alone when it already starts with the title; the file's stem when there is no title.
+std::string passage_label(const Hit& h);
 // The user message: the instruction (English or Chinese, by the question's script), the passages
-// one per line as "[n] text", the question; as the assistant recipe's grounded data has it.
+// one per line as "[n] (label) text", the question; as the assistant recipe's grounded data has it.
+// The label carries what the chunk's own words may leave out ("Water deeply twice a week" under
+// "Growing Tomatoes > Watering").
 std::string grounded_prompt(const std::string& question, const std::vector<Passage>& ps);
 
 struct Citation {

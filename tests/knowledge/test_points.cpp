@@ -150,11 +150,37 @@ TEST(Grounding, PointsCoverEachNeed) {
   EXPECT_EQ(fs::path(pz[0].hit.doc).filename(), "tea_zh.txt");
   EXPECT_NE(pz[0].hit.text.find("云南"), std::string::npos);
   const std::string prompt = grounded_prompt(z.question, pz);
-  EXPECT_NE(prompt.find("\n\n[1] "), std::string::npos);
+  EXPECT_NE(prompt.find("\n\n[1] (tea_zh) "), std::string::npos);  // a .txt file's title is its stem
   EXPECT_NE(prompt.find("只根据下面编号的段落回答问题"), std::string::npos);
   EXPECT_EQ(prompt.substr(prompt.size() - z.question.size()), z.question);
   EXPECT_NE(passages_block(pz).find("[1] tea_zh.txt\n"), std::string::npos);
   fs::remove_all(root);
+}
+
+// The label names what a passage is about: title and heading path, without saying the title twice.
+TEST(Grounding, PassageLabel) {
+  Hit h;
+  h.doc = "/kb/docs/bicycle.pdf";
+  EXPECT_EQ(passage_label(h), "bicycle");
+  h.title = "Bicycle Maintenance";
+  EXPECT_EQ(passage_label(h), "Bicycle Maintenance");
+  h.section = "Chain";
+  EXPECT_EQ(passage_label(h), "Bicycle Maintenance > Chain");
+  h.title = "Growing Tomatoes";
+  h.section = "Growing Tomatoes > Watering";
+  EXPECT_EQ(passage_label(h), "Growing Tomatoes > Watering");
+  h.section = "Growing Tomatoes";
+  EXPECT_EQ(passage_label(h), "Growing Tomatoes");
+  h.title = "Two\nlines";
+  h.section = "";
+  EXPECT_EQ(passage_label(h), "Two lines");
+  Passage p;
+  p.n = 1;
+  p.hit = h;
+  p.hit.text = "Water deeply\ntwice a week.";
+  EXPECT_EQ(grounded_prompt("How often?", {p}),
+            "Answer the question using only the numbered passages below. Cite the passages you use as [n].\n\n"
+            "[1] (Two lines) Water deeply twice a week.\n\nQuestion: How often?");
 }
 
 // A question naming an option: the passage that holds "--force" verbatim comes before one that
