@@ -163,16 +163,18 @@ KINDS = {
 
 
 def passage(rng, kind, things, zh):
-    """One passage: maybe a heading, then each thing's sentences (as a paragraph, or run together)."""
+    """One passage and its label (the document title helix ask shows): maybe the heading as its first
+    line, then each thing's sentences (as a paragraph, or run together)."""
     paras = []
     for name, facts in things:
         sent = [rng.choice(kind["attrs"][k]["say"]).format(e=name, v=v) for k, v in facts]
         paras.append(("" if zh else " ").join(sent))
     sep = "\n\n" if rng.random() < 0.5 else ("" if zh else " ")
     body = sep.join(paras)
+    label = rng.choice(kind["headings"])
     if rng.random() < 0.4:
-        body = rng.choice(kind["headings"]) + "\n\n" + body
-    return body
+        body = label + "\n\n" + body
+    return body, label
 
 
 def cap(s):
@@ -187,7 +189,7 @@ def gen_facts(rng):
     k = rng.randint(3, 6)
     names = rng.sample(kind["names"], k * 3)
     attrs = sorted(kind["attrs"])
-    table, passages, where = {}, [], {}
+    table, passages, labels, where = {}, [], [], {}
     for p in range(k):
         things = []
         for name in names[3 * p:3 * p + rng.randint(2, 3)]:
@@ -197,7 +199,9 @@ def gen_facts(rng):
             for key, v in facts:
                 table[(name, key)] = v
                 where[(name, key)] = p + 1
-        passages.append(passage(rng, kind, things, zh))
+        body, label = passage(rng, kind, things, zh)
+        passages.append(body)
+        labels.append(label)
     known = sorted(table)
     r = rng.random()
     if r < 0.1:  # a shown thing's attribute that no passage gives
@@ -227,11 +231,11 @@ def gen_facts(rng):
         wheres = [f"{title}.txt" for _ in passages]
         user = chatfile_prompt(q, {"cmd": title}, passages, wheres, zh)
     else:
-        user = ask_prompt(q, passages, zh)
+        user = ask_prompt(q, passages, zh, labels)
     for n, key in asks:  # the cited passage holds the value, next to the thing's name
         if (n, key) in table:
             assert n in passages[where[(n, key)] - 1] and table[(n, key)] in passages[where[(n, key)] - 1]
     assert sorted(int(x) for x in set(re.findall(r"\[(\d+)\]", ans))) == cites, (ans, cites)
     meta = {"format": "citations", "citations": cites, "n_passages": len(passages), "shape": shape,
-            "lang": "zh" if zh else "en", "kind": kind_name, "question": q}
+            "lang": "zh" if zh else "en", "kind": kind_name, "question": q, "labels": labels}
     return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": ans}], "meta": meta}

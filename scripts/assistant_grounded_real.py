@@ -17,8 +17,9 @@ not say."). The answer is extractive (the passage's own words) with the [n] of t
 it, and the generator asserts that the cited passage holds the answer's evidence.
 
 Two prompt shapes, byte for byte as Helix builds them:
-  ask       knowledge::grounded_prompt (src/knowledge/grounding.cpp): instruction, "[n] text" one per
-            line (the chunk's newlines as spaces), "Question: ..." (Chinese: "问题：...")
+  ask       knowledge::grounded_prompt (src/knowledge/grounding.cpp): instruction, "[n] (label) text"
+            one per line (label: the document's title, a man page's "tar.1"; the chunk's newlines as
+            spaces), "Question: ..." (Chinese: "问题：...")
   chatfile  chatfile::DocQA::ask (src/chatfile/qa.cpp, prompts.cpp): instructions naming the document,
             the pinned start of the document and the retrieved chunks as "[n] (where)\\ntext\\n\\n",
             then "\\nQuestion: ..." (Chinese: "问题: ...")
@@ -364,8 +365,10 @@ def qa(kind, data, doc, rng, n):
 
 
 # ---- prompts -----------------------------------------------------------------------------------
-def ask_prompt(question, passages, zh):
-    body = "\n".join(f"[{i + 1}] {p.replace(chr(10), ' ')}" for i, p in enumerate(passages))
+def ask_prompt(question, passages, zh, labels):
+    """knowledge::grounded_prompt: "[n] (label) text" per passage, label = the document's title and section
+    (knowledge::passage_label; a .txt file's title is its stem: "tar.1")."""
+    body = "\n".join(f"[{i + 1}] ({l}) {p.replace(chr(10), ' ')}" for i, (p, l) in enumerate(zip(passages, labels)))
     return (ASK_ZH if zh else ASK_EN) + body + ("\n\n问题：" if zh else "\n\nQuestion: ") + question
 
 
@@ -474,6 +477,7 @@ def gen_real(rng, docs, facts, shape=None):
     for n, ev in check:  # the cited passage truly holds the fact
         assert ev in passages[n - 1], (q, n, ev)
     assert sorted(int(x) for x in set(re.findall(r"\[(\d+)\]", ans))) == cites, (ans, cites)
+    labels = [d["name"][:-len(".txt")] for d, i in order]
     if cf:
         wheres = [d["name"] + (f" \u00b7 {sec}" if (sec := section_of(d["chunks"][i])) and rng.random() < 0.5 else "")
                   for d, i in order]
@@ -481,12 +485,12 @@ def gen_real(rng, docs, facts, shape=None):
         user = chatfile_prompt(q, doc, passages, wheres, prompt_zh)
     else:
         prompt_zh = mostly_cjk(q)  # helix ask's is the question's
-        user = ask_prompt(q, passages, prompt_zh)
+        user = ask_prompt(q, passages, prompt_zh, labels)
     if est_tokens(user) + est_tokens(ans) > MAX_TOKENS:
         return None
     meta = {"format": "citations", "citations": cites, "n_passages": len(passages), "shape": shape,
             "lang": "zh" if zh else "en", "prompt_lang": "zh" if prompt_zh else "en", "doc": doc["name"],
-            "title": doc["cmd"], "question": q, "evidence": [[n, ev] for n, ev in check]}
+            "title": doc["cmd"], "question": q, "labels": labels, "evidence": [[n, ev] for n, ev in check]}
     return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": ans}], "meta": meta}
 
 

@@ -15,6 +15,9 @@ train prompt):
                                             of helix ask and ChatFile (scripts/assistant_grounded_real.py)
            grounded_facts                   passages with several facts about several invented things, a
                                             question about one of them (scripts/assistant_facts.py)
+           grounded_docs                    how-to documents whose sections never name their subject; the
+                                            passage's label (title > section) does, and the question
+                                            uses other words (scripts/assistant_docs.py)
   stage 3  tools                            tool calls in the showcase chat template's format
 Records are chat conversations ({"messages": [...], "tools": [...]}) with a "meta" object that the
 evaluation metrics read (src/train/eval_metrics.h): format, labels, citations, n_passages, tools.
@@ -31,6 +34,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import assistant_docs  # noqa: E402
 import assistant_facts  # noqa: E402
 import assistant_grounded_real  # noqa: E402
 
@@ -496,6 +500,13 @@ def main():
             if rec:
                 return rec
     gens["grounded_facts"] = (gen_facts, 600, 40)
+
+    def gen_docs(r, for_eval):
+        while True:
+            rec = assistant_docs.gen_docs(r)
+            if rec:
+                return rec
+    gens["grounded_docs"] = (gen_docs, 600, 40)
     os.makedirs(a.out, exist_ok=True)
     manifest = {"generator": "scripts/make_assistant_data.py", "seed": a.seed, "scale": a.scale, "sources": {}, "files": {}}
     for src in ("zone.tab", "iso3166.tab"):

@@ -30,7 +30,7 @@ def test_seeded_and_deterministic(tmp_path):
     assert a == b
     assert a["math.train.jsonl"] != c["math.train.jsonl"]
     assert a["grounded_real.train.jsonl"] != c["grounded_real.train.jsonl"]
-    assert len(a) == 17  # 8 types x (train, eval) + manifest
+    assert len(a) == 19  # 9 types x (train, eval) + manifest
 
 
 def records(name):
@@ -38,7 +38,7 @@ def records(name):
         return [json.loads(line) for line in f]
 
 
-TYPES = ["format", "extract", "math", "classify", "grounded", "tools", "grounded_real", "grounded_facts"]
+TYPES = ["format", "extract", "math", "classify", "grounded", "tools", "grounded_real", "grounded_facts", "grounded_docs"]
 
 
 @pytest.mark.parametrize("kind", TYPES)
