@@ -341,5 +341,5 @@ def gen_docs(rng):
         user = ask_prompt(q, passages, zh, labels)
     assert sorted(int(x) for x in set(re.findall(r"\[(\d+)\]", ans))) == cites, (ans, cites)
     meta = {"format": "citations", "citations": cites, "n_passages": len(passages), "shape": shape,
-            "lang": "zh" if zh else "en", "question": q, "labels": labels}
+            "lang": "zh" if zh else "en", "question": q, "labels": labels, "thing": target}
     return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": ans}], "meta": meta}

@@ -187,9 +187,7 @@ int cmd_chat(int argc, char** argv) {
   std::vector<char*> av;
   for (auto& a : args) av.push_back(a.data());
   if (!parse_gen_options(static_cast<int>(av.size()), av.data(), o, kUsage)) return 0;
-  if (!pf.names.empty() && !pf.no_adapter && o.lora.empty()) {
-    if (const std::string a = installed_assistant_adapter(); !a.empty()) o.lora.push_back(a);
-  }
+  use_installed_adapter(o.lora, !pf.names.empty() && !pf.no_adapter);
   HELIX_CHECK(o.rest.empty(), "unexpected argument '", o.rest.empty() ? "" : o.rest[0], "' (see --help)");
   Loaded l = load_for_generation(o);
   bind_grammar(o, l);

@@ -211,10 +211,7 @@ int cmd_chatfile(int argc, char** argv) {
   bool help = false;
   Args a = parse_args(argc, argv, help);
   if (help) return 0;
-  if (!a.no_adapter) {
-    const std::string ad = installed_assistant_adapter();
-    if (!ad.empty() && a.gen.lora.empty()) a.gen.lora.push_back(ad);
-  }
+  use_installed_adapter(a.gen.lora, !a.no_adapter);
   chatfile::CorpusOptions co;
   co.unit_tokens = static_cast<size_t>(a.chunk_tokens);
   chatfile::Corpus corpus = chatfile::load_corpus(a.files, co);

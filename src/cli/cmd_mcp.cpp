@@ -69,11 +69,8 @@ int cmd_mcp(int argc, char** argv) {
   }
   if (!parse_gen_options(static_cast<int>(rest.size()), rest.data(), o, kUsage)) return 0;
   HELIX_CHECK(o.rest.empty(), "unexpected argument '", o.rest.empty() ? "" : o.rest[0], "' (see --help)");
-  if (adapter && o.lora.empty())
-    if (const std::string ad = installed_assistant_adapter(); !ad.empty()) {
-      o.lora.push_back(ad);
-      std::fprintf(stderr, "helix mcp: using the assistant adapter %s (--no-adapter: without it)\n", ad.c_str());
-    }
+  if (const std::string ad = use_installed_adapter(o.lora, adapter); !ad.empty())
+    std::fprintf(stderr, "helix mcp: using the assistant adapter %s (--no-adapter: without it)\n", ad.c_str());
   eo.n_ctx = o.n_ctx;
   Loaded l = load_for_generation(o);
   std::shared_ptr<model::BertEncoder> encoder;

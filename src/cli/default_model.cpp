@@ -40,6 +40,13 @@ std::string installed_assistant_adapter() {
   return std::filesystem::is_regular_file(p, ec) ? p : std::string();
 }
 
+std::string use_installed_adapter(std::vector<std::string>& lora, bool wanted) {
+  if (!wanted || !lora.empty()) return {};
+  std::string a = installed_assistant_adapter();
+  if (!a.empty()) lora.push_back(a);
+  return a;
+}
+
 std::string resolve_embed_model_path(const std::string& given) {
   if (!given.empty()) return given;
   if (const char* m = std::getenv("HELIX_EMBED_MODEL"); m && *m) return m;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace helix::cli {
 
@@ -24,5 +25,9 @@ std::string assistant_adapter_install_path();
 // That path if the adapter is installed there, else "". Features that generate text for users
 // (ask, chatfile, plugins) use it by default when it exists (`--no-adapter` turns it off).
 std::string installed_assistant_adapter();
+// The one rule for features that default to the assistant adapter: when `wanted` and the user gave no
+// --lora, the installed adapter (if any) is appended to `lora` and its path returned; otherwise ""
+// and `lora` is left alone (--lora replaces the installed adapter, never stacks on it).
+std::string use_installed_adapter(std::vector<std::string>& lora, bool wanted);
 
 }  // namespace helix::cli

@@ -19,16 +19,11 @@ std::string default_kb_dir() {
 
 AnswerModel load_answer_model(GenOptions o, bool use_adapter) {
   AnswerModel m;
-  const bool installed = o.lora.empty() && use_adapter;  // --lora replaces the installed adapter, never stacks on it
-  if (installed) {
-    m.adapter = installed_assistant_adapter();
-    if (!m.adapter.empty()) o.lora.push_back(m.adapter);
-  } else if (!o.lora.empty()) {
-    m.adapter = o.lora.front();
-  }
+  const std::string installed = use_installed_adapter(o.lora, use_adapter);
+  if (!o.lora.empty()) m.adapter = o.lora.front();
   m.loaded = load_for_generation(o);
-  if (installed && !m.adapter.empty())
-    std::fprintf(stderr, "using the assistant adapter %s (--no-adapter: without it)\n", m.adapter.c_str());
+  if (!installed.empty())
+    std::fprintf(stderr, "using the assistant adapter %s (--no-adapter: without it)\n", installed.c_str());
   m.chat_template = chat_template_of(o, m.loaded);
   m.session = std::make_unique<runtime::Session>(m.loaded.model, m.loaded.tokenizer, o.n_ctx, o.n_batch);
   return m;

@@ -70,6 +70,24 @@ def test_shipped_data_is_consistent(kind):
         assert any(m["role"] == "tool" for r in train for m in r["messages"])
 
 
+def test_grounded_docs_name_their_subject_only_in_the_label():
+    """The point of grounded_docs: a cited passage's text never names the thing asked about; its label
+    (title > section, as knowledge::passage_label) does."""
+    n = 0
+    for r in records("grounded_docs.train.jsonl") + records("grounded_docs.eval.jsonl"):
+        meta, user = r["meta"], r["messages"][0]["content"]
+        thing = meta["thing"]
+        assert thing in meta["question"]
+        for c in meta["citations"]:
+            if meta["shape"] == "ask":
+                line = next(l for l in user.split("\n") if l.startswith(f"[{c}] "))
+                label = f"({meta['labels'][c - 1]}) "
+                assert line.startswith(f"[{c}] {label}") and thing in label
+                assert thing not in line[len(f"[{c}] {label}"):]
+            n += 1
+    assert n > 300
+
+
 def test_template_renders_every_record_with_jinja2():
     jinja2 = pytest.importorskip("jinja2")
     from jinja2.sandbox import ImmutableSandboxedEnvironment
