@@ -119,8 +119,11 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max", type=int, default=16, help="held-out prompts per aspect")
     ap.add_argument("--data", default=os.path.join(ROOT, "recipes", "prefs", "dpo_data"))
+    ap.add_argument("--aspects", default=",".join(ASPECTS), help="comma-separated subset of " + ", ".join(ASPECTS))
+    ap.add_argument("--no-stops", action="store_true", help="skip the open prompts' stop check")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    aspects = {k: ASPECTS[k] for k in a.aspects.split(",")}
     os.makedirs(a.out, exist_ok=True)
     cols = [c.split("=", 1) for c in a.column]
     max_new = {"format": 48, "politeness": 40, "citation": 40}
@@ -130,7 +133,7 @@ def main():
         best = a.best_of if "best-of" in name else 1
         if best > 1 and not a.rm:
             raise SystemExit(f"column {name} reranks: give --rm RM.gguf")
-        for aspect, metric in ASPECTS.items():
+        for aspect, metric in aspects.items():
             recs = [json.loads(x) for x in open(os.path.join(a.data, f"rm_{aspect}.eval.jsonl")) if x.strip()][:a.max]
             sub = os.path.join(a.out, f"prompts.{aspect}.jsonl")
             with open(sub, "w") as f:
@@ -151,7 +154,7 @@ def main():
             if n_samples:  # what the reranker had to choose from: one sample's rate, and "some sample was right"
                 samples.setdefault(aspect, {})[name] = {"sample_rate": sample_right / n_samples,
                                                         "oracle": any_right / max(1, len(recs))}
-        if best == 1:  # open prompts: does the greedy answer end (end of turn) within 96 tokens?
+        if best == 1 and not a.no_stops:  # open prompts: does the greedy answer end (end of turn) within 96 tokens?
             ended = 0
             for i, prompt in enumerate(OPEN_PROMPTS):
                 ans, e = ends(a.helix, a.model, adapter, prompt, 96)
