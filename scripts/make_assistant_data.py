@@ -494,19 +494,15 @@ def main():
                 return rec
     gens["grounded_real"] = (gen_real, 500, 40)
 
-    def gen_facts(r, for_eval):
-        while True:
-            rec = assistant_facts.gen_facts(r)
-            if rec:
-                return rec
-    gens["grounded_facts"] = (gen_facts, 600, 40)
-
-    def gen_docs(r, for_eval):
-        while True:
-            rec = assistant_docs.gen_docs(r)
-            if rec:
-                return rec
-    gens["grounded_docs"] = (gen_docs, 600, 40)
+    def until_drawn(gen):  # the sample generators return None for a draw to throw away
+        def draw(r, for_eval):
+            while True:
+                rec = gen(r)
+                if rec:
+                    return rec
+        return draw
+    gens["grounded_facts"] = (until_drawn(assistant_facts.gen_facts), 600, 40)
+    gens["grounded_docs"] = (until_drawn(assistant_docs.gen_docs), 600, 40)
     os.makedirs(a.out, exist_ok=True)
     manifest = {"generator": "scripts/make_assistant_data.py", "seed": a.seed, "scale": a.scale, "sources": {}, "files": {}}
     for src in ("zone.tab", "iso3166.tab"):
