@@ -25,7 +25,7 @@ answer. Prompts are byte for byte those of helix ask and ChatFile (assistant_gro
 """
 import re
 
-from assistant_facts import zh_small
+from assistant_facts import cap, zh_small
 from assistant_grounded_real import NOT_SAY, ask_prompt, chatfile_prompt
 
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -263,10 +263,6 @@ DOMAINS = {
         },
     },
 }
-
-
-def cap(s):
-    return s[0].upper() + s[1:]
 
 
 def section_text(rng, sec, name, values, zh):
